@@ -1,0 +1,353 @@
+//! Rewrites the model body: every `sample!`, `observe!` and `factor!` becomes a call on the
+//! evaluation context, and the statements are checked in source order (a parameter used before its
+//! `sample!`, a parameter declared twice, an observation of something that is not data).
+
+use crate::dists;
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use std::collections::HashSet;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::{self, VisitMut};
+use syn::{Expr, Ident, Local, Macro, Pat, Stmt, Token};
+
+/// A parameter declared by `let name = sample!(…)`.
+pub struct ParamSite {
+    pub name: Ident,
+    /// Its values form a vector (a `[n] ~` shape or a multivariate distribution).
+    pub vector: bool,
+}
+
+struct SampleArgs {
+    shape: Option<Expr>,
+    dist: Expr,
+    lower: Option<Expr>,
+    upper: Option<Expr>,
+}
+
+fn parse_sample(input: ParseStream) -> syn::Result<SampleArgs> {
+    let shape = if input.peek(syn::token::Bracket) {
+        let content;
+        syn::bracketed!(content in input);
+        let dims = content.parse_terminated(Expr::parse, Token![,])?;
+        if dims.len() != 1 {
+            return Err(syn::Error::new(dims.span(), "a parameter is a scalar or a vector: write `[n] ~ Dist(…)` with one length"));
+        }
+        input.parse::<Token![~]>()?;
+        dims.into_iter().next()
+    } else {
+        None
+    };
+    let dist: Expr = input.parse()?;
+    let (mut lower, mut upper) = (None, None);
+    while input.peek(Token![,]) {
+        input.parse::<Token![,]>()?;
+        if input.is_empty() {
+            break;
+        }
+        let key: Ident = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let value: Expr = input.parse()?;
+        match key.to_string().as_str() {
+            "lower" if lower.is_none() => lower = Some(value),
+            "upper" if upper.is_none() => upper = Some(value),
+            "lower" | "upper" => return Err(syn::Error::new(key.span(), format!("`{key}` is given twice"))),
+            _ => return Err(syn::Error::new(key.span(), format!("unknown option `{key}`: `sample!` takes `lower = …` and `upper = …`"))),
+        }
+    }
+    Ok(SampleArgs { shape, dist, lower, upper })
+}
+
+fn parse_observe(input: ParseStream) -> syn::Result<(Expr, Expr)> {
+    let value: Expr = input.parse()?;
+    if !input.peek(Token![~]) {
+        return Err(input.error("expected `~`: write `observe!(data ~ Distribution(…))`"));
+    }
+    input.parse::<Token![~]>()?;
+    let dist: Expr = input.parse()?;
+    if !input.is_empty() {
+        return Err(input.error("unexpected tokens after the distribution"));
+    }
+    Ok((value, dist))
+}
+
+fn macro_name(mac: &Macro) -> Option<String> {
+    let name = mac.path.segments.last()?.ident.to_string();
+    matches!(name.as_str(), "sample" | "observe" | "factor").then_some(name)
+}
+
+/// The variable at the root of an expression like `y`, `y[i]`, `&y[..]`, `x.row(i)`.
+fn root_ident(e: &Expr) -> Option<&Ident> {
+    match e {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        Expr::Index(i) => root_ident(&i.expr),
+        Expr::Field(f) => root_ident(&f.base),
+        Expr::Reference(r) => root_ident(&r.expr),
+        Expr::Paren(p) => root_ident(&p.expr),
+        Expr::MethodCall(m) => root_ident(&m.receiver),
+        Expr::Group(g) => root_ident(&g.expr),
+        _ => None,
+    }
+}
+
+/// Checks a distribution expression; returns whether its values are vectors and integers.
+fn check_dist(dist: &Expr, errors: &mut Vec<syn::Error>) -> (bool, bool) {
+    let Expr::Call(call) = dist else {
+        errors.push(syn::Error::new(dist.span(), "expected a distribution such as `Normal(0.0, 1.0)`"));
+        return (false, false);
+    };
+    let Expr::Path(path) = &*call.func else {
+        errors.push(syn::Error::new(call.func.span(), "expected the name of a distribution such as `Normal`"));
+        return (false, false);
+    };
+    let Some(ident) = path.path.get_ident() else {
+        // A path like `my_dists::Skewed(…)`: a distribution defined elsewhere; the type system checks it.
+        return (false, false);
+    };
+    let name = ident.to_string();
+    match dists::lookup(&name) {
+        None => {
+            let hint = match dists::closest(&name) {
+                Some(c) => format!("; did you mean `{c}`?"),
+                None => format!("; known distributions: {}", dists::DISTRIBUTIONS.iter().map(|d| d.0).collect::<Vec<_>>().join(", ")),
+            };
+            errors.push(syn::Error::new(ident.span(), format!("unknown distribution `{name}`{hint}")));
+            (false, false)
+        }
+        Some(k) => {
+            if call.args.len() != k.args.len() {
+                errors.push(syn::Error::new(
+                    call.span(),
+                    format!(
+                        "`{name}` takes {} argument{} ({}), got {}",
+                        k.args.len(),
+                        if k.args.len() == 1 { "" } else { "s" },
+                        k.args.join(", "),
+                        call.args.len()
+                    ),
+                ));
+            }
+            (k.vector, k.discrete)
+        }
+    }
+}
+
+/// Qualifies a known distribution's name with `::snell::dist::` so that models need no import.
+fn qualify(dist: &Expr) -> TokenStream {
+    if let Expr::Call(call) = dist {
+        if let Expr::Path(path) = &*call.func {
+            if let Some(ident) = path.path.get_ident() {
+                if dists::lookup(&ident.to_string()).is_some() {
+                    let args = &call.args;
+                    return quote_spanned!(call.span()=> ::snell::dist::#ident(#args));
+                }
+            }
+        }
+    }
+    dist.to_token_stream()
+}
+
+struct Rewriter<'a> {
+    data: &'a [Ident],
+    all_params: HashSet<String>,
+    declared: HashSet<String>,
+    locals: HashSet<String>,
+    params: Vec<ParamSite>,
+    errors: Vec<syn::Error>,
+}
+
+fn ctx_ident() -> Ident {
+    Ident::new("__snell_ctx", Span::call_site())
+}
+
+impl Rewriter<'_> {
+    fn sample(&mut self, name: &Ident, mac: &Macro) -> Expr {
+        let args = match parse_sample.parse2(mac.tokens.clone()) {
+            Ok(a) => a,
+            Err(e) => {
+                self.errors.push(e);
+                return syn::parse_quote!(());
+            }
+        };
+        let SampleArgs { mut shape, mut dist, mut lower, mut upper } = args;
+        for e in [shape.as_mut(), Some(&mut dist), lower.as_mut(), upper.as_mut()].into_iter().flatten() {
+            self.visit_expr_mut(e);
+        }
+        let (vector, discrete) = check_dist(&dist, &mut self.errors);
+        if discrete {
+            self.errors.push(syn::Error::new(
+                dist.span(),
+                "a discrete distribution cannot be a parameter: snell's samplers need gradients, so marginalise discrete parameters out",
+            ));
+        }
+        if vector && shape.is_some() {
+            self.errors.push(syn::Error::new(dist.span(), "this distribution is multivariate: its length comes from its arguments, drop the `[n] ~`"));
+        }
+        let key = name.to_string();
+        if self.declared.contains(&key) {
+            self.errors.push(syn::Error::new(name.span(), format!("parameter `{key}` is declared twice")));
+        } else if self.data.iter().any(|d| *d == key) {
+            self.errors.push(syn::Error::new(name.span(), format!("parameter `{key}` has the name of a data argument")));
+        } else {
+            self.params.push(ParamSite { name: name.clone(), vector: vector || shape.is_some() });
+        }
+        self.declared.insert(key.clone());
+        let ctx = ctx_ident();
+        let shape = match shape {
+            Some(s) => quote_spanned!(s.span()=> ::core::option::Option::Some(::core::convert::identity::<usize>(#s))),
+            None => quote!(::core::option::Option::None),
+        };
+        let bound = |b: Option<Expr>| match b {
+            Some(b) => quote_spanned!(b.span()=> ::core::option::Option::Some(::snell::IntoReal::into_real(#b, #ctx))),
+            None => quote!(::core::option::Option::None),
+        };
+        let (lower, upper) = (bound(lower), bound(upper));
+        let dist_tokens = qualify(&dist);
+        syn::parse_quote_spanned!(mac.span()=> #ctx.param(#key, #shape, #dist_tokens, #lower, #upper))
+    }
+
+    fn observe(&mut self, mac: &Macro) -> Expr {
+        let (mut value, mut dist) = match parse_observe.parse2(mac.tokens.clone()) {
+            Ok(a) => a,
+            Err(e) => {
+                self.errors.push(e);
+                return syn::parse_quote!(());
+            }
+        };
+        self.visit_expr_mut(&mut value);
+        self.visit_expr_mut(&mut dist);
+        check_dist(&dist, &mut self.errors);
+        let name = match root_ident(&value) {
+            Some(id) if self.data.contains(id) => id.to_string(),
+            Some(id) => {
+                self.errors.push(syn::Error::new(
+                    value.span(),
+                    format!(
+                        "`observe!` scores data, and `{id}` is not a data argument of the model (data arguments: {})",
+                        self.data.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+                String::new()
+            }
+            None => {
+                self.errors.push(syn::Error::new(value.span(), "`observe!` scores data: the left of `~` must be a data argument of the model, e.g. `y` or `y[i]`"));
+                String::new()
+            }
+        };
+        let ctx = ctx_ident();
+        let dist_tokens = qualify(&dist);
+        syn::parse_quote_spanned!(mac.span()=> #ctx.observe(#name, #value, #dist_tokens))
+    }
+
+    fn factor(&mut self, mac: &Macro) -> Expr {
+        let mut value: Expr = match syn::parse2(mac.tokens.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.errors.push(e);
+                return syn::parse_quote!(());
+            }
+        };
+        self.visit_expr_mut(&mut value);
+        let ctx = ctx_ident();
+        syn::parse_quote_spanned!(mac.span()=> #ctx.factor(::snell::IntoReal::into_real(#value, #ctx)))
+    }
+
+    fn rewrite_macro(&mut self, mac: &Macro) -> Option<Expr> {
+        match macro_name(mac)?.as_str() {
+            "sample" => {
+                self.errors.push(syn::Error::new(mac.span(), "`sample!` must initialise a `let`, which names the parameter: `let mu = sample!(Normal(0.0, 1.0));`"));
+                Some(syn::parse_quote!(()))
+            }
+            "observe" => Some(self.observe(mac)),
+            _ => Some(self.factor(mac)),
+        }
+    }
+}
+
+fn sample_macro(local: &Local) -> Option<&Macro> {
+    match &*local.init.as_ref()?.expr {
+        Expr::Macro(m) if macro_name(&m.mac).as_deref() == Some("sample") => Some(&m.mac),
+        _ => None,
+    }
+}
+
+fn pat_ident(pat: &Pat) -> Option<&Ident> {
+    match pat {
+        Pat::Ident(p) => Some(&p.ident),
+        Pat::Type(t) => pat_ident(&t.pat),
+        _ => None,
+    }
+}
+
+impl VisitMut for Rewriter<'_> {
+    fn visit_local_mut(&mut self, local: &mut Local) {
+        if let Some(mac) = sample_macro(local).cloned() {
+            let Some(name) = pat_ident(&local.pat).cloned() else {
+                self.errors.push(syn::Error::new(local.pat.span(), "a parameter is bound to a plain name: `let mu = sample!(…)`"));
+                return;
+            };
+            let expr = self.sample(&name, &mac);
+            if let Some(init) = local.init.as_mut() {
+                *init.expr = expr;
+            }
+            return;
+        }
+        visit_mut::visit_local_mut(self, local);
+        struct Names<'n>(&'n mut HashSet<String>);
+        impl<'ast> Visit<'ast> for Names<'_> {
+            fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+                self.0.insert(p.ident.to_string());
+            }
+        }
+        Names(&mut self.locals).visit_pat(&local.pat);
+    }
+
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        if let Stmt::Macro(m) = stmt {
+            if let Some(expr) = self.rewrite_macro(&m.mac) {
+                *stmt = Stmt::Expr(expr, Some(Default::default()));
+                return;
+            }
+        }
+        visit_mut::visit_stmt_mut(self, stmt);
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::Macro(m) = expr {
+            if let Some(new) = self.rewrite_macro(&m.mac) {
+                *expr = new;
+                return;
+            }
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+
+    fn visit_expr_path_mut(&mut self, p: &mut syn::ExprPath) {
+        if let Some(id) = p.path.get_ident() {
+            let key = id.to_string();
+            if self.all_params.contains(&key) && !self.declared.contains(&key) && !self.locals.contains(&key) {
+                self.errors.push(syn::Error::new(id.span(), format!("parameter `{key}` is used before it is declared: move its `let {key} = sample!(…)` above this line")));
+            }
+        }
+    }
+}
+
+/// Rewrites `block` in place and returns its parameters in order.
+pub fn rewrite(block: &mut syn::Block, data: &[Ident], errors: &mut Vec<syn::Error>) -> Vec<ParamSite> {
+    struct Collect(HashSet<String>);
+    impl<'ast> Visit<'ast> for Collect {
+        fn visit_local(&mut self, local: &'ast Local) {
+            if let (Some(_), Some(id)) = (sample_macro(local), pat_ident(&local.pat)) {
+                self.0.insert(id.to_string());
+            }
+            syn::visit::visit_local(self, local);
+        }
+    }
+    let mut collect = Collect(HashSet::new());
+    collect.visit_block(block);
+    let mut rw = Rewriter { data, all_params: collect.0, declared: HashSet::new(), locals: HashSet::new(), params: Vec::new(), errors: Vec::new() };
+    rw.visit_block_mut(block);
+    errors.extend(rw.errors);
+    rw.params
+}

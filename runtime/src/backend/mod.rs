@@ -1,0 +1,110 @@
+//! The seam between snell and a tensor library.
+//!
+//! Everything a model evaluation needs from a tensor library is one of the primitive operations of
+//! [`Backend`], applied to 2-D tensors of shape `(rows, cols)`. `rows` is either 1 (a value shared by
+//! the whole population, e.g. data) or `P` (one row per population member); `cols` is 1 for scalars
+//! or the length of a vector. Broadcasting, shapes and the choice of operations are decided above this
+//! trait (in [`crate::value`]), so a backend only has to execute them and differentiate them.
+//!
+//! The first backend is dfdx ([`Dfdx`], CPU by default, CUDA behind the `cuda` feature). A second one
+//! (e.g. a scalar reverse-mode tape for small models, where dfdx's per-op cost dominates) implements
+//! this trait and nothing else changes: neither the code that `#[model]` generates nor the samplers.
+
+mod dfdx_backend;
+
+pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem};
+#[cfg(feature = "cuda")]
+pub use dfdx_backend::{Cuda32, Cuda64};
+
+/// Element-wise operations with one operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    Neg,
+    Exp,
+    Ln,
+    Sqrt,
+    Square,
+    Abs,
+    Tanh,
+    Sigmoid,
+    Sin,
+    Cos,
+}
+
+/// Element-wise operations with two operands of the same shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// Operations between a tensor and a constant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    /// `x + c`
+    Add(f64),
+    /// `x * c`
+    Mul(f64),
+    /// `c / x`
+    DivInto(f64),
+    /// `x.powf(c)`
+    Powf(f64),
+}
+
+/// A tensor library that snell can evaluate models with.
+///
+/// All tensors are 2-D `(rows, cols)`. Operations take an optional tape: `None` means no gradient is
+/// wanted and nothing is recorded.
+pub trait Backend: Clone + 'static {
+    /// The device's tensor type. Cloning must be cheap (a reference count).
+    type Tensor: Clone;
+    /// Records operations for the reverse pass.
+    type Tape;
+
+    /// A short name for messages, e.g. `"dfdx-cpu-f64"`.
+    fn name(&self) -> &'static str;
+    /// Shape `(rows, cols)` of a tensor.
+    fn shape(t: &Self::Tensor) -> (usize, usize);
+    /// A new, empty tape.
+    fn new_tape(&self) -> Self::Tape;
+    /// Copies host values (row-major) to the device.
+    fn from_host(&self, data: &[f64], rows: usize, cols: usize) -> Self::Tensor;
+    /// Copies a tensor to the host (row-major).
+    fn to_host(&self, t: &Self::Tensor) -> Vec<f64>;
+
+    fn unary(&self, tape: &mut Option<Self::Tape>, op: Unary, x: &Self::Tensor) -> Self::Tensor;
+    /// Both operands have the same shape.
+    fn binary(&self, tape: &mut Option<Self::Tape>, op: Binary, a: &Self::Tensor, b: &Self::Tensor) -> Self::Tensor;
+    fn scalar(&self, tape: &mut Option<Self::Tape>, op: Scalar, x: &Self::Tensor) -> Self::Tensor;
+    /// Expands dimensions of size 1 to `(rows, cols)`.
+    fn broadcast(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, rows: usize, cols: usize) -> Self::Tensor;
+    /// `(r, c) -> (r, 1)`: sum over columns.
+    fn sum_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor) -> Self::Tensor;
+    /// `(r, c) -> (r, 1)`: `ln Σ exp` over columns.
+    fn logsumexp_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor) -> Self::Tensor;
+    /// `(m, k) × (k, n) -> (m, n)`.
+    fn matmul(&self, tape: &mut Option<Self::Tape>, a: &Self::Tensor, b: &Self::Tensor) -> Self::Tensor;
+    /// Columns `start..end`.
+    fn slice_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, start: usize, end: usize) -> Self::Tensor;
+    /// Columns `idx[0], idx[1], …` (indices may repeat).
+    fn gather_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, idx: &[usize]) -> Self::Tensor;
+    /// Concatenates tensors with equal row counts along columns.
+    fn concat_cols(&self, tape: &mut Option<Self::Tape>, xs: &[Self::Tensor]) -> Self::Tensor;
+    /// `lp` where `lo < x < hi` (or `≤` where `closed`), `-∞` elsewhere; same shapes.
+    fn guard(
+        &self,
+        tape: &mut Option<Self::Tape>,
+        lp: &Self::Tensor,
+        x: &Self::Tensor,
+        lo: f64,
+        hi: f64,
+        closed: bool,
+    ) -> Self::Tensor;
+    /// Applies `f` element-wise with derivative `df`: the hook for special functions the tensor
+    /// library lacks (lgamma, log1p, softplus, …).
+    fn map(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Self::Tensor;
+    /// Runs the reverse pass from `Σ out` and returns `∂/∂wrt` on the host (row-major).
+    fn gradient(&self, tape: Self::Tape, out: &Self::Tensor, wrt: &Self::Tensor) -> Vec<f64>;
+}

@@ -1,0 +1,259 @@
+//! Probability distributions: log densities on [`Real`]s, supports, random draws.
+//!
+//! A distribution is written like a function call, `Normal(mu, sigma)`: each name below is a tuple
+//! struct whose fields may be numbers, data slices or [`Real`]s, broadcasting element-wise.
+//! Parametrisations follow Stan (`Gamma(shape, rate)`, `StudentT(nu, mu, sigma)`, …). Invalid
+//! parameters give a log density of `−∞` (or a [`ModelError`] when they are data or constants).
+//! Labels of `CategoricalLogit` are 0-based, as indices are in Rust.
+
+mod check;
+mod draw;
+mod log_prob;
+
+use crate::backend::Backend;
+use crate::ctx::Ctx;
+use crate::data::Matrix;
+use crate::value::{IntoReal, Real};
+use std::rc::Rc;
+
+/// Every distribution snell knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Normal,
+    HalfNormal,
+    StudentT,
+    Cauchy,
+    HalfCauchy,
+    Laplace,
+    Exponential,
+    Gamma,
+    InverseGamma,
+    LogNormal,
+    Beta,
+    Uniform,
+    Bernoulli,
+    BernoulliLogit,
+    BinomialLogit,
+    Poisson,
+    PoissonLog,
+    CategoricalLogit,
+    Dirichlet,
+    MultivariateNormal,
+}
+
+/// What a distribution parameter must satisfy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArgKind {
+    Real,
+    Positive,
+    Probability,
+    Count,
+}
+
+impl Family {
+    /// The name as written in models.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Normal => "Normal",
+            Family::HalfNormal => "HalfNormal",
+            Family::StudentT => "StudentT",
+            Family::Cauchy => "Cauchy",
+            Family::HalfCauchy => "HalfCauchy",
+            Family::Laplace => "Laplace",
+            Family::Exponential => "Exponential",
+            Family::Gamma => "Gamma",
+            Family::InverseGamma => "InverseGamma",
+            Family::LogNormal => "LogNormal",
+            Family::Beta => "Beta",
+            Family::Uniform => "Uniform",
+            Family::Bernoulli => "Bernoulli",
+            Family::BernoulliLogit => "BernoulliLogit",
+            Family::BinomialLogit => "BinomialLogit",
+            Family::Poisson => "Poisson",
+            Family::PoissonLog => "PoissonLog",
+            Family::CategoricalLogit => "CategoricalLogit",
+            Family::Dirichlet => "Dirichlet",
+            Family::MultivariateNormal => "MultivariateNormal",
+        }
+    }
+
+    /// Names and requirements of the parameters, in order.
+    pub(crate) fn args(self) -> &'static [(&'static str, ArgKind)] {
+        use ArgKind::*;
+        match self {
+            Family::Normal | Family::LogNormal => &[("mu", Real), ("sigma", Positive)],
+            Family::Cauchy => &[("mu", Real), ("sigma", Positive)],
+            Family::Laplace => &[("mu", Real), ("b", Positive)],
+            Family::HalfNormal | Family::HalfCauchy => &[("sigma", Positive)],
+            Family::StudentT => &[("nu", Positive), ("mu", Real), ("sigma", Positive)],
+            Family::Exponential => &[("rate", Positive)],
+            Family::Gamma => &[("shape", Positive), ("rate", Positive)],
+            Family::InverseGamma => &[("shape", Positive), ("scale", Positive)],
+            Family::Beta => &[("a", Positive), ("b", Positive)],
+            Family::Uniform => &[("lower", Real), ("upper", Real)],
+            Family::Bernoulli => &[("p", Probability)],
+            Family::BernoulliLogit => &[("logit", Real)],
+            Family::BinomialLogit => &[("n", Count), ("logit", Real)],
+            Family::Poisson => &[("rate", Positive)],
+            Family::PoissonLog => &[("log_rate", Real)],
+            Family::CategoricalLogit => &[("logits", Real)],
+            Family::Dirichlet => &[("alpha", Positive)],
+            Family::MultivariateNormal => &[("mu", Real)],
+        }
+    }
+
+    /// Whether values are integers (such a distribution can be observed, not sampled).
+    pub fn is_discrete(self) -> bool {
+        matches!(
+            self,
+            Family::Bernoulli | Family::BernoulliLogit | Family::BinomialLogit | Family::Poisson | Family::PoissonLog | Family::CategoricalLogit
+        )
+    }
+}
+
+/// Where a parameter lives; picks its unconstraining transform.
+pub enum Support<'c, B: Backend> {
+    /// The real line (or the whole of ℝᴷ).
+    Real,
+    /// `(a, ∞)`
+    Lower(Real<'c, B>),
+    /// `(−∞, b)`
+    Upper(Real<'c, B>),
+    /// `(a, b)`
+    Interval(Real<'c, B>, Real<'c, B>),
+    /// Positive vectors summing to 1.
+    Simplex,
+    /// Integers: observable, not sampleable.
+    Discrete,
+}
+
+/// A distribution with its parameters resolved to values of an evaluation.
+pub struct Dist<'c, B: Backend> {
+    pub(crate) family: Family,
+    pub(crate) args: Vec<Real<'c, B>>,
+    /// The Cholesky factor of a multivariate normal.
+    pub(crate) chol: Option<Rc<Matrix>>,
+    pub(crate) ctx: &'c Ctx<B>,
+}
+
+impl<'c, B: Backend> Dist<'c, B> {
+    /// The family's name.
+    pub fn name(&self) -> &'static str {
+        self.family.name()
+    }
+
+    /// The support of the values.
+    pub fn support(&self) -> Support<'c, B> {
+        let zero = Real::constant(self.ctx, 0.0);
+        let one = Real::constant(self.ctx, 1.0);
+        match self.family {
+            Family::Normal | Family::StudentT | Family::Cauchy | Family::Laplace | Family::MultivariateNormal => Support::Real,
+            Family::HalfNormal | Family::HalfCauchy | Family::Exponential | Family::Gamma | Family::InverseGamma | Family::LogNormal => {
+                Support::Lower(zero)
+            }
+            Family::Beta => Support::Interval(zero, one),
+            Family::Uniform => Support::Interval(self.args[0], self.args[1]),
+            Family::Dirichlet => Support::Simplex,
+            f if f.is_discrete() => Support::Discrete,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Length of one draw for multivariate distributions; `None` for element-wise ones.
+    pub fn event_len(&self) -> Option<usize> {
+        match self.family {
+            Family::Dirichlet => Some(self.args[0].len()),
+            Family::MultivariateNormal => Some(self.chol.as_ref().map_or(self.args[0].len(), |l| l.rows()).max(self.args[0].len())),
+            _ => None,
+        }
+    }
+
+    /// Number of values a draw has when the observed value has `len` elements.
+    pub(crate) fn broadcast_len(&self, len: usize) -> usize {
+        match self.event_len() {
+            Some(k) => k,
+            None if self.family == Family::CategoricalLogit => len,
+            None => self.args.iter().map(|a| a.len()).chain(std::iter::once(len)).max().unwrap_or(1),
+        }
+    }
+}
+
+/// Converts a distribution as written (`Normal(mu, 1.0)`) into a [`Dist`] of an evaluation.
+pub trait IntoDist<'c, B: Backend> {
+    /// Resolves the parameters in `ctx`.
+    fn into_dist(self, ctx: &'c Ctx<B>) -> Dist<'c, B>;
+}
+
+impl<'c, B: Backend> IntoDist<'c, B> for Dist<'c, B> {
+    fn into_dist(self, _: &'c Ctx<B>) -> Dist<'c, B> {
+        self
+    }
+}
+
+macro_rules! distributions {
+    ($($(#[$doc:meta])* $name:ident ( $($arg:ident),* );)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug)]
+        pub struct $name<$($arg),*>($(pub $arg),*);
+
+        #[allow(non_snake_case)]
+        impl<'c, B: Backend, $($arg: IntoReal<'c, B>),*> IntoDist<'c, B> for $name<$($arg),*> {
+            fn into_dist(self, ctx: &'c Ctx<B>) -> Dist<'c, B> {
+                let $name($($arg),*) = self;
+                Dist { family: Family::$name, args: vec![$($arg.into_real(ctx)),*], chol: None, ctx }
+            }
+        }
+    )*};
+}
+
+distributions! {
+    /// Normal with mean `mu` and standard deviation `sigma`.
+    Normal(M, S);
+    /// Normal(0, sigma) folded onto `[0, ∞)`.
+    HalfNormal(S);
+    /// Student's t with `nu` degrees of freedom, location `mu`, scale `sigma`.
+    StudentT(N, M, S);
+    /// Cauchy with location `mu` and scale `sigma`.
+    Cauchy(M, S);
+    /// Cauchy(0, sigma) folded onto `[0, ∞)`.
+    HalfCauchy(S);
+    /// Laplace (double exponential) with location `mu` and scale `b`.
+    Laplace(M, S);
+    /// Exponential with rate `rate`.
+    Exponential(R);
+    /// Gamma with shape `alpha` and rate `beta`.
+    Gamma(A, R);
+    /// Inverse gamma with shape `alpha` and scale `beta`.
+    InverseGamma(A, S);
+    /// Log-normal: `ln x ~ Normal(mu, sigma)`.
+    LogNormal(M, S);
+    /// Beta with shapes `a`, `b`.
+    Beta(A, C);
+    /// Uniform on `(lower, upper)`.
+    Uniform(L, U);
+    /// Bernoulli with probability `p` of a 1.
+    Bernoulli(P);
+    /// Bernoulli with log-odds `logit`.
+    BernoulliLogit(L);
+    /// Binomial with `n` trials and log-odds `logit`.
+    BinomialLogit(N, L);
+    /// Poisson with rate `rate`.
+    Poisson(R);
+    /// Poisson with log-rate `log_rate`.
+    PoissonLog(L);
+    /// Categorical over `0..K` with unnormalised log-probabilities `logits` (a vector of length K).
+    CategoricalLogit(L);
+    /// Dirichlet with concentrations `alpha` (a vector of length K): a simplex of length K.
+    Dirichlet(A);
+}
+
+/// Multivariate normal with mean `mu` (length K) and the lower Cholesky factor `L` (K × K data
+/// matrix) of its covariance `L Lᵀ`.
+#[derive(Clone, Copy, Debug)]
+pub struct MultivariateNormal<M, L>(pub M, pub L);
+
+impl<'c, 'm, B: Backend, M: IntoReal<'c, B>> IntoDist<'c, B> for MultivariateNormal<M, &'m Matrix> {
+    fn into_dist(self, ctx: &'c Ctx<B>) -> Dist<'c, B> {
+        Dist { family: Family::MultivariateNormal, args: vec![self.0.into_real(ctx)], chol: Some(Rc::new(self.1.clone())), ctx }
+    }
+}

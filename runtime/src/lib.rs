@@ -1,0 +1,77 @@
+//! # snell
+//!
+//! Bayesian inference in Rust. Write a model as an ordinary function with `sample!` (a parameter
+//! and its prior) and `observe!` (data and their likelihood), put `#[model]` on it, and get a struct
+//! with a differentiable log density that runs on [dfdx](https://docs.rs/dfdx) (CPU by default, CUDA
+//! behind the `cuda` feature), evaluated for a whole population of parameter vectors at once.
+//!
+//! See the README for an example.
+
+extern crate self as snell;
+
+pub mod backend;
+pub mod ctx;
+pub mod data;
+pub mod dist;
+pub mod error;
+pub mod model;
+mod range;
+pub mod special;
+mod transform;
+pub mod value;
+
+pub use ctx::Ctx;
+pub use data::Matrix;
+pub use error::ModelError;
+pub use model::{Layout, LogDensity, Model, Simulation};
+pub use snell_macros::model;
+pub use value::{concat, IntoReal, Real};
+
+/// Everything a model file needs: `use snell::prelude::*;`.
+pub mod prelude {
+    pub use crate::backend::{Backend, Cpu32, Cpu64};
+    pub use crate::data::Matrix;
+    pub use crate::dist::*;
+    pub use crate::error::ModelError;
+    pub use crate::model::{LogDensity, Model, Simulation};
+    pub use crate::value::{concat, IntoReal, Real};
+    pub use crate::{observe, sample, factor};
+    pub use snell_macros::model;
+}
+
+/// Declares a parameter with its prior: `let mu = sample!(Normal(0.0, 1.0));`,
+/// `let theta = sample!([n] ~ Normal(0.0, 1.0));`, `let s = sample!(Normal(0.0, 1.0), lower = 0.0);`.
+///
+/// Only meaningful inside a function marked `#[model]`, which rewrites it.
+#[macro_export]
+macro_rules! sample {
+    ($($t:tt)*) => {
+        ::core::compile_error!("`sample!` can only be used inside a function marked `#[model]`")
+    };
+}
+
+/// States an observation with its likelihood: `observe!(y ~ Normal(mu, sigma));`.
+///
+/// Only meaningful inside a function marked `#[model]`, which rewrites it.
+#[macro_export]
+macro_rules! observe {
+    ($($t:tt)*) => {
+        ::core::compile_error!("`observe!` can only be used inside a function marked `#[model]`")
+    };
+}
+
+/// Adds a term to the log density by hand (Stan's `target +=`): `factor!(-0.5 * x.square());`.
+///
+/// Only meaningful inside a function marked `#[model]`, which rewrites it.
+#[macro_export]
+macro_rules! factor {
+    ($($t:tt)*) => {
+        ::core::compile_error!("`factor!` can only be used inside a function marked `#[model]`")
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::data::{Check, Subset};
+    pub use crate::model::{check_observations, discover, FlatField};
+}
