@@ -78,52 +78,46 @@ impl Matrix {
 
 /// Checks a data argument when a model is built: every float must be finite.
 pub trait Check {
-    /// `Err` names the argument and the first bad element.
-    fn check(&self, name: &str) -> Result<(), ModelError>;
-}
+    /// The index (e.g. `[3]` or `[2][0]`) and value of the first non-finite float.
+    fn first_bad(&self) -> Option<(String, f64)>;
 
-fn check_floats<'a>(name: &str, values: impl Iterator<Item = f64>) -> Result<(), ModelError> {
-    for (i, v) in values.enumerate() {
-        if !v.is_finite() {
-            return Err(ModelError::Data { name: name.to_string(), detail: format!("element {i} is {v}") });
+    /// `Err` names the argument and the first bad element.
+    fn check(&self, name: &str) -> Result<(), ModelError> {
+        match self.first_bad() {
+            None => Ok(()),
+            Some((idx, v)) => Err(ModelError::Data { name: name.to_string(), detail: format!("{name}{idx} is {v}") }),
         }
     }
-    Ok(())
 }
 
 impl Check for f64 {
-    fn check(&self, name: &str) -> Result<(), ModelError> {
-        check_floats(name, std::iter::once(*self))
+    fn first_bad(&self) -> Option<(String, f64)> {
+        (!self.is_finite()).then(|| (String::new(), *self))
     }
 }
 impl Check for f32 {
-    fn check(&self, name: &str) -> Result<(), ModelError> {
-        check_floats(name, std::iter::once(*self as f64))
+    fn first_bad(&self) -> Option<(String, f64)> {
+        (*self as f64).first_bad()
     }
 }
 macro_rules! check_nothing {
     ($($t:ty),*) => {$(
         impl Check for $t {
-            fn check(&self, _: &str) -> Result<(), ModelError> { Ok(()) }
+            fn first_bad(&self) -> Option<(String, f64)> { None }
         }
     )*};
 }
 check_nothing!(i32, i64, u32, u64, usize, bool);
 
 impl<T: Check> Check for Vec<T> {
-    fn check(&self, name: &str) -> Result<(), ModelError> {
-        for (i, v) in self.iter().enumerate() {
-            v.check(name).map_err(|e| match e {
-                ModelError::Data { name, detail } => ModelError::Data { name: format!("{name}[{i}]"), detail },
-                e => e,
-            })?;
-        }
-        Ok(())
+    fn first_bad(&self) -> Option<(String, f64)> {
+        self.iter().enumerate().find_map(|(i, v)| v.first_bad().map(|(idx, x)| (format!("[{i}]{idx}"), x)))
     }
 }
 impl Check for Matrix {
-    fn check(&self, name: &str) -> Result<(), ModelError> {
-        check_floats(name, self.data.iter().cloned())
+    fn first_bad(&self) -> Option<(String, f64)> {
+        let k = self.data.iter().position(|v| !v.is_finite())?;
+        Some((format!("[{}][{}]", k / self.cols, k % self.cols), self.data[k]))
     }
 }
 

@@ -9,6 +9,10 @@
 
 extern crate self as snell;
 
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
+
 pub mod backend;
 pub mod ctx;
 pub mod data;
