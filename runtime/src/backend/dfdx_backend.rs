@@ -298,3 +298,11 @@ impl<E: DfdxElem, D: Device<E> + Default + 'static> Backend for Dfdx<E, D> {
         grads.get(&wrt.t).as_vec().into_iter().map(E::as_f64).collect()
     }
 }
+
+#[cfg(feature = "cuda")]
+impl<E> Dfdx<E, dfdx::tensor::Cuda> {
+    /// dfdx on the CUDA device `ordinal`; `Err` describes why the device could not be opened.
+    pub fn cuda(ordinal: usize) -> Result<Self, String> {
+        dfdx::tensor::Cuda::try_build(ordinal, 0).map(Self::new).map_err(|e| format!("cannot open CUDA device {ordinal}: {e:?}"))
+    }
+}
