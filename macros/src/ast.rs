@@ -45,7 +45,11 @@ pub fn parse_options(attr: proc_macro2::TokenStream) -> syn::Result<Options> {
             opts.observations.extend(names);
             Ok(())
         } else {
-            Err(meta.error("unknown option: `#[model]` takes `observations(x, y, …)`, the data arguments indexed by observation (for minibatches)"))
+            let name = quote::ToTokens::to_token_stream(&meta.path).to_string().replace(' ', "");
+            Err(syn::Error::new_spanned(
+                &meta.path,
+                format!("unknown option `{name}`: `#[model]` takes `observations(x, y, …)`, the data arguments indexed by observation (for minibatches)"),
+            ))
         }
     });
     syn::parse::Parser::parse2(parser, attr)?;
@@ -102,11 +106,11 @@ const SUPPORTED: &str =
     "a data argument is a number (f64, i64, usize, bool, …), a slice or Vec of numbers (`&[f64]`, `Vec<usize>`), a `&[Vec<f64>]`, or a `&Matrix`";
 
 fn data_arg(name: Ident, ty: &Type) -> Result<DataArg, syn::Error> {
-    let unsupported = || syn::Error::new(ty.span(), format!("unsupported data argument type `{}`: {SUPPORTED}", quote::quote!(#ty)));
+    let unsupported = || syn::Error::new_spanned(ty, format!("unsupported data argument type `{}`: {SUPPORTED}", quote::quote!(#ty)));
     match ty {
         Type::Reference(r) => {
             if r.mutability.is_some() {
-                return Err(syn::Error::new(r.span(), "data arguments are read-only: use `&` instead of `&mut`"));
+                return Err(syn::Error::new_spanned(r, "data arguments are read-only: use `&` instead of `&mut`"));
             }
             let inner = &*r.elem;
             let owned: Type = match inner {
@@ -125,6 +129,26 @@ fn data_arg(name: Ident, ty: &Type) -> Result<DataArg, syn::Error> {
     }
 }
 
+/// What kind of item `#[model]` was put on, and its leading tokens (`struct Name`) to point at.
+fn item_head(item: &syn::Item) -> (&'static str, proc_macro2::TokenStream) {
+    use quote::quote;
+    use syn::Item;
+    match item {
+        Item::Struct(i) => ("a struct", { let (k, n) = (&i.struct_token, &i.ident); quote!(#k #n) }),
+        Item::Enum(i) => ("an enum", { let (k, n) = (&i.enum_token, &i.ident); quote!(#k #n) }),
+        Item::Union(i) => ("a union", { let (k, n) = (&i.union_token, &i.ident); quote!(#k #n) }),
+        Item::Trait(i) => ("a trait", { let (k, n) = (&i.trait_token, &i.ident); quote!(#k #n) }),
+        Item::Impl(i) => ("an impl block", { let (k, t) = (&i.impl_token, &i.self_ty); quote!(#k #t) }),
+        Item::Mod(i) => ("a module", { let (k, n) = (&i.mod_token, &i.ident); quote!(#k #n) }),
+        Item::Const(i) => ("a constant", { let (k, n) = (&i.const_token, &i.ident); quote!(#k #n) }),
+        Item::Static(i) => ("a static", { let (k, n) = (&i.static_token, &i.ident); quote!(#k #n) }),
+        Item::Type(i) => ("a type alias", { let (k, n) = (&i.type_token, &i.ident); quote!(#k #n) }),
+        Item::Use(i) => ("a `use`", quote::ToTokens::to_token_stream(&i.use_token)),
+        Item::Macro(i) => ("a macro invocation", quote::ToTokens::to_token_stream(&i.mac.path)),
+        other => ("this item", quote::ToTokens::to_token_stream(other).into_iter().take(2).collect()),
+    }
+}
+
 pub fn parse(opts: Options, item: proc_macro2::TokenStream, errors: &mut Vec<syn::Error>) -> Option<ModelIr> {
     let item: syn::Item = match syn::parse2(item) {
         Ok(i) => i,
@@ -134,7 +158,11 @@ pub fn parse(opts: Options, item: proc_macro2::TokenStream, errors: &mut Vec<syn
         }
     };
     let syn::Item::Fn(f) = item else {
-        errors.push(syn::Error::new(item.span(), "`#[model]` goes on a plain function: `fn name(data arguments…) { sample!/observe! statements }`"));
+        let (what, head) = item_head(&item);
+        errors.push(syn::Error::new_spanned(
+            head,
+            format!("`#[model]` goes on a plain function, not {what}: `fn name(data arguments…) {{ sample!/observe! statements }}`"),
+        ));
         return None;
     };
     let sig = &f.sig;
@@ -149,23 +177,27 @@ pub fn parse(opts: Options, item: proc_macro2::TokenStream, errors: &mut Vec<syn
         errors.push(syn::Error::new(u.span(), format!("{plain}: remove `unsafe`")));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(sig.generics.span(), format!("{plain}: a model cannot be generic")));
+        errors.push(syn::Error::new_spanned(&sig.generics, format!("{plain}: a model cannot be generic")));
     }
     if let syn::ReturnType::Type(_, ty) = &sig.output {
-        errors.push(syn::Error::new(ty.span(), "a model returns nothing: its body states priors with `sample!` and likelihoods with `observe!`"));
+        errors.push(syn::Error::new_spanned(ty, "a model returns nothing: its body states priors with `sample!` and likelihoods with `observe!`"));
     }
     if let Some(v) = &sig.variadic {
-        errors.push(syn::Error::new(v.span(), format!("{plain}: variadic arguments are not supported")));
+        errors.push(syn::Error::new_spanned(v, format!("{plain}: variadic arguments are not supported")));
     }
     let mut args = Vec::new();
+    let mut names = Vec::new();
     for input in &sig.inputs {
         match input {
-            FnArg::Receiver(r) => errors.push(syn::Error::new(r.span(), "`#[model]` goes on a free function, not a method: remove `self`")),
+            FnArg::Receiver(r) => errors.push(syn::Error::new_spanned(r, "`#[model]` goes on a free function, not a method: remove `self`")),
             FnArg::Typed(pt) => {
                 let Pat::Ident(pi) = &*pt.pat else {
-                    errors.push(syn::Error::new(pt.pat.span(), "a data argument needs a plain name: `y: &[f64]`"));
+                    errors.push(syn::Error::new_spanned(&pt.pat, "a data argument needs a plain name: `y: &[f64]`"));
                     continue;
                 };
+                // The body is checked against every named argument, even one whose type is rejected,
+                // so that a bad type is one error rather than one more per use of the argument.
+                names.push(pi.ident.clone());
                 match data_arg(pi.ident.clone(), &pt.ty) {
                     Ok(a) => args.push(a),
                     Err(e) => errors.push(e),
@@ -175,13 +207,16 @@ pub fn parse(opts: Options, item: proc_macro2::TokenStream, errors: &mut Vec<syn
     }
     for ob in &opts.observations {
         match args.iter().find(|a| a.name == *ob) {
-            None => errors.push(syn::Error::new(ob.span(), format!("`{ob}` is not a data argument of the model"))),
+            None if names.contains(ob) => {} // its type is already reported
+            None => errors.push(syn::Error::new(
+                ob.span(),
+                format!("`observations({ob})` must name data arguments of the model, and `{ob}` is not one ({})", body::list_data(&names)),
+            )),
             Some(a) if a.scalar => errors.push(syn::Error::new(ob.span(), format!("`{ob}` is a single number: only vectors and matrices can be indexed by observation"))),
             Some(_) => {}
         }
     }
     let mut body = (*f.block).clone();
-    let names: Vec<Ident> = args.iter().map(|a| a.name.clone()).collect();
     let params = body::rewrite(&mut body, &names, errors);
     Some(ModelIr { attrs: f.attrs.clone(), vis: f.vis.clone(), name: sig.ident.clone(), args, observations: opts.observations, params, body })
 }

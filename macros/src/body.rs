@@ -32,7 +32,7 @@ fn parse_sample(input: ParseStream) -> syn::Result<SampleArgs> {
         syn::bracketed!(content in input);
         let dims = content.parse_terminated(Expr::parse, Token![,])?;
         if dims.len() != 1 {
-            return Err(syn::Error::new(dims.span(), "a parameter is a scalar or a vector: write `[n] ~ Dist(…)` with one length"));
+            return Err(syn::Error::new_spanned(&dims, "a parameter is a scalar or a vector: write `[n] ~ Dist(…)` with one length"));
         }
         input.parse::<Token![~]>()?;
         dims.into_iter().next()
@@ -91,14 +91,31 @@ fn root_ident(e: &Expr) -> Option<&Ident> {
     }
 }
 
+/// `data arguments: y, sigma` for error messages.
+pub fn list_data(data: &[Ident]) -> String {
+    if data.is_empty() {
+        "the model has no data arguments".to_string()
+    } else {
+        format!("data arguments: {}", data.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))
+    }
+}
+
+/// The function part of a distribution call (`Poisson` in `Poisson(3.0)`), or the whole expression.
+fn dist_name(dist: &Expr) -> &Expr {
+    match dist {
+        Expr::Call(call) => &call.func,
+        other => other,
+    }
+}
+
 /// Checks a distribution expression; returns whether its values are vectors and integers.
 fn check_dist(dist: &Expr, errors: &mut Vec<syn::Error>) -> (bool, bool) {
     let Expr::Call(call) = dist else {
-        errors.push(syn::Error::new(dist.span(), "expected a distribution such as `Normal(0.0, 1.0)`"));
+        errors.push(syn::Error::new_spanned(dist, "expected a distribution such as `Normal(0.0, 1.0)`"));
         return (false, false);
     };
     let Expr::Path(path) = &*call.func else {
-        errors.push(syn::Error::new(call.func.span(), "expected the name of a distribution such as `Normal`"));
+        errors.push(syn::Error::new_spanned(&call.func, "expected the name of a distribution such as `Normal`"));
         return (false, false);
     };
     let Some(ident) = path.path.get_ident() else {
@@ -117,8 +134,8 @@ fn check_dist(dist: &Expr, errors: &mut Vec<syn::Error>) -> (bool, bool) {
         }
         Some(k) => {
             if call.args.len() != k.args.len() {
-                errors.push(syn::Error::new(
-                    call.span(),
+                errors.push(syn::Error::new_spanned(
+                    call,
                     format!(
                         "`{name}` takes {} argument{} ({}), got {}",
                         k.args.len(),
@@ -176,17 +193,18 @@ impl Rewriter<'_> {
         }
         let (vector, discrete) = check_dist(&dist, &mut self.errors);
         if discrete {
-            self.errors.push(syn::Error::new(
-                dist.span(),
-                "a discrete distribution cannot be a parameter: snell's samplers need gradients, so marginalise discrete parameters out",
+            let name = quote::ToTokens::to_token_stream(&dist_name(&dist)).to_string();
+            self.errors.push(syn::Error::new_spanned(
+                &dist,
+                format!("`{name}` is a discrete distribution, so it cannot be a parameter: snell's samplers need gradients; marginalise the discrete parameter out, or use `{name}` in `observe!`"),
             ));
         }
         if vector && shape.is_some() {
-            self.errors.push(syn::Error::new(dist.span(), "this distribution is multivariate: its length comes from its arguments, drop the `[n] ~`"));
+            self.errors.push(syn::Error::new_spanned(&dist, "this distribution is multivariate: its length comes from its arguments, drop the `[n] ~`"));
         }
         let key = name.to_string();
         if self.declared.contains(&key) {
-            self.errors.push(syn::Error::new(name.span(), format!("parameter `{key}` is declared twice")));
+            self.errors.push(syn::Error::new(name.span(), format!("parameter `{key}` is declared twice: each `sample!` declares a new parameter, so give this one its own name")));
         } else if self.data.iter().any(|d| *d == key) {
             self.errors.push(syn::Error::new(name.span(), format!("parameter `{key}` has the name of a data argument")));
         } else {
@@ -220,18 +238,28 @@ impl Rewriter<'_> {
         check_dist(&dist, &mut self.errors);
         let name = match root_ident(&value) {
             Some(id) if self.data.contains(id) => id.to_string(),
-            Some(id) => {
-                self.errors.push(syn::Error::new(
-                    value.span(),
+            Some(id) if self.declared.contains(&id.to_string()) => {
+                self.errors.push(syn::Error::new_spanned(
+                    &value,
                     format!(
-                        "`observe!` scores data, and `{id}` is not a data argument of the model (data arguments: {})",
-                        self.data.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+                        "`{id}` is a parameter, not data: `observe!` scores data arguments of the model ({}); a parameter gets its prior from `let {id} = sample!(…)`",
+                        list_data(self.data)
                     ),
                 ));
                 String::new()
             }
+            Some(id) => {
+                self.errors.push(syn::Error::new_spanned(
+                    &value,
+                    format!("`observe!` scores data, and `{id}` is not a data argument of the model ({})", list_data(self.data)),
+                ));
+                String::new()
+            }
             None => {
-                self.errors.push(syn::Error::new(value.span(), "`observe!` scores data: the left of `~` must be a data argument of the model, e.g. `y` or `y[i]`"));
+                self.errors.push(syn::Error::new_spanned(
+                    &value,
+                    format!("`observe!` scores data: the left of `~` must be a data argument of the model, e.g. `y` or `y[i]` ({})", list_data(self.data)),
+                ));
                 String::new()
             }
         };
@@ -256,7 +284,10 @@ impl Rewriter<'_> {
     fn rewrite_macro(&mut self, mac: &Macro) -> Option<Expr> {
         match macro_name(mac)?.as_str() {
             "sample" => {
-                self.errors.push(syn::Error::new(mac.span(), "`sample!` must initialise a `let`, which names the parameter: `let mu = sample!(Normal(0.0, 1.0));`"));
+                self.errors.push(syn::Error::new_spanned(
+                    mac,
+                    "`sample!` must initialise a `let`, which names the parameter: write `let mu = sample!(Normal(0.0, 1.0));` and use `mu` here",
+                ));
                 Some(syn::parse_quote!(()))
             }
             "observe" => Some(self.observe(mac)),
@@ -284,7 +315,7 @@ impl VisitMut for Rewriter<'_> {
     fn visit_local_mut(&mut self, local: &mut Local) {
         if let Some(mac) = sample_macro(local).cloned() {
             let Some(name) = pat_ident(&local.pat).cloned() else {
-                self.errors.push(syn::Error::new(local.pat.span(), "a parameter is bound to a plain name: `let mu = sample!(…)`"));
+                self.errors.push(syn::Error::new_spanned(&local.pat, "a parameter is bound to a plain name: `let mu = sample!(…)`"));
                 return;
             };
             let expr = self.sample(&name, &mac);

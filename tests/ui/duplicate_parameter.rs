@@ -1,0 +1,10 @@
+use snell::prelude::*;
+
+#[model]
+fn twice(y: &[f64]) {
+    let mu = sample!(Normal(0.0, 1.0));
+    let mu = sample!(Normal(mu, 1.0));
+    observe!(y ~ Normal(mu, 1.0));
+}
+
+fn main() {}

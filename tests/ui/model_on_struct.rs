@@ -1,0 +1,8 @@
+use snell::prelude::*;
+
+#[model]
+struct EightSchools {
+    y: Vec<f64>,
+}
+
+fn main() {}
