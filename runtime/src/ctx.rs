@@ -727,8 +727,11 @@ impl<B: Backend> Ctx<B> {
 /// The result of [`Ctx::finish`]: per population member.
 #[derive(Clone, Debug)]
 pub struct Output {
+    /// Log prior density.
     pub log_prior: Vec<f64>,
+    /// Log absolute Jacobian determinant of the transforms.
     pub log_jacobian: Vec<f64>,
+    /// Log likelihood (unweighted).
     pub log_likelihood: Vec<f64>,
     /// Row-major `(P, D)`.
     pub grad: Option<Vec<f64>>,

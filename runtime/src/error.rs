@@ -5,31 +5,80 @@
 pub enum ModelError {
     /// Two values that must have equal or broadcastable lengths do not.
     #[error("shape mismatch in {site}: {detail}")]
-    Shape { site: String, detail: String },
+    Shape {
+        /// Where: a parameter, an observed expression or the model.
+        site: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A data argument has an invalid value (NaN, infinite, negative count…).
     #[error("invalid data in `{name}`: {detail}")]
-    Data { name: String, detail: String },
+    Data {
+        /// The data argument.
+        name: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// Observed data lie outside the support of their distribution.
     #[error("observed `{site}` is outside the support of {dist}: {detail}")]
-    OutOfSupport { site: String, dist: &'static str, detail: String },
+    OutOfSupport {
+        /// Where: a parameter, an observed expression or the model.
+        site: String,
+        /// The distribution's name.
+        dist: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// A distribution parameter that does not depend on parameters is invalid (e.g. a negative scale).
     #[error("invalid parameter of {dist} in `{site}`: {detail}")]
-    InvalidParameter { site: String, dist: &'static str, detail: String },
+    InvalidParameter {
+        /// Where: a parameter, an observed expression or the model.
+        site: String,
+        /// The distribution's name.
+        dist: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// A parameter vector of the wrong length was passed in.
     #[error("expected {expected} values ({what}), got {got}")]
-    Dimension { what: String, expected: usize, got: usize },
+    Dimension {
+        /// What was counted.
+        what: String,
+        /// How many were expected.
+        expected: usize,
+        /// How many were given.
+        got: usize,
+    },
     /// A parameter has a distribution that cannot be sampled with gradients.
     #[error("parameter `{site}` has the discrete distribution {dist}; discrete parameters must be marginalised out")]
-    Discrete { site: String, dist: &'static str },
+    Discrete {
+        /// Where: a parameter, an observed expression or the model.
+        site: String,
+        /// The distribution's name.
+        dist: &'static str,
+    },
     /// The log density is NaN at a point where it should be defined.
     #[error("the log density is not a number{where_}")]
-    NotANumber { where_: String },
+    NotANumber {
+        /// Where it happened.
+        where_: String,
+    },
     /// A constrained value given by the user is outside its parameter's support.
     #[error("value of `{site}` is outside its support: {detail}")]
-    Constraint { site: String, detail: String },
+    Constraint {
+        /// Where: a parameter, an observed expression or the model.
+        site: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// Random draws from the prior failed (e.g. a truncation that rejects nearly everything).
     #[error("cannot draw `{site}`: {detail}")]
-    Draw { site: String, detail: String },
+    Draw {
+        /// Where: a parameter, an observed expression or the model.
+        site: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 /// `Result` with [`ModelError`].

@@ -7,6 +7,8 @@
 //!
 //! See the README for an example.
 
+#![warn(missing_docs)]
+
 extern crate self as snell;
 
 #[cfg(doctest)]

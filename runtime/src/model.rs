@@ -91,8 +91,11 @@ impl Default for EvalOptions {
 pub struct Evaluation {
     /// The target: `log prior + log Jacobian + weight · log likelihood`, `−∞` where not finite.
     pub log_density: Vec<f64>,
+    /// Log prior density of the constrained parameters.
     pub log_prior: Vec<f64>,
+    /// Log absolute Jacobian determinant of the constraint transforms.
     pub log_jacobian: Vec<f64>,
+    /// Log likelihood (scaled by N / B for a minibatch).
     pub log_likelihood: Vec<f64>,
     /// Gradient of the target, row-major `(P, D)`.
     pub grad: Option<Vec<f64>>,

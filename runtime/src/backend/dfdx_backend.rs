@@ -18,7 +18,9 @@ use std::marker::PhantomData;
 
 /// The float types snell runs dfdx with.
 pub trait DfdxElem: dfdx::dtypes::Dtype + 'static {
+    /// From f64 (rounding for f32).
     fn of_f64(x: f64) -> Self;
+    /// To f64.
     fn as_f64(self) -> f64;
 }
 impl DfdxElem for f64 {

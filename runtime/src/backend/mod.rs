@@ -19,24 +19,38 @@ pub use dfdx_backend::{Cuda32, Cuda64};
 /// Element-wise operations with one operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unary {
+    /// `−x`
     Neg,
+    /// `eˣ`
     Exp,
+    /// `ln x`
     Ln,
+    /// `√x`
     Sqrt,
+    /// `x²`
     Square,
+    /// `|x|`
     Abs,
+    /// `tanh x`
     Tanh,
+    /// `1 / (1 + e⁻ˣ)`
     Sigmoid,
+    /// `sin x`
     Sin,
+    /// `cos x`
     Cos,
 }
 
 /// Element-wise operations with two operands of the same shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binary {
+    /// `a + b`
     Add,
+    /// `a − b`
     Sub,
+    /// `a · b`
     Mul,
+    /// `a / b`
     Div,
 }
 
@@ -74,9 +88,11 @@ pub trait Backend: Clone + 'static {
     /// Copies a tensor to the host (row-major).
     fn to_host(&self, t: &Self::Tensor) -> Vec<f64>;
 
+    /// An element-wise function of one tensor.
     fn unary(&self, tape: &mut Option<Self::Tape>, op: Unary, x: &Self::Tensor) -> Self::Tensor;
-    /// Both operands have the same shape.
+    /// An element-wise function of two tensors of the same shape.
     fn binary(&self, tape: &mut Option<Self::Tape>, op: Binary, a: &Self::Tensor, b: &Self::Tensor) -> Self::Tensor;
+    /// A tensor combined with a constant.
     fn scalar(&self, tape: &mut Option<Self::Tape>, op: Scalar, x: &Self::Tensor) -> Self::Tensor;
     /// Expands dimensions of size 1 to `(rows, cols)`.
     fn broadcast(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, rows: usize, cols: usize) -> Self::Tensor;

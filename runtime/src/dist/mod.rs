@@ -19,25 +19,45 @@ use std::rc::Rc;
 /// Every distribution snell knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
+    /// See [`Normal`].
     Normal,
+    /// See [`HalfNormal`].
     HalfNormal,
+    /// See [`StudentT`].
     StudentT,
+    /// See [`Cauchy`].
     Cauchy,
+    /// See [`HalfCauchy`].
     HalfCauchy,
+    /// See [`Laplace`].
     Laplace,
+    /// See [`Exponential`].
     Exponential,
+    /// See [`Gamma`].
     Gamma,
+    /// See [`InverseGamma`].
     InverseGamma,
+    /// See [`LogNormal`].
     LogNormal,
+    /// See [`Beta`].
     Beta,
+    /// See [`Uniform`].
     Uniform,
+    /// See [`Bernoulli`].
     Bernoulli,
+    /// See [`BernoulliLogit`].
     BernoulliLogit,
+    /// See [`BinomialLogit`].
     BinomialLogit,
+    /// See [`Poisson`].
     Poisson,
+    /// See [`PoissonLog`].
     PoissonLog,
+    /// See [`CategoricalLogit`].
     CategoricalLogit,
+    /// See [`Dirichlet`].
     Dirichlet,
+    /// See [`MultivariateNormal`].
     MultivariateNormal,
 }
 
