@@ -22,6 +22,7 @@ pub mod dist;
 pub mod error;
 pub mod model;
 mod range;
+pub mod sampler;
 pub mod special;
 mod transform;
 pub mod value;

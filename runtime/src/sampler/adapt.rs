@@ -1,0 +1,254 @@
+//! Stan's warmup for Hamiltonian samplers, separate from the transitions it tunes.
+//!
+//! - [`DualAveraging`]: the step size that reaches a target mean acceptance (Hoffman & Gelman 2014).
+//! - [`WindowedAdaptation`]: Stan's schedule — a fast initial buffer (75 iterations of 1000), slow
+//!   windows that double in length (25, 50, 100, …) at whose ends the metric is re-estimated from
+//!   the window's draws (regularised towards the identity) and the step size search restarts, and
+//!   a final fast buffer (50).
+
+use super::metric::Metric;
+use super::nuts::{Point, TransitionParams};
+use super::target::Target;
+use super::SamplerError;
+use rand::Rng;
+
+/// Dual averaging of `ln ε` (Nesterov 2009, as in Stan).
+#[derive(Clone, Debug)]
+pub struct DualAveraging {
+    /// Target mean acceptance statistic (default 0.8).
+    pub delta: f64,
+    /// Regularisation scale (0.05).
+    pub gamma: f64,
+    /// Relaxation exponent (0.75).
+    pub kappa: f64,
+    /// Iteration offset (10).
+    pub t0: f64,
+    mu: f64,
+    counter: f64,
+    s_bar: f64,
+    x_bar: f64,
+}
+
+impl DualAveraging {
+    /// A fresh state shrinking towards `ln(10 ε₀)`.
+    pub fn new(delta: f64, eps0: f64) -> Self {
+        Self { delta, gamma: 0.05, kappa: 0.75, t0: 10.0, mu: (10.0 * eps0).ln(), counter: 0.0, s_bar: 0.0, x_bar: 0.0 }
+    }
+    /// Restarts the averages around `ln(10 ε₀)`.
+    pub fn restart(&mut self, eps0: f64) {
+        self.mu = (10.0 * eps0).ln();
+        self.counter = 0.0;
+        self.s_bar = 0.0;
+        self.x_bar = 0.0;
+    }
+    /// The next step size after a transition with acceptance statistic `accept`.
+    pub fn learn(&mut self, accept: f64) -> f64 {
+        self.counter += 1.0;
+        let accept = if accept.is_nan() { 0.0 } else { accept.min(1.0) };
+        let eta = 1.0 / (self.counter + self.t0);
+        self.s_bar = (1.0 - eta) * self.s_bar + eta * (self.delta - accept);
+        let x = self.mu - self.s_bar * self.counter.sqrt() / self.gamma;
+        let x_eta = self.counter.powf(-self.kappa);
+        self.x_bar = (1.0 - x_eta) * self.x_bar + x_eta * x;
+        x.exp()
+    }
+    /// The final step size: the average `exp(x̄)`.
+    pub fn final_step_size(&self) -> f64 {
+        self.x_bar.exp()
+    }
+}
+
+/// Settings of Stan's windowed warmup.
+#[derive(Clone, Debug)]
+pub struct WindowedSettings {
+    /// Target mean acceptance statistic (Stan's `delta`, default 0.8).
+    pub target_accept: f64,
+    /// Initial fast buffer (75).
+    pub init_buffer: usize,
+    /// Final fast buffer (50).
+    pub term_buffer: usize,
+    /// First slow window (25); later ones double.
+    pub base_window: usize,
+    /// Estimate a dense metric instead of a diagonal one.
+    pub dense: bool,
+}
+
+impl Default for WindowedSettings {
+    fn default() -> Self {
+        Self { target_accept: 0.8, init_buffer: 75, term_buffer: 50, base_window: 25, dense: false }
+    }
+}
+
+impl WindowedSettings {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), SamplerError> {
+        if !(self.target_accept > 0.0 && self.target_accept < 1.0) {
+            return Err(SamplerError::Setting { name: "target_accept", detail: format!("must be in (0, 1), got {}", self.target_accept) });
+        }
+        if self.base_window == 0 {
+            return Err(SamplerError::Setting { name: "base_window", detail: "must be positive".into() });
+        }
+        Ok(())
+    }
+}
+
+/// Welford estimates of the variances (or covariance) of the draws in a window.
+#[derive(Clone, Debug)]
+struct Welford {
+    n: usize,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    dense: bool,
+}
+
+impl Welford {
+    fn new(d: usize, dense: bool) -> Self {
+        Self { n: 0, mean: vec![0.0; d], m2: vec![0.0; if dense { d * d } else { d }], dense }
+    }
+    fn add(&mut self, q: &[f64]) {
+        self.n += 1;
+        let d = q.len();
+        let delta: Vec<f64> = q.iter().zip(&self.mean).map(|(x, m)| x - m).collect();
+        for (m, dl) in self.mean.iter_mut().zip(&delta) {
+            *m += dl / self.n as f64;
+        }
+        if self.dense {
+            for i in 0..d {
+                for j in 0..d {
+                    self.m2[i * d + j] += delta[i] * (q[j] - self.mean[j]);
+                }
+            }
+        } else {
+            for i in 0..d {
+                self.m2[i] += delta[i] * (q[i] - self.mean[i]);
+            }
+        }
+    }
+    /// Stan's regularised estimate: `n/(n+5) Σ + 10⁻³ · 5/(n+5) I`.
+    fn estimate(&self) -> Option<Metric> {
+        let d = self.mean.len();
+        let n = self.n as f64;
+        if self.n < 2 {
+            return None;
+        }
+        let shrink = |v: f64, diag: bool| (n / (n + 5.0)) * v / (n - 1.0) + if diag { 1e-3 * 5.0 / (n + 5.0) } else { 0.0 };
+        if self.dense {
+            let cov: Vec<f64> = (0..d * d).map(|k| shrink(self.m2[k], k / d == k % d)).collect();
+            Metric::dense(cov, d)
+        } else {
+            Some(Metric::Diag(self.m2.iter().map(|&v| shrink(v, true)).collect()))
+        }
+    }
+    fn restart(&mut self) {
+        let (d, dense) = (self.mean.len(), self.dense);
+        *self = Welford::new(d, dense);
+    }
+}
+
+/// Stan's windowed adaptation of step size and metric.
+#[derive(Clone, Debug)]
+pub struct WindowedAdaptation {
+    num_warmup: usize,
+    init_buffer: usize,
+    term_buffer: usize,
+    counter: usize,
+    window_size: usize,
+    next_window: usize,
+    estimator: Welford,
+    step: DualAveraging,
+}
+
+impl WindowedAdaptation {
+    /// The schedule for `num_warmup` iterations in dimension `d`. Like Stan, a warmup too short
+    /// for the default buffers uses 15% / 75% / 10%.
+    pub fn new(settings: WindowedSettings, num_warmup: usize, d: usize) -> Self {
+        let (mut init, mut term, mut base) = (settings.init_buffer, settings.term_buffer, settings.base_window);
+        if num_warmup >= 20 && init + base + term > num_warmup {
+            init = (0.15 * num_warmup as f64) as usize;
+            term = (0.1 * num_warmup as f64) as usize;
+            base = num_warmup - (init + term);
+        }
+        let estimator = Welford::new(d, settings.dense);
+        let step = DualAveraging::new(settings.target_accept, 1.0);
+        Self { num_warmup, init_buffer: init, term_buffer: term, counter: 0, window_size: base, next_window: (init + base).saturating_sub(1), estimator, step }
+    }
+
+    /// Sets the dual averaging's shrinkage target to `ln(10 ε)` and restarts it.
+    pub fn restart_step_size(&mut self, eps: f64) {
+        self.step.restart(eps);
+    }
+
+    fn in_window(&self) -> bool {
+        self.num_warmup >= 20 && self.counter >= self.init_buffer && self.counter < self.num_warmup - self.term_buffer && self.counter != self.num_warmup
+    }
+
+    fn end_of_window(&self) -> bool {
+        self.num_warmup >= 20 && self.counter == self.next_window && self.counter != self.num_warmup
+    }
+
+    fn compute_next_window(&mut self) {
+        let last = self.num_warmup - self.term_buffer - 1;
+        if self.next_window == last {
+            return;
+        }
+        self.window_size *= 2;
+        self.next_window = self.counter + self.window_size;
+        if self.next_window != last && self.next_window + 2 * self.window_size >= self.num_warmup - self.term_buffer {
+            self.next_window = last;
+        }
+    }
+
+    /// Updates step size and metric after a warmup transition; at the end of warmup the step size
+    /// becomes the dual average.
+    pub fn update<R: Rng>(&mut self, target: &dyn Target, rng: &mut R, z: &mut Point, params: &mut TransitionParams, accept: f64) -> Result<(), SamplerError> {
+        params.step_size = self.step.learn(accept);
+        if self.in_window() {
+            self.estimator.add(&z.q);
+        }
+        if self.end_of_window() {
+            self.compute_next_window();
+            if let Some(m) = self.estimator.estimate() {
+                params.metric = m;
+            }
+            self.estimator.restart();
+            self.init_step_size(target, rng, z, params)?;
+            self.step.restart(params.step_size);
+        }
+        self.counter += 1;
+        if self.counter == self.num_warmup {
+            params.step_size = self.step.final_step_size();
+        }
+        Ok(())
+    }
+
+    /// Stan's heuristic: double or halve the step size until the acceptance of one leapfrog step
+    /// crosses 0.8.
+    pub fn init_step_size<R: Rng>(&self, target: &dyn Target, rng: &mut R, z: &mut Point, params: &mut TransitionParams) -> Result<(), SamplerError> {
+        let start = z.clone();
+        let d = z.q.len();
+        let mut scratch = vec![0.0; d];
+        let log_08 = 0.8f64.ln();
+        let mut try_step = |eps: f64, rng: &mut R| -> Result<f64, SamplerError> {
+            let mut x = start.clone();
+            params.metric.sample_momentum(rng, &mut x.p);
+            let h0 = x.hamiltonian(&params.metric);
+            x.leapfrog(target, &params.metric, eps, &mut scratch)?;
+            Ok(h0 - x.hamiltonian(&params.metric))
+        };
+        let mut eps = params.step_size;
+        let direction = if try_step(eps, rng)? > log_08 { 1.0 } else { -1.0 };
+        for _ in 0..100 {
+            let dh = try_step(eps, rng)?;
+            if (direction > 0.0 && !(dh > log_08)) || (direction < 0.0 && !(dh < log_08)) {
+                break;
+            }
+            eps = if direction > 0.0 { 2.0 * eps } else { 0.5 * eps };
+            if eps > 1e7 || eps == 0.0 {
+                return Err(SamplerError::Setting { name: "step_size", detail: format!("the step size search diverged to {eps}: the posterior may be improper or the initial point degenerate") });
+            }
+        }
+        params.step_size = eps;
+        *z = start;
+        Ok(())
+    }
+}
