@@ -1,0 +1,94 @@
+//! NUTS and static HMC: invariance (start from exact draws, the distribution must not move),
+//! reproducibility across thread counts, divergences, settings errors.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use snell::sampler::hmc::Hmc;
+use snell::sampler::nuts::Nuts;
+use snell::sampler::{run, Draws, FnDensity, RunConfig, SamplerError};
+
+fn std_normal(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
+    FnDensity::new(d, |q: &[f64], g: &mut [f64]| {
+        g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
+        -0.5 * q.iter().map(|x| x * x).sum::<f64>()
+    })
+}
+
+fn exact_inits(chains: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..chains).map(|_| (0..d).map(|_| StandardNormal.sample(&mut rng)).collect()).collect()
+}
+
+/// Final states of many short chains started from exact draws of N(0, I): if the kernel leaves
+/// N(0, I) invariant they are exact independent draws, so their pooled mean and variance have
+/// known sampling distributions.
+fn check_invariance(draws: &Draws, d: usize) {
+    let last: Vec<f64> = draws.chains.iter().flat_map(|c| c.values[c.values.len() - d..].to_vec()).collect();
+    let n = last.len() as f64;
+    let mean = last.iter().sum::<f64>() / n;
+    let var = last.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    assert!(mean.abs() < 4.0 / n.sqrt(), "mean {mean}");
+    assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "variance {var}");
+}
+
+#[test]
+fn nuts_leaves_a_100d_standard_normal_invariant() {
+    let (d, chains) = (100, 64);
+    let target = std_normal(d);
+    let cfg = RunConfig { chains, warmup: 0, draws: 20, seed: 3, init: Some(exact_inits(chains, d, 4)) };
+    let draws = run(&Nuts { init_step_size: 0.5, ..Default::default() }, &target, &cfg).unwrap();
+    check_invariance(&draws, d);
+    assert_eq!(draws.divergences(), 0);
+}
+
+#[test]
+fn hmc_leaves_a_100d_standard_normal_invariant() {
+    let (d, chains) = (100, 64);
+    let target = std_normal(d);
+    let cfg = RunConfig { chains, warmup: 0, draws: 20, seed: 5, init: Some(exact_inits(chains, d, 6)) };
+    let mut hmc = Hmc::new(7);
+    hmc.adapt.target_accept = 0.65;
+    let draws = run(&hmc, &target, &cfg).unwrap();
+    check_invariance(&draws, d);
+}
+
+#[test]
+fn a_biased_kernel_fails_the_invariance_check() {
+    // the same check on a density with variance 1.2: the check must notice
+    let d = 100;
+    let target = FnDensity::new(d, |q: &[f64], g: &mut [f64]| {
+        g.iter_mut().zip(q).for_each(|(g, q)| *g = -q / 1.2);
+        -0.5 * q.iter().map(|x| x * x).sum::<f64>() / 1.2
+    });
+    let cfg = RunConfig { chains: 64, warmup: 0, draws: 20, seed: 3, init: Some(exact_inits(64, d, 4)) };
+    let draws = run(&Nuts { init_step_size: 0.5, ..Default::default() }, &target, &cfg).unwrap();
+    let r = std::panic::catch_unwind(|| check_invariance(&draws, d));
+    assert!(r.is_err(), "the invariance check passed a sampler of the wrong distribution");
+}
+
+#[test]
+fn same_seed_same_draws_whatever_the_thread_count() {
+    let target = std_normal(5);
+    let cfg = RunConfig { chains: 4, warmup: 100, draws: 50, seed: 11, init: None };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| run(&Nuts::default(), &target, &cfg).unwrap());
+    let two = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(|| run(&Nuts::default(), &target, &cfg).unwrap());
+    assert_eq!(one, two);
+    let other = run(&Nuts::default(), &target, &RunConfig { seed: 12, ..cfg }).unwrap();
+    assert_ne!(one.chains[0].values, other.chains[0].values);
+}
+
+#[test]
+fn bad_settings_are_errors() {
+    let target = std_normal(2);
+    let cfg = RunConfig { chains: 1, warmup: 10, draws: 10, ..Default::default() };
+    let bad = Nuts { max_depth: 0, ..Default::default() };
+    assert!(matches!(run(&bad, &target, &cfg), Err(SamplerError::Setting { name: "max_depth", .. })));
+    let mut bad = Nuts::default();
+    bad.adapt.target_accept = 1.5;
+    assert!(matches!(run(&bad, &target, &cfg), Err(SamplerError::Setting { name: "target_accept", .. })));
+    assert!(matches!(run(&Nuts::default(), &target, &RunConfig { chains: 0, ..cfg.clone() }), Err(SamplerError::Setting { name: "chains", .. })));
+    assert!(matches!(run(&Nuts::default(), &target, &RunConfig { init: Some(vec![vec![0.0; 3]]), ..cfg.clone() }), Err(SamplerError::Setting { name: "init", .. })));
+    let nowhere = FnDensity::new(2, |_: &[f64], _: &mut [f64]| f64::NEG_INFINITY);
+    assert!(matches!(run(&Nuts::default(), &nowhere, &cfg), Err(SamplerError::Init { tries: 100, .. })));
+}
