@@ -63,30 +63,98 @@ fn initial_point(target: &dyn Target, cfg: &RunConfig, chain: usize, rng: &mut C
     Err(SamplerError::Init { chain, tries, detail })
 }
 
+/// What observers are told when a chain starts.
+#[derive(Clone, Debug)]
+pub struct ChainStart<'a> {
+    /// The chain.
+    pub chain: usize,
+    /// The sampler's name and settings (`key = value`).
+    pub sampler: &'a str,
+    /// The sampler's settings.
+    pub settings: &'a [(String, String)],
+    /// The run's configuration.
+    pub config: &'a RunConfig,
+    /// Names of the constrained values.
+    pub names: &'a [String],
+    /// Names of the per-draw statistics.
+    pub stat_names: &'a [&'static str],
+}
+
+/// Watches a run as it happens: progress bars, CSV files written while sampling. Called from the
+/// chains' threads; implementations synchronise per chain.
+pub trait Observer: Sync {
+    /// A chain starts (after its initial point and step size are found).
+    fn start_chain(&self, _start: &ChainStart<'_>) -> Result<(), SamplerError> {
+        Ok(())
+    }
+    /// Warmup of `chain` ended with this step size and inverse metric.
+    fn adapted(&self, _chain: usize, _step_size: f64, _inv_metric: &[f64]) -> Result<(), SamplerError> {
+        Ok(())
+    }
+    /// One transition of `chain`; `values` are constrained (empty for warmup iterations).
+    fn draw(&self, _chain: usize, _phase: Phase, _lp: f64, _stats: &[f64], _values: &[f64], _divergent: bool) -> Result<(), SamplerError> {
+        Ok(())
+    }
+    /// `chain` finished: seconds spent in warmup and in sampling.
+    fn end_chain(&self, _chain: usize, _warmup_secs: f64, _sampling_secs: f64) -> Result<(), SamplerError> {
+        Ok(())
+    }
+}
+
 /// Runs `sampler` on `target`.
 pub fn run<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfig) -> Result<Draws, SamplerError> {
+    run_observed(sampler, target, cfg, &[])
+}
+
+/// Runs `sampler` on `target`, telling `observers` about every transition.
+pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfig, observers: &[&dyn Observer]) -> Result<Draws, SamplerError> {
     sampler.validate()?;
     if cfg.chains == 0 {
         return Err(SamplerError::Setting { name: "chains", detail: "must be at least 1".into() });
     }
     let names = target.names();
+    let settings = sampler.settings();
     let chains: Vec<Result<(ChainDraws, Vec<&'static str>), SamplerError>> = (0..cfg.chains)
         .into_par_iter()
         .map(|c| {
             let mut rng = chain_rng(cfg.seed, c);
             let q0 = initial_point(target, cfg, c, &mut rng)?;
             let mut chain = sampler.start(target, q0, cfg.warmup, &mut rng)?;
-            for iter in 0..cfg.warmup {
-                chain.step(&mut rng, Phase::Warmup { iter, total: cfg.warmup })?;
+            let stat_names = chain.stat_names();
+            let start = ChainStart { chain: c, sampler: sampler.name(), settings: &settings, config: cfg, names: &names, stat_names: &stat_names };
+            for o in observers {
+                o.start_chain(&start)?;
             }
+            let t = std::time::Instant::now();
+            for iter in 0..cfg.warmup {
+                let phase = Phase::Warmup { iter, total: cfg.warmup };
+                let stats = chain.step(&mut rng, phase)?;
+                let divergent = chain.is_divergent(&stats);
+                for o in observers {
+                    o.draw(c, phase, chain.log_density(), &stats, &[], divergent)?;
+                }
+            }
+            let warmup_secs = t.elapsed().as_secs_f64();
             let mut out = ChainDraws { step_size: chain.step_size(), inv_metric: chain.inv_metric(), ..Default::default() };
+            for o in observers {
+                o.adapted(c, out.step_size, &out.inv_metric)?;
+            }
+            let t = std::time::Instant::now();
             for _ in 0..cfg.draws {
                 let stats = chain.step(&mut rng, Phase::Sampling)?;
+                let values = target.constrain(chain.position())?;
+                let divergent = chain.is_divergent(&stats);
+                for o in observers {
+                    o.draw(c, Phase::Sampling, chain.log_density(), &stats, &values, divergent)?;
+                }
                 out.lp.push(chain.log_density());
                 out.stats.extend_from_slice(&stats);
-                out.values.extend(target.constrain(chain.position())?);
+                out.values.extend(values);
             }
-            Ok((out, chain.stat_names()))
+            for o in observers {
+                o.end_chain(c, warmup_secs, t.elapsed().as_secs_f64())?;
+            }
+            Ok((out, stat_names))
         })
         .collect();
     let mut draws = Draws { names, sampler: sampler.name().to_string(), warmup: cfg.warmup, ..Default::default() };

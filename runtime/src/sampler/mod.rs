@@ -17,7 +17,7 @@ pub mod metric;
 pub mod nuts;
 mod target;
 
-pub use driver::{run, RunConfig};
+pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
 pub use draws::{ChainDraws, Draws};
 pub use target::{FnDensity, Target};
 
@@ -48,6 +48,14 @@ pub enum SamplerError {
     /// The model could not be evaluated.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// Output could not be written or read.
+    #[error("{path}: {detail}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        detail: String,
+    },
 }
 
 /// Which phase a transition belongs to.
