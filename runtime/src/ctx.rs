@@ -554,8 +554,12 @@ impl<B: Backend> Ctx<B> {
                     }
                     self.op_slice(Real::new(self, Inner::N(theta)), off, off + ulen)
                 } else {
-                    // Discover: the point y = 0 (for 0-length parameters a dummy scalar)
-                    self.data(vec![0.0; ulen])
+                    // Discover: the point y = 0. Like a slice of θ in `Mode::Density`, the node carries
+                    // no host values and no range, so that a parameter is never mistaken for data:
+                    // `validate` and `check_value` must not judge parameters by this arbitrary point
+                    // (e.g. `Normal(0.0, s)` with `s` a real parameter, 0 here, is a valid model).
+                    let t = self.backend.from_host(&vec![0.0; ulen], 1, ulen);
+                    self.push(t, Range::ALL, None)
                 };
                 self.offset.set(self.offset.get() + ulen);
                 let (x, log_jac) = transform::constrain(self, &support, y, n);
@@ -655,7 +659,9 @@ impl<B: Backend> Ctx<B> {
         let lp = dist.log_prob(x);
         if self.pointwise {
             let (r, c) = lp.shape();
-            let full = self.expand(lp, self.rows.max(r), c.max(x.len()));
+            // A multivariate observation has one log density, not one per element of the vector.
+            let cols = if dist.event_len().is_some() { c } else { c.max(x.len()) };
+            let full = self.expand(lp, self.rows.max(r), cols);
             self.observations.borrow_mut().push(ObsRecord { name, values: full.to_host() });
         }
         self.add_term(Term::Likelihood, lp);

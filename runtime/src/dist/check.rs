@@ -89,7 +89,7 @@ impl<'c, B: Backend> Dist<'c, B> {
         match self.family {
             Family::HalfNormal | Family::HalfCauchy | Family::Exponential => first_bad(&|_, v| v >= 0.0, "non-negative"),
             Family::Gamma | Family::InverseGamma | Family::LogNormal => first_bad(&|_, v| v > 0.0, "positive"),
-            Family::Beta => first_bad(&|_, v| (0.0..=1.0).contains(&v), "in [0, 1]"),
+            Family::Beta => first_bad(&|_, v| v > 0.0 && v < 1.0, "in (0, 1)"),
             Family::Uniform => match (arg(0), arg(1)) {
                 (Some(lo), Some(hi)) => first_bad(
                     &|i, v| v >= lo[i.min(lo.len() - 1)] && v <= hi[i.min(hi.len() - 1)],

@@ -83,7 +83,9 @@ impl<'c, B: Backend> Dist<'c, B> {
                 let alpha = a[0];
                 let terms = (alpha - 1.0) * x.ln() - alpha.lgamma();
                 let terms = self.ctx.guard(terms, alpha, 0.0, f64::INFINITY, false);
-                return terms.sum() + alpha.sum().lgamma();
+                // ln Γ(Σα) is +∞ or NaN where Σα ≤ 0: guard it too, or −∞ + ∞ = NaN.
+                let total = alpha.sum();
+                return terms.sum() + self.ctx.guard(total.lgamma(), total, 0.0, f64::INFINITY, false);
             }
             Family::MultivariateNormal => {
                 let l = self.chol.as_ref().expect("MultivariateNormal has a Cholesky factor");
@@ -113,7 +115,12 @@ impl<'c, B: Backend> Dist<'c, B> {
     /// support (e.g. `Exponential` with `lower = -1`).
     pub(crate) fn guard_value(&self, lp: Real<'c, B>, x: Real<'c, B>) -> Real<'c, B> {
         match self.support() {
-            Support::Lower(_) => self.ctx.guard(lp, x, 0.0, f64::INFINITY, true),
+            Support::Lower(_) => {
+                // Gamma, InverseGamma and LogNormal live on (0, ∞) (as `check_value` says); their
+                // formulas are NaN at x = 0, where the density is 0.
+                let open = matches!(self.family, Family::Gamma | Family::InverseGamma | Family::LogNormal);
+                self.ctx.guard(lp, x, 0.0, f64::INFINITY, !open)
+            }
             Support::Interval(lo, hi) if self.family == Family::Beta => {
                 let _ = (lo, hi);
                 self.ctx.guard(lp, x, 0.0, 1.0, true)
