@@ -24,6 +24,7 @@ struct SampleArgs {
     dist: Expr,
     lower: Option<Expr>,
     upper: Option<Expr>,
+    ordered: bool,
 }
 
 fn parse_sample(input: ParseStream) -> syn::Result<SampleArgs> {
@@ -40,23 +41,27 @@ fn parse_sample(input: ParseStream) -> syn::Result<SampleArgs> {
         None
     };
     let dist: Expr = input.parse()?;
-    let (mut lower, mut upper) = (None, None);
+    let (mut lower, mut upper, mut ordered) = (None, None, false);
     while input.peek(Token![,]) {
         input.parse::<Token![,]>()?;
         if input.is_empty() {
             break;
         }
         let key: Ident = input.parse()?;
+        if key == "ordered" && !input.peek(Token![=]) {
+            ordered = true;
+            continue;
+        }
         input.parse::<Token![=]>()?;
         let value: Expr = input.parse()?;
         match key.to_string().as_str() {
             "lower" if lower.is_none() => lower = Some(value),
             "upper" if upper.is_none() => upper = Some(value),
             "lower" | "upper" => return Err(syn::Error::new(key.span(), format!("`{key}` is given twice"))),
-            _ => return Err(syn::Error::new(key.span(), format!("unknown option `{key}`: `sample!` takes `lower = …` and `upper = …`"))),
+            _ => return Err(syn::Error::new(key.span(), format!("unknown option `{key}`: `sample!` takes `lower = …`, `upper = …` and `ordered`"))),
         }
     }
-    Ok(SampleArgs { shape, dist, lower, upper })
+    Ok(SampleArgs { shape, dist, lower, upper, ordered })
 }
 
 fn parse_observe(input: ParseStream) -> syn::Result<(Expr, Expr)> {
@@ -74,7 +79,7 @@ fn parse_observe(input: ParseStream) -> syn::Result<(Expr, Expr)> {
 
 fn macro_name(mac: &Macro) -> Option<String> {
     let name = mac.path.segments.last()?.ident.to_string();
-    matches!(name.as_str(), "sample" | "observe" | "factor").then_some(name)
+    matches!(name.as_str(), "sample" | "observe" | "factor" | "log_prob").then_some(name)
 }
 
 /// The variable at the root of an expression like `y`, `y[i]`, `&y[..]`, `x.row(i)`.
@@ -187,7 +192,7 @@ impl Rewriter<'_> {
                 return syn::parse_quote!(());
             }
         };
-        let SampleArgs { mut shape, mut dist, mut lower, mut upper } = args;
+        let SampleArgs { mut shape, mut dist, mut lower, mut upper, ordered } = args;
         for e in [shape.as_mut(), Some(&mut dist), lower.as_mut(), upper.as_mut()].into_iter().flatten() {
             self.visit_expr_mut(e);
         }
@@ -222,7 +227,7 @@ impl Rewriter<'_> {
         };
         let (lower, upper) = (bound(lower), bound(upper));
         let dist_tokens = qualify(&dist);
-        syn::parse_quote_spanned!(mac.span()=> #ctx.param(#key, #shape, #dist_tokens, #lower, #upper))
+        syn::parse_quote_spanned!(mac.span()=> #ctx.param(#key, #shape, #dist_tokens, #lower, #upper, #ordered))
     }
 
     fn observe(&mut self, mac: &Macro) -> Expr {
@@ -281,6 +286,24 @@ impl Rewriter<'_> {
         syn::parse_quote_spanned!(mac.span()=> #ctx.factor(::snell::IntoReal::into_real(#value, #ctx)))
     }
 
+    /// `log_prob!(x ~ Dist(…))`: the element-wise log density as a value (Stan's `normal_lpdf`),
+    /// for likelihoods written by hand such as mixtures.
+    fn log_prob(&mut self, mac: &Macro) -> Expr {
+        let (mut value, mut dist) = match parse_observe.parse2(mac.tokens.clone()) {
+            Ok(a) => a,
+            Err(e) => {
+                self.errors.push(e);
+                return syn::parse_quote!(());
+            }
+        };
+        self.visit_expr_mut(&mut value);
+        self.visit_expr_mut(&mut dist);
+        check_dist(&dist, &mut self.errors);
+        let ctx = ctx_ident();
+        let dist_tokens = qualify(&dist);
+        syn::parse_quote_spanned!(mac.span()=> #ctx.log_prob(#value, #dist_tokens))
+    }
+
     fn rewrite_macro(&mut self, mac: &Macro) -> Option<Expr> {
         match macro_name(mac)?.as_str() {
             "sample" => {
@@ -291,6 +314,7 @@ impl Rewriter<'_> {
                 Some(syn::parse_quote!(()))
             }
             "observe" => Some(self.observe(mac)),
+            "log_prob" => Some(self.log_prob(mac)),
             _ => Some(self.factor(mac)),
         }
     }

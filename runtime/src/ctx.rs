@@ -510,6 +510,7 @@ impl<B: Backend> Ctx<B> {
         dist: D,
         lower: Option<Real<'c, B>>,
         upper: Option<Real<'c, B>>,
+        ordered: bool,
     ) -> Real<'c, B> {
         self.site.set(name);
         let dist: Dist<'c, B> = dist.into_dist(self);
@@ -524,6 +525,14 @@ impl<B: Backend> Ctx<B> {
             (Some(a), None) => Support::Lower(a),
             (None, Some(b)) => Support::Upper(b),
             (None, None) => dist.support(),
+        };
+        let support = if ordered {
+            if explicit || !matches!(support, Support::Real) {
+                return self.fail(format!("`ordered` needs a distribution on the whole real line without bounds, not {}", dist.name()));
+            }
+            Support::Ordered
+        } else {
+            support
         };
         if let Support::Discrete = support {
             self.fail_with(ModelError::Discrete { site: name.to_string(), dist: dist.name() });
@@ -594,6 +603,11 @@ impl<B: Backend> Ctx<B> {
                     dist.draw_within(rng, n, &support, self)
                 };
                 let xs = match xs {
+                    // iid draws sorted are draws of the prior restricted to increasing vectors
+                    Ok(mut xs) if matches!(support, Support::Ordered) => {
+                        xs.sort_by(f64::total_cmp);
+                        xs
+                    }
                     Ok(xs) => xs,
                     Err(detail) => {
                         self.fail_with(ModelError::Draw { site: name.to_string(), detail });
@@ -624,6 +638,12 @@ impl<B: Backend> Ctx<B> {
             return self.expand(x, x.shape().0, n);
         }
         x
+    }
+
+    /// The element-wise log density of `value` under `dist` (`log_prob!(x ~ Normal(mu, s))`).
+    pub fn log_prob<'c, V: IntoReal<'c, B>, D: IntoDist<'c, B>>(&'c self, value: V, dist: D) -> Real<'c, B> {
+        let dist: Dist<'c, B> = dist.into_dist(self);
+        dist.log_prob(value.into_real(self))
     }
 
     /// An observation: `value ~ dist`. Scores `value` (or, when simulating, draws a new one).

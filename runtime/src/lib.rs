@@ -18,9 +18,11 @@ mod readme {}
 pub mod backend;
 pub mod ctx;
 pub mod data;
+pub mod diagnostics;
 pub mod dist;
 pub mod error;
 pub mod model;
+pub mod output;
 mod range;
 pub mod sampler;
 pub mod special;
@@ -42,7 +44,7 @@ pub mod prelude {
     pub use crate::error::ModelError;
     pub use crate::model::{LogDensity, Model, Simulation};
     pub use crate::value::{concat, IntoReal, Real};
-    pub use crate::{observe, sample, factor};
+    pub use crate::{factor, log_prob, observe, sample};
     pub use snell_macros::model;
 }
 
@@ -74,6 +76,17 @@ macro_rules! observe {
 macro_rules! factor {
     ($($t:tt)*) => {
         ::core::compile_error!("`factor!` can only be used inside a function marked `#[model]`")
+    };
+}
+
+/// The element-wise log density of a value: `let lp = log_prob!(y ~ Normal(mu, sigma));` (Stan's
+/// `normal_lpdf`), for likelihoods written by hand, e.g. mixtures with `log_sum_exp`.
+///
+/// Only meaningful inside a function marked `#[model]`, which rewrites it.
+#[macro_export]
+macro_rules! log_prob {
+    ($($t:tt)*) => {
+        ::core::compile_error!("`log_prob!` can only be used inside a function marked `#[model]`")
     };
 }
 

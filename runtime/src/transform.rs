@@ -31,7 +31,20 @@ pub(crate) fn constrain<'c, B: Backend>(ctx: &'c Ctx<B>, support: &Support<'c, B
             (x, lj)
         }
         Support::Simplex => simplex(ctx, y, n),
+        Support::Ordered => ordered(ctx, y, n),
     }
+}
+
+fn ordered<'c, B: Backend>(ctx: &'c Ctx<B>, y: Real<'c, B>, n: usize) -> (Real<'c, B>, Real<'c, B>) {
+    if n == 1 {
+        return (y, Real::constant(ctx, 0.0));
+    }
+    // x₁ = y₁, xₖ = xₖ₋₁ + exp(yₖ): the Jacobian is triangular with diagonal (1, e^{y₂}, …).
+    let mut parts = vec![y.at(0)];
+    for k in 1..n {
+        parts.push(parts[k - 1] + y.at(k).exp());
+    }
+    (concat(&parts), y.slice(1, n).sum())
 }
 
 fn simplex<'c, B: Backend>(ctx: &'c Ctx<B>, y: Real<'c, B>, k: usize) -> (Real<'c, B>, Real<'c, B>) {
@@ -84,6 +97,12 @@ pub(crate) fn unconstrain_host<B: Backend>(_ctx: &Ctx<B>, support: &Support<'_, 
                 .zip(a.iter().zip(&b))
                 .map(|(&x, (&a, &b))| if x > a && x < b { Ok(logit((x - a) / (b - a))) } else { Err(format!("{x} is not inside ({a}, {b})")) })
                 .collect()
+        }
+        Support::Ordered => {
+            if let Some(k) = (1..n).find(|&k| !(x[k] > x[k - 1])) {
+                return Err(format!("{x:?} is not increasing (element {k})"));
+            }
+            Ok((0..n).map(|k| if k == 0 { x[0] } else { (x[k] - x[k - 1]).ln() }).collect())
         }
         Support::Simplex => {
             let total: f64 = x.iter().sum();

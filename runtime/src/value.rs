@@ -311,7 +311,8 @@ macro_rules! binary_ops {
                 (*self).$method(rhs)
             }
         }
-        binary_ops!(@lhs $Trait $method $op; f64, f32, i32, i64, usize);
+        // One float and one integer type on the left, so that literals (`1.0 - x`, `2 * x`) infer.
+        binary_ops!(@lhs $Trait $method $op; f64, i32);
         binary_ops!(@lhs_ref $Trait $method $op; [f64], [f32], [i32], [i64], [usize], Vec<f64>, Vec<f32>, Vec<i32>, Vec<i64>, Vec<usize>);
     )*};
     (@lhs $Trait:ident $method:ident $op:expr; $($t:ty),*) => {$(

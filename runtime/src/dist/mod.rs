@@ -143,6 +143,8 @@ pub enum Support<'c, B: Backend> {
     Interval(Real<'c, B>, Real<'c, B>),
     /// Positive vectors summing to 1.
     Simplex,
+    /// Increasing vectors (e.g. the locations of mixture components, cut points).
+    Ordered,
     /// Integers: observable, not sampleable.
     Discrete,
 }

@@ -29,6 +29,8 @@ pub struct Draws {
     pub sampler: String,
     /// Warmup iterations per chain (not stored).
     pub warmup: usize,
+    /// The sampler's settings (`key`, `value`), as in output headers.
+    pub settings: Vec<(String, String)>,
 }
 
 impl Draws {

@@ -157,7 +157,7 @@ pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfi
             Ok((out, stat_names))
         })
         .collect();
-    let mut draws = Draws { names, sampler: sampler.name().to_string(), warmup: cfg.warmup, ..Default::default() };
+    let mut draws = Draws { names, sampler: sampler.name().to_string(), warmup: cfg.warmup, settings: settings.clone(), ..Default::default() };
     for r in chains {
         let (c, stat_names) = r?;
         draws.stat_names = stat_names.iter().map(|s| s.to_string()).collect();

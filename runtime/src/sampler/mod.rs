@@ -10,7 +10,9 @@
 //! random stream per chain derived from one seed, and returns [`Draws`].
 
 pub mod adapt;
+pub mod checks;
 mod driver;
+mod progress;
 mod draws;
 pub mod hmc;
 pub mod metric;
@@ -19,6 +21,7 @@ mod target;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
 pub use draws::{ChainDraws, Draws};
+pub use progress::Progress;
 pub use target::{FnDensity, Target};
 
 use crate::error::ModelError;

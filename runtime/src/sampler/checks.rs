@@ -1,0 +1,84 @@
+//! The warnings a Stan user expects after sampling: divergences, saturated tree depth, low E-BFMI,
+//! and the summary's own (R-hat, ESS).
+
+use super::draws::Draws;
+
+/// E-BFMI below this suggests the momentum resampling explores the energy poorly (Betancourt 2016).
+pub const EBFMI_THRESHOLD: f64 = 0.3;
+
+/// Energy Bayesian fraction of missing information of one chain's `energy__` values.
+pub fn ebfmi(energy: &[f64]) -> f64 {
+    let n = energy.len() as f64;
+    if energy.len() < 2 {
+        return f64::NAN;
+    }
+    let mean = energy.iter().sum::<f64>() / n;
+    let num: f64 = energy.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>() / n;
+    let den: f64 = energy.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n;
+    num / den
+}
+
+impl Draws {
+    /// Sampler diagnostics as sentences: divergences, tree depth saturation, low E-BFMI.
+    pub fn sampler_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let total = self.chains.len() * self.n_draws();
+        let div = self.divergences();
+        if div > 0 {
+            out.push(format!(
+                "{div} of {total} transitions after warmup were divergent ({:.1}%): the posterior has regions the sampler cannot explore; raise target_accept or reparametrise (e.g. non-centred)",
+                100.0 * div as f64 / total as f64
+            ));
+        }
+        let max_depth = self.settings.iter().find(|(k, _)| k == "max_depth").and_then(|(_, v)| v.parse::<f64>().ok());
+        if let (Some(depths), Some(max)) = (self.stat("treedepth__"), max_depth) {
+            let hit = depths.iter().flatten().filter(|&&d| d >= max).count();
+            if hit > 0 {
+                out.push(format!("{hit} of {total} transitions hit the maximum tree depth {max}: consider a dense metric or a larger max_depth"));
+            }
+        }
+        if let Some(energy) = self.stat("energy__") {
+            for (c, e) in energy.iter().enumerate() {
+                let b = ebfmi(e);
+                if b < EBFMI_THRESHOLD {
+                    out.push(format!("chain {}: E-BFMI {b:.3} is below {EBFMI_THRESHOLD}: the posterior may have heavy tails the sampler explores poorly", c + 1));
+                }
+            }
+        }
+        out
+    }
+
+    /// The stansummary-style table of `lp__` and every value.
+    pub fn summary(&self) -> crate::diagnostics::Summary {
+        let mut names = vec!["lp__".to_string()];
+        names.extend(self.names.iter().cloned());
+        let k = self.names.len();
+        let chains: Vec<Vec<f64>> = self
+            .chains
+            .iter()
+            .map(|c| c.lp.iter().enumerate().flat_map(|(i, lp)| std::iter::once(*lp).chain(c.values[i * k..(i + 1) * k].iter().cloned())).collect())
+            .collect();
+        crate::diagnostics::Summary::new(&names, &chains)
+    }
+
+    /// Every warning: the sampler's and the summary's.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = self.sampler_warnings();
+        w.extend(self.summary().warnings());
+        w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ebfmi;
+
+    #[test]
+    fn ebfmi_of_independent_energies_is_near_two_and_of_a_random_walk_small() {
+        // alternating values: successive differences large relative to the spread
+        let alt: Vec<f64> = (0..1000).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        assert!((ebfmi(&alt) - 4.0).abs() < 0.01);
+        let walk: Vec<f64> = (0..1000).map(|i| i as f64 * 0.01).collect();
+        assert!(ebfmi(&walk) < 0.01);
+    }
+}
