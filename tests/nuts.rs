@@ -92,3 +92,23 @@ fn bad_settings_are_errors() {
     let nowhere = FnDensity::new(2, |_: &[f64], _: &mut [f64]| f64::NEG_INFINITY);
     assert!(matches!(run(&Nuts::default(), &nowhere, &cfg), Err(SamplerError::Init { tries: 100, .. })));
 }
+
+#[test]
+fn resuming_from_an_adapted_state_keeps_step_size_and_metric() {
+    use snell::sampler::metric::Metric;
+    let target = FnDensity::new(2, |q: &[f64], g: &mut [f64]| {
+        g[0] = -q[0];
+        g[1] = -q[1] / 100.0;
+        -0.5 * (q[0] * q[0] + q[1] * q[1] / 100.0)
+    });
+    let cfg = RunConfig { chains: 2, warmup: 500, draws: 100, seed: 21, init: None };
+    let first = run(&Nuts::default(), &target, &cfg).unwrap();
+    let c = &first.chains[0];
+    assert!(c.inv_metric[1] > 20.0 * c.inv_metric[0], "the metric adapted to the scales: {:?}", c.inv_metric);
+    let resumed = Nuts::resume(c.step_size, Metric::Diag(c.inv_metric.clone()));
+    let again = run(&resumed, &target, &RunConfig { warmup: 0, ..cfg.clone() }).unwrap();
+    assert_eq!(again.chains[0].step_size, c.step_size);
+    assert_eq!(again.chains[0].inv_metric, c.inv_metric);
+    let bad = Nuts::resume(0.1, Metric::Diag(vec![1.0; 3]));
+    assert!(matches!(run(&bad, &target, &RunConfig { warmup: 0, ..cfg }), Err(SamplerError::Setting { name: "init_metric", .. })));
+}

@@ -29,6 +29,14 @@ impl Metric {
         Some(Metric::Dense { inv, chol })
     }
 
+    /// The dimension.
+    pub fn dim(&self) -> usize {
+        match self {
+            Metric::Diag(m) => m.len(),
+            Metric::Dense { inv, .. } => (inv.len() as f64).sqrt().round() as usize,
+        }
+    }
+
     /// `M⁻¹ p`, written to `out` (the velocity, Stan's `p♯`).
     pub fn velocity(&self, p: &[f64], out: &mut [f64]) {
         match self {

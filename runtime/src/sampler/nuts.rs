@@ -266,17 +266,25 @@ pub struct Nuts {
     pub max_delta_h: f64,
     /// Warmup settings: target acceptance, windows, dense metric.
     pub adapt: WindowedSettings,
-    /// Initial step size (default 1, then Stan's heuristic refines it).
+    /// Initial step size (default 1, then Stan's heuristic refines it during warmup).
     pub init_step_size: f64,
+    /// Initial inverse metric (default the identity): with `init_step_size` and no warmup this
+    /// resumes a run from its adapted state, e.g. as read back from a CmdStan CSV.
+    pub init_metric: Option<Metric>,
 }
 
 impl Default for Nuts {
     fn default() -> Self {
-        Self { max_depth: 10, max_delta_h: 1000.0, adapt: WindowedSettings::default(), init_step_size: 1.0 }
+        Self { max_depth: 10, max_delta_h: 1000.0, adapt: WindowedSettings::default(), init_step_size: 1.0, init_metric: None }
     }
 }
 
 impl Nuts {
+    /// NUTS that continues with an adapted step size and inverse metric (run it with no warmup).
+    pub fn resume(step_size: f64, metric: Metric) -> Self {
+        Self { init_step_size: step_size, init_metric: Some(metric), ..Default::default() }
+    }
+
     /// NUTS with a dense metric.
     pub fn dense() -> Self {
         Self { adapt: WindowedSettings { dense: true, ..Default::default() }, ..Default::default() }
@@ -346,7 +354,12 @@ impl Sampler for Nuts {
     fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
         let d = position.len();
         let mut z = Point::new(target, position)?;
-        let mut params = TransitionParams { step_size: self.init_step_size, metric: Metric::unit(d), max_depth: self.max_depth, max_delta_h: self.max_delta_h };
+        let metric = match &self.init_metric {
+            Some(m) if m.dim() == d => m.clone(),
+            Some(m) => return Err(SamplerError::Setting { name: "init_metric", detail: format!("has dimension {}, the target {d}", m.dim()) }),
+            None => Metric::unit(d),
+        };
+        let mut params = TransitionParams { step_size: self.init_step_size, metric, max_depth: self.max_depth, max_delta_h: self.max_delta_h };
         let adapt = WindowedAdaptation::new(self.adapt.clone(), warmup, d);
         if warmup > 0 {
             adapt.init_step_size(target, rng, &mut z, &mut params)?;
