@@ -14,7 +14,7 @@ fn eight_schools(y: &[f64], sigma: &[f64]) {
     let mu = sample!(Normal(0.0, 5.0));
     let tau = sample!(HalfCauchy(5.0)); // positive: sampled as ln(tau), Jacobian added
     let theta_raw = sample!([y.len()] ~ Normal(0.0, 1.0));
-    let theta = mu + tau * theta_raw;
+    let theta = deterministic!(mu + tau * theta_raw); // recorded with every draw, like Stan's transformed parameters
     observe!(y ~ Normal(theta, sigma));
 }
 

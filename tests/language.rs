@@ -191,3 +191,31 @@ fn ordered_parameters_and_hand_written_mixtures() {
         assert!(d.mu[0] < d.mu[1]);
     }
 }
+
+/// Deterministic quantities are recorded with draws (Stan's transformed parameters).
+#[model]
+fn recorded(y: &[f64], sigma: &[f64]) {
+    let mu = sample!(Normal(0.0, 5.0));
+    let tau = sample!(HalfCauchy(5.0));
+    let z = sample!([y.len()] ~ Normal(0.0, 1.0));
+    let theta = deterministic!(mu + tau * z);
+    let _spread = deterministic!(tau.square());
+    observe!(y ~ Normal(theta, sigma));
+}
+
+#[test]
+fn deterministic_quantities_are_recorded_with_draws() {
+    use snell::sampler::{nuts::Nuts, run, RunConfig, Target};
+    let m = Recorded::new(&[1.0, 2.0], &[1.0, 1.0]).unwrap();
+    assert_eq!(m.param_names(), ["mu", "tau", "z.1", "z.2"]);
+    assert_eq!(Target::names(&m), ["mu", "tau", "z.1", "z.2", "theta.1", "theta.2", "_spread"]);
+    let q = [0.5, 0.2, -1.0, 1.5];
+    let out = Target::constrain(&m, &q).unwrap();
+    let tau = 0.2f64.exp();
+    assert!(close(out[4], 0.5 - tau) && close(out[5], 0.5 + 1.5 * tau) && close(out[6], tau * tau));
+    let draws = run(&Nuts::default(), &m, &RunConfig { chains: 1, warmup: 50, draws: 20, seed: 1, init: None }).unwrap();
+    let (mu, tau, z1, th1) = (draws.param("mu").unwrap(), draws.param("tau").unwrap(), draws.param("z.1").unwrap(), draws.param("theta.1").unwrap());
+    for i in 0..20 {
+        assert!(close(th1[0][i], mu[0][i] + tau[0][i] * z1[0][i]));
+    }
+}

@@ -79,7 +79,7 @@ fn parse_observe(input: ParseStream) -> syn::Result<(Expr, Expr)> {
 
 fn macro_name(mac: &Macro) -> Option<String> {
     let name = mac.path.segments.last()?.ident.to_string();
-    matches!(name.as_str(), "sample" | "observe" | "factor" | "log_prob").then_some(name)
+    matches!(name.as_str(), "sample" | "observe" | "factor" | "log_prob" | "deterministic").then_some(name)
 }
 
 /// The variable at the root of an expression like `y`, `y[i]`, `&y[..]`, `x.row(i)`.
@@ -176,6 +176,7 @@ struct Rewriter<'a> {
     declared: HashSet<String>,
     locals: HashSet<String>,
     params: Vec<ParamSite>,
+    derived: HashSet<String>,
     errors: Vec<syn::Error>,
 }
 
@@ -286,6 +287,25 @@ impl Rewriter<'_> {
         syn::parse_quote_spanned!(mac.span()=> #ctx.factor(::snell::IntoReal::into_real(#value, #ctx)))
     }
 
+    /// `let theta = deterministic!(expr);`: a function of the parameters recorded with every draw
+    /// (Stan's transformed parameters and generated quantities, PyMC's `Deterministic`).
+    fn deterministic(&mut self, name: &Ident, mac: &Macro) -> Expr {
+        let mut value: Expr = match syn::parse2(mac.tokens.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.errors.push(e);
+                return syn::parse_quote!(());
+            }
+        };
+        self.visit_expr_mut(&mut value);
+        let key = name.to_string();
+        if self.all_params.contains(&key) || self.data.iter().any(|d| *d == key) || !self.derived.insert(key.clone()) {
+            self.errors.push(syn::Error::new(name.span(), format!("`{key}` is already the name of a parameter, a data argument or another deterministic quantity")));
+        }
+        let ctx = ctx_ident();
+        syn::parse_quote_spanned!(mac.span()=> #ctx.deterministic(#key, ::snell::IntoReal::into_real(#value, #ctx)))
+    }
+
     /// `log_prob!(x ~ Dist(…))`: the element-wise log density as a value (Stan's `normal_lpdf`),
     /// for likelihoods written by hand such as mixtures.
     fn log_prob(&mut self, mac: &Macro) -> Expr {
@@ -313,6 +333,13 @@ impl Rewriter<'_> {
                 ));
                 Some(syn::parse_quote!(()))
             }
+            "deterministic" => {
+                self.errors.push(syn::Error::new_spanned(
+                    mac,
+                    "`deterministic!` must initialise a `let`, which names the quantity: write `let theta = deterministic!(mu + tau * z);`",
+                ));
+                Some(syn::parse_quote!(()))
+            }
             "observe" => Some(self.observe(mac)),
             "log_prob" => Some(self.log_prob(mac)),
             _ => Some(self.factor(mac)),
@@ -321,8 +348,12 @@ impl Rewriter<'_> {
 }
 
 fn sample_macro(local: &Local) -> Option<&Macro> {
+    let_macro(local, "sample")
+}
+
+fn let_macro<'l>(local: &'l Local, name: &str) -> Option<&'l Macro> {
     match &*local.init.as_ref()?.expr {
-        Expr::Macro(m) if macro_name(&m.mac).as_deref() == Some("sample") => Some(&m.mac),
+        Expr::Macro(m) if macro_name(&m.mac).as_deref() == Some(name) => Some(&m.mac),
         _ => None,
     }
 }
@@ -346,6 +377,18 @@ impl VisitMut for Rewriter<'_> {
             if let Some(init) = local.init.as_mut() {
                 *init.expr = expr;
             }
+            return;
+        }
+        if let Some(mac) = let_macro(local, "deterministic").cloned() {
+            let Some(name) = pat_ident(&local.pat).cloned() else {
+                self.errors.push(syn::Error::new_spanned(&local.pat, "a deterministic quantity is bound to a plain name: `let theta = deterministic!(…)`"));
+                return;
+            };
+            let expr = self.deterministic(&name, &mac);
+            if let Some(init) = local.init.as_mut() {
+                *init.expr = expr;
+            }
+            self.locals.insert(name.to_string());
             return;
         }
         visit_mut::visit_local_mut(self, local);
@@ -401,7 +444,7 @@ pub fn rewrite(block: &mut syn::Block, data: &[Ident], errors: &mut Vec<syn::Err
     }
     let mut collect = Collect(HashSet::new());
     collect.visit_block(block);
-    let mut rw = Rewriter { data, all_params: collect.0, declared: HashSet::new(), locals: HashSet::new(), params: Vec::new(), errors: Vec::new() };
+    let mut rw = Rewriter { data, all_params: collect.0, declared: HashSet::new(), locals: HashSet::new(), params: Vec::new(), derived: HashSet::new(), errors: Vec::new() };
     rw.visit_block_mut(block);
     errors.extend(rw.errors);
     rw.params

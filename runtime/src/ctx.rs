@@ -92,6 +92,7 @@ pub struct Ctx<B: Backend> {
     terms: RefCell<Vec<(Term, Inner)>>,
     pub(crate) sites: RefCell<Vec<SiteRecord>>,
     pub(crate) observations: RefCell<Vec<ObsRecord>>,
+    pub(crate) derived: RefCell<Vec<ObsRecord>>,
     error: RefCell<Option<ModelError>>,
     site: Cell<&'static str>,
 }
@@ -129,6 +130,7 @@ impl<B: Backend> Ctx<B> {
             terms: RefCell::new(Vec::new()),
             sites: RefCell::new(Vec::new()),
             observations: RefCell::new(Vec::new()),
+            derived: RefCell::new(Vec::new()),
             error: RefCell::new(None),
             site: Cell::new("the model"),
         };
@@ -636,6 +638,16 @@ impl<B: Backend> Ctx<B> {
         }
         if x.len() == 1 && n > 1 {
             return self.expand(x, x.shape().0, n);
+        }
+        x
+    }
+
+    /// A deterministic function of the parameters, recorded with every draw
+    /// (`let theta = deterministic!(mu + tau * z);`).
+    pub fn deterministic<'c>(&'c self, name: &'static str, x: Real<'c, B>) -> Real<'c, B> {
+        if self.collect || self.mode == Mode::Discover {
+            let values = if self.collect { self.expand(x, self.rows.max(x.shape().0), x.len()).to_host() } else { vec![0.0; x.len()] };
+            self.derived.borrow_mut().push(ObsRecord { name, values });
         }
         x
     }

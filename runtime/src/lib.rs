@@ -44,7 +44,7 @@ pub mod prelude {
     pub use crate::error::ModelError;
     pub use crate::model::{LogDensity, Model, Simulation};
     pub use crate::value::{concat, IntoReal, Real};
-    pub use crate::{factor, log_prob, observe, sample};
+    pub use crate::{deterministic, factor, log_prob, observe, sample};
     pub use snell_macros::model;
 }
 
@@ -87,6 +87,17 @@ macro_rules! factor {
 macro_rules! log_prob {
     ($($t:tt)*) => {
         ::core::compile_error!("`log_prob!` can only be used inside a function marked `#[model]`")
+    };
+}
+
+/// Records a function of the parameters with every draw (Stan's transformed parameters and
+/// generated quantities, PyMC's `Deterministic`): `let theta = deterministic!(mu + tau * z);`.
+///
+/// Only meaningful inside a function marked `#[model]`, which rewrites it.
+#[macro_export]
+macro_rules! deterministic {
+    ($($t:tt)*) => {
+        ::core::compile_error!("`deterministic!` can only be used inside a function marked `#[model]`")
     };
 }
 

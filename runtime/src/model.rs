@@ -29,6 +29,8 @@ pub struct SiteInfo {
 pub struct Layout {
     /// One entry per `sample!`.
     pub sites: Vec<SiteInfo>,
+    /// One entry per `deterministic!` (with `ulen` 0): recorded with draws, not sampled.
+    pub derived: Vec<SiteInfo>,
 }
 
 impl Layout {
@@ -42,16 +44,26 @@ impl Layout {
     }
     /// Flattened constrained names, Stan style with 1-based indices: `mu`, `theta.1`, `theta.2`, ….
     pub fn names(&self) -> Vec<String> {
-        let mut out = Vec::with_capacity(self.constrained_len());
-        for s in &self.sites {
-            if s.vector {
-                out.extend((1..=s.len).map(|i| format!("{}.{i}", s.name)));
-            } else {
-                out.push(s.name.to_string());
-            }
-        }
+        flat_names(&self.sites)
+    }
+    /// Names of everything recorded per draw: the parameters, then the deterministic quantities.
+    pub fn output_names(&self) -> Vec<String> {
+        let mut out = self.names();
+        out.extend(flat_names(&self.derived));
         out
     }
+}
+
+fn flat_names(sites: &[SiteInfo]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in sites {
+        if s.vector {
+            out.extend((1..=s.len).map(|i| format!("{}.{i}", s.name)));
+        } else {
+            out.push(s.name.to_string());
+        }
+    }
+    out
 }
 
 /// Data simulated by running a model in predictive mode: each `observe!` drew new values.
@@ -272,6 +284,19 @@ pub trait Model: LogDensity + Sync + Sized {
         Ok(sites.iter().flat_map(|s| s.constrained.iter().cloned()).collect())
     }
 
+    /// Constrained parameters followed by the deterministic quantities (in
+    /// [`Layout::output_names`] order): what samplers record per draw.
+    fn constrain_outputs(&self, theta: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.check_single(theta)?;
+        let d = self.layout().dim();
+        let ctx = Ctx::new(default_backend(), Mode::Density, theta, d, CtxOptions { collect: true, ..Default::default() }, None);
+        self.run(&ctx, None);
+        ctx.finish(true, 1.0)?;
+        let sites = ctx.sites.borrow();
+        let derived = ctx.derived.borrow();
+        Ok(sites.iter().flat_map(|s| s.constrained.iter().cloned()).chain(derived.iter().flat_map(|o| o.values.iter().cloned())).collect())
+    }
+
     /// Typed constrained parameters at an unconstrained point.
     fn constrain(&self, theta: &[f64]) -> Result<Self::Params, ModelError> {
         Ok(self.params_from_flat(&self.constrain_flat(theta)?))
@@ -383,8 +408,18 @@ pub fn discover<M: Model>(model: &M, expected: &[&'static str]) -> Result<Layout
     if out.log_likelihood.iter().chain(&out.log_prior).any(|v| v.is_nan()) {
         return Err(ModelError::NotANumber { where_: " at the initial point (check the data and distribution parameters)".into() });
     }
+    let derived = ctx.derived.borrow();
+    for (i, o) in derived.iter().enumerate() {
+        if derived[..i].iter().any(|p| p.name == o.name) {
+            return Err(ModelError::Shape {
+                site: format!("`{}`", o.name),
+                detail: "the deterministic quantity is recorded more than once (a `deterministic!` in a loop?)".into(),
+            });
+        }
+    }
     Ok(Layout {
         sites: sites.iter().map(|s| SiteInfo { name: s.name, vector: s.vector, len: s.len, ulen: s.ulen, dist: s.dist }).collect(),
+        derived: derived.iter().map(|o| SiteInfo { name: o.name, vector: o.values.len() > 1, len: o.values.len(), ulen: 0, dist: "deterministic" }).collect(),
     })
 }
 

@@ -31,10 +31,10 @@ impl<M: Model> Target for M {
         Ok(lp[0])
     }
     fn names(&self) -> Vec<String> {
-        self.param_names()
+        self.layout().output_names()
     }
     fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        self.constrain_flat(q)
+        self.constrain_outputs(q)
     }
 }
 
