@@ -25,6 +25,7 @@ pub mod model;
 pub mod output;
 mod range;
 pub mod sampler;
+pub mod sbc;
 pub mod special;
 mod transform;
 pub mod value;
