@@ -3,7 +3,7 @@
 //! A distribution is written like a function call, `Normal(mu, sigma)`: each name below is a tuple
 //! struct whose fields may be numbers, data slices or [`Real`]s, broadcasting element-wise.
 //! Parametrisations follow Stan (`Gamma(shape, rate)`, `StudentT(nu, mu, sigma)`, …). Invalid
-//! parameters give a log density of `−∞` (or a [`ModelError`] when they are data or constants).
+//! parameters give a log density of `−∞` (or a [`ModelError`](crate::ModelError) when they are data or constants).
 //! Labels of `CategoricalLogit` are 0-based, as indices are in Rust.
 
 mod check;
