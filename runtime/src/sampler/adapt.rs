@@ -198,6 +198,25 @@ impl WindowedAdaptation {
         }
     }
 
+    /// The metric windows `(first, last)` iteration (0-based, inclusive) this schedule will use,
+    /// computed by running the schedule's own bookkeeping without sampling.
+    pub fn metric_windows(&self) -> Vec<(usize, usize)> {
+        let mut a = self.clone();
+        let mut out = Vec::new();
+        let mut start = None;
+        while a.counter < a.num_warmup {
+            if a.in_window() && start.is_none() {
+                start = Some(a.counter);
+            }
+            if a.end_of_window() {
+                a.compute_next_window();
+                out.push((start.take().unwrap_or(a.counter), a.counter));
+            }
+            a.counter += 1;
+        }
+        out
+    }
+
     /// Updates step size and metric after a warmup transition; at the end of warmup the step size
     /// becomes the dual average.
     pub fn update<R: Rng>(&mut self, target: &dyn Target, rng: &mut R, z: &mut Point, params: &mut TransitionParams, accept: f64) -> Result<(), SamplerError> {

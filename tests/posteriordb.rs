@@ -1,0 +1,399 @@
+//! NUTS against reference posteriors from posteriordb (stan-dev/posteriordb, BSD-3; the files are in
+//! `tests/data/posteriordb/`, see its README). Each model is the Stan program written in the snell
+//! language — same priors, constraints and likelihood — sampled with 4 chains × (1000 warmup + 1000
+//! draws) and a fixed seed. For every parameter the reference reports we require
+//!
+//! - `|mean − ref mean| < 4·sqrt(mcse_ref² + mcse_snell²) + 0.05·ref sd`,
+//! - sd within 15% of the reference sd,
+//! - R-hat < 1.01.
+//!
+//! The centred eight schools (the funnel) must *report* divergences. Two more checks run on a
+//! correlated 2-d Gaussian: the diagonal and the dense metric must both recover it, and the dense
+//! metric must need fewer leapfrog steps.
+//!
+//! Stan's improper flat priors (a parameter without a `~` statement) have no distribution in the
+//! language; they are written as `sample!(Normal(0.0, 1.0))` followed by `factor!(0.5 * x.square())`,
+//! which cancels the normal density exactly (up to a constant), leaving the flat prior.
+//!
+//! `cargo test --release --test posteriordb -- --nocapture` prints a table per model.
+
+use serde_json::Value;
+use snell::prelude::*;
+use snell::sampler::nuts::Nuts;
+use snell::sampler::{run, Draws, FnDensity, RunConfig};
+use std::time::Instant;
+
+// ---- references and the comparison -------------------------------------------------------------
+
+fn reference(file: &str) -> Value {
+    let path = format!("{}/tests/data/posteriordb/{file}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn reals(v: &Value) -> Vec<f64> {
+    v.as_array().expect("an array").iter().map(|x| x.as_f64().expect("a number")).collect()
+}
+
+fn ints(v: &Value) -> Vec<i64> {
+    v.as_array().expect("an array").iter().map(|x| x.as_i64().expect("an integer")).collect()
+}
+
+fn config(seed: u64) -> RunConfig {
+    RunConfig { chains: 4, warmup: 1000, draws: 1000, seed, init: None }
+}
+
+/// Samples `target` with NUTS (4 × (1000 + 1000)), timing the run.
+fn sample<T: snell::sampler::Target>(what: &str, nuts: &Nuts, target: &T, seed: u64) -> Draws {
+    let t = Instant::now();
+    let draws = run(nuts, target, &config(seed)).unwrap_or_else(|e| panic!("{what}: {e}"));
+    println!("{what}: sampled in {:.1} s", t.elapsed().as_secs_f64());
+    draws
+}
+
+/// Compares every parameter of the reference with the draws; prints a table and panics listing
+/// every failed check. `Stan name[i]` is looked up as snell's `name.i`.
+fn compare(what: &str, reference: &Value, draws: &Draws) {
+    let summary = draws.summary();
+    // Parameters the reference derived from its draws carry no ESS; their reference MCSE is then
+    // taken as sd/sqrt(draws), the draws being (checked to be) nearly independent.
+    let n_ref = reference["reference"]["n_draws_total"].as_f64().unwrap_or(10_000.0);
+    let params = reference["parameters"].as_object().expect("parameters");
+    let mut failures = Vec::new();
+    let mut max_z: f64 = 0.0;
+    let leapfrog = draws.stat("n_leapfrog__").unwrap().concat();
+    println!(
+        "\n{what}: {} divergences of {}, {:.1} leapfrog steps per draw",
+        draws.divergences(),
+        leapfrog.len(),
+        leapfrog.iter().sum::<f64>() / leapfrog.len() as f64
+    );
+    for w in draws.warnings() {
+        println!("  warning: {w}");
+    }
+    println!(
+        "  {:<15} {:>11} {:>11} {:>10} {:>6} {:>10} {:>10} {:>6} {:>7} {:>6}",
+        "parameter", "ref mean", "snell mean", "tolerance", "z", "ref sd", "snell sd", "sd %", "R-hat", "ESS"
+    );
+    for (name, p) in params {
+        let snell_name = name.replace('[', ".").replace(']', "");
+        let Some(row) = summary.row(&snell_name) else {
+            failures.push(format!("{name}: not in the draws (names: {:?})", draws.names));
+            continue;
+        };
+        let ref_mean = p["mean"].as_f64().unwrap();
+        let ref_sd = p["sd"].as_f64().unwrap();
+        let mcse_ref = p["mcse_mean"].as_f64().unwrap_or(ref_sd / n_ref.sqrt());
+        let se = (mcse_ref * mcse_ref + row.mcse_mean * row.mcse_mean).sqrt();
+        let tol = 4.0 * se + 0.05 * ref_sd;
+        let diff = row.mean - ref_mean;
+        let z = diff / se;
+        max_z = max_z.max(z.abs());
+        let sd_rel = row.sd / ref_sd - 1.0;
+        println!(
+            "  {:<15} {:>11.5} {:>11.5} {:>10.2e} {:>6.2} {:>10.4} {:>10.4} {:>+5.1}% {:>7.4} {:>6.0}",
+            name,
+            ref_mean,
+            row.mean,
+            tol,
+            z,
+            ref_sd,
+            row.sd,
+            100.0 * sd_rel,
+            row.rhat,
+            row.ess_bulk
+        );
+        if !(diff.abs() < tol) {
+            failures.push(format!("{name}: mean {} vs reference {ref_mean}: |diff| {:.3e} ≥ tolerance {tol:.3e} (z = {z:.2})", row.mean, diff.abs()));
+        }
+        if !(sd_rel.abs() < 0.15) {
+            failures.push(format!("{name}: sd {} vs reference {ref_sd} ({:+.1}%, allowed ±15%)", row.sd, 100.0 * sd_rel));
+        }
+        if !(row.rhat < 1.01) {
+            failures.push(format!("{name}: R-hat {} ≥ 1.01", row.rhat));
+        }
+    }
+    println!("  max |z| = {max_z:.2}");
+    assert!(failures.is_empty(), "{what}: {} failed checks:\n  {}", failures.len(), failures.join("\n  "));
+}
+
+// ---- eight schools -------------------------------------------------------------------------------
+
+#[model]
+fn eight_schools_noncentered(y: &[f64], sigma: &[f64]) {
+    let theta_trans = sample!([y.len()] ~ Normal(0.0, 1.0));
+    let mu = sample!(Normal(0.0, 5.0));
+    let tau = sample!(HalfCauchy(5.0)); // cauchy(0, 5) on real<lower=0>
+    let theta = deterministic!(theta_trans * tau + mu); // Stan's transformed parameter
+    observe!(y ~ Normal(theta, sigma));
+}
+
+#[test]
+fn eight_schools_noncentered_matches_the_reference() {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let m = EightSchoolsNoncentered::new(&reals(&r["data"]["y"]), &reals(&r["data"]["sigma"])).unwrap();
+    let draws = sample("eight_schools_noncentered", &Nuts::default(), &m, 1);
+    compare("eight_schools_noncentered", &r, &draws);
+}
+
+#[model]
+fn eight_schools_centered(y: &[f64], sigma: &[f64]) {
+    let mu = sample!(Normal(0.0, 5.0));
+    let tau = sample!(HalfCauchy(5.0));
+    let theta = sample!([y.len()] ~ Normal(mu, tau));
+    observe!(y ~ Normal(theta, sigma));
+}
+
+/// The funnel: NUTS cannot explore the neck, and it must say so.
+#[test]
+fn eight_schools_centered_reports_divergences() {
+    let r = reference("eight_schools-eight_schools_centered");
+    let m = EightSchoolsCentered::new(&reals(&r["data"]["y"]), &reals(&r["data"]["sigma"])).unwrap();
+    let draws = sample("eight_schools_centered", &Nuts::default(), &m, 1);
+    let warnings = draws.warnings();
+    println!("eight_schools_centered: {} divergences", draws.divergences());
+    for w in &warnings {
+        println!("  warning: {w}");
+    }
+    assert!(draws.divergences() > 0, "the centred eight schools gave no divergences");
+    assert!(warnings.iter().any(|w| w.contains("divergent")), "no warning mentions divergent transitions: {warnings:?}");
+}
+
+// ---- arK: autoregression of order K ------------------------------------------------------------
+
+#[model]
+fn ar_k(y: &[f64], k: usize) {
+    let alpha = sample!(Normal(0.0, 10.0));
+    let beta = sample!([k] ~ Normal(0.0, 10.0));
+    let sigma = sample!(HalfCauchy(2.5));
+    // mu[t] = alpha + Σ_k beta[k]·y[t−k] for t = K+1..T (1-based), all t at once
+    let t = y.len();
+    let mut mu = alpha;
+    for j in 0..k {
+        mu = mu + beta.at(j) * &y[k - 1 - j..t - 1 - j];
+    }
+    observe!(&y[k..] ~ Normal(mu, sigma));
+}
+
+#[test]
+fn ark_matches_the_reference() {
+    let r = reference("arK-arK");
+    let k = r["data"]["K"].as_u64().unwrap() as usize;
+    let m = ArK::new(&reals(&r["data"]["y"]), k).unwrap();
+    let draws = sample("arK", &Nuts::default(), &m, 1);
+    compare("arK", &r, &draws);
+}
+
+// ---- kidiq: linear regression with flat priors on the coefficients -----------------------------
+
+#[model]
+fn kidscore_momhsiq(kid_score: &[f64], mom_iq: &[f64], mom_hs: &[f64]) {
+    let beta = sample!([3] ~ Normal(0.0, 1.0));
+    factor!(0.5 * beta.square()); // flat prior on beta (cancels the normal)
+    let sigma = sample!(HalfCauchy(2.5));
+    observe!(kid_score ~ Normal(beta.at(0) + beta.at(1) * mom_hs + beta.at(2) * mom_iq, sigma));
+}
+
+#[test]
+fn kidiq_momhsiq_matches_the_reference() {
+    let r = reference("kidiq-kidscore_momhsiq");
+    let d = &r["data"];
+    let m = KidscoreMomhsiq::new(&reals(&d["kid_score"]), &reals(&d["mom_iq"]), &reals(&d["mom_hs"])).unwrap();
+    let draws = sample("kidiq_momhsiq", &Nuts::default(), &m, 1);
+    compare("kidiq_momhsiq", &r, &draws);
+}
+
+// ---- low_dim_gauss_mix: two-component mixture, ordered locations -------------------------------
+
+#[model]
+fn low_dim_gauss_mix(y: &[f64]) {
+    let mu = sample!([2] ~ Normal(0.0, 2.0), ordered);
+    let sigma = sample!([2] ~ HalfNormal(2.0)); // normal(0, 2) on real<lower=0>
+    let theta = sample!(Beta(5.0, 5.0));
+    // log_mix(theta, a, b) = ln(e^a + e^b) with the weights folded in, = a + softplus(b − a)
+    let a = theta.ln() + log_prob!(y ~ Normal(mu.at(0), sigma.at(0)));
+    let b = (1.0 - theta).ln() + log_prob!(y ~ Normal(mu.at(1), sigma.at(1)));
+    factor!(a + (b - a).softplus());
+}
+
+#[test]
+fn low_dim_gauss_mix_matches_the_reference() {
+    let r = reference("low_dim_gauss_mix-low_dim_gauss_mix");
+    let m = LowDimGaussMix::new(&reals(&r["data"]["y"])).unwrap();
+    let draws = sample("low_dim_gauss_mix", &Nuts::default(), &m, 1);
+    compare("low_dim_gauss_mix", &r, &draws);
+}
+
+// ---- sblrc-blr: Bayesian linear regression -----------------------------------------------------
+
+#[model]
+fn blr(x: &Matrix, y: &[f64]) {
+    let beta = sample!([x.cols()] ~ Normal(0.0, 10.0));
+    let sigma = sample!(HalfNormal(10.0)); // normal_lpdf(sigma | 0, 10) on real<lower=0>
+    observe!(y ~ Normal(x.matvec(beta), sigma));
+}
+
+#[test]
+fn sblrc_blr_matches_the_reference() {
+    let r = reference("sblrc-blr");
+    let rows: Vec<Vec<f64>> = r["data"]["X"].as_array().unwrap().iter().map(reals).collect();
+    let m = Blr::new(&Matrix::from_rows(&rows).unwrap(), &reals(&r["data"]["y"])).unwrap();
+    let draws = sample("sblrc-blr", &Nuts::default(), &m, 1);
+    compare("sblrc-blr", &r, &draws);
+}
+
+// ---- garch11: volatility recursion, an upper bound that is a parameter -------------------------
+
+#[model]
+fn garch11(y: &[f64], sigma1: f64) {
+    let mu = sample!(Normal(0.0, 1.0));
+    factor!(0.5 * mu.square()); // flat prior on mu
+    let alpha0 = sample!(Normal(0.0, 1.0), lower = 0.0);
+    factor!(0.5 * alpha0.square()); // flat prior on alpha0 > 0
+    let alpha1 = sample!(Uniform(0.0, 1.0)); // flat on (0, 1)
+    let beta1 = sample!(Uniform(0.0, 1.0), lower = 0.0, upper = 1.0 - alpha1); // flat on (0, 1 − alpha1)
+    // Stan: sigma[1] = sigma1, sigma[t]² = alpha0 + alpha1·(y[t−1] − mu)² + beta1·sigma[t−1]².
+    // The recursion s[i] = c[i] + beta1·s[i−1] (s = sigma[2..T]², c[i] = alpha0 + alpha1·(y[i] − mu)²,
+    // c[0] also carrying beta1·sigma1²) is evaluated as a prefix scan in ⌈log₂ T⌉ vector steps,
+    // s[i] = Σ_j beta1^j c[i−j], instead of T scalar steps: the same values (checked against the
+    // loop in `garch11_scan_is_the_stan_recursion`), a tenth of the operations.
+    let t = y.len();
+    let c = alpha0 + alpha1 * (&y[..t - 1] - mu).square();
+    let n = t - 1;
+    let mut s = concat(&[c.at(0) + beta1 * (sigma1 * sigma1), c.slice(1, n)]);
+    let mut b = beta1; // beta1^(2^k)
+    let mut shift = 1;
+    while shift < n {
+        s = concat(&[s.slice(0, shift), s.slice(shift, n) + b * s.slice(0, n - shift)]);
+        b = b * b;
+        shift *= 2;
+    }
+    observe!(y[0] ~ Normal(mu, sigma1));
+    observe!(&y[1..] ~ Normal(mu, s.sqrt()));
+}
+
+/// The scan in `garch11` gives Stan's log density: differences of snell's log density between
+/// points equal those of Stan's program (its loop written out here, with the Jacobians of
+/// `lower = 0`, `(0, 1)` and `(0, 1 − alpha1)`).
+#[test]
+fn garch11_scan_is_the_stan_recursion() {
+    let r = reference("garch-garch11");
+    let (y, sigma1) = (reals(&r["data"]["y"]), r["data"]["sigma1"].as_f64().unwrap());
+    let m = Garch11::new(&y, sigma1).unwrap();
+    let stan = |q: &[f64]| {
+        let p = m.constrain(q).unwrap();
+        let mut sigma = vec![sigma1; y.len()];
+        for t in 1..y.len() {
+            sigma[t] = (p.alpha0 + p.alpha1 * (y[t - 1] - p.mu).powi(2) + p.beta1 * sigma[t - 1].powi(2)).sqrt();
+        }
+        let lik: f64 = y.iter().zip(&sigma).map(|(y, s)| -0.5 * ((y - p.mu) / s).powi(2) - s.ln()).sum();
+        let logit_jac = |u: f64| -u.abs() - 2.0 * (-u.abs()).exp().ln_1p(); // ln σ(u)(1 − σ(u))
+        lik + q[1] + logit_jac(q[2]) + (1.0 - p.alpha1).ln() + logit_jac(q[3])
+    };
+    let points = [[5.0, 0.3, 0.2, -0.5], [4.8, -0.2, 1.0, 0.7], [5.2, 1.0, -1.5, 2.0], [5.05, 0.4, 0.3, 0.0]];
+    for q in &points[1..] {
+        let got = m.log_density(q).unwrap() - m.log_density(&points[0]).unwrap();
+        let want = stan(q) - stan(&points[0]);
+        assert!((got - want).abs() < 1e-9 * (1.0 + want.abs()), "at {q:?}: snell {got}, Stan's loop {want}");
+    }
+}
+
+#[test]
+fn garch11_matches_the_reference() {
+    let r = reference("garch-garch11");
+    let m = Garch11::new(&reals(&r["data"]["y"]), r["data"]["sigma1"].as_f64().unwrap()).unwrap();
+    let draws = sample("garch11", &Nuts::default(), &m, 1);
+    compare("garch11", &r, &draws);
+}
+
+// ---- wells: logistic regression with interactions, N = 3020 ------------------------------------
+
+#[model]
+fn wells_dae_inter(switched: &[i64], x: &Matrix) {
+    let alpha = sample!(Normal(0.0, 1.0));
+    factor!(0.5 * alpha.square()); // flat prior
+    let beta = sample!([x.cols()] ~ Normal(0.0, 1.0));
+    factor!(0.5 * beta.square()); // flat prior
+    observe!(switched ~ BernoulliLogit(alpha + x.matvec(beta)));
+}
+
+/// Stan's transformed data: centred and scaled predictors and their interactions.
+fn wells_design(d: &Value) -> Matrix {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (dist, arsenic, educ) = (reals(&d["dist"]), reals(&d["arsenic"]), reals(&d["educ"]));
+    let (md, ma, me) = (mean(&dist), mean(&arsenic), mean(&educ));
+    let rows: Vec<Vec<f64>> = (0..dist.len())
+        .map(|i| {
+            let c_dist100 = (dist[i] - md) / 100.0;
+            let c_arsenic = arsenic[i] - ma;
+            let c_educ4 = (educ[i] - me) / 4.0;
+            vec![c_dist100, c_arsenic, c_educ4, c_dist100 * c_arsenic, c_dist100 * c_educ4, c_arsenic * c_educ4]
+        })
+        .collect();
+    Matrix::from_rows(&rows).unwrap()
+}
+
+#[test]
+fn wells_dae_inter_matches_the_reference() {
+    let r = reference("wells_data-wells_dae_inter_model");
+    let m = WellsDaeInter::new(&ints(&r["data"]["switched"]), &wells_design(&r["data"])).unwrap();
+    let draws = sample("wells_dae_inter", &Nuts::default(), &m, 1);
+    compare("wells_dae_inter", &r, &draws);
+}
+
+// ---- a correlated 2-d Gaussian: diagonal against dense metric ----------------------------------
+
+/// sds 1 and 10, correlation 0.95.
+const SD: [f64; 2] = [1.0, 10.0];
+const RHO: f64 = 0.95;
+
+fn correlated_gaussian() -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
+    // precision of Σ = [[s1², ρ s1 s2], [ρ s1 s2, s2²]]
+    let (s1, s2) = (SD[0], SD[1]);
+    let det = s1 * s1 * s2 * s2 * (1.0 - RHO * RHO);
+    let p = [s2 * s2 / det, -RHO * s1 * s2 / det, s1 * s1 / det];
+    FnDensity::new(2, move |q: &[f64], g: &mut [f64]| {
+        g[0] = -(p[0] * q[0] + p[1] * q[1]);
+        g[1] = -(p[1] * q[0] + p[2] * q[1]);
+        0.5 * (q[0] * g[0] + q[1] * g[1])
+    })
+}
+
+/// Means within 4 MCSE + 0.02 sd, sds within 10%; returns the mean number of leapfrog steps.
+fn check_correlated(what: &str, draws: &Draws) -> f64 {
+    let summary = draws.summary();
+    let mut failures = Vec::new();
+    println!("\n{what}: {} divergences", draws.divergences());
+    println!("  {:<6} {:>8} {:>10} {:>10} {:>8} {:>8} {:>7}", "name", "mean", "tolerance", "sd", "true sd", "R-hat", "ESS");
+    for (j, name) in draws.names.iter().enumerate() {
+        let row = summary.row(name).unwrap();
+        let tol = 4.0 * row.mcse_mean + 0.02 * SD[j];
+        println!("  {:<6} {:>8.4} {:>10.4} {:>10.4} {:>8.1} {:>8.4} {:>7.0}", name, row.mean, tol, row.sd, SD[j], row.rhat, row.ess_bulk);
+        if !(row.mean.abs() < tol) {
+            failures.push(format!("{name}: mean {} (tolerance {tol})", row.mean));
+        }
+        if !((row.sd / SD[j] - 1.0).abs() < 0.10) {
+            failures.push(format!("{name}: sd {} vs {}", row.sd, SD[j]));
+        }
+    }
+    let (x, y): (Vec<f64>, Vec<f64>) = (draws.param(&draws.names[0]).unwrap().concat(), draws.param(&draws.names[1]).unwrap().concat());
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov = x.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).sum::<f64>() / (n - 1.0);
+    let corr = cov / (summary.row(&draws.names[0]).unwrap().sd * summary.row(&draws.names[1]).unwrap().sd);
+    let leapfrog = draws.stat("n_leapfrog__").unwrap().concat();
+    let mean_leapfrog = leapfrog.iter().sum::<f64>() / leapfrog.len() as f64;
+    println!("  correlation {corr:.4} (true {RHO}), mean leapfrog steps {mean_leapfrog:.2}");
+    assert!(failures.is_empty(), "{what}: {}", failures.join("; "));
+    mean_leapfrog
+}
+
+#[test]
+fn correlated_gaussian_diagonal_and_dense_metric() {
+    let target = correlated_gaussian();
+    let diag = sample("correlated 2-d Gaussian, diagonal metric", &Nuts::default(), &target, 7);
+    let dense = sample("correlated 2-d Gaussian, dense metric", &Nuts::dense(), &target, 7);
+    let steps_diag = check_correlated("diagonal metric", &diag);
+    let steps_dense = check_correlated("dense metric", &dense);
+    assert!(steps_dense < steps_diag, "the dense metric took {steps_dense:.2} leapfrog steps per draw, the diagonal {steps_diag:.2}");
+}
