@@ -11,9 +11,7 @@
 //! correlated 2-d Gaussian: the diagonal and the dense metric must both recover it, and the dense
 //! metric must need fewer leapfrog steps.
 //!
-//! Stan's improper flat priors (a parameter without a `~` statement) have no distribution in the
-//! language; they are written as `sample!(Normal(0.0, 1.0))` followed by `factor!(0.5 * x.square())`,
-//! which cancels the normal density exactly (up to a constant), leaving the flat prior.
+//! Stan's improper flat priors (a parameter without a `~` statement) are `sample!(Flat())`.
 //!
 //! `cargo test --release --test posteriordb -- --nocapture` prints a table per model.
 
@@ -188,8 +186,7 @@ fn ark_matches_the_reference() {
 
 #[model]
 fn kidscore_momhsiq(kid_score: &[f64], mom_iq: &[f64], mom_hs: &[f64]) {
-    let beta = sample!([3] ~ Normal(0.0, 1.0));
-    factor!(0.5 * beta.square()); // flat prior on beta (cancels the normal)
+    let beta = sample!([3] ~ Flat());
     let sigma = sample!(HalfCauchy(2.5));
     observe!(kid_score ~ Normal(beta.at(0) + beta.at(1) * mom_hs + beta.at(2) * mom_iq, sigma));
 }
@@ -246,10 +243,8 @@ fn sblrc_blr_matches_the_reference() {
 
 #[model]
 fn garch11(y: &[f64], sigma1: f64) {
-    let mu = sample!(Normal(0.0, 1.0));
-    factor!(0.5 * mu.square()); // flat prior on mu
-    let alpha0 = sample!(Normal(0.0, 1.0), lower = 0.0);
-    factor!(0.5 * alpha0.square()); // flat prior on alpha0 > 0
+    let mu = sample!(Flat());
+    let alpha0 = sample!(Flat(), lower = 0.0);
     let alpha1 = sample!(Uniform(0.0, 1.0)); // flat on (0, 1)
     let beta1 = sample!(Uniform(0.0, 1.0), lower = 0.0, upper = 1.0 - alpha1); // flat on (0, 1 − alpha1)
     // Stan: sigma[1] = sigma1, sigma[t]² = alpha0 + alpha1·(y[t−1] − mu)² + beta1·sigma[t−1]².
@@ -310,10 +305,8 @@ fn garch11_matches_the_reference() {
 
 #[model]
 fn wells_dae_inter(switched: &[i64], x: &Matrix) {
-    let alpha = sample!(Normal(0.0, 1.0));
-    factor!(0.5 * alpha.square()); // flat prior
-    let beta = sample!([x.cols()] ~ Normal(0.0, 1.0));
-    factor!(0.5 * beta.square()); // flat prior
+    let alpha = sample!(Flat());
+    let beta = sample!([x.cols()] ~ Flat());
     observe!(switched ~ BernoulliLogit(alpha + x.matvec(beta)));
 }
 

@@ -23,6 +23,7 @@ pub const DISTRIBUTIONS: &[(&str, &[&str], bool, bool)] = &[
     ("PoissonLog", &["log_rate"], false, true),
     ("CategoricalLogit", &["logits"], false, true),
     ("Dirichlet", &["alpha"], true, false),
+    ("Flat", &[], false, false),
     ("MultivariateNormal", &["mu", "cholesky_factor"], true, false),
 ];
 

@@ -126,7 +126,7 @@ impl<'c, B: Backend> Dist<'c, B> {
                     Ok(())
                 }
             }
-            Family::Normal | Family::StudentT | Family::Cauchy | Family::Laplace => Ok(()),
+            Family::Normal | Family::StudentT | Family::Cauchy | Family::Laplace | Family::Flat => Ok(()),
         }
     }
 }

@@ -28,6 +28,7 @@ impl<'c, B: Backend> Dist<'c, B> {
         let mut out = Vec::with_capacity(n);
         match self.family {
             Family::Dirichlet => return Ok(rd::Dirichlet::new(&h[0]).map_err(err)?.sample(rng)),
+            Family::Flat => return Err("Flat() is an improper prior: it has no draws (give the parameter a proper prior to draw from the prior or simulate)".into()),
             Family::MultivariateNormal => {
                 let l = self.chol.as_ref().expect("Cholesky factor");
                 let z: Vec<f64> = (0..n).map(|_| rng.sample(rd::StandardNormal)).collect();
@@ -64,7 +65,7 @@ impl<'c, B: Backend> Dist<'c, B> {
                 Family::BinomialLogit => rd::Binomial::new(p(0) as u64, sigmoid(p(1))).map_err(err)?.sample(rng) as f64,
                 Family::Poisson => poisson(rng, p(0))?,
                 Family::PoissonLog => poisson(rng, p(0).exp())?,
-                Family::Dirichlet | Family::MultivariateNormal | Family::CategoricalLogit => unreachable!(),
+                Family::Dirichlet | Family::MultivariateNormal | Family::CategoricalLogit | Family::Flat => unreachable!(),
             };
             out.push(v);
         }

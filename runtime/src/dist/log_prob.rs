@@ -40,6 +40,7 @@ impl<'c, B: Backend> Dist<'c, B> {
                 half_nu1.lgamma() - (nu * 0.5).lgamma() - 0.5 * (nu * PI).ln() - sigma.ln() - half_nu1 * (z.square() / nu).ln_1p()
             }
             Family::Cauchy => cauchy(x, a[0], a[1]),
+            Family::Flat => x * 0.0,
             Family::HalfCauchy => cauchy(x, Real::constant(self.ctx, 0.0), a[0]) + LN_2,
             Family::Laplace => -(x - a[0]).abs() / a[1] - a[1].ln() - LN_2,
             Family::Exponential => a[0].ln() - a[0] * x,

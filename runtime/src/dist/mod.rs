@@ -57,6 +57,8 @@ pub enum Family {
     CategoricalLogit,
     /// See [`Dirichlet`].
     Dirichlet,
+    /// See [`Flat`].
+    Flat,
     /// See [`MultivariateNormal`].
     MultivariateNormal,
 }
@@ -93,6 +95,7 @@ impl Family {
             Family::PoissonLog => "PoissonLog",
             Family::CategoricalLogit => "CategoricalLogit",
             Family::Dirichlet => "Dirichlet",
+            Family::Flat => "Flat",
             Family::MultivariateNormal => "MultivariateNormal",
         }
     }
@@ -118,6 +121,7 @@ impl Family {
             Family::PoissonLog => &[("log_rate", Real)],
             Family::CategoricalLogit => &[("logits", Real)],
             Family::Dirichlet => &[("alpha", Positive)],
+            Family::Flat => &[],
             Family::MultivariateNormal => &[("mu", Real)],
         }
     }
@@ -169,7 +173,7 @@ impl<'c, B: Backend> Dist<'c, B> {
         let zero = Real::constant(self.ctx, 0.0);
         let one = Real::constant(self.ctx, 1.0);
         match self.family {
-            Family::Normal | Family::StudentT | Family::Cauchy | Family::Laplace | Family::MultivariateNormal => Support::Real,
+            Family::Normal | Family::StudentT | Family::Cauchy | Family::Laplace | Family::MultivariateNormal | Family::Flat => Support::Real,
             Family::HalfNormal | Family::HalfCauchy | Family::Exponential | Family::Gamma | Family::InverseGamma | Family::LogNormal => {
                 Support::Lower(zero)
             }
@@ -267,6 +271,18 @@ distributions! {
     CategoricalLogit(L);
     /// Dirichlet with concentrations `alpha` (a vector of length K): a simplex of length K.
     Dirichlet(A);
+}
+
+/// The improper uniform density on the real line (Stan's parameters without a prior statement):
+/// `sample!(Flat())`, or with bounds, `sample!(Flat(), lower = 0.0)`. The posterior must be proper;
+/// prior draws and simulation are not possible.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Flat();
+
+impl<'c, B: Backend> IntoDist<'c, B> for Flat {
+    fn into_dist(self, ctx: &'c Ctx<B>) -> Dist<'c, B> {
+        Dist { family: Family::Flat, args: vec![], chol: None, ctx }
+    }
 }
 
 /// Multivariate normal with mean `mu` (length K) and the lower Cholesky factor `L` (K × K data
