@@ -1,6 +1,7 @@
-//! NUTS on the models of the peer comparison (shared/reference/peers.md): wall time, µs per
-//! gradient, gradient evaluations per second, minimum bulk ESS and ESS per second, printed beside
-//! what NumPyro and nutpie achieve on a 2-core machine like ours.
+//! NUTS on the models of the peer comparison (peers.md) and on the posteriordb reference models
+//! (including the heavy ones the tests leave out: radon, diamonds): wall time, µs per gradient,
+//! gradient evaluations per second, minimum bulk ESS and ESS per second, printed beside what NumPyro
+//! and nutpie achieve on a 2-core machine like ours where that is known.
 //!
 //! `cargo run --release --example benchmark` (4 chains × 1000 warmup + 1000 draws, float64).
 
@@ -10,6 +11,7 @@ use rand_distr::{Distribution, Normal as RNormal, StandardNormal};
 use snell::model::LogDensity;
 use snell::prelude::*;
 use snell::sampler::{nuts::Nuts, run, RunConfig, Target};
+use snell_examples::posteriordb::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -156,5 +158,23 @@ fn main() -> Result<(), ModelError> {
         }
     }
     bench("hierarchical_normal", &HierarchicalNormal::new(&y, &group, groups)?);
+
+    println!("\nposteriordb reference models");
+    let r = reference("arK-arK");
+    bench("arK", &ArK::new(&reals(&r["data"]["y"]), r["data"]["K"].as_u64().unwrap_or(5) as usize)?);
+    let d = &reference("kidiq-kidscore_momhsiq")["data"];
+    bench("kidiq_momhsiq", &KidscoreMomhsiq::new(&reals(&d["kid_score"]), &reals(&d["mom_iq"]), &reals(&d["mom_hs"]))?);
+    bench("low_dim_gauss_mix", &LowDimGaussMix::new(&reals(&reference("low_dim_gauss_mix-low_dim_gauss_mix")["data"]["y"]))?);
+    let d = &reference("garch-garch11")["data"];
+    bench("garch11", &Garch11::new(&reals(&d["y"]), d["sigma1"].as_f64().unwrap_or(0.0))?);
+    let d = &reference("wells_data-wells_dae_inter_model")["data"];
+    bench("wells_dae_inter", &WellsDaeInter::new(&ints(&d["switched"]), &wells_design(d))?);
+    bench("radon", &radon(&reference("radon_mn-radon_hierarchical_intercept_noncentered"))?);
+    if std::env::args().any(|a| a == "--diamonds") {
+        // minutes: 5000 × 24 design, tree depth saturates with a diagonal metric
+        bench("diamonds", &diamonds(&reference("diamonds-diamonds"))?);
+    } else {
+        println!("(diamonds: pass --diamonds; it takes minutes)");
+    }
     Ok(())
 }

@@ -1,2 +1,4 @@
 //! Examples, integration tests and benchmarks of snell live in this package (`examples/`,
 //! `tests/`); the library itself is the `snell` crate in `runtime/`.
+
+pub mod posteriordb;

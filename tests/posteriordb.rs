@@ -17,25 +17,15 @@
 
 use serde_json::Value;
 use snell::prelude::*;
+use snell_examples::posteriordb::*;
 use snell::sampler::nuts::Nuts;
 use snell::sampler::{run, Draws, FnDensity, RunConfig};
 use std::time::Instant;
 
 // ---- references and the comparison -------------------------------------------------------------
 
-fn reference(file: &str) -> Value {
-    let path = format!("{}/tests/data/posteriordb/{file}.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
-fn reals(v: &Value) -> Vec<f64> {
-    v.as_array().expect("an array").iter().map(|x| x.as_f64().expect("a number")).collect()
-}
 
-fn ints(v: &Value) -> Vec<i64> {
-    v.as_array().expect("an array").iter().map(|x| x.as_i64().expect("an integer")).collect()
-}
 
 fn config(seed: u64) -> RunConfig {
     RunConfig { chains: 4, warmup: 1000, draws: 1000, seed, init: None }
@@ -117,14 +107,6 @@ fn compare(what: &str, reference: &Value, draws: &Draws) {
 
 // ---- eight schools -------------------------------------------------------------------------------
 
-#[model]
-fn eight_schools_noncentered(y: &[f64], sigma: &[f64]) {
-    let theta_trans = sample!([y.len()] ~ Normal(0.0, 1.0));
-    let mu = sample!(Normal(0.0, 5.0));
-    let tau = sample!(HalfCauchy(5.0)); // cauchy(0, 5) on real<lower=0>
-    let theta = deterministic!(theta_trans * tau + mu); // Stan's transformed parameter
-    observe!(y ~ Normal(theta, sigma));
-}
 
 #[test]
 fn eight_schools_noncentered_matches_the_reference() {
@@ -134,13 +116,6 @@ fn eight_schools_noncentered_matches_the_reference() {
     compare("eight_schools_noncentered", &r, &draws);
 }
 
-#[model]
-fn eight_schools_centered(y: &[f64], sigma: &[f64]) {
-    let mu = sample!(Normal(0.0, 5.0));
-    let tau = sample!(HalfCauchy(5.0));
-    let theta = sample!([y.len()] ~ Normal(mu, tau));
-    observe!(y ~ Normal(theta, sigma));
-}
 
 /// The funnel: NUTS cannot explore the neck, and it must say so.
 #[test]
@@ -159,19 +134,6 @@ fn eight_schools_centered_reports_divergences() {
 
 // ---- arK: autoregression of order K ------------------------------------------------------------
 
-#[model]
-fn ar_k(y: &[f64], k: usize) {
-    let alpha = sample!(Normal(0.0, 10.0));
-    let beta = sample!([k] ~ Normal(0.0, 10.0));
-    let sigma = sample!(HalfCauchy(2.5));
-    // mu[t] = alpha + Σ_k beta[k]·y[t−k] for t = K+1..T (1-based), all t at once
-    let t = y.len();
-    let mut mu = alpha;
-    for j in 0..k {
-        mu = mu + beta.at(j) * &y[k - 1 - j..t - 1 - j];
-    }
-    observe!(&y[k..] ~ Normal(mu, sigma));
-}
 
 #[test]
 fn ark_matches_the_reference() {
@@ -184,12 +146,6 @@ fn ark_matches_the_reference() {
 
 // ---- kidiq: linear regression with flat priors on the coefficients -----------------------------
 
-#[model]
-fn kidscore_momhsiq(kid_score: &[f64], mom_iq: &[f64], mom_hs: &[f64]) {
-    let beta = sample!([3] ~ Flat());
-    let sigma = sample!(HalfCauchy(2.5));
-    observe!(kid_score ~ Normal(beta.at(0) + beta.at(1) * mom_hs + beta.at(2) * mom_iq, sigma));
-}
 
 #[test]
 fn kidiq_momhsiq_matches_the_reference() {
@@ -202,16 +158,6 @@ fn kidiq_momhsiq_matches_the_reference() {
 
 // ---- low_dim_gauss_mix: two-component mixture, ordered locations -------------------------------
 
-#[model]
-fn low_dim_gauss_mix(y: &[f64]) {
-    let mu = sample!([2] ~ Normal(0.0, 2.0), ordered);
-    let sigma = sample!([2] ~ HalfNormal(2.0)); // normal(0, 2) on real<lower=0>
-    let theta = sample!(Beta(5.0, 5.0));
-    // log_mix(theta, a, b) = ln(e^a + e^b) with the weights folded in, = a + softplus(b − a)
-    let a = theta.ln() + log_prob!(y ~ Normal(mu.at(0), sigma.at(0)));
-    let b = (1.0 - theta).ln() + log_prob!(y ~ Normal(mu.at(1), sigma.at(1)));
-    factor!(a + (b - a).softplus());
-}
 
 #[test]
 fn low_dim_gauss_mix_matches_the_reference() {
@@ -223,12 +169,6 @@ fn low_dim_gauss_mix_matches_the_reference() {
 
 // ---- sblrc-blr: Bayesian linear regression -----------------------------------------------------
 
-#[model]
-fn blr(x: &Matrix, y: &[f64]) {
-    let beta = sample!([x.cols()] ~ Normal(0.0, 10.0));
-    let sigma = sample!(HalfNormal(10.0)); // normal_lpdf(sigma | 0, 10) on real<lower=0>
-    observe!(y ~ Normal(x.matvec(beta), sigma));
-}
 
 #[test]
 fn sblrc_blr_matches_the_reference() {
@@ -241,31 +181,6 @@ fn sblrc_blr_matches_the_reference() {
 
 // ---- garch11: volatility recursion, an upper bound that is a parameter -------------------------
 
-#[model]
-fn garch11(y: &[f64], sigma1: f64) {
-    let mu = sample!(Flat());
-    let alpha0 = sample!(Flat(), lower = 0.0);
-    let alpha1 = sample!(Uniform(0.0, 1.0)); // flat on (0, 1)
-    let beta1 = sample!(Uniform(0.0, 1.0), lower = 0.0, upper = 1.0 - alpha1); // flat on (0, 1 − alpha1)
-    // Stan: sigma[1] = sigma1, sigma[t]² = alpha0 + alpha1·(y[t−1] − mu)² + beta1·sigma[t−1]².
-    // The recursion s[i] = c[i] + beta1·s[i−1] (s = sigma[2..T]², c[i] = alpha0 + alpha1·(y[i] − mu)²,
-    // c[0] also carrying beta1·sigma1²) is evaluated as a prefix scan in ⌈log₂ T⌉ vector steps,
-    // s[i] = Σ_j beta1^j c[i−j], instead of T scalar steps: the same values (checked against the
-    // loop in `garch11_scan_is_the_stan_recursion`), a tenth of the operations.
-    let t = y.len();
-    let c = alpha0 + alpha1 * (&y[..t - 1] - mu).square();
-    let n = t - 1;
-    let mut s = concat(&[c.at(0) + beta1 * (sigma1 * sigma1), c.slice(1, n)]);
-    let mut b = beta1; // beta1^(2^k)
-    let mut shift = 1;
-    while shift < n {
-        s = concat(&[s.slice(0, shift), s.slice(shift, n) + b * s.slice(0, n - shift)]);
-        b = b * b;
-        shift *= 2;
-    }
-    observe!(y[0] ~ Normal(mu, sigma1));
-    observe!(&y[1..] ~ Normal(mu, s.sqrt()));
-}
 
 /// The scan in `garch11` gives Stan's log density: differences of snell's log density between
 /// points equal those of Stan's program (its loop written out here, with the Jacobians of
@@ -303,28 +218,7 @@ fn garch11_matches_the_reference() {
 
 // ---- wells: logistic regression with interactions, N = 3020 ------------------------------------
 
-#[model]
-fn wells_dae_inter(switched: &[i64], x: &Matrix) {
-    let alpha = sample!(Flat());
-    let beta = sample!([x.cols()] ~ Flat());
-    observe!(switched ~ BernoulliLogit(alpha + x.matvec(beta)));
-}
 
-/// Stan's transformed data: centred and scaled predictors and their interactions.
-fn wells_design(d: &Value) -> Matrix {
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (dist, arsenic, educ) = (reals(&d["dist"]), reals(&d["arsenic"]), reals(&d["educ"]));
-    let (md, ma, me) = (mean(&dist), mean(&arsenic), mean(&educ));
-    let rows: Vec<Vec<f64>> = (0..dist.len())
-        .map(|i| {
-            let c_dist100 = (dist[i] - md) / 100.0;
-            let c_arsenic = arsenic[i] - ma;
-            let c_educ4 = (educ[i] - me) / 4.0;
-            vec![c_dist100, c_arsenic, c_educ4, c_dist100 * c_arsenic, c_dist100 * c_educ4, c_arsenic * c_educ4]
-        })
-        .collect();
-    Matrix::from_rows(&rows).unwrap()
-}
 
 #[test]
 fn wells_dae_inter_matches_the_reference() {

@@ -1,0 +1,171 @@
+//! The posteriordb reference posteriors (tests/data/posteriordb) written in the snell language:
+//! the models, and loaders that build them from the reference files' data. Used by the validation
+//! tests (`tests/posteriordb.rs`) and the benchmark (`examples/benchmark.rs`).
+
+use serde_json::Value;
+use snell::prelude::*;
+
+/// The reference file `tests/data/posteriordb/<file>.json`.
+pub fn reference(file: &str) -> Value {
+    let path = format!("{}/tests/data/posteriordb/{file}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A JSON array of numbers.
+pub fn reals(v: &Value) -> Vec<f64> {
+    v.as_array().expect("an array").iter().map(|x| x.as_f64().expect("a number")).collect()
+}
+
+/// A JSON array of integers.
+pub fn ints(v: &Value) -> Vec<i64> {
+    v.as_array().expect("an array").iter().map(|x| x.as_i64().expect("an integer")).collect()
+}
+
+/// Stan's transformed data: centred and scaled predictors and their interactions.
+pub fn wells_design(d: &Value) -> Matrix {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (dist, arsenic, educ) = (reals(&d["dist"]), reals(&d["arsenic"]), reals(&d["educ"]));
+    let (md, ma, me) = (mean(&dist), mean(&arsenic), mean(&educ));
+    let rows: Vec<Vec<f64>> = (0..dist.len())
+        .map(|i| {
+            let c_dist100 = (dist[i] - md) / 100.0;
+            let c_arsenic = arsenic[i] - ma;
+            let c_educ4 = (educ[i] - me) / 4.0;
+            vec![c_dist100, c_arsenic, c_educ4, c_dist100 * c_arsenic, c_dist100 * c_educ4, c_arsenic * c_educ4]
+        })
+        .collect();
+    Matrix::from_rows(&rows).unwrap()
+}
+
+#[model]
+pub fn eight_schools_noncentered(y: &[f64], sigma: &[f64]) {
+    let theta_trans = sample!([y.len()] ~ Normal(0.0, 1.0));
+    let mu = sample!(Normal(0.0, 5.0));
+    let tau = sample!(HalfCauchy(5.0)); // cauchy(0, 5) on real<lower=0>
+    let theta = deterministic!(theta_trans * tau + mu); // Stan's transformed parameter
+    observe!(y ~ Normal(theta, sigma));
+}
+
+#[model]
+pub fn eight_schools_centered(y: &[f64], sigma: &[f64]) {
+    let mu = sample!(Normal(0.0, 5.0));
+    let tau = sample!(HalfCauchy(5.0));
+    let theta = sample!([y.len()] ~ Normal(mu, tau));
+    observe!(y ~ Normal(theta, sigma));
+}
+
+#[model]
+pub fn ar_k(y: &[f64], k: usize) {
+    let alpha = sample!(Normal(0.0, 10.0));
+    let beta = sample!([k] ~ Normal(0.0, 10.0));
+    let sigma = sample!(HalfCauchy(2.5));
+    // mu[t] = alpha + Σ_k beta[k]·y[t−k] for t = K+1..T (1-based), all t at once
+    let t = y.len();
+    let mut mu = alpha;
+    for j in 0..k {
+        mu = mu + beta.at(j) * &y[k - 1 - j..t - 1 - j];
+    }
+    observe!(&y[k..] ~ Normal(mu, sigma));
+}
+
+#[model]
+pub fn kidscore_momhsiq(kid_score: &[f64], mom_iq: &[f64], mom_hs: &[f64]) {
+    let beta = sample!([3] ~ Flat());
+    let sigma = sample!(HalfCauchy(2.5));
+    observe!(kid_score ~ Normal(beta.at(0) + beta.at(1) * mom_hs + beta.at(2) * mom_iq, sigma));
+}
+
+#[model]
+pub fn low_dim_gauss_mix(y: &[f64]) {
+    let mu = sample!([2] ~ Normal(0.0, 2.0), ordered);
+    let sigma = sample!([2] ~ HalfNormal(2.0)); // normal(0, 2) on real<lower=0>
+    let theta = sample!(Beta(5.0, 5.0));
+    // log_mix(theta, a, b) = ln(e^a + e^b) with the weights folded in, = a + softplus(b − a)
+    let a = theta.ln() + log_prob!(y ~ Normal(mu.at(0), sigma.at(0)));
+    let b = (1.0 - theta).ln() + log_prob!(y ~ Normal(mu.at(1), sigma.at(1)));
+    factor!(a + (b - a).softplus());
+}
+
+#[model]
+pub fn blr(x: &Matrix, y: &[f64]) {
+    let beta = sample!([x.cols()] ~ Normal(0.0, 10.0));
+    let sigma = sample!(HalfNormal(10.0)); // normal_lpdf(sigma | 0, 10) on real<lower=0>
+    observe!(y ~ Normal(x.matvec(beta), sigma));
+}
+
+#[model]
+pub fn garch11(y: &[f64], sigma1: f64) {
+    let mu = sample!(Flat());
+    let alpha0 = sample!(Flat(), lower = 0.0);
+    let alpha1 = sample!(Uniform(0.0, 1.0)); // flat on (0, 1)
+    let beta1 = sample!(Uniform(0.0, 1.0), lower = 0.0, upper = 1.0 - alpha1); // flat on (0, 1 − alpha1)
+    // Stan: sigma[1] = sigma1, sigma[t]² = alpha0 + alpha1·(y[t−1] − mu)² + beta1·sigma[t−1]².
+    // The recursion s[i] = c[i] + beta1·s[i−1] (s = sigma[2..T]², c[i] = alpha0 + alpha1·(y[i] − mu)²,
+    // c[0] also carrying beta1·sigma1²) is evaluated as a prefix scan in ⌈log₂ T⌉ vector steps,
+    // s[i] = Σ_j beta1^j c[i−j], instead of T scalar steps: the same values (checked against the
+    // loop in `garch11_scan_is_the_stan_recursion`), a tenth of the operations.
+    let t = y.len();
+    let c = alpha0 + alpha1 * (&y[..t - 1] - mu).square();
+    let n = t - 1;
+    let mut s = concat(&[c.at(0) + beta1 * (sigma1 * sigma1), c.slice(1, n)]);
+    let mut b = beta1; // beta1^(2^k)
+    let mut shift = 1;
+    while shift < n {
+        s = concat(&[s.slice(0, shift), s.slice(shift, n) + b * s.slice(0, n - shift)]);
+        b = b * b;
+        shift *= 2;
+    }
+    observe!(y[0] ~ Normal(mu, sigma1));
+    observe!(&y[1..] ~ Normal(mu, s.sqrt()));
+}
+
+#[model]
+pub fn wells_dae_inter(switched: &[i64], x: &Matrix) {
+    let alpha = sample!(Flat());
+    let beta = sample!([x.cols()] ~ Flat());
+    observe!(switched ~ BernoulliLogit(alpha + x.matvec(beta)));
+}
+
+/// Radon in Minnesota homes: varying intercepts by county (non-centred), N = 919, 90 parameters.
+#[model]
+pub fn radon_hierarchical_intercept_noncentered(log_radon: &[f64], county_idx: &[usize], log_uppm: &[f64], floor_measure: &[f64], j: usize) {
+    let alpha_raw = sample!([j] ~ Normal(0.0, 1.0));
+    let beta = sample!([2] ~ Normal(0.0, 10.0));
+    let mu_alpha = sample!(Normal(0.0, 10.0));
+    let sigma_alpha = sample!(HalfNormal(1.0));
+    let sigma_y = sample!(HalfNormal(1.0));
+    let alpha = deterministic!(mu_alpha + sigma_alpha * alpha_raw);
+    let mu = alpha.gather(county_idx) + log_uppm * beta.at(0) + floor_measure * beta.at(1);
+    observe!(log_radon ~ Normal(mu, sigma_y));
+}
+
+/// Builds the radon model from its reference file (county indices become 0-based).
+pub fn radon(r: &Value) -> Result<RadonHierarchicalInterceptNoncentered, ModelError> {
+    let d = &r["data"];
+    let county: Vec<usize> = ints(&d["county_idx"]).iter().map(|&c| (c - 1) as usize).collect();
+    let j = d["J"].as_u64().unwrap_or(0) as usize;
+    RadonHierarchicalInterceptNoncentered::new(&reals(&d["log_radon"]), &county, &reals(&d["log_uppm"]), &reals(&d["floor_measure"]), j)
+}
+
+/// Diamond prices (brms): 24 strongly correlated centred predictors, N = 5000 — NUTS with a
+/// diagonal metric saturates its tree depth here.
+#[model]
+pub fn diamonds_model(y: &[f64], xc: &Matrix) {
+    let b = sample!([xc.cols()] ~ Normal(0.0, 1.0));
+    let intercept = sample!(StudentT(3.0, 8.0, 10.0));
+    // Stan: student_t(3, 0, 10) truncated to sigma > 0 (the lccdf term is a constant)
+    let sigma = sample!(StudentT(3.0, 0.0, 10.0), lower = 0.0);
+    observe!(y ~ Normal(intercept + xc.matvec(b), sigma));
+}
+
+/// Builds the diamonds model: Stan's transformed data (columns 2..K of X, centred).
+pub fn diamonds(r: &Value) -> Result<DiamondsModel, ModelError> {
+    let d = &r["data"];
+    let rows: Vec<Vec<f64>> = d["X"].as_array().map(|a| a.iter().map(reals).collect()).unwrap_or_default();
+    let k = rows.first().map_or(0, |r| r.len());
+    let n = rows.len() as f64;
+    let means: Vec<f64> = (1..k).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n).collect();
+    let xc: Vec<Vec<f64>> = rows.iter().map(|r| (1..k).map(|j| r[j] - means[j - 1]).collect()).collect();
+    DiamondsModel::new(&reals(&d["Y"]), &Matrix::from_rows(&xc)?)
+}
