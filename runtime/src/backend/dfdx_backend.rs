@@ -230,8 +230,15 @@ impl<E: DfdxElem, D: Device<E> + Default + 'static> Backend for Dfdx<E, D> {
     }
 
     fn slice_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, start: usize, end: usize) -> Self::Tensor {
-        let x = &x.t;
-        DTensor::wrap(taped!(tape, x, |t| t.slice((.., start..end))))
+        if tape.is_none() {
+            let x = &x.t;
+            return DTensor::wrap(x.clone().slice((.., start..end)));
+        }
+        // dfdx 0.13's CPU `slice` backward assigns the gradient instead of adding it, which loses
+        // contributions when a tensor is sliced more than once (e.g. the `ordered` transform); its
+        // `gather` backward accumulates correctly.
+        let idx: Vec<usize> = (start..end).collect();
+        self.gather_cols(tape, x, &idx)
     }
 
     fn gather_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, idx: &[usize]) -> Self::Tensor {

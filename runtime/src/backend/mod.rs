@@ -11,8 +11,10 @@
 //! this trait and nothing else changes: neither the code that `#[model]` generates nor the samplers.
 
 mod dfdx_backend;
+mod native;
 
 pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem};
+pub use native::Native;
 #[cfg(feature = "cuda")]
 pub use dfdx_backend::{Cuda32, Cuda64};
 
