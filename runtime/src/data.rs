@@ -4,11 +4,19 @@
 use crate::error::ModelError;
 
 /// A dense row-major matrix of data (e.g. a design matrix, one row per observation).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Matrix {
     rows: usize,
     cols: usize,
     data: Vec<f64>,
+    /// The transpose's values, made once: `X β` multiplies by `Xᵀ` at every evaluation.
+    transposed: std::sync::OnceLock<Vec<f64>>,
+}
+
+impl PartialEq for Matrix {
+    fn eq(&self, other: &Self) -> bool {
+        (self.rows, self.cols) == (other.rows, other.cols) && self.data == other.data
+    }
 }
 
 impl Matrix {
@@ -17,7 +25,7 @@ impl Matrix {
         if data.len() != rows * cols {
             return Err(ModelError::Dimension { what: format!("values of a {rows}x{cols} matrix"), expected: rows * cols, got: data.len() });
         }
-        Ok(Self { rows, cols, data })
+        Ok(Self { rows, cols, data, transposed: Default::default() })
     }
 
     /// A matrix from its rows, which must all have the same length.
@@ -31,7 +39,7 @@ impl Matrix {
             }
             data.extend_from_slice(r);
         }
-        Ok(Self { rows: rows.len(), cols, data })
+        Ok(Self { rows: rows.len(), cols, data, transposed: Default::default() })
     }
 
     /// Number of rows.
@@ -60,13 +68,20 @@ impl Matrix {
     }
     /// The transpose.
     pub fn transpose(&self) -> Matrix {
-        let mut t = vec![0.0; self.data.len()];
-        for i in 0..self.rows {
-            for j in 0..self.cols {
-                t[j * self.rows + i] = self.data[i * self.cols + j];
+        Matrix { rows: self.cols, cols: self.rows, data: self.transposed_data().to_vec(), transposed: Default::default() }
+    }
+
+    /// Row-major values of the transpose, computed on first use.
+    pub(crate) fn transposed_data(&self) -> &[f64] {
+        self.transposed.get_or_init(|| {
+            let mut t = vec![0.0; self.data.len()];
+            for i in 0..self.rows {
+                for j in 0..self.cols {
+                    t[j * self.rows + i] = self.data[i * self.cols + j];
+                }
             }
-        }
-        Matrix { rows: self.cols, cols: self.rows, data: t }
+            t
+        })
     }
 
     /// `M v` for a differentiable vector `v` of length `cols`: one value per row (e.g. the linear
@@ -146,6 +161,6 @@ impl Subset for Matrix {
         for &i in idx {
             data.extend_from_slice(self.row(i));
         }
-        Matrix { rows: idx.len(), cols: self.cols, data }
+        Matrix { rows: idx.len(), cols: self.cols, data, transposed: Default::default() }
     }
 }

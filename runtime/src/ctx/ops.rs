@@ -204,8 +204,8 @@ impl<B: Backend> Ctx<B> {
         }
         let x = self.expand(x, r, c);
         let Inner::N(id) = x.v else { unreachable!() };
-        let data = if transposed { m.transpose().into_data() } else { m.data().to_vec() };
-        let mt = self.backend.from_host(&data, k, n);
+        let data = if transposed { m.transposed_data() } else { m.data() };
+        let mt = self.backend.from_host(data, k, n);
         let t = self.with_tape(|b, tape| b.matmul(tape, &self.tensor(id), &mt));
         self.push(t, Range::ALL, None)
     }
