@@ -5,47 +5,15 @@
 //!
 //! `cargo run --release --example benchmark` (4 chains × 1000 warmup + 1000 draws, float64).
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal as RNormal, StandardNormal};
 use snell::model::LogDensity;
 use snell::prelude::*;
 use snell::sampler::{nuts::Nuts, run, RunConfig, Target};
+use snell_examples::peers::PeerModels;
 use snell_examples::posteriordb::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-
-#[model]
-fn eight_schools(y: &[f64], sigma: &[f64]) {
-    let mu = sample!(Normal(0.0, 5.0));
-    let tau = sample!(HalfCauchy(5.0));
-    let theta_raw = sample!([y.len()] ~ Normal(0.0, 1.0));
-    observe!(y ~ Normal(mu + tau * theta_raw, sigma));
-}
-
-#[model]
-fn linear_regression(x: &Matrix, y: &[f64]) {
-    let alpha = sample!(Normal(0.0, 10.0));
-    let beta = sample!([x.cols()] ~ Normal(0.0, 2.5));
-    let sigma = sample!(HalfNormal(5.0));
-    observe!(y ~ Normal(alpha + x.matvec(beta), sigma));
-}
-
-#[model]
-fn logistic_regression(x: &Matrix, y: &[f64]) {
-    let alpha = sample!(Normal(0.0, 2.5));
-    let beta = sample!([x.cols()] ~ Normal(0.0, 2.5));
-    observe!(y ~ BernoulliLogit(alpha + x.matvec(beta)));
-}
-
-#[model]
-fn hierarchical_normal(y: &[f64], group: &[usize], n_groups: usize) {
-    let mu = sample!(Normal(0.0, 5.0));
-    let tau = sample!(HalfNormal(2.5));
-    let eta = sample!([n_groups] ~ Normal(0.0, 1.0));
-    let sigma = sample!(HalfNormal(2.5));
-    observe!(y ~ Normal((mu + tau * eta).gather(group), sigma));
-}
 
 /// Counts gradient evaluations of a target.
 struct Counting<'a, T> {
@@ -117,47 +85,13 @@ fn bench<M: Model>(name: &str, m: &M) {
 }
 
 fn main() -> Result<(), ModelError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(20240611);
     println!("{:<20} {:<8} {:>7} {:>8} {:>9} {:>10} {:>8}", "model", "sampler", "wall s", "min ESS", "ESS/s", "grads/s", "µs/grad");
 
-    let es = EightSchools::new(&[28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0], &[15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])?;
-    bench("eight_schools", &es);
-
-    let (n, k) = (1000, 10);
-    let x: Vec<f64> = (0..n * k).map(|_| StandardNormal.sample(&mut rng)).collect();
-    let beta: Vec<f64> = (0..k).map(|_| rng.gen_range(-1.0..1.0)).collect();
-    let noise = RNormal::new(0.0, 1.0).expect("normal");
-    let y: Vec<f64> = (0..n).map(|i| 0.5 + (0..k).map(|j| x[i * k + j] * beta[j]).sum::<f64>() + noise.sample(&mut rng)).collect();
-    bench("linear_regression", &LinearRegression::new(&Matrix::new(n, k, x)?, &y)?);
-
-    // AR(0.5)-correlated features, two null effects
-    let mut x = vec![0.0; n * k];
-    for i in 0..n {
-        for j in 0..k {
-            let e: f64 = StandardNormal.sample(&mut rng);
-            x[i * k + j] = if j == 0 { e } else { 0.5 * x[i * k + j - 1] + (0.75f64).sqrt() * e };
-        }
-    }
-    let beta: Vec<f64> = (0..k).map(|j| if j < 2 { 0.0 } else { rng.gen_range(-1.0..1.0) }).collect();
-    let y: Vec<f64> = (0..n)
-        .map(|i| {
-            let eta = -0.3 + (0..k).map(|j| x[i * k + j] * beta[j]).sum::<f64>();
-            f64::from(u8::from(rng.gen_bool(1.0 / (1.0 + (-eta).exp()))))
-        })
-        .collect();
-    bench("logistic_regression", &LogisticRegression::new(&Matrix::new(n, k, x)?, &y)?);
-
-    let groups = 30;
-    let sizes: Vec<usize> = (0..groups).map(|_| rng.gen_range(2..=15)).collect();
-    let effects: Vec<f64> = (0..groups).map(|_| 1.0 + 2.0 * { let z: f64 = StandardNormal.sample(&mut rng); z }).collect();
-    let (mut y, mut group) = (Vec::new(), Vec::new());
-    for (g, &s) in sizes.iter().enumerate() {
-        for _ in 0..s {
-            y.push(effects[g] + 3.0 * { let z: f64 = StandardNormal.sample(&mut rng); z });
-            group.push(g);
-        }
-    }
-    bench("hierarchical_normal", &HierarchicalNormal::new(&y, &group, groups)?);
+    let peers = PeerModels::generate(20240611)?;
+    bench("eight_schools", &peers.eight_schools);
+    bench("linear_regression", &peers.linear_regression);
+    bench("logistic_regression", &peers.logistic_regression);
+    bench("hierarchical_normal", &peers.hierarchical_normal);
 
     println!("\nposteriordb reference models");
     let r = reference("arK-arK");

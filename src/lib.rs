@@ -2,3 +2,4 @@
 //! `tests/`); the library itself is the `snell` crate in `runtime/`.
 
 pub mod posteriordb;
+pub mod peers;
