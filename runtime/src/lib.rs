@@ -8,6 +8,8 @@
 //! See the README for an example.
 
 #![warn(missing_docs)]
+// `!(x > 0.0)` is used on purpose: it is true for NaN, which must count as invalid.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 extern crate self as snell;
 

@@ -114,7 +114,7 @@ pub struct Evaluation {
 }
 
 thread_local! {
-    static CPU: Native = Native::default();
+    static CPU: Native = const { Native };
 }
 
 /// The backend that [`Model`]'s own methods and the samplers use: snell's native CPU backend in
@@ -122,7 +122,7 @@ thread_local! {
 /// `examples/gradient_bench.rs`). Every model also runs on dfdx (`Cpu64`, `Cpu32`, `Cuda64`,
 /// `Cuda32`) through [`Model::evaluate`].
 pub fn default_backend() -> Native {
-    CPU.with(|b| b.clone())
+    CPU.with(|b| *b)
 }
 
 /// Converts between a typed parameter struct's fields and flat constrained values.
@@ -183,7 +183,7 @@ pub trait Model: LogDensity + Sync + Sized {
     /// backend; `batch` restricts the likelihood to some observations, scaled by `N / B`.
     fn evaluate<B: Backend>(&self, backend: &B, theta: &[f64], batch: Option<&[usize]>, opts: EvalOptions) -> Result<Evaluation, ModelError> {
         let d = self.dim();
-        if (d == 0 && !theta.is_empty()) || (d > 0 && (theta.is_empty() || theta.len() % d != 0)) {
+        if (d == 0 && !theta.is_empty()) || (d > 0 && (theta.is_empty() || !theta.len().is_multiple_of(d))) {
             return Err(ModelError::Dimension { what: format!("unconstrained values (a multiple of D = {d})"), expected: d, got: theta.len() });
         }
         let ctx = Ctx::new(backend.clone(), Mode::Density, theta, d, CtxOptions { grad: opts.grad, ..Default::default() }, None);

@@ -290,7 +290,7 @@ impl<'c, B: Backend> IntoDist<'c, B> for Flat {
 #[derive(Clone, Copy, Debug)]
 pub struct MultivariateNormal<M, L>(pub M, pub L);
 
-impl<'c, 'm, B: Backend, M: IntoReal<'c, B>> IntoDist<'c, B> for MultivariateNormal<M, &'m Matrix> {
+impl<'c, B: Backend, M: IntoReal<'c, B>> IntoDist<'c, B> for MultivariateNormal<M, &Matrix> {
     fn into_dist(self, ctx: &'c Ctx<B>) -> Dist<'c, B> {
         Dist { family: Family::MultivariateNormal, args: vec![self.0.into_real(ctx)], chol: Some(Rc::new(self.1.clone())), ctx }
     }

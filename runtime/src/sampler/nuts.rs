@@ -141,7 +141,7 @@ impl Tree<'_> {
 
     /// Builds a subtree of `2^depth` steps from `z` in direction `sign`; returns whether it is
     /// valid, with its proposal, summed momentum `rho`, ends and log weight.
-    fn build<R: Rng>(&mut self, rng: &mut R, z: &mut Point, depth: usize, sign: f64, rho: &mut Vec<f64>, log_w: &mut f64) -> Result<(bool, Point, Ends), SamplerError> {
+    fn build<R: Rng>(&mut self, rng: &mut R, z: &mut Point, depth: usize, sign: f64, rho: &mut [f64], log_w: &mut f64) -> Result<(bool, Point, Ends), SamplerError> {
         if depth == 0 {
             z.leapfrog(self.target, &self.params.metric, sign * self.params.step_size, &mut self.scratch)?;
             self.n_leapfrog += 1;
