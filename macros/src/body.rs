@@ -231,17 +231,23 @@ impl Rewriter<'_> {
         syn::parse_quote_spanned!(mac.span()=> #ctx.param(#key, #shape, #dist_tokens, #lower, #upper, #ordered))
     }
 
-    fn observe(&mut self, mac: &Macro) -> Expr {
+    /// Parses `value ~ Dist(…)`, rewrites and checks both sides; `None` after recording an error.
+    fn parse_tilde(&mut self, mac: &Macro) -> Option<(Expr, Expr)> {
         let (mut value, mut dist) = match parse_observe.parse2(mac.tokens.clone()) {
             Ok(a) => a,
             Err(e) => {
                 self.errors.push(e);
-                return syn::parse_quote!(());
+                return None;
             }
         };
         self.visit_expr_mut(&mut value);
         self.visit_expr_mut(&mut dist);
         check_dist(&dist, &mut self.errors);
+        Some((value, dist))
+    }
+
+    fn observe(&mut self, mac: &Macro) -> Expr {
+        let Some((value, dist)) = self.parse_tilde(mac) else { return syn::parse_quote!(()) };
         let name = match root_ident(&value) {
             Some(id) if self.data.contains(id) => id.to_string(),
             Some(id) if self.declared.contains(&id.to_string()) => {
@@ -309,16 +315,7 @@ impl Rewriter<'_> {
     /// `log_prob!(x ~ Dist(…))`: the element-wise log density as a value (Stan's `normal_lpdf`),
     /// for likelihoods written by hand such as mixtures.
     fn log_prob(&mut self, mac: &Macro) -> Expr {
-        let (mut value, mut dist) = match parse_observe.parse2(mac.tokens.clone()) {
-            Ok(a) => a,
-            Err(e) => {
-                self.errors.push(e);
-                return syn::parse_quote!(());
-            }
-        };
-        self.visit_expr_mut(&mut value);
-        self.visit_expr_mut(&mut dist);
-        check_dist(&dist, &mut self.errors);
+        let Some((value, dist)) = self.parse_tilde(mac) else { return syn::parse_quote!(()) };
         let ctx = ctx_ident();
         let dist_tokens = qualify(&dist);
         syn::parse_quote_spanned!(mac.span()=> #ctx.log_prob(#value, #dist_tokens))
