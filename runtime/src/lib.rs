@@ -2,10 +2,17 @@
 //!
 //! Bayesian inference in Rust. Write a model as an ordinary function with `sample!` (a parameter
 //! and its prior) and `observe!` (data and their likelihood), put `#[model]` on it, and get a struct
-//! with a differentiable log density that runs on [dfdx](https://docs.rs/dfdx) (CPU by default, CUDA
-//! behind the `cuda` feature), evaluated for a whole population of parameter vectors at once.
+//! with a differentiable log density, evaluated for a whole population of parameter vectors at once,
+//! on any [`backend::Backend`]: snell's native CPU backend (the default) or
+//! [dfdx](https://docs.rs/dfdx) (CPU, and CUDA behind the `cuda` feature).
 //!
-//! See the README for an example.
+//! - the model language: [`model`], [`sample!`], [`observe!`], [`deterministic!`], [`factor!`],
+//!   [`log_prob!`]; values are [`Real`]s, distributions are in [`dist`];
+//! - what a model offers: [`Model`] (log densities, constraining, prior draws, simulation);
+//! - samplers: [`sampler`] (NUTS, HMC, the driver), [`diagnostics`], [`output`] (CmdStan CSV),
+//!   [`sbc`] (simulation-based calibration).
+//!
+//! See the README for a walk-through.
 
 #![warn(missing_docs)]
 // `!(x > 0.0)` is used on purpose: it is true for NaN, which must count as invalid.
