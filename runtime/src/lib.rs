@@ -6,7 +6,7 @@
 //! on any [`backend::Backend`]: snell's native CPU backend (the default) or
 //! [dfdx](https://docs.rs/dfdx) (CPU, and CUDA behind the `cuda` feature).
 //!
-//! - the model language: [`model`], [`sample!`], [`observe!`], [`deterministic!`], [`factor!`],
+//! - the model language: [`#[model]`](macro@model), [`sample!`], [`observe!`], [`deterministic!`], [`factor!`],
 //!   [`log_prob!`]; values are [`Real`]s, distributions are in [`dist`];
 //! - what a model offers: [`Model`] (log densities, constraining, prior draws, simulation);
 //! - samplers: [`sampler`] (NUTS, HMC, the driver), [`diagnostics`], [`output`] (CmdStan CSV),
