@@ -17,6 +17,7 @@ mod draws;
 pub mod hmc;
 pub mod metric;
 pub mod nuts;
+pub mod ray_tracing;
 mod target;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};

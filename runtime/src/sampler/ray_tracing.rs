@@ -1,0 +1,468 @@
+//! The Ray Tracing Sampler (Behroozi 2025; specification: `docs/algorithms.md` §1).
+//!
+//! Parameter space is treated as an optical medium with refractive index `n(x) = L(x)^{1/(D−1)}`;
+//! rays travel at constant speed and bend towards higher `L` by Snell's law. The state is
+//! `(x, v)` with `v ~ N(0, I)` (the reference code's convention, §1.3): a drift of duration `h`
+//! moves `x` by `h·v` (path length `|v|·h`), a [`kick`] of duration `h` rotates `v` towards the
+//! gradient by the exact constant-gradient solution `tan(θ_f/2) = tan(θ_i/2)·e^{−δ}`,
+//! `δ = |v|·|g|·h/(D−1)`, and returns the predicted change of `ln L` along the segment
+//! (`dlnL_pred`). A trajectory of `n_steps` steps of size `dt` ([`Integrator`]) ends in the
+//! Metropolis test `ln α = ΔlnL − Σ dlnL_pred` (§1.8).
+//!
+//! **Step size.** `dt` is the code's "effective timestep" (`Δt = Δs/√D`, §1.3). Read it as the
+//! mean change of direction per step `Δφ`: for the unit Gaussian in any `D` the typical set is the
+//! shell of radius `√D`, a ray moves a path length `|v|·dt ≈ √D·dt` per step on a (near) great
+//! circle, so its direction turns by `Δφ ≈ dt` radians per step, and `n_steps·dt` is the arc swept
+//! by a trajectory (`π/2` is the reference choice). For a target of scale `σ` the same `dt` turns
+//! the ray by about `dt/σ`.
+//!
+//! Only the identity metric and exact densities are supported (no mass matrix, no stochastic
+//! gradients, no weights `W`). `D ≥ 2` is required: for `D = 1` the refractive index is undefined.
+
+use super::adapt::DualAveraging;
+use super::target::Target;
+use super::{Chain, Phase, Sampler, SamplerError};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Euclidean norm that neither overflows nor underflows for extreme entries.
+fn norm(a: &[f64]) -> f64 {
+    let ss = dot(a, a);
+    if ss.is_finite() && ss > 1e-290 {
+        return ss.sqrt();
+    }
+    let m = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    m * a.iter().map(|x| (x / m).powi(2)).sum::<f64>().sqrt()
+}
+
+/// The kick ("UpdateV", §1.4) in the overflow-safe ζ-form: rotates `v` towards the gradient `g` of
+/// `ln L` for a duration `h` in dimension `d`, keeping `|v|`; returns `dlnL_pred`, the predicted
+/// change of `ln L` along the segment, `(D−1)·ln(sin θ_i / sin θ_f)`.
+///
+/// `|v| = 0` or `|g| = 0` (or `h = 0`) leave `v` unchanged and return 0; `v` (anti)parallel to `g`
+/// is not rotated and returns `±|v|·|g|·h`. A non-finite `|g|` leaves `v` unchanged and returns NaN
+/// (the caller treats it as a divergence). Never evaluates `e^{+δ}`, so huge gradients cannot
+/// overflow: the ray turns fully towards `g`.
+pub fn kick(v: &mut [f64], g: &[f64], h: f64, d: usize) -> f64 {
+    let l = norm(v);
+    let gn = norm(g);
+    if !gn.is_finite() {
+        return f64::NAN;
+    }
+    if l == 0.0 || gn == 0.0 || h == 0.0 {
+        return 0.0;
+    }
+    let dm1 = (d as f64 - 1.0).max(1.0);
+    let c = v.iter().zip(g).map(|(vi, gi)| (vi / l) * (gi / gn)).sum::<f64>().clamp(-1.0, 1.0);
+    let delta = l * gn * h / dm1;
+    let zeta = (-delta).exp();
+    let one_m_zeta = -(-delta).exp_m1();
+    // u_new ∝ A·e + B·u
+    let a = one_m_zeta * ((1.0 + c) + zeta * (1.0 - c));
+    let b = 2.0 * zeta;
+    let mut new_norm2 = 0.0;
+    // first pass: |A e + B u|
+    for (vi, gi) in v.iter().zip(g) {
+        let w = a * gi / gn + b * vi / l;
+        new_norm2 += w * w;
+    }
+    let new_norm = new_norm2.sqrt();
+    if new_norm > 0.0 && new_norm.is_finite() {
+        let s = l / new_norm;
+        for (vi, gi) in v.iter_mut().zip(g) {
+            *vi = s * (a * gi / gn + b * *vi / l);
+        }
+    }
+    // ln(s/2), s = (1+c) + (1−c)ζ² = 2 − (1−c)(1−ζ²)
+    let m = 0.5 * (1.0 - c) * (-(-2.0 * delta).exp_m1());
+    let log_half_s = if m < 0.5 {
+        (-m).ln_1p()
+    } else {
+        let s = (1.0 + c) + (1.0 - c) * zeta * zeta;
+        if s > 0.0 {
+            s.ln() - std::f64::consts::LN_2
+        } else {
+            // 1 + c = 0 and ζ² underflowed: ln((1−c)ζ²/2) exactly
+            (0.5 * (1.0 - c)).ln() - 2.0 * delta
+        }
+    };
+    dm1 * (delta + log_half_s)
+}
+
+/// The kick in the reference code's atan2 form (§1.4, `UpdateV_Raytrace`): the same map as
+/// [`kick`], kept as an independent check. Overflows for large `|v|·|g|·h/(D−1)`; use [`kick`].
+pub fn kick_atan2(v: &mut [f64], g: &[f64], h: f64, d: usize) -> f64 {
+    let l = norm(v);
+    let gn = norm(g);
+    if l == 0.0 || gn == 0.0 {
+        return 0.0;
+    }
+    let u: Vec<f64> = v.iter().map(|x| x / l).collect();
+    let e: Vec<f64> = g.iter().map(|x| x / gn).collect();
+    let a = u.iter().zip(&e).map(|(u, e)| (u - e).powi(2)).sum::<f64>().sqrt();
+    let b = u.iter().zip(&e).map(|(u, e)| (u + e).powi(2)).sum::<f64>().sqrt();
+    let ti = 2.0 * a.atan2(b);
+    if ti.sin() == 0.0 {
+        return l * gn * h * ti.cos();
+    }
+    let kappa = (l * gn * h / (d as f64 - 1.0)).exp();
+    let tf = 2.0 * a.atan2(b * kappa);
+    let fv = tf.sin() / ti.sin();
+    let fnn = (tf.cos() - fv * ti.cos()) * l;
+    for (vi, ei) in v.iter_mut().zip(&e) {
+        *vi = fv * *vi + fnn * ei;
+    }
+    (d as f64 - 1.0) * (ti.sin() / tf.sin()).ln()
+}
+
+/// One integration step of size `h`, as palindromic compositions of drifts D and kicks K (§1.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Integrator {
+    /// D(h/2) K(h) D(h/2): one gradient per step; the reference code's default.
+    Dkd,
+    /// K(h/2) D(h) K(h/2): one gradient per step.
+    Kdk,
+    /// DKD or KDK with probability ½ each, independently every step ("R(KDK,DKD)").
+    Rdkd,
+    /// Omelyan's 2nd-order minimal-norm K(λh) D(h/2) K((1−2λ)h) D(h/2) K(λh),
+    /// λ = 0.1931833275037836: two gradients per step; best in the paper's Fig. 7.
+    Omelyan,
+}
+
+/// Omelyan's minimal-norm λ.
+pub const OMELYAN_LAMBDA: f64 = 0.193_183_327_503_783_6;
+
+impl Integrator {
+    fn name(self) -> &'static str {
+        match self {
+            Integrator::Dkd => "dkd",
+            Integrator::Kdk => "kdk",
+            Integrator::Rdkd => "rdkd",
+            Integrator::Omelyan => "omelyan",
+        }
+    }
+}
+
+/// A point of the ray: position, velocity, `ln L` and its gradient at the position.
+#[derive(Clone, Debug)]
+pub struct RayState {
+    /// Position.
+    pub x: Vec<f64>,
+    /// Velocity (unnormalised; `N(0, I)` in equilibrium).
+    pub v: Vec<f64>,
+    /// `ln L(x)`.
+    pub lp: f64,
+    /// `∇ ln L(x)`.
+    pub grad: Vec<f64>,
+}
+
+impl RayState {
+    /// The point `x` with velocity `v`; evaluates the density.
+    pub fn new(target: &dyn Target, x: Vec<f64>, v: Vec<f64>) -> Result<Self, SamplerError> {
+        let mut grad = vec![0.0; x.len()];
+        let lp = target.logp_grad(&x, &mut grad)?;
+        Ok(Self { x, v, lp, grad })
+    }
+}
+
+/// What [`integrate`] did.
+#[derive(Clone, Debug, Default)]
+pub struct TrajectoryInfo {
+    /// Σ `dlnL_pred` over every kick.
+    pub dlnl_pred: f64,
+    /// Gradient evaluations.
+    pub n_grad: usize,
+    /// A non-finite log density or gradient was met (the trajectory stopped there).
+    pub non_finite: bool,
+}
+
+struct Integration<'a> {
+    target: &'a dyn Target,
+    s: &'a mut RayState,
+    dirty: bool,
+    info: TrajectoryInfo,
+}
+
+impl Integration<'_> {
+    fn drift(&mut self, h: f64) {
+        for (x, v) in self.s.x.iter_mut().zip(&self.s.v) {
+            *x += h * v;
+        }
+        self.dirty = true;
+    }
+    fn evaluate(&mut self) -> Result<bool, SamplerError> {
+        if self.dirty {
+            self.s.lp = self.target.logp_grad(&self.s.x, &mut self.s.grad)?;
+            self.info.n_grad += 1;
+            self.dirty = false;
+            if !self.s.lp.is_finite() || self.s.grad.iter().any(|g| !g.is_finite()) {
+                self.info.non_finite = true;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+    /// Returns false on a non-finite density or gradient.
+    fn kick(&mut self, h: f64) -> Result<bool, SamplerError> {
+        if !self.evaluate()? {
+            return Ok(false);
+        }
+        let d = self.s.x.len();
+        let pred = kick(&mut self.s.v, &self.s.grad, h, d);
+        if !pred.is_finite() {
+            self.info.non_finite = true;
+            return Ok(false);
+        }
+        self.info.dlnl_pred += pred;
+        Ok(true)
+    }
+    fn step<R: Rng>(&mut self, integrator: Integrator, h: f64, rng: &mut R) -> Result<bool, SamplerError> {
+        let integrator = match integrator {
+            Integrator::Rdkd => {
+                if rng.gen::<bool>() {
+                    Integrator::Dkd
+                } else {
+                    Integrator::Kdk
+                }
+            }
+            i => i,
+        };
+        Ok(match integrator {
+            Integrator::Dkd | Integrator::Rdkd => {
+                self.drift(0.5 * h);
+                let ok = self.kick(h)?;
+                self.drift(0.5 * h);
+                ok
+            }
+            Integrator::Kdk => {
+                let ok = self.kick(0.5 * h)?;
+                self.drift(h);
+                ok && self.kick(0.5 * h)?
+            }
+            Integrator::Omelyan => {
+                let l = OMELYAN_LAMBDA;
+                self.kick(l * h)? && {
+                    self.drift(0.5 * h);
+                    self.kick((1.0 - 2.0 * l) * h)?
+                } && {
+                    self.drift(0.5 * h);
+                    self.kick(l * h)?
+                }
+            }
+        })
+    }
+}
+
+/// Ornstein–Uhlenbeck partial refresh of `v` over a duration `tau` at rate `rate` (§1.7):
+/// `v ← f·v + √(1−f²)·ξ`, `f = e^{−|rate·τ|}`; preserves `N(0, I)`.
+pub fn partial_refresh<R: Rng>(v: &mut [f64], rate: f64, tau: f64, rng: &mut R) {
+    let f = (-(rate * tau).abs()).exp();
+    let s = (1.0 - f * f).sqrt();
+    for vi in v.iter_mut() {
+        let xi: f64 = rng.sample(StandardNormal);
+        *vi = f * *vi + s * xi;
+    }
+}
+
+/// Integrates `n_steps` steps of size `dt` from `s` in place (§1.12 without the Metropolis test):
+/// with `refresh_rate > 0`, partial refreshes O(dt/2) Φ O(dt) Φ … Φ O(dt/2) around the steps.
+/// On return `s.lp` and `s.grad` belong to `s.x` (unless the trajectory met a non-finite value and
+/// stopped, `info.non_finite`).
+pub fn integrate<R: Rng>(target: &dyn Target, s: &mut RayState, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<TrajectoryInfo, SamplerError> {
+    let mut it = Integration { target, s, dirty: false, info: TrajectoryInfo::default() };
+    for j in 0..n_steps {
+        if refresh_rate > 0.0 {
+            partial_refresh(&mut it.s.v, refresh_rate, if j == 0 { 0.5 * dt } else { dt }, rng);
+        }
+        if !it.step(integrator, dt, rng)? {
+            return Ok(it.info);
+        }
+    }
+    if refresh_rate > 0.0 {
+        partial_refresh(&mut it.s.v, refresh_rate, 0.5 * dt, rng);
+    }
+    it.evaluate()?;
+    Ok(it.info)
+}
+
+/// The Ray Tracing Sampler with its settings.
+#[derive(Clone, Debug)]
+pub struct RayTracing {
+    /// Step size: the effective timestep `Δt`, read as the mean change of direction per step
+    /// `Δφ` in radians (for the unit Gaussian `Δφ ≈ dt`; see the module docs). Used as given
+    /// when there is no warmup, and as the starting point of the warmup's dual averaging. Default
+    /// 0.3.
+    pub dt: f64,
+    /// Integration steps per trajectory (default 5: with `dt = 0.3` an arc of ≈ π/2).
+    pub n_steps: usize,
+    /// The step (default [`Integrator::Dkd`]).
+    pub integrator: Integrator,
+    /// Metropolis test on each trajectory (default on). Off, the chain is biased by the
+    /// integration error (§1.13, Fig. 5).
+    pub metropolis: bool,
+    /// Draw a fresh `v ~ N(0, I)` at the start of every trajectory (default on). Off, `v`
+    /// persists across trajectories (and is negated on rejection); then `refresh_rate` must be
+    /// positive for ergodicity.
+    pub full_refresh: bool,
+    /// Rate of the partial Ornstein–Uhlenbeck refresh of `v` within trajectories (§1.7): `1`
+    /// refreshes after a travel time of 1 (default 0: none).
+    pub refresh_rate: f64,
+    /// Target mean acceptance of the warmup's dual averaging of `dt` (default 0.75).
+    pub target_accept: f64,
+    /// `ln α` below `−max_error` marks a trajectory divergent (default 1000, as Stan's energy
+    /// error threshold).
+    pub max_error: f64,
+}
+
+impl Default for RayTracing {
+    fn default() -> Self {
+        Self { dt: 0.3, n_steps: 5, integrator: Integrator::Dkd, metropolis: true, full_refresh: true, refresh_rate: 0.0, target_accept: 0.75, max_error: 1000.0 }
+    }
+}
+
+impl RayTracing {
+    /// Default settings with step size `dt` and `n_steps` steps per trajectory.
+    pub fn new(dt: f64, n_steps: usize) -> Self {
+        Self { dt, n_steps, ..Default::default() }
+    }
+}
+
+/// What one transition did.
+#[derive(Clone, Debug)]
+pub struct RayInfo {
+    /// `min(1, e^{ln α})` (0 on a non-finite trajectory), whether or not the test is applied.
+    pub accept_prob: f64,
+    /// Whether the proposal was kept.
+    pub accepted: bool,
+    /// Non-finite density or gradient met, or `ln α < −max_error`.
+    pub divergent: bool,
+    /// Σ `dlnL_pred` over the trajectory.
+    pub dlnl_pred: f64,
+    /// `ln α = ΔlnL − Σ dlnL_pred`.
+    pub ln_alpha: f64,
+    /// Gradient evaluations.
+    pub n_grad: usize,
+}
+
+/// One ray-tracing transition from `s` with step `dt` (§1.12). `s.v` is the persistent velocity
+/// (ignored and redrawn with `full_refresh`).
+pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, s: &RayState, cfg: &RayTracing, dt: f64) -> Result<(RayState, RayInfo), SamplerError> {
+    let mut p = s.clone();
+    if cfg.full_refresh {
+        for vi in p.v.iter_mut() {
+            *vi = rng.sample(StandardNormal);
+        }
+    }
+    let v0 = p.v.clone();
+    let info = integrate(target, &mut p, dt, cfg.n_steps, cfg.integrator, cfg.refresh_rate, rng)?;
+    let ln_alpha = if info.non_finite { f64::NEG_INFINITY } else { p.lp - s.lp - info.dlnl_pred };
+    let ln_alpha = if ln_alpha.is_nan() { f64::NEG_INFINITY } else { ln_alpha };
+    let accept_prob = ln_alpha.min(0.0).exp();
+    let divergent = info.non_finite || ln_alpha < -cfg.max_error;
+    let accepted = !info.non_finite && (!cfg.metropolis || rng.gen::<f64>() < accept_prob);
+    let out = if accepted {
+        p
+    } else {
+        let mut r = s.clone();
+        r.v = v0.iter().map(|x| -x).collect();
+        r
+    };
+    Ok((out, RayInfo { accept_prob, accepted, divergent, dlnl_pred: info.dlnl_pred, ln_alpha, n_grad: info.n_grad }))
+}
+
+struct RayChain<'t> {
+    target: &'t dyn Target,
+    cfg: RayTracing,
+    s: RayState,
+    dt: f64,
+    da: DualAveraging,
+}
+
+impl Chain for RayChain<'_> {
+    fn step(&mut self, rng: &mut ChaCha8Rng, phase: Phase) -> Result<Vec<f64>, SamplerError> {
+        let used = self.dt;
+        let (s, info) = transition(self.target, rng, &self.s, &self.cfg, self.dt)?;
+        self.s = s;
+        if let Phase::Warmup { iter, total } = phase {
+            self.dt = self.da.learn(info.accept_prob);
+            if iter + 1 == total {
+                self.dt = self.da.final_step_size();
+            }
+        }
+        Ok(vec![info.accept_prob, used, self.cfg.n_steps as f64, info.n_grad as f64, f64::from(u8::from(info.divergent)), info.dlnl_pred, info.ln_alpha])
+    }
+    fn position(&self) -> &[f64] {
+        &self.s.x
+    }
+    fn log_density(&self) -> f64 {
+        self.s.lp
+    }
+    fn stat_names(&self) -> Vec<&'static str> {
+        vec!["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__"]
+    }
+    fn step_size(&self) -> f64 {
+        self.dt
+    }
+    fn inv_metric(&self) -> Vec<f64> {
+        vec![1.0; self.s.x.len()]
+    }
+}
+
+impl Sampler for RayTracing {
+    fn name(&self) -> &'static str {
+        "ray_tracing"
+    }
+    fn validate(&self) -> Result<(), SamplerError> {
+        if !(self.dt > 0.0 && self.dt.is_finite()) {
+            return Err(SamplerError::Setting { name: "dt", detail: format!("must be positive and finite, got {}", self.dt) });
+        }
+        if self.n_steps == 0 {
+            return Err(SamplerError::Setting { name: "n_steps", detail: "must be at least 1".into() });
+        }
+        if !(self.refresh_rate >= 0.0 && self.refresh_rate.is_finite()) {
+            return Err(SamplerError::Setting { name: "refresh_rate", detail: format!("must be non-negative and finite, got {}", self.refresh_rate) });
+        }
+        if !self.full_refresh && self.refresh_rate == 0.0 {
+            return Err(SamplerError::Setting { name: "refresh_rate", detail: "must be positive when full_refresh is off (otherwise the velocity is never refreshed and the chain is not ergodic)".into() });
+        }
+        if !(self.target_accept > 0.0 && self.target_accept < 1.0) {
+            return Err(SamplerError::Setting { name: "target_accept", detail: format!("must be in (0, 1), got {}", self.target_accept) });
+        }
+        if !(self.max_error > 0.0) {
+            return Err(SamplerError::Setting { name: "max_error", detail: format!("must be positive, got {}", self.max_error) });
+        }
+        Ok(())
+    }
+    fn settings(&self) -> Vec<(String, String)> {
+        vec![
+            ("integrator".into(), self.integrator.name().into()),
+            ("dt".into(), self.dt.to_string()),
+            ("n_steps".into(), self.n_steps.to_string()),
+            ("metropolis".into(), self.metropolis.to_string()),
+            ("full_refresh".into(), self.full_refresh.to_string()),
+            ("refresh_rate".into(), self.refresh_rate.to_string()),
+            ("target_accept".into(), self.target_accept.to_string()),
+        ]
+    }
+    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, _warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
+        self.validate()?;
+        let d = position.len();
+        if d < 2 {
+            return Err(SamplerError::Setting {
+                name: "dimension",
+                detail: format!("the ray tracing sampler needs D ≥ 2 (its refractive index L^(1/(D−1)) is undefined for D = {d}); use HMC or NUTS"),
+            });
+        }
+        let v: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+        let s = RayState::new(target, position, v)?;
+        Ok(Box::new(RayChain { target, cfg: self.clone(), s, dt: self.dt, da: DualAveraging::new(self.target_accept, self.dt) }))
+    }
+}
