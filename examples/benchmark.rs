@@ -9,6 +9,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use snell::model::LogDensity;
 use snell::prelude::*;
+use snell::sampler::hmc::Hmc;
+use snell::sampler::population::{run_hmc_population, PopulationTarget};
 use snell::sampler::{nuts::Nuts, run, RunConfig, Target};
 use snell_examples::peers::PeerModels;
 use snell_examples::posteriordb::*;
@@ -84,6 +86,21 @@ fn bench<M: Model>(name: &str, m: &M) {
     }
 }
 
+/// The same static-HMC run (identical draws) with chains in threads and in lockstep on one batched
+/// evaluation per leapfrog step.
+fn threads_vs_lockstep<M: Model + PopulationTarget>(name: &str, m: &M, chains: usize) {
+    let cfg = RunConfig { chains, warmup: 1000, draws: 1000, seed: 1, init: None };
+    let hmc = Hmc::new(10);
+    let t = Instant::now();
+    let a = run(&hmc, m, &cfg).expect("sampling");
+    let threads = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let b = run_hmc_population(&hmc, m, &cfg).expect("sampling");
+    let lockstep = t.elapsed().as_secs_f64();
+    assert_eq!(a, b, "{name}: the two drivers must give the same draws");
+    println!("{name:<20} {chains:>3} chains  threads {threads:>7.3} s  lockstep {lockstep:>7.3} s  ({:.1}x)", threads / lockstep);
+}
+
 fn main() -> Result<(), ModelError> {
     println!("{:<20} {:<8} {:>7} {:>8} {:>9} {:>10} {:>8}", "model", "sampler", "wall s", "min ESS", "ESS/s", "grads/s", "µs/grad");
 
@@ -92,6 +109,12 @@ fn main() -> Result<(), ModelError> {
     bench("linear_regression", &peers.linear_regression);
     bench("logistic_regression", &peers.logistic_regression);
     bench("hierarchical_normal", &peers.hierarchical_normal);
+
+    println!("\nstatic HMC (10 steps), chains in threads against chains in lockstep on one batched evaluation");
+    for chains in [4, 16] {
+        threads_vs_lockstep("eight_schools", &peers.eight_schools, chains);
+        threads_vs_lockstep("hierarchical_normal", &peers.hierarchical_normal, chains);
+    }
 
     println!("\nposteriordb reference models");
     let r = reference("arK-arK");

@@ -39,7 +39,7 @@ pub fn chain_rng(seed: u64, chain: usize) -> ChaCha8Rng {
 }
 
 /// Stan's initialisation: up to 100 tries for a point with finite log density and gradient.
-fn initial_point(target: &dyn Target, cfg: &RunConfig, chain: usize, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, SamplerError> {
+pub(crate) fn initial_point(target: &dyn Target, cfg: &RunConfig, chain: usize, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, SamplerError> {
     let d = target.dim();
     let mut grad = vec![0.0; d];
     let tries = if cfg.init.is_some() { 1 } else { 100 };

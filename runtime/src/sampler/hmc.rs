@@ -39,9 +39,9 @@ pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, z: &Point, params: &
     let h = x.hamiltonian(&params.metric);
     let accept_prob = if divergent { 0.0 } else { (h0 - h).exp().min(1.0) };
     let accepted = rng.gen::<f64>() < accept_prob;
+    let energy = if accepted { h } else { h0 };
     let out = if accepted { x } else { z.clone() };
-    let energy = h0.min(f64::MAX).max(if accepted { h } else { h0 });
-    Ok((out, HmcInfo { accept_prob, accepted, divergent, energy: if accepted { h } else { energy } }))
+    Ok((out, HmcInfo { accept_prob, accepted, divergent, energy }))
 }
 
 /// Static HMC with `n_steps` leapfrog steps per transition.

@@ -17,6 +17,7 @@ mod draws;
 pub mod hmc;
 pub mod metric;
 pub mod nuts;
+pub mod population;
 pub mod ray_tracing;
 mod target;
 
