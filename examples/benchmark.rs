@@ -10,7 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use snell::model::LogDensity;
 use snell::prelude::*;
 use snell::sampler::hmc::Hmc;
-use snell::sampler::population::{run_hmc_population, PopulationTarget};
+use snell::sampler::population::{run_hmc_population, run_ray_tracing_population, PopulationTarget};
+use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{nuts::Nuts, run, RunConfig, Target};
 use snell_examples::peers::PeerModels;
 use snell_examples::posteriordb::*;
@@ -98,7 +99,19 @@ fn threads_vs_lockstep<M: Model + PopulationTarget>(name: &str, m: &M, chains: u
     let b = run_hmc_population(&hmc, m, &cfg).expect("sampling");
     let lockstep = t.elapsed().as_secs_f64();
     assert_eq!(a, b, "{name}: the two drivers must give the same draws");
-    println!("{name:<20} {chains:>3} chains  threads {threads:>7.3} s  lockstep {lockstep:>7.3} s  ({:.1}x)", threads / lockstep);
+    let rt = RayTracing::default();
+    let t = Instant::now();
+    let a = run(&rt, m, &cfg).expect("sampling");
+    let rt_threads = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let b = run_ray_tracing_population(&rt, m, &cfg).expect("sampling");
+    let rt_lockstep = t.elapsed().as_secs_f64();
+    assert_eq!(a, b, "{name}: the two drivers must give the same draws");
+    println!(
+        "{name:<20} {chains:>3} chains  HMC threads {threads:>6.3} s, lockstep {lockstep:>6.3} s ({:.1}x)   ray tracing threads {rt_threads:>6.3} s, lockstep {rt_lockstep:>6.3} s ({:.1}x)",
+        threads / lockstep,
+        rt_threads / rt_lockstep
+    );
 }
 
 fn main() -> Result<(), ModelError> {
@@ -110,7 +123,7 @@ fn main() -> Result<(), ModelError> {
     bench("logistic_regression", &peers.logistic_regression);
     bench("hierarchical_normal", &peers.hierarchical_normal);
 
-    println!("\nstatic HMC (10 steps), chains in threads against chains in lockstep on one batched evaluation");
+    println!("\nstatic HMC (10 steps) and ray tracing (defaults), chains in 2 threads against chains in lockstep on one batched evaluation (same draws)");
     for chains in [4, 16] {
         threads_vs_lockstep("eight_schools", &peers.eight_schools, chains);
         threads_vs_lockstep("hierarchical_normal", &peers.hierarchical_normal, chains);

@@ -39,3 +39,55 @@ fn lockstep_hmc_equals_threaded_hmc_with_divergences() {
     assert_eq!(threaded, lockstep);
     assert!(threaded.divergences() > 0, "the funnel should produce divergences");
 }
+
+mod rays {
+    use super::*;
+    use snell::sampler::population::run_ray_tracing_population;
+    use snell::sampler::ray_tracing::{Integrator, RayTracing};
+
+    fn correlated() -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
+        FnDensity::new(6, |q: &[f64], g: &mut [f64]| {
+            let mut lp = 0.0;
+            for i in 0..6 {
+                let s = 0.5 + 0.3 * i as f64;
+                g[i] = -q[i] / (s * s);
+                lp -= 0.5 * q[i] * q[i] / (s * s);
+            }
+            lp
+        })
+    }
+
+    #[test]
+    fn lockstep_rays_equal_threaded_rays() {
+        let target = correlated();
+        let cfg = RunConfig { chains: 4, warmup: 200, draws: 100, seed: 3, init: None };
+        for integrator in [Integrator::Dkd, Integrator::Kdk, Integrator::Omelyan] {
+            let rt = RayTracing { integrator, ..RayTracing::new(0.3, 5) };
+            assert_eq!(run(&rt, &target, &cfg).unwrap(), run_ray_tracing_population(&rt, &target, &cfg).unwrap(), "{integrator:?}");
+        }
+        let persistent = RayTracing { full_refresh: false, refresh_rate: 1.0, ..RayTracing::new(0.3, 5) };
+        assert_eq!(run(&persistent, &target, &cfg).unwrap(), run_ray_tracing_population(&persistent, &target, &cfg).unwrap());
+        let no_metropolis = RayTracing { metropolis: false, ..RayTracing::new(0.3, 5) };
+        assert_eq!(run(&no_metropolis, &target, &cfg).unwrap(), run_ray_tracing_population(&no_metropolis, &target, &cfg).unwrap());
+    }
+
+    #[test]
+    fn lockstep_rays_on_a_model_and_at_walls() {
+        let m = EightSchools::new(&[28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0], &[15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]).unwrap();
+        let cfg = RunConfig { chains: 3, warmup: 100, draws: 100, seed: 4, init: None };
+        let rt = RayTracing::new(0.3, 5);
+        assert_eq!(run(&rt, &m, &cfg).unwrap(), run_ray_tracing_population(&rt, &m, &cfg).unwrap());
+        // a wall: −∞ beyond x₀ > 1, so some trajectories stop early
+        let wall = FnDensity::new(2, |q: &[f64], g: &mut [f64]| {
+            g[0] = -q[0];
+            g[1] = -q[1];
+            if q[0] > 1.0 { f64::NEG_INFINITY } else { -0.5 * (q[0] * q[0] + q[1] * q[1]) }
+        });
+        let cfg = RunConfig { chains: 3, warmup: 50, draws: 100, seed: 6, init: Some(vec![vec![0.0, 0.0]]) };
+        let a = run(&rt, &wall, &cfg).unwrap();
+        assert_eq!(a, run_ray_tracing_population(&rt, &wall, &cfg).unwrap());
+        assert!(a.divergences() > 0);
+        let rdkd = RayTracing { integrator: Integrator::Rdkd, ..rt };
+        assert!(run_ray_tracing_population(&rdkd, &wall, &cfg).is_err());
+    }
+}

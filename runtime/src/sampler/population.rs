@@ -1,23 +1,25 @@
 //! Chains in lockstep on one population-batched evaluation.
 //!
-//! Samplers whose trajectories have a fixed length (static HMC here; ray tracing and Langevin
+//! Samplers whose trajectories have a fixed length (static HMC and ray tracing here; Langevin
 //! kernels next) can move all chains together: every leapfrog step evaluates the log density of all
 //! chains' positions as one `(P, D)` population, which costs far less per point than P separate
 //! evaluations on small models. Each chain keeps its own random stream, step size, metric and
-//! warmup, in the same order as the threaded driver uses them, so [`run_hmc_population`] gives the
-//! draws that [`super::run`] gives with the same [`Hmc`] and seed.
+//! warmup, in the same order as the threaded driver uses them, so [`run_hmc_population`] and
+//! [`run_ray_tracing_population`] give the draws that [`super::run`] gives with the same settings and seed.
 
-use super::adapt::WindowedAdaptation;
+use super::adapt::{DualAveraging, WindowedAdaptation};
 use super::draws::{ChainDraws, Draws};
 use super::driver::{chain_rng, initial_point, RunConfig};
 use super::hmc::Hmc;
 use super::metric::Metric;
 use super::nuts::{Point, TransitionParams};
+use super::ray_tracing::{kick as ray_kick, partial_refresh, Integrator, RayState, RayTracing, OMELYAN_LAMBDA};
 use super::target::{FnDensity, Target};
 use super::{Phase, Sampler, SamplerError};
 use crate::error::ModelError;
 use crate::model::Model;
 use rand::Rng;
+use rand_distr::StandardNormal;
 
 /// A target that evaluates many points at once.
 pub trait PopulationTarget: Target {
@@ -157,5 +159,180 @@ pub fn run_hmc_population<T: PopulationTarget>(hmc: &Hmc, target: &T, cfg: &RunC
         sampler: hmc.name().to_string(),
         warmup: cfg.warmup,
         settings: hmc.settings(),
+    })
+}
+
+/// One ray of a lockstep ray-tracing run: its chain's state and the trajectory in progress.
+struct Ray {
+    rng: rand_chacha::ChaCha8Rng,
+    s: RayState,
+    dt: f64,
+    da: DualAveraging,
+    out: ChainDraws,
+    // the trajectory in progress
+    p: RayState,
+    dirty: bool,
+    active: bool,
+    non_finite: bool,
+    pred: f64,
+    n_grad: usize,
+}
+
+/// Evaluates every active ray whose position moved, in one batch.
+fn evaluate_moved<T: PopulationTarget>(target: &T, rays: &mut [Ray], buf: &mut (Vec<f64>, Vec<f64>, Vec<f64>), d: usize) -> Result<(), SamplerError> {
+    let (q, lp, grad) = buf;
+    let rows: Vec<usize> = (0..rays.len()).filter(|&c| rays[c].active && rays[c].dirty).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for (r, &c) in rows.iter().enumerate() {
+        q[r * d..(r + 1) * d].copy_from_slice(&rays[c].p.x);
+    }
+    let k = rows.len();
+    target.logp_grad_batch(&q[..k * d], &mut lp[..k], &mut grad[..k * d])?;
+    for (r, &c) in rows.iter().enumerate() {
+        let ray = &mut rays[c];
+        ray.p.lp = lp[r];
+        ray.p.grad.copy_from_slice(&grad[r * d..(r + 1) * d]);
+        ray.n_grad += 1;
+        ray.dirty = false;
+        if !ray.p.lp.is_finite() || ray.p.grad.iter().any(|g| !g.is_finite()) {
+            ray.non_finite = true;
+            ray.active = false;
+        }
+    }
+    Ok(())
+}
+
+fn drift_all(rays: &mut [Ray], f: f64) {
+    for ray in rays.iter_mut().filter(|r| r.active) {
+        let h = f * ray.dt;
+        for (x, v) in ray.p.x.iter_mut().zip(&ray.p.v) {
+            *x += h * v;
+        }
+        ray.dirty = true;
+    }
+}
+
+fn kick_all<T: PopulationTarget>(target: &T, rays: &mut [Ray], f: f64, buf: &mut (Vec<f64>, Vec<f64>, Vec<f64>), d: usize) -> Result<(), SamplerError> {
+    evaluate_moved(target, rays, buf, d)?;
+    for ray in rays.iter_mut().filter(|r| r.active) {
+        let pred = ray_kick(&mut ray.p.v, &ray.p.grad, f * ray.dt, d);
+        if pred.is_finite() {
+            ray.pred += pred;
+        } else {
+            ray.non_finite = true;
+            ray.active = false;
+        }
+    }
+    Ok(())
+}
+
+/// The ray tracing sampler with all chains' rays in lockstep: every gradient evaluation of a step
+/// is one population evaluation. Gives the draws of [`super::run`] with the same settings and seed.
+/// The random per-step choice of [`Integrator::Rdkd`] cannot run in lockstep and is refused.
+pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
+    rt.validate()?;
+    if rt.integrator == Integrator::Rdkd {
+        return Err(SamplerError::Setting { name: "integrator", detail: "RDKD picks each step's integrator at random per ray, which cannot run in lockstep: use DKD, KDK or Omelyan".into() });
+    }
+    if cfg.chains == 0 {
+        return Err(SamplerError::Setting { name: "chains", detail: "must be at least 1".into() });
+    }
+    let d = target.dim();
+    if d < 2 {
+        return Err(SamplerError::Setting { name: "dimension", detail: format!("the ray tracing sampler needs D ≥ 2, got {d}; use HMC or NUTS") });
+    }
+    let mut rays = Vec::with_capacity(cfg.chains);
+    for c in 0..cfg.chains {
+        let mut rng = chain_rng(cfg.seed, c);
+        let q0 = initial_point(target, cfg, c, &mut rng)?;
+        let v: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+        let s = RayState::new(target, q0, v)?;
+        rays.push(Ray { rng, p: s.clone(), s, dt: rt.dt, da: DualAveraging::new(rt.target_accept, rt.dt), out: ChainDraws::default(), dirty: false, active: true, non_finite: false, pred: 0.0, n_grad: 0 });
+    }
+    let n = rays.len();
+    let mut buf = (vec![0.0; n * d], vec![0.0; n], vec![0.0; n * d]);
+    let mut v0s = vec![Vec::new(); n];
+    for iter in 0..cfg.warmup + cfg.draws {
+        for (ray, v0) in rays.iter_mut().zip(v0s.iter_mut()) {
+            ray.p = ray.s.clone();
+            if rt.full_refresh {
+                for vi in ray.p.v.iter_mut() {
+                    *vi = ray.rng.sample(StandardNormal);
+                }
+            }
+            v0.clone_from(&ray.p.v);
+            (ray.dirty, ray.active, ray.non_finite, ray.pred, ray.n_grad) = (false, true, false, 0.0, 0);
+        }
+        for j in 0..rt.n_steps {
+            if rt.refresh_rate > 0.0 {
+                for ray in rays.iter_mut().filter(|r| r.active) {
+                    let tau = if j == 0 { 0.5 * ray.dt } else { ray.dt };
+                    partial_refresh(&mut ray.p.v, rt.refresh_rate, tau, &mut ray.rng);
+                }
+            }
+            match rt.integrator {
+                Integrator::Dkd | Integrator::Rdkd => {
+                    drift_all(&mut rays, 0.5);
+                    kick_all(target, &mut rays, 1.0, &mut buf, d)?;
+                    drift_all(&mut rays, 0.5);
+                }
+                Integrator::Kdk => {
+                    kick_all(target, &mut rays, 0.5, &mut buf, d)?;
+                    drift_all(&mut rays, 1.0);
+                    kick_all(target, &mut rays, 0.5, &mut buf, d)?;
+                }
+                Integrator::Omelyan => {
+                    let l = OMELYAN_LAMBDA;
+                    kick_all(target, &mut rays, l, &mut buf, d)?;
+                    drift_all(&mut rays, 0.5);
+                    kick_all(target, &mut rays, 1.0 - 2.0 * l, &mut buf, d)?;
+                    drift_all(&mut rays, 0.5);
+                    kick_all(target, &mut rays, l, &mut buf, d)?;
+                }
+            }
+        }
+        if rt.refresh_rate > 0.0 {
+            for ray in rays.iter_mut().filter(|r| r.active) {
+                partial_refresh(&mut ray.p.v, rt.refresh_rate, 0.5 * ray.dt, &mut ray.rng);
+            }
+        }
+        evaluate_moved(target, &mut rays, &mut buf, d)?;
+        for (ray, v0) in rays.iter_mut().zip(&v0s) {
+            let used = ray.dt;
+            let ln_alpha = if ray.non_finite { f64::NEG_INFINITY } else { ray.p.lp - ray.s.lp - ray.pred };
+            let ln_alpha = if ln_alpha.is_nan() { f64::NEG_INFINITY } else { ln_alpha };
+            let accept_prob = ln_alpha.min(0.0).exp();
+            let divergent = ray.non_finite || ln_alpha < -rt.max_error;
+            let accepted = !ray.non_finite && (!rt.metropolis || ray.rng.gen::<f64>() < accept_prob);
+            if accepted {
+                ray.s = ray.p.clone();
+            } else {
+                ray.s.v = v0.iter().map(|x| -x).collect();
+            }
+            if iter < cfg.warmup {
+                ray.dt = ray.da.learn(accept_prob);
+                if iter + 1 == cfg.warmup {
+                    ray.dt = ray.da.final_step_size();
+                }
+            } else {
+                ray.out.lp.push(ray.s.lp);
+                ray.out.stats.extend_from_slice(&[accept_prob, used, rt.n_steps as f64, ray.n_grad as f64, f64::from(u8::from(divergent)), ray.pred, ln_alpha]);
+                ray.out.values.extend(target.constrain(&ray.s.x)?);
+            }
+            if iter + 1 == cfg.warmup || (cfg.warmup == 0 && iter == 0) {
+                ray.out.step_size = ray.dt;
+                ray.out.inv_metric = vec![1.0; d];
+            }
+        }
+    }
+    Ok(Draws {
+        names: target.names(),
+        stat_names: ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__"].iter().map(|s| s.to_string()).collect(),
+        chains: rays.into_iter().map(|r| r.out).collect(),
+        sampler: rt.name().to_string(),
+        warmup: cfg.warmup,
+        settings: rt.settings(),
     })
 }
