@@ -1,36 +1,11 @@
 //! NUTS and static HMC: invariance (start from exact draws, the distribution must not move),
 //! reproducibility across thread counts, divergences, settings errors.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
+mod common;
+use common::{check_invariance, exact_inits, std_normal};
 use snell::sampler::hmc::Hmc;
 use snell::sampler::nuts::Nuts;
-use snell::sampler::{run, Draws, FnDensity, RunConfig, SamplerError};
-
-fn std_normal(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
-    FnDensity::new(d, |q: &[f64], g: &mut [f64]| {
-        g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
-        -0.5 * q.iter().map(|x| x * x).sum::<f64>()
-    })
-}
-
-fn exact_inits(chains: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..chains).map(|_| (0..d).map(|_| StandardNormal.sample(&mut rng)).collect()).collect()
-}
-
-/// Final states of many short chains started from exact draws of N(0, I): if the kernel leaves
-/// N(0, I) invariant they are exact independent draws, so their pooled mean and variance have
-/// known sampling distributions.
-fn check_invariance(draws: &Draws, d: usize) {
-    let last: Vec<f64> = draws.chains.iter().flat_map(|c| c.values[c.values.len() - d..].to_vec()).collect();
-    let n = last.len() as f64;
-    let mean = last.iter().sum::<f64>() / n;
-    let var = last.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    assert!(mean.abs() < 4.0 / n.sqrt(), "mean {mean}");
-    assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "variance {var}");
-}
+use snell::sampler::{run, FnDensity, RunConfig, SamplerError};
 
 #[test]
 fn nuts_leaves_a_100d_standard_normal_invariant() {

@@ -4,11 +4,14 @@
 //! Gaussians, the signs of the bias without Metropolis (Fig. 5), recovery of an ill-scaled
 //! correlated Gaussian with warmup, settings errors.
 
+mod common;
+use common::{check_invariance, exact_inits, std_normal};
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use snell::sampler::ray_tracing::{integrate, kick, kick_atan2, Integrator, RayState, RayTracing};
-use snell::sampler::{run, Draws, FnDensity, RunConfig, SamplerError};
+use snell::sampler::{run, FnDensity, RunConfig, SamplerError};
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -186,29 +189,6 @@ fn predicted_change_tracks_a_linear_log_density() {
     let actual = s.lp - lp0;
     assert!(actual.abs() > 1.0, "the ray must go somewhere: {actual}");
     assert!(rel(info.dlnl_pred, actual) < 1e-6, "predicted {} actual {actual}", info.dlnl_pred);
-}
-
-fn std_normal(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
-    FnDensity::new(d, |q: &[f64], g: &mut [f64]| {
-        g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
-        -0.5 * q.iter().map(|x| x * x).sum::<f64>()
-    })
-}
-
-fn exact_inits(chains: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..chains).map(|_| normal_vec(&mut rng, d)).collect()
-}
-
-/// Final states of many short chains started from exact draws of N(0, I) (copied from
-/// tests/nuts.rs): exact independent draws if the kernel leaves N(0, I) invariant.
-fn check_invariance(draws: &Draws, d: usize) {
-    let last: Vec<f64> = draws.chains.iter().flat_map(|c| c.values[c.values.len() - d..].to_vec()).collect();
-    let n = last.len() as f64;
-    let mean = last.iter().sum::<f64>() / n;
-    let var = last.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    assert!(mean.abs() < 4.0 / n.sqrt(), "mean {mean}");
-    assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "variance {var}");
 }
 
 fn mean(v: &[f64]) -> f64 {

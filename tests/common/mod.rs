@@ -6,6 +6,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use snell::prelude::*;
+use snell::sampler::{Draws, FnDensity};
 
 /// `½ ln 2π`
 pub const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
@@ -202,4 +203,31 @@ pub fn no_nan(v: &[f64]) -> bool {
 /// The lower Cholesky factor used by the multivariate normal tests.
 pub fn chol3() -> Matrix {
     Matrix::from_rows(&[[1.3, 0.0, 0.0], [0.4, 0.8, 0.0], [-0.6, 0.25, 1.1]]).unwrap()
+}
+
+/// The standard normal N(0, I) of dimension `d` as a hand-written density.
+pub fn std_normal(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
+    FnDensity::new(d, |q: &[f64], g: &mut [f64]| {
+        g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
+        -0.5 * q.iter().map(|x| x * x).sum::<f64>()
+    })
+}
+
+/// Exact draws of N(0, I): one initial point per chain.
+pub fn exact_inits(chains: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
+    use rand_distr::{Distribution, StandardNormal};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..chains).map(|_| (0..d).map(|_| StandardNormal.sample(&mut rng)).collect()).collect()
+}
+
+/// Final states of many short chains started from exact draws of N(0, I): if the kernel leaves
+/// N(0, I) invariant they are exact independent draws, so their pooled mean and variance have
+/// known sampling distributions.
+pub fn check_invariance(draws: &Draws, d: usize) {
+    let last: Vec<f64> = draws.chains.iter().flat_map(|c| c.values[c.values.len() - d..].to_vec()).collect();
+    let n = last.len() as f64;
+    let mean = last.iter().sum::<f64>() / n;
+    let var = last.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    assert!(mean.abs() < 4.0 / n.sqrt(), "mean {mean}");
+    assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "variance {var}");
 }
