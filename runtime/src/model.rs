@@ -107,7 +107,8 @@ pub struct Evaluation {
     pub log_prior: Vec<f64>,
     /// Log absolute Jacobian determinant of the constraint transforms.
     pub log_jacobian: Vec<f64>,
-    /// Log likelihood (scaled by N / B for a minibatch).
+    /// Log likelihood of the data evaluated (for a minibatch: of the batch, not scaled; the
+    /// target above includes the N / B scaling).
     pub log_likelihood: Vec<f64>,
     /// Gradient of the target, row-major `(P, D)`.
     pub grad: Option<Vec<f64>>,

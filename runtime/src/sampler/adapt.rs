@@ -173,6 +173,17 @@ impl WindowedAdaptation {
         Self { num_warmup, init_buffer: init, term_buffer: term, counter: 0, window_size: base, next_window: (init + base).saturating_sub(1), estimator, step }
     }
 
+    /// Stan's start of warmup for a chain at `z`: the schedule for `num_warmup` iterations and,
+    /// when there is a warmup, the initial step-size search from `params.step_size`.
+    pub fn begin<R: Rng>(settings: WindowedSettings, num_warmup: usize, target: &dyn Target, rng: &mut R, z: &mut Point, params: &mut TransitionParams) -> Result<Self, SamplerError> {
+        let mut adapt = Self::new(settings, num_warmup, z.q.len());
+        if num_warmup > 0 {
+            adapt.init_step_size(target, rng, z, params)?;
+        }
+        adapt.restart_step_size(params.step_size);
+        Ok(adapt)
+    }
+
     /// Sets the dual averaging's shrinkage target to `ln(10 ε)` and restarts it.
     pub fn restart_step_size(&mut self, eps: f64) {
         self.step.restart(eps);

@@ -62,6 +62,21 @@ impl Hmc {
     }
 }
 
+impl Hmc {
+    /// A chain's starting state at `position`: unit metric, and Stan's initial step-size search
+    /// when there is a warmup. Shared by the threaded chains and the lockstep population.
+    pub(crate) fn begin<R: Rng>(&self, target: &dyn Target, position: Vec<f64>, warmup: usize, rng: &mut R) -> Result<(Point, TransitionParams, WindowedAdaptation), SamplerError> {
+        let d = position.len();
+        let mut z = Point::new(target, position)?;
+        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_delta_h: self.max_delta_h };
+        let adapt = WindowedAdaptation::begin(self.adapt.clone(), warmup, target, rng, &mut z, &mut params)?;
+        Ok((z, params, adapt))
+    }
+}
+
+/// Names of HMC's per-draw statistics.
+pub(crate) const STAT_NAMES: [&str; 5] = ["accept_stat__", "stepsize__", "n_leapfrog__", "divergent__", "energy__"];
+
 struct HmcChain<'t> {
     target: &'t dyn Target,
     z: Point,
@@ -87,7 +102,7 @@ impl Chain for HmcChain<'_> {
         self.z.lp
     }
     fn stat_names(&self) -> Vec<&'static str> {
-        vec!["accept_stat__", "stepsize__", "n_leapfrog__", "divergent__", "energy__"]
+        STAT_NAMES.to_vec()
     }
     fn step_size(&self) -> f64 {
         self.params.step_size
@@ -111,14 +126,7 @@ impl Sampler for Hmc {
         vec![("engine".into(), "static".into()), ("n_steps".into(), self.n_steps.to_string()), ("metric".into(), if self.adapt.dense { "dense_e" } else { "diag_e" }.into())]
     }
     fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
-        let d = position.len();
-        let mut z = Point::new(target, position)?;
-        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_delta_h: self.max_delta_h };
-        let mut adapt = WindowedAdaptation::new(self.adapt.clone(), warmup, d);
-        if warmup > 0 {
-            adapt.init_step_size(target, rng, &mut z, &mut params)?;
-        }
-        adapt.restart_step_size(params.step_size);
+        let (z, params, adapt) = self.begin(target, position, warmup, rng)?;
         Ok(Box::new(HmcChain { target, z, params, adapt, n_steps: self.n_steps }))
     }
 }

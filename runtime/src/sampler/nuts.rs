@@ -360,12 +360,7 @@ impl Sampler for Nuts {
             None => Metric::unit(d),
         };
         let mut params = TransitionParams { step_size: self.init_step_size, metric, max_depth: self.max_depth, max_delta_h: self.max_delta_h };
-        let adapt = WindowedAdaptation::new(self.adapt.clone(), warmup, d);
-        if warmup > 0 {
-            adapt.init_step_size(target, rng, &mut z, &mut params)?;
-        }
-        let mut adapt = adapt;
-        adapt.restart_step_size(params.step_size);
+        let adapt = WindowedAdaptation::begin(self.adapt.clone(), warmup, target, rng, &mut z, &mut params)?;
         Ok(Box::new(NutsChain { target, z, params, adapt }))
     }
 }

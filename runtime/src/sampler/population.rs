@@ -10,10 +10,9 @@
 use super::adapt::{DualAveraging, WindowedAdaptation};
 use super::draws::{ChainDraws, Draws};
 use super::driver::{chain_rng, initial_point, RunConfig};
-use super::hmc::Hmc;
-use super::metric::Metric;
+use super::hmc::{Hmc, STAT_NAMES as HMC_STATS};
 use super::nuts::{Point, TransitionParams};
-use super::ray_tracing::{kick as ray_kick, partial_refresh, Integrator, RayState, RayTracing, OMELYAN_LAMBDA};
+use super::ray_tracing::{finish, kick as ray_kick, partial_refresh, Integrator, RayState, RayTracing, TrajectoryInfo, OMELYAN_LAMBDA, STAT_NAMES as RAY_STATS};
 use super::target::{FnDensity, Target};
 use super::{Phase, Sampler, SamplerError};
 use crate::error::ModelError;
@@ -63,13 +62,7 @@ pub fn run_hmc_population<T: PopulationTarget>(hmc: &Hmc, target: &T, cfg: &RunC
     for c in 0..cfg.chains {
         let mut rng = chain_rng(cfg.seed, c);
         let q0 = initial_point(target, cfg, c, &mut rng)?;
-        let mut z = Point::new(target, q0)?;
-        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_delta_h: hmc.max_delta_h };
-        let mut adapt = WindowedAdaptation::new(hmc.adapt.clone(), cfg.warmup, d);
-        if cfg.warmup > 0 {
-            adapt.init_step_size(target, &mut rng, &mut z, &mut params)?;
-        }
-        adapt.restart_step_size(params.step_size);
+        let (z, params, adapt) = hmc.begin(target, q0, cfg.warmup, &mut rng)?;
         members.push(Member { rng, z, params, adapt, out: ChainDraws::default() });
     }
     let p = members.len();
@@ -154,7 +147,7 @@ pub fn run_hmc_population<T: PopulationTarget>(hmc: &Hmc, target: &T, cfg: &RunC
     }
     Ok(Draws {
         names: target.names(),
-        stat_names: ["accept_stat__", "stepsize__", "n_leapfrog__", "divergent__", "energy__"].iter().map(|s| s.to_string()).collect(),
+        stat_names: HMC_STATS.iter().map(|s| s.to_string()).collect(),
         chains: members.into_iter().map(|m| m.out).collect(),
         sampler: hmc.name().to_string(),
         warmup: cfg.warmup,
@@ -301,24 +294,17 @@ pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: 
         evaluate_moved(target, &mut rays, &mut buf, d)?;
         for (ray, v0) in rays.iter_mut().zip(&v0s) {
             let used = ray.dt;
-            let ln_alpha = if ray.non_finite { f64::NEG_INFINITY } else { ray.p.lp - ray.s.lp - ray.pred };
-            let ln_alpha = if ln_alpha.is_nan() { f64::NEG_INFINITY } else { ln_alpha };
-            let accept_prob = ln_alpha.min(0.0).exp();
-            let divergent = ray.non_finite || ln_alpha < -rt.max_error;
-            let accepted = !ray.non_finite && (!rt.metropolis || ray.rng.gen::<f64>() < accept_prob);
-            if accepted {
-                ray.s = ray.p.clone();
-            } else {
-                ray.s.v = v0.iter().map(|x| -x).collect();
-            }
+            let trajectory = TrajectoryInfo { dlnl_pred: ray.pred, n_grad: ray.n_grad, non_finite: ray.non_finite };
+            let (s, info) = finish(&ray.s, ray.p.clone(), v0, &trajectory, rt, &mut ray.rng);
+            ray.s = s;
             if iter < cfg.warmup {
-                ray.dt = ray.da.learn(accept_prob);
+                ray.dt = ray.da.learn(info.accept_prob);
                 if iter + 1 == cfg.warmup {
                     ray.dt = ray.da.final_step_size();
                 }
             } else {
                 ray.out.lp.push(ray.s.lp);
-                ray.out.stats.extend_from_slice(&[accept_prob, used, rt.n_steps as f64, ray.n_grad as f64, f64::from(u8::from(divergent)), ray.pred, ln_alpha]);
+                ray.out.stats.extend(info.stats(used, rt.n_steps));
                 ray.out.values.extend(target.constrain(&ray.s.x)?);
             }
             if iter + 1 == cfg.warmup || (cfg.warmup == 0 && iter == 0) {
@@ -329,7 +315,7 @@ pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: 
     }
     Ok(Draws {
         names: target.names(),
-        stat_names: ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__"].iter().map(|s| s.to_string()).collect(),
+        stat_names: RAY_STATS.iter().map(|s| s.to_string()).collect(),
         chains: rays.into_iter().map(|r| r.out).collect(),
         sampler: rt.name().to_string(),
         warmup: cfg.warmup,

@@ -363,6 +363,12 @@ pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, s: &RayState, cfg: &
     }
     let v0 = p.v.clone();
     let info = integrate(target, &mut p, dt, cfg.n_steps, cfg.integrator, cfg.refresh_rate, rng)?;
+    Ok(finish(s, p, &v0, &info, cfg, rng))
+}
+
+/// The end of a trajectory from `s` to `p` that started with velocity `v0`: the Metropolis test
+/// on `ln α = ΔlnL − Σ dlnL_pred` (§1.8), and on rejection the start with velocity `−v₀`.
+pub(crate) fn finish<R: Rng>(s: &RayState, p: RayState, v0: &[f64], info: &TrajectoryInfo, cfg: &RayTracing, rng: &mut R) -> (RayState, RayInfo) {
     let ln_alpha = if info.non_finite { f64::NEG_INFINITY } else { p.lp - s.lp - info.dlnl_pred };
     let ln_alpha = if ln_alpha.is_nan() { f64::NEG_INFINITY } else { ln_alpha };
     let accept_prob = ln_alpha.min(0.0).exp();
@@ -375,8 +381,18 @@ pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, s: &RayState, cfg: &
         r.v = v0.iter().map(|x| -x).collect();
         r
     };
-    Ok((out, RayInfo { accept_prob, accepted, divergent, dlnl_pred: info.dlnl_pred, ln_alpha, n_grad: info.n_grad }))
+    (out, RayInfo { accept_prob, accepted, divergent, dlnl_pred: info.dlnl_pred, ln_alpha, n_grad: info.n_grad })
 }
+
+impl RayInfo {
+    /// The per-draw statistics, in [`STAT_NAMES`] order.
+    pub(crate) fn stats(&self, step: f64, n_steps: usize) -> Vec<f64> {
+        vec![self.accept_prob, step, n_steps as f64, self.n_grad as f64, f64::from(u8::from(self.divergent)), self.dlnl_pred, self.ln_alpha]
+    }
+}
+
+/// Names of the per-draw statistics.
+pub(crate) const STAT_NAMES: [&str; 7] = ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__"];
 
 struct RayChain<'t> {
     target: &'t dyn Target,
@@ -397,7 +413,7 @@ impl Chain for RayChain<'_> {
                 self.dt = self.da.final_step_size();
             }
         }
-        Ok(vec![info.accept_prob, used, self.cfg.n_steps as f64, info.n_grad as f64, f64::from(u8::from(info.divergent)), info.dlnl_pred, info.ln_alpha])
+        Ok(info.stats(used, self.cfg.n_steps))
     }
     fn position(&self) -> &[f64] {
         &self.s.x
@@ -406,7 +422,7 @@ impl Chain for RayChain<'_> {
         self.s.lp
     }
     fn stat_names(&self) -> Vec<&'static str> {
-        vec!["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__"]
+        STAT_NAMES.to_vec()
     }
     fn step_size(&self) -> f64 {
         self.dt
