@@ -3,3 +3,4 @@
 
 pub mod posteriordb;
 pub mod peers;
+pub mod plot;

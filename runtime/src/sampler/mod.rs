@@ -16,6 +16,7 @@ mod progress;
 mod draws;
 pub mod hmc;
 pub mod metric;
+pub mod minibatch;
 pub mod nuts;
 pub mod population;
 pub mod ray_tracing;
@@ -23,6 +24,7 @@ mod target;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
 pub use draws::{ChainDraws, Draws};
+pub use minibatch::{Batches, MinibatchTarget, Order};
 pub use progress::Progress;
 pub use target::{FnDensity, Target};
 
