@@ -1,4 +1,4 @@
-//! NUTS on the models of the peer comparison (peers.md) and on the posteriordb reference models
+//! NUTS (snell's, with Stan's warmup, and nuts-rs's with nutpie's adaptation, `s/nutpie`) on the models of the peer comparison (peers.md) and on the posteriordb reference models
 //! (including the heavy ones the tests leave out: radon, diamonds): wall time, µs per gradient,
 //! gradient evaluations per second, minimum bulk ESS and ESS per second, printed beside what NumPyro
 //! and nutpie achieve on a 2-core machine like ours where that is known.
@@ -12,7 +12,8 @@ use snell::prelude::*;
 use snell::sampler::hmc::Hmc;
 use snell::sampler::population::{run_hmc_population, run_ray_tracing_population, PopulationTarget};
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::{nuts::Nuts, run, RunConfig, Target};
+use snell::sampler::nutpie::Nutpie;
+use snell::sampler::{nuts::Nuts, run, RunConfig, Sampler, Target};
 use snell_examples::peers::PeerModels;
 use snell_examples::posteriordb::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,23 +66,31 @@ const PEERS: &[(&str, &str, f64, f64, f64, f64, f64)] = &[
     ("hierarchical_normal", "nutpie", 0.124, 576.0, 4613.0, 560e3, 2.10),
 ];
 
-fn bench<M: Model>(name: &str, m: &M) {
+/// One sampler on one model: a row of the table.
+fn bench_row<S: Sampler, M: Model>(name: &str, label: &str, sampler: &S, m: &M) {
     let counting = Counting { inner: m, calls: AtomicUsize::new(0) };
     let cfg = RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 1, init: None };
     let t = Instant::now();
-    let draws = run(&Nuts::default(), &counting, &cfg).expect("sampling");
+    let draws = run(sampler, &counting, &cfg).expect("sampling");
     let wall = t.elapsed().as_secs_f64();
     let summary = draws.summary();
     let min_ess = summary.rows().iter().skip(1).map(|r| r.ess_bulk).fold(f64::INFINITY, f64::min);
     let grads = counting.calls.load(Ordering::Relaxed) as f64;
     println!(
-        "{name:<20} {:<8} {wall:>7.3} {min_ess:>8.0} {:>9.0} {:>9.0}k {:>8.2}  ({} divergent)",
-        "snell",
+        "{name:<20} {label:<8} {wall:>7.3} {min_ess:>8.0} {:>9.0} {:>9.0}k {:>8.2}  ({} divergent, {:.0} gradients per draw)",
         min_ess / wall,
         grads / wall / 1e3,
         micros_per_gradient(m),
-        draws.divergences()
+        draws.divergences(),
+        grads / (cfg.chains * (cfg.warmup + cfg.draws)) as f64,
     );
+}
+
+/// snell's NUTS (Stan's warmup) and NUTS with nutpie's adaptation (nuts-rs) on the same gradients,
+/// then the peers' figures.
+fn bench<M: Model>(name: &str, m: &M) {
+    bench_row(name, "snell", &Nuts::default(), m);
+    bench_row("", "s/nutpie", &Nutpie::default(), m);
     for p in PEERS.iter().filter(|p| p.0 == name) {
         println!("{:<20} {:<8} {:>7.3} {:>8.0} {:>9.0} {:>9.0}k {:>8.2}", "", p.1, p.2, p.3, p.4, p.5 / 1e3, p.6);
     }

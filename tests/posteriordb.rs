@@ -19,7 +19,8 @@ use serde_json::Value;
 use snell::prelude::*;
 use snell_examples::posteriordb::*;
 use snell::sampler::nuts::Nuts;
-use snell::sampler::{run, Draws, FnDensity, RunConfig};
+use snell::sampler::nutpie::Nutpie;
+use snell::sampler::{run, Draws, FnDensity, RunConfig, Sampler};
 use std::time::Instant;
 
 // ---- references and the comparison -------------------------------------------------------------
@@ -31,10 +32,10 @@ fn config(seed: u64) -> RunConfig {
     RunConfig { chains: 4, warmup: 1000, draws: 1000, seed, init: None }
 }
 
-/// Samples `target` with NUTS (4 × (1000 + 1000)), timing the run.
-fn sample<T: snell::sampler::Target>(what: &str, nuts: &Nuts, target: &T, seed: u64) -> Draws {
+/// Samples `target` with `sampler` (4 × (1000 + 1000)), timing the run.
+fn sample<S: Sampler, T: snell::sampler::Target>(what: &str, sampler: &S, target: &T, seed: u64) -> Draws {
     let t = Instant::now();
-    let draws = run(nuts, target, &config(seed)).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let draws = run(sampler, target, &config(seed)).unwrap_or_else(|e| panic!("{what}: {e}"));
     println!("{what}: sampled in {:.1} s", t.elapsed().as_secs_f64());
     draws
 }
@@ -116,6 +117,14 @@ fn eight_schools_noncentered_matches_the_reference() {
     compare("eight_schools_noncentered", &r, &draws);
 }
 
+/// The same reference with NUTS as nutpie adapts it (nuts-rs).
+#[test]
+fn eight_schools_noncentered_matches_the_reference_with_nutpie() {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let m = EightSchoolsNoncentered::new(&reals(&r["data"]["y"]), &reals(&r["data"]["sigma"])).unwrap();
+    let draws = sample("eight_schools_noncentered (nutpie)", &Nutpie::default(), &m, 1);
+    compare("eight_schools_noncentered (nutpie)", &r, &draws);
+}
 
 /// The funnel: NUTS cannot explore the neck, and it must say so.
 #[test]
@@ -154,6 +163,8 @@ fn kidiq_momhsiq_matches_the_reference() {
     let m = KidscoreMomhsiq::new(&reals(&d["kid_score"]), &reals(&d["mom_iq"]), &reals(&d["mom_hs"])).unwrap();
     let draws = sample("kidiq_momhsiq", &Nuts::default(), &m, 1);
     compare("kidiq_momhsiq", &r, &draws);
+    let draws = sample("kidiq_momhsiq (nutpie)", &Nutpie::default(), &m, 2);
+    compare("kidiq_momhsiq (nutpie)", &r, &draws);
 }
 
 // ---- low_dim_gauss_mix: two-component mixture, ordered locations -------------------------------

@@ -10,7 +10,8 @@
 //!   [`log_prob!`]; values are [`Real`]s, distributions are in [`dist`];
 //! - what a model offers: [`Model`] (log densities, constraining, prior draws, simulation);
 //! - samplers: [`sampler`] (NUTS, HMC, the driver), [`diagnostics`], [`output`] (CmdStan CSV),
-//!   [`sbc`] (simulation-based calibration).
+//!   [`sbc`] (simulation-based calibration), [`vi`] (mean-field variational inference, the
+//!   baseline), [`optim`] (Adam).
 //!
 //! See the README for a walk-through.
 
@@ -31,6 +32,7 @@ pub mod diagnostics;
 pub mod dist;
 pub mod error;
 pub mod model;
+pub mod optim;
 pub mod output;
 mod range;
 pub mod sampler;
@@ -38,6 +40,7 @@ pub mod sbc;
 pub mod special;
 mod transform;
 pub mod value;
+pub mod vi;
 
 pub use ctx::Ctx;
 pub use data::Matrix;

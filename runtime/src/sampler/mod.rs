@@ -18,11 +18,14 @@ pub mod hmc;
 pub mod metric;
 pub mod minibatch;
 pub mod nuts;
+#[cfg(feature = "nuts-rs")]
+pub mod nutpie;
 pub mod population;
 pub mod ray_tracing;
 mod target;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
+pub(crate) use driver::initial_point;
 pub use draws::{ChainDraws, Draws};
 pub use minibatch::{Batches, MinibatchTarget, Order};
 pub use progress::Progress;
@@ -55,6 +58,12 @@ pub enum SamplerError {
     /// The model could not be evaluated.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// An external sampling engine (nuts-rs) failed.
+    #[error("{detail}")]
+    Engine {
+        /// What the engine reported.
+        detail: String,
+    },
     /// Output could not be written or read.
     #[error("{path}: {detail}")]
     Io {
@@ -79,8 +88,9 @@ pub enum Phase {
     Sampling,
 }
 
-/// One chain of a sampler.
-pub trait Chain: Send {
+/// One chain of a sampler. A chain stays on the thread that started it (so engines with
+/// thread-local state, such as nuts-rs's, fit), which is all the driver needs.
+pub trait Chain {
     /// One transition; returns the per-draw statistics (in [`Chain::stat_names`] order).
     fn step(&mut self, rng: &mut ChaCha8Rng, phase: Phase) -> Result<Vec<f64>, SamplerError>;
     /// The current unconstrained position.
