@@ -3,7 +3,7 @@
 //! of posteriordb references is in `tests/posteriordb.rs`.
 
 mod common;
-use common::{check_invariance, exact_inits, std_normal};
+use common::{check_invariance, check_thread_reproducibility, diag_gaussian, exact_inits, std_normal};
 use snell::output::{read_cmdstan_csv, CsvWriter};
 use snell::sampler::nutpie::Nutpie;
 use snell::sampler::{run, run_observed, FnDensity, RunConfig, SamplerError};
@@ -23,15 +23,7 @@ fn nutpie_adapts_to_an_ill_conditioned_gaussian() {
     // variances 0.01 … 100: the adapted inverse metric must follow them, the moments must be right
     let d = 5;
     let var: Vec<f64> = (0..d).map(|i| 10f64.powf(-2.0 + i as f64)).collect();
-    let v = var.clone();
-    let target = FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
-        let mut lp = 0.0;
-        for i in 0..q.len() {
-            g[i] = -q[i] / v[i];
-            lp -= 0.5 * q[i] * q[i] / v[i];
-        }
-        lp
-    });
+    let target = diag_gaussian(var.clone());
     let draws = run(&Nutpie::default(), &target, &RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 9, init: None }).unwrap();
     let summary = draws.summary();
     for (i, row) in summary.rows().iter().skip(1).enumerate() {
@@ -50,14 +42,7 @@ fn nutpie_adapts_to_an_ill_conditioned_gaussian() {
 
 #[test]
 fn same_seed_same_draws_whatever_the_thread_count() {
-    let target = std_normal(5);
-    let cfg = RunConfig { chains: 4, warmup: 100, draws: 50, seed: 11, init: None };
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| run(&Nutpie::default(), &target, &cfg).unwrap());
-    let two = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(|| run(&Nutpie::default(), &target, &cfg).unwrap());
-    assert_eq!(one, two);
-    let other = run(&Nutpie::default(), &target, &RunConfig { seed: 12, ..cfg }).unwrap();
-    assert_ne!(one.chains[0].values, other.chains[0].values);
-    assert_ne!(one.chains[0].values, one.chains[1].values, "chains must not share a stream");
+    check_thread_reproducibility(&Nutpie::default());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! reproducibility across thread counts, divergences, settings errors.
 
 mod common;
-use common::{check_invariance, exact_inits, std_normal};
+use common::{check_invariance, check_thread_reproducibility, exact_inits, std_normal};
 use snell::sampler::hmc::Hmc;
 use snell::sampler::nuts::Nuts;
 use snell::sampler::{run, FnDensity, RunConfig, SamplerError};
@@ -44,13 +44,7 @@ fn a_biased_kernel_fails_the_invariance_check() {
 
 #[test]
 fn same_seed_same_draws_whatever_the_thread_count() {
-    let target = std_normal(5);
-    let cfg = RunConfig { chains: 4, warmup: 100, draws: 50, seed: 11, init: None };
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| run(&Nuts::default(), &target, &cfg).unwrap());
-    let two = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(|| run(&Nuts::default(), &target, &cfg).unwrap());
-    assert_eq!(one, two);
-    let other = run(&Nuts::default(), &target, &RunConfig { seed: 12, ..cfg }).unwrap();
-    assert_ne!(one.chains[0].values, other.chains[0].values);
+    check_thread_reproducibility(&Nuts::default());
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! known variances, tree depth and acceptance after adaptation on a 100-d normal, and a dense metric
 //! on a correlated target.
 
+mod common;
 use snell::sampler::adapt::{WindowedAdaptation, WindowedSettings};
 use snell::sampler::nuts::Nuts;
 use snell::sampler::{run, FnDensity, RunConfig};
@@ -26,15 +27,7 @@ fn adapted_diagonal_metric_recovers_the_variances() {
     // variances 10⁻² … 10² on a log grid
     let d = 9;
     let var: Vec<f64> = (0..d).map(|i| 10f64.powf(-2.0 + 4.0 * i as f64 / (d - 1) as f64)).collect();
-    let v2 = var.clone();
-    let target = FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
-        let mut lp = 0.0;
-        for i in 0..q.len() {
-            g[i] = -q[i] / v2[i];
-            lp -= 0.5 * q[i] * q[i] / v2[i];
-        }
-        lp
-    });
+    let target = common::diag_gaussian(var.clone());
     let draws = run(&Nuts::default(), &target, &RunConfig { chains: 4, warmup: 1000, draws: 200, seed: 7, init: None }).unwrap();
     for c in &draws.chains {
         for i in 0..d {
