@@ -32,6 +32,7 @@ pub mod diagnostics;
 pub mod dist;
 pub mod error;
 pub mod model;
+pub mod nn;
 pub mod optim;
 pub mod output;
 mod range;

@@ -12,6 +12,7 @@
 
 mod dfdx_backend;
 mod native;
+pub mod network;
 
 pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem};
 pub use native::Native;

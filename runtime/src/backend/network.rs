@@ -1,0 +1,210 @@
+//! dfdx networks as parameter blocks: the map between a flat parameter vector and a dfdx module's
+//! tensors, and a network's forward and reverse pass on its device. The only place outside
+//! `dfdx_backend` that names dfdx; [`crate::nn`] builds targets on it.
+
+use super::DfdxElem;
+use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef};
+use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
+use dfdx::prelude::{Const, GatherTo, Gradients, OwnedTape, SumTo, Tensor, Trace};
+use dfdx::shapes::{HasShape, Shape};
+use dfdx::tensor::TensorFromVec;
+use dfdx::tensor_ops::{Backward, Device};
+
+/// Something done to each trainable tensor, read-only, in the module's own order.
+trait ReadTensor<E: DfdxElem, D: Device<E>> {
+    fn read<S: Shape>(&mut self, t: &Tensor<S, E, D>);
+}
+
+/// Walks the trainable tensors with a [`ReadTensor`].
+struct Reader<R>(R);
+
+impl<E: DfdxElem, D: Device<E>, R: ReadTensor<E, D>> TensorVisitor<E, D> for Reader<R> {
+    type Viewer = ViewTensorRef;
+    type Err = D::Err;
+    type E2 = E;
+    type D2 = D;
+    fn visit<S: Shape>(&mut self, opts: TensorOptions<S, E, D>, t: &Tensor<S, E, D>) -> Result<Option<Tensor<S, E, D>>, D::Err> {
+        if opts.do_gradient_update {
+            self.0.read(t);
+        }
+        Ok(None)
+    }
+}
+
+/// Appends each tensor's values (row-major) to one flat vector.
+struct Flatten<'a>(&'a mut Vec<f64>);
+
+impl<E: DfdxElem, D: Device<E>> ReadTensor<E, D> for Flatten<'_> {
+    fn read<S: Shape>(&mut self, t: &Tensor<S, E, D>) {
+        self.0.extend(t.as_vec().into_iter().map(DfdxElem::as_f64));
+    }
+}
+
+/// Lists the tensors' sizes.
+struct Sizes<'a>(&'a mut Vec<usize>);
+
+impl<E: DfdxElem, D: Device<E>> ReadTensor<E, D> for Sizes<'_> {
+    fn read<S: Shape>(&mut self, t: &Tensor<S, E, D>) {
+        self.0.push(t.shape().num_elements());
+    }
+}
+
+/// Appends each tensor's gradient to one flat vector.
+struct FlattenGrads<'a, E: DfdxElem, D: Device<E>> {
+    grads: &'a Gradients<E, D>,
+    out: &'a mut Vec<f64>,
+}
+
+impl<E: DfdxElem, D: Device<E>> ReadTensor<E, D> for FlattenGrads<'_, E, D> {
+    fn read<S: Shape>(&mut self, t: &Tensor<S, E, D>) {
+        self.out.extend(self.grads.get(t).as_vec().into_iter().map(DfdxElem::as_f64));
+    }
+}
+
+/// Writes a flat vector back into the trainable tensors, in the same order as [`Flatten`].
+struct Load<'a> {
+    flat: &'a [f64],
+    at: usize,
+}
+
+impl<E: DfdxElem, D: Device<E>> TensorVisitor<E, D> for Load<'_> {
+    type Viewer = ViewTensorMut;
+    type Err = D::Err;
+    type E2 = E;
+    type D2 = D;
+    fn visit<S: Shape>(&mut self, opts: TensorOptions<S, E, D>, t: &mut Tensor<S, E, D>) -> Result<Option<Tensor<S, E, D>>, D::Err> {
+        if opts.do_gradient_update {
+            let n = t.shape().num_elements();
+            let values: Vec<E> = self.flat[self.at..self.at + n].iter().map(|&v| E::of_f64(v)).collect();
+            t.copy_from(&values);
+            self.at += n;
+        }
+        Ok(None)
+    }
+}
+
+fn walk<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>, R: ReadTensor<E, D>>(m: &M, r: R) {
+    // reading never fails: the readers only copy values to the host
+    let _ = M::iter_tensors(&mut RecursiveWalker { m, f: &mut Reader(r) });
+}
+
+/// The trainable parameters of a dfdx module as one flat `f64` vector (the module's tensor order,
+/// each tensor row-major).
+pub fn flatten<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module: &M) -> Vec<f64> {
+    let mut out = Vec::new();
+    walk(module, Flatten(&mut out));
+    out
+}
+
+/// Sizes of the trainable tensors of a module, in [`flatten`]'s order.
+pub fn tensor_sizes<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module: &M) -> Vec<usize> {
+    let mut out = Vec::new();
+    walk(module, Sizes(&mut out));
+    out
+}
+
+/// Writes `flat` (as [`flatten`] lays it out) into the module's trainable tensors. The caller has
+/// checked the length.
+pub fn load<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module: &mut M, flat: &[f64]) {
+    let _ = M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut Load { flat, at: 0 } });
+}
+
+/// What a built dfdx module must offer to serve as a network with `I` inputs and one output:
+/// a forward pass with and without a tape, gradients, and cheap clones.
+pub trait NetworkModule<const I: usize, E: DfdxElem, D: Device<E>>:
+    Clone
+    + ZeroGrads<E, D>
+    + Module<Tensor<(usize, Const<I>), E, D, OwnedTape<E, D>>, Output = Tensor<(usize, Const<1>), E, D, OwnedTape<E, D>>>
+    + Module<Tensor<(usize, Const<I>), E, D>, Output = Tensor<(usize, Const<1>), E, D>>
+{
+}
+
+impl<const I: usize, E: DfdxElem, D: Device<E>, M> NetworkModule<I, E, D> for M where
+    M: Clone
+        + ZeroGrads<E, D>
+        + Module<Tensor<(usize, Const<I>), E, D, OwnedTape<E, D>>, Output = Tensor<(usize, Const<1>), E, D, OwnedTape<E, D>>>
+        + Module<Tensor<(usize, Const<I>), E, D>, Output = Tensor<(usize, Const<1>), E, D>>
+{
+}
+
+/// A dfdx network mapping `(batch, I)` inputs to `(batch, 1)` outputs on device `D`, with its
+/// inputs and targets held on the device.
+pub struct DeviceNetwork<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem, D: Device<E>> {
+    dev: D,
+    template: B::Built,
+    x: Tensor<(usize, Const<I>), E, D>,
+    y: Tensor<(usize, Const<1>), E, D>,
+    n: usize,
+}
+
+impl<B, const I: usize, E, D> DeviceNetwork<B, I, E, D>
+where
+    E: DfdxElem,
+    D: Device<E> + TensorFromVec<usize>,
+    B: BuildOnDevice<D, E>,
+    B::Built: NetworkModule<I, E, D>,
+{
+    /// Builds the network (dfdx's default initialisation, which [`flatten`] can read as a starting
+    /// point) and copies `x` (row-major `(n, I)`) and `y` (`n`) to the device.
+    pub fn new(dev: D, x: &[f64], y: &[f64]) -> Self {
+        let n = y.len();
+        let template = B::build_on_device(&dev);
+        let xs: Vec<E> = x.iter().map(|&v| E::of_f64(v)).collect();
+        let ys: Vec<E> = y.iter().map(|&v| E::of_f64(v)).collect();
+        let x = dev.tensor_from_vec(xs, (n, Const::<I>));
+        let y = dev.tensor_from_vec(ys, (n, Const::<1>));
+        Self { dev, template, x, y, n }
+    }
+
+    /// Number of observations.
+    pub fn n_obs(&self) -> usize {
+        self.n
+    }
+
+    /// The initial weights dfdx drew.
+    pub fn initial_weights(&self) -> Vec<f64> {
+        flatten(&self.template)
+    }
+
+    /// Sizes of the trainable tensors.
+    pub fn tensor_sizes(&self) -> Vec<usize> {
+        tensor_sizes(&self.template)
+    }
+
+    fn with_weights(&self, w: &[f64]) -> B::Built {
+        let mut m = self.template.clone();
+        load(&mut m, w);
+        m
+    }
+
+    /// `Σ (f(x_i) − y_i)²` over `batch` (all observations for `None`) and its gradient in the
+    /// weights, written to `grad`.
+    pub fn squared_error_grad(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut Vec<f64>) -> f64 {
+        let m = self.with_weights(w);
+        let (x, y) = match batch {
+            Some(idx) => {
+                let idx = self.dev.tensor_from_vec(idx.to_vec(), (idx.len(),));
+                (self.x.clone().gather(idx.clone()), self.y.clone().gather(idx))
+            }
+            None => (self.x.clone(), self.y.clone()),
+        };
+        let grads = m.alloc_grads();
+        let out = m.forward(x.traced(grads));
+        let r = out - y;
+        let s = r.square().sum::<(), _>();
+        let value = s.as_vec()[0].as_f64();
+        let grads = s.backward();
+        grad.clear();
+        walk(&m, FlattenGrads { grads: &grads, out: grad });
+        value
+    }
+
+    /// The network's outputs at the rows of `x` (row-major `(rows, I)`), without a tape.
+    pub fn predict(&self, w: &[f64], x: &[f64]) -> Vec<f64> {
+        let m = self.with_weights(w);
+        let rows = x.len() / I;
+        let xs: Vec<E> = x.iter().map(|&v| E::of_f64(v)).collect();
+        let out = m.forward(self.dev.tensor_from_vec(xs, (rows, Const::<I>)));
+        out.as_vec().into_iter().map(DfdxElem::as_f64).collect()
+    }
+}
