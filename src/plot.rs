@@ -167,7 +167,11 @@ impl Plot {
             let legend = match &s.kind {
                 Kind::Line(p) => chart.draw_series(LineSeries::new(p.iter().copied(), color.stroke_width(2))).map_err(draw)?,
                 Kind::Histogram(..) => chart.draw_series(LineSeries::new(h.iter().copied(), color.stroke_width(2))).map_err(draw)?,
-                Kind::Points(p) => chart.draw_series(p.iter().map(|&(x, y)| Circle::new((x, y), 2, color.filled()))).map_err(draw)?,
+                Kind::Points(p) => {
+                    // points outside fixed axis ranges are left out rather than drawn on the frame
+                    let inside = |&&(x, y): &&(f64, f64)| (x_lo..=x_hi).contains(&x) && (y_lo..=y_hi).contains(&y);
+                    chart.draw_series(p.iter().filter(inside).map(|&(x, y)| Circle::new((x, y), 2, color.filled()))).map_err(draw)?
+                }
                 Kind::Band(b) => {
                     let upper = b.iter().map(|&(x, _, hi)| (x, hi));
                     let lower = b.iter().rev().map(|&(x, lo, _)| (x, lo));

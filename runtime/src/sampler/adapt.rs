@@ -94,7 +94,7 @@ impl WindowedSettings {
 
 /// Welford estimates of the variances (or covariance) of the draws in a window.
 #[derive(Clone, Debug)]
-struct Welford {
+pub(crate) struct Welford {
     n: usize,
     mean: Vec<f64>,
     m2: Vec<f64>,
@@ -102,10 +102,10 @@ struct Welford {
 }
 
 impl Welford {
-    fn new(d: usize, dense: bool) -> Self {
+    pub(crate) fn new(d: usize, dense: bool) -> Self {
         Self { n: 0, mean: vec![0.0; d], m2: vec![0.0; if dense { d * d } else { d }], dense }
     }
-    fn add(&mut self, q: &[f64]) {
+    pub(crate) fn add(&mut self, q: &[f64]) {
         self.n += 1;
         let d = q.len();
         let delta: Vec<f64> = q.iter().zip(&self.mean).map(|(x, m)| x - m).collect();
@@ -125,7 +125,7 @@ impl Welford {
         }
     }
     /// Stan's regularised estimate: `n/(n+5) Σ + 10⁻³ · 5/(n+5) I`.
-    fn estimate(&self) -> Option<Metric> {
+    pub(crate) fn estimate(&self) -> Option<Metric> {
         let d = self.mean.len();
         let n = self.n as f64;
         if self.n < 2 {
@@ -139,7 +139,7 @@ impl Welford {
             Some(Metric::Diag(self.m2.iter().map(|&v| shrink(v, true)).collect()))
         }
     }
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let (d, dense) = (self.mean.len(), self.dense);
         *self = Welford::new(d, dense);
     }

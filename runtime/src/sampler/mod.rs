@@ -22,6 +22,7 @@ pub mod nuts;
 pub mod nutpie;
 pub mod population;
 pub mod ray_tracing;
+pub mod rwm;
 mod target;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
