@@ -23,6 +23,7 @@ pub mod nutpie;
 pub mod population;
 pub mod ray_tracing;
 pub mod rwm;
+mod select;
 mod target;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
@@ -30,6 +31,7 @@ pub(crate) use driver::initial_point;
 pub use draws::{ChainDraws, Draws};
 pub use minibatch::{Batches, MinibatchTarget, Order};
 pub use progress::Progress;
+pub use select::Select;
 pub use target::{FnDensity, Target};
 
 use crate::error::ModelError;
