@@ -6,7 +6,7 @@
 mod common;
 use nalgebra::{DMatrix, DVector};
 use snell::nn::layers::{Linear, Tanh};
-use snell::nn::{flatten, load, BuildOnDevice, Cpu, NetworkRegression, Noise, WeightPrior};
+use snell::nn::{flatten, load, BuildOnDevice, Cpu, NetworkClassifier, NetworkRegression, Noise, WeightPrior};
 use snell::sampler::{nuts::Nuts, run, Batches, MinibatchTarget, Order, RunConfig, Target};
 use snell::{Matrix, ModelError};
 
@@ -122,4 +122,42 @@ fn a_linear_network_has_the_bayesian_linear_regression_posterior() {
         assert!((row.sd / sd - 1.0).abs() < 0.1, "{}: sd {} vs {sd}", row.name, row.sd);
         assert!(row.rhat < 1.01);
     }
+}
+
+type Classifier = (Linear<2, 5>, Tanh, Linear<5, 3>);
+
+fn classifier() -> NetworkClassifier<Classifier, 2, 3> {
+    let (x, y) = data(12);
+    let labels: Vec<usize> = y.iter().map(|v| if *v < -0.3 { 0 } else if *v < 0.3 { 1 } else { 2 }).collect();
+    NetworkClassifier::<Classifier, 2, 3>::new(Default::default(), &x, &labels, WeightPrior::isotropic(1.5)).unwrap()
+}
+
+#[test]
+fn classifier_gradients_minibatches_and_probabilities() {
+    let m = classifier();
+    let d = m.dim();
+    assert_eq!(d, 2 * 5 + 5 + 5 * 3 + 3);
+    let q: Vec<f64> = (0..d).map(|i| ((i as f64 + 0.5) * 0.77).sin()).collect();
+    let mut g = vec![0.0; d];
+    let full = m.logp_grad(&q, &mut g).unwrap();
+    let fd = common::fd_grad(|p| { let mut s = vec![0.0; d]; m.logp_grad(p, &mut s).unwrap() }, &q, 1e-6);
+    common::assert_all_close(&g, &fd, 1e-5, "classifier gradient");
+    // an epoch of minibatches averages to the full log density
+    let mut batches = Batches::new(12, 4, Order::Shuffled).unwrap();
+    let mut rng = common::rng(9);
+    let mean: f64 = (0..3).map(|_| m.logp_grad_minibatch(&q, batches.next(&mut rng), &mut vec![0.0; d]).unwrap()).sum::<f64>() / 3.0;
+    assert!((mean - full).abs() < 1e-9 * full.abs(), "{mean} vs {full}");
+    // class probabilities: each row sums to one
+    let (x, _) = data(12);
+    let p = m.predict_proba(&q, &x).unwrap();
+    assert!(p.chunks(3).all(|r| (r.iter().sum::<f64>() - 1.0).abs() < 1e-12));
+}
+
+#[test]
+fn classifier_labels_are_checked() {
+    let (x, _) = data(4);
+    let bad = NetworkClassifier::<Classifier, 2, 3>::new(Default::default(), &x, &[0, 1, 3, 2], WeightPrior::isotropic(1.0));
+    assert!(matches!(bad, Err(ModelError::Data { name, .. }) if name == "labels"));
+    let short = NetworkClassifier::<Classifier, 2, 3>::new(Default::default(), &x, &[0, 1], WeightPrior::isotropic(1.0));
+    assert!(matches!(short, Err(ModelError::Data { name, .. }) if name == "labels"));
 }

@@ -109,56 +109,72 @@ pub fn load<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module: &mut M
     let _ = M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut Load { flat, at: 0 } });
 }
 
-/// What a built dfdx module must offer to serve as a network with `I` inputs and one output:
+/// What a built dfdx module must offer to serve as a network with `I` inputs and `O` outputs:
 /// a forward pass with and without a tape, gradients, and cheap clones.
-pub trait NetworkModule<const I: usize, E: DfdxElem, D: Device<E>>:
+pub trait NetworkModule<const I: usize, const O: usize, E: DfdxElem, D: Device<E>>:
     Clone
     + ZeroGrads<E, D>
-    + Module<Tensor<(usize, Const<I>), E, D, OwnedTape<E, D>>, Output = Tensor<(usize, Const<1>), E, D, OwnedTape<E, D>>>
-    + Module<Tensor<(usize, Const<I>), E, D>, Output = Tensor<(usize, Const<1>), E, D>>
+    + Module<Tensor<(usize, Const<I>), E, D, OwnedTape<E, D>>, Output = Tensor<(usize, Const<O>), E, D, OwnedTape<E, D>>>
+    + Module<Tensor<(usize, Const<I>), E, D>, Output = Tensor<(usize, Const<O>), E, D>>
 {
 }
 
-impl<const I: usize, E: DfdxElem, D: Device<E>, M> NetworkModule<I, E, D> for M where
+impl<const I: usize, const O: usize, E: DfdxElem, D: Device<E>, M> NetworkModule<I, O, E, D> for M where
     M: Clone
         + ZeroGrads<E, D>
-        + Module<Tensor<(usize, Const<I>), E, D, OwnedTape<E, D>>, Output = Tensor<(usize, Const<1>), E, D, OwnedTape<E, D>>>
-        + Module<Tensor<(usize, Const<I>), E, D>, Output = Tensor<(usize, Const<1>), E, D>>
+        + Module<Tensor<(usize, Const<I>), E, D, OwnedTape<E, D>>, Output = Tensor<(usize, Const<O>), E, D, OwnedTape<E, D>>>
+        + Module<Tensor<(usize, Const<I>), E, D>, Output = Tensor<(usize, Const<O>), E, D>>
 {
 }
 
-/// A dfdx network mapping `(batch, I)` inputs to `(batch, 1)` outputs on device `D`, with its
+/// How outputs are compared with targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// `Σ (f − y)²` over all outputs (Gaussian likelihoods).
+    SquaredError,
+    /// `−Σ y · log softmax(f)` with one-hot `y` (categorical likelihoods).
+    CrossEntropy,
+}
+
+/// A dfdx network mapping `(batch, I)` inputs to `(batch, O)` outputs on device `D`, with its
 /// inputs and targets held on the device.
-pub struct DeviceNetwork<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem, D: Device<E>> {
+pub struct DeviceNetwork<B: BuildOnDevice<D, E>, const I: usize, const O: usize, E: DfdxElem, D: Device<E>> {
     dev: D,
     template: B::Built,
     x: Tensor<(usize, Const<I>), E, D>,
-    y: Tensor<(usize, Const<1>), E, D>,
+    y: Tensor<(usize, Const<O>), E, D>,
     n: usize,
+    loss: Loss,
 }
 
-impl<B, const I: usize, E, D> DeviceNetwork<B, I, E, D>
+impl<B, const I: usize, const O: usize, E, D> DeviceNetwork<B, I, O, E, D>
 where
     E: DfdxElem,
     D: Device<E> + TensorFromVec<usize>,
     B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, E, D>,
+    B::Built: NetworkModule<I, O, E, D>,
 {
     /// Builds the network (dfdx's default initialisation, which [`flatten`] can read as a starting
-    /// point) and copies `x` (row-major `(n, I)`) and `y` (`n`) to the device.
-    pub fn new(dev: D, x: &[f64], y: &[f64]) -> Self {
-        let n = y.len();
+    /// point) and copies `x` (row-major `(n, I)`) and `y` (row-major `(n, O)`) to the device.
+    pub fn new(dev: D, x: &[f64], y: &[f64], loss: Loss) -> Self {
+        let n = y.len() / O;
         let template = B::build_on_device(&dev);
         let xs: Vec<E> = x.iter().map(|&v| E::of_f64(v)).collect();
         let ys: Vec<E> = y.iter().map(|&v| E::of_f64(v)).collect();
         let x = dev.tensor_from_vec(xs, (n, Const::<I>));
-        let y = dev.tensor_from_vec(ys, (n, Const::<1>));
-        Self { dev, template, x, y, n }
+        let y = dev.tensor_from_vec(ys, (n, Const::<O>));
+        Self { dev, template, x, y, n, loss }
     }
 
     /// Number of observations.
     pub fn n_obs(&self) -> usize {
         self.n
+    }
+
+    /// The size B of `batch` (N for `None`) and the likelihood's scale N / B.
+    pub fn batch_scale(&self, batch: Option<&[usize]>) -> (usize, f64) {
+        let b = batch.map_or(self.n, |b| b.len());
+        (b, self.n as f64 / b as f64)
     }
 
     /// The initial weights dfdx drew.
@@ -177,9 +193,9 @@ where
         m
     }
 
-    /// `Σ (f(x_i) − y_i)²` over `batch` (all observations for `None`) and its gradient in the
-    /// weights, written to `grad`.
-    pub fn squared_error_grad(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut Vec<f64>) -> f64 {
+    /// The loss summed over `batch` (all observations for `None`) and its gradient in the weights,
+    /// written to `grad`.
+    pub fn loss_grad(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut Vec<f64>) -> f64 {
         let m = self.with_weights(w);
         let (x, y) = match batch {
             Some(idx) => {
@@ -188,10 +204,14 @@ where
             }
             None => (self.x.clone(), self.y.clone()),
         };
+        let b = x.shape().0;
         let grads = m.alloc_grads();
         let out = m.forward(x.traced(grads));
-        let r = out - y;
-        let s = r.square().sum::<(), _>();
+        let s = match self.loss {
+            Loss::SquaredError => (out - y).square().sum::<(), _>(),
+            // dfdx's loss is the mean over the batch
+            Loss::CrossEntropy => dfdx::losses::cross_entropy_with_logits_loss(out, y) * E::of_f64(b as f64),
+        };
         let value = s.as_vec()[0].as_f64();
         let grads = s.backward();
         grad.clear();
@@ -199,7 +219,8 @@ where
         value
     }
 
-    /// The network's outputs at the rows of `x` (row-major `(rows, I)`), without a tape.
+    /// The network's outputs (row-major `(rows, O)`) at the rows of `x` (row-major `(rows, I)`),
+    /// without a tape.
     pub fn predict(&self, w: &[f64], x: &[f64]) -> Vec<f64> {
         let m = self.with_weights(w);
         let rows = x.len() / I;

@@ -1,37 +1,8 @@
-//! Bayesian neural networks: a dfdx network whose weights are parameters, with a Gaussian prior on
-//! every weight and a Gaussian likelihood, as a [`Target`] (and a [`MinibatchTarget`], so that
-//! stochastic-gradient samplers can run on it) that every sampler of the crate consumes.
-//!
-//! The network is any dfdx module built from its layers (`Linear`, activations, `LayerNorm`, …)
-//! mapping `(batch, I)` inputs to one output. Its trainable tensors, in dfdx's order, form the flat
-//! parameter vector `w.1 … w.K`; with a learned noise scale, `sigma` (sampled as `ln sigma`, its
-//! Jacobian added) comes last. Inputs and targets live on the network's device; each evaluation
-//! writes the weights into the module, runs the forward and reverse pass there and returns the
-//! gradient on the host.
-//!
-//! ```no_run
-//! use snell::nn::layers::{Linear, Tanh};
-//! use snell::nn::{Noise, NetworkRegression, WeightPrior};
-//! use snell::sampler::{nuts::Nuts, run, RunConfig};
-//! use snell::Matrix;
-//!
-//! // y = sin(x) + noise at 20 points, a 1-20-1 tanh network
-//! let xs: Vec<f64> = (0..20).map(|i| -3.0 + 6.0 * i as f64 / 19.0).collect();
-//! let ys: Vec<f64> = xs.iter().map(|x| x.sin()).collect();
-//! let x = Matrix::new(20, 1, xs).unwrap();
-//! type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
-//! let target = NetworkRegression::<Net, 1>::new(Default::default(), &x, &ys, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 10.0 }).unwrap();
-//! let draws = run(&Nuts::default(), &target, &RunConfig::default()).unwrap();
-//! println!("{}", draws.summary());
-//! ```
+//! [`NetworkRegression`]: a network with a Gaussian likelihood on one output.
 
-use crate::backend::network::{DeviceNetwork, NetworkModule};
-pub use crate::backend::network::{flatten, load, tensor_sizes};
-/// dfdx's layer builders (`Linear`, `Tanh`, `ReLU`, `LayerNorm1D`, …), to declare networks with.
-pub use dfdx::nn::builders as layers;
-/// dfdx's CPU device.
-pub use dfdx::tensor::Cpu;
-pub use dfdx::nn::BuildOnDevice;
+use super::{Bands, WeightPrior, Weights, HALF_LN_2PI};
+use crate::backend::network::{DeviceNetwork, Loss, NetworkModule};
+use dfdx::nn::BuildOnDevice;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;
@@ -40,27 +11,6 @@ use crate::special::lgamma as ln_gamma;
 use dfdx::prelude::{Const, Tensor};
 use dfdx::tensor::TensorFromVec;
 use dfdx::tensor_ops::Device;
-use rand_distr::{Distribution, StandardNormal};
-
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
-
-/// The prior on the weights: independent normals with mean 0 and one standard deviation per
-/// trainable tensor (isotropic by default).
-#[derive(Clone, Debug, PartialEq)]
-pub struct WeightPrior {
-    sd: Vec<f64>,
-}
-
-impl WeightPrior {
-    /// Every weight `~ Normal(0, sd)`.
-    pub fn isotropic(sd: f64) -> Self {
-        Self { sd: vec![sd] }
-    }
-    /// Tensor `k` of the network (dfdx's order: for `Linear`, weight then bias) `~ Normal(0, sd[k])`.
-    pub fn per_tensor(sd: Vec<f64>) -> Self {
-        Self { sd }
-    }
-}
 
 /// The observation noise of the Gaussian likelihood.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,26 +26,12 @@ pub enum Noise {
     },
 }
 
-/// Posterior predictive summaries at test points.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Bands {
-    /// The probabilities of [`Bands::quantiles`].
-    pub probs: Vec<f64>,
-    /// Mean output at each test point.
-    pub mean: Vec<f64>,
-    /// `quantiles[k][j]`: quantile `probs[k]` at test point `j`.
-    pub quantiles: Vec<Vec<f64>>,
-}
-
 /// `y_i ~ Normal(f_w(x_i), sigma)` with `w ~ WeightPrior` for a dfdx network `f` built from the
 /// builder type `B` (e.g. `(Linear<1, 50>, Tanh, Linear<50, 1>)`) with `I` inputs, in element type
 /// `E` on device `D` (f64 on the CPU by default).
 pub struct NetworkRegression<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem = f64, D: Device<E> = dfdx::tensor::Cpu> {
-    net: DeviceNetwork<B, I, E, D>,
-    /// The prior sd of each weight.
-    weight_sd: Vec<f64>,
-    /// RMS of dfdx's initial values of each weight's tensor: the scale of initial points.
-    init_scale: Vec<f64>,
+    net: DeviceNetwork<B, I, 1, E, D>,
+    weights: Weights,
     noise: Noise,
     names: Vec<String>,
 }
@@ -105,7 +41,7 @@ where
     E: DfdxElem,
     D: Device<E> + TensorFromVec<usize>,
     B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, E, D>,
+    B::Built: NetworkModule<I, 1, E, D>,
 {
     /// The model for inputs `x` (`n × I`) and targets `y` (`n`) on device `dev`; checks the data
     /// and the prior.
@@ -127,34 +63,18 @@ where
             }
             _ => {}
         }
-        let net = DeviceNetwork::<B, I, E, D>::new(dev, x.data(), y);
-        let sizes = net.tensor_sizes();
-        let sd = match prior.sd.len() {
-            1 => vec![prior.sd[0]; sizes.len()],
-            k if k == sizes.len() => prior.sd.clone(),
-            k => return Err(data("prior", format!("{k} standard deviations for a network of {} tensors", sizes.len()))),
-        };
-        if let Some(s) = sd.iter().find(|s| !(**s > 0.0 && s.is_finite())) {
-            return Err(data("prior", format!("sd {s} must be positive and finite")));
-        }
-        let init = net.initial_weights();
-        let (mut weight_sd, mut init_scale, mut at) = (Vec::new(), Vec::new(), 0);
-        for (k, &n) in sizes.iter().enumerate() {
-            let rms = (init[at..at + n].iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
-            weight_sd.extend(std::iter::repeat_n(sd[k], n));
-            init_scale.extend(std::iter::repeat_n(if rms > 0.0 { rms } else { 0.1 }, n));
-            at += n;
-        }
-        let mut names: Vec<String> = (1..=weight_sd.len()).map(|i| format!("w.{i}")).collect();
+        let net = DeviceNetwork::<B, I, 1, E, D>::new(dev, x.data(), y, Loss::SquaredError);
+        let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
+        let mut names = weights.names();
         if matches!(noise, Noise::Gamma { .. }) {
             names.push("sigma".into());
         }
-        Ok(Self { net, weight_sd, init_scale, noise, names })
+        Ok(Self { net, weights, noise, names })
     }
 
     /// Number of weights.
     pub fn n_weights(&self) -> usize {
-        self.weight_sd.len()
+        self.weights.len()
     }
 
     /// The network's outputs at the rows of `x` for the unconstrained point `q`.
@@ -201,10 +121,7 @@ where
     }
 
     fn check(&self, q: &[f64]) -> Result<(), ModelError> {
-        if q.len() != self.names.len() {
-            return Err(ModelError::Dimension { what: "network parameters".into(), expected: self.names.len(), got: q.len() });
-        }
-        Ok(())
+        super::check_len(q, self.names.len())
     }
 
     /// Log density (prior + Jacobian + `scale` · log likelihood of `batch`) and its gradient.
@@ -216,15 +133,13 @@ where
             Noise::Fixed(s) => (s, s.ln()),
             Noise::Gamma { .. } => (rest[0].exp(), rest[0]),
         };
-        let b = batch.map_or(self.net.n_obs(), |b| b.len());
-        let scale = self.net.n_obs() as f64 / b as f64;
+        let (b, scale) = self.net.batch_scale(batch);
         let mut g_sse = Vec::with_capacity(k);
-        let sse = self.net.squared_error_grad(w, batch, &mut g_sse);
+        let sse = self.net.loss_grad(w, batch, &mut g_sse);
         let mut lp = scale * (-0.5 * sse / (sigma * sigma) - b as f64 * (ln_sigma + HALF_LN_2PI));
+        lp += self.weights.log_prior_grad(w, &mut grad[..k]);
         for i in 0..k {
-            let s = self.weight_sd[i];
-            lp -= 0.5 * (w[i] / s).powi(2) + s.ln() + HALF_LN_2PI;
-            grad[i] = -w[i] / (s * s) - scale * 0.5 * g_sse[i] / (sigma * sigma);
+            grad[i] -= scale * 0.5 * g_sse[i] / (sigma * sigma);
         }
         if let Noise::Gamma { shape, rate } = self.noise {
             // Gamma(shape, rate) on sigma, + ln sigma for the Jacobian of sigma = exp(u)
@@ -243,7 +158,7 @@ where
     E: DfdxElem,
     D: Device<E> + TensorFromVec<usize> + Sync,
     B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, E, D> + Sync,
+    B::Built: NetworkModule<I, 1, E, D> + Sync,
     Tensor<(usize, Const<I>), E, D>: Sync,
     Tensor<(usize, Const<1>), E, D>: Sync,
 {
@@ -268,10 +183,7 @@ where
     /// Weights at the scale of dfdx's initialisation of each tensor (drawn from the chain's
     /// stream), `sigma` = 1: Stan's uniform(−2, 2) would saturate every unit of a wide network.
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-        let mut q: Vec<f64> = self.init_scale.iter().map(|s| {
-            let z: f64 = StandardNormal.sample(&mut *rng);
-            s * z
-        }).collect();
+        let mut q = self.weights.init(rng);
         if matches!(self.noise, Noise::Gamma { .. }) {
             q.push(0.0);
         }
@@ -284,7 +196,7 @@ where
     E: DfdxElem,
     D: Device<E> + TensorFromVec<usize> + Sync,
     B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, E, D> + Sync,
+    B::Built: NetworkModule<I, 1, E, D> + Sync,
     Tensor<(usize, Const<I>), E, D>: Sync,
     Tensor<(usize, Const<1>), E, D>: Sync,
 {
@@ -292,13 +204,7 @@ where
         Some(self.net.n_obs())
     }
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
-        let n = self.net.n_obs();
-        if batch.is_empty() {
-            return Err(ModelError::Data { name: "batch".into(), detail: "a minibatch needs at least one observation".into() });
-        }
-        if let Some(&i) = batch.iter().find(|&&i| i >= n) {
-            return Err(ModelError::Data { name: "batch".into(), detail: format!("index {i} out of range for {n} observations") });
-        }
+        super::check_batch(batch, self.net.n_obs())?;
         self.eval(q, Some(batch), grad)
     }
 }

@@ -1,0 +1,140 @@
+//! [`NetworkClassifier`]: a network whose `K` outputs are the logits of a categorical likelihood.
+
+use super::{WeightPrior, Weights};
+use crate::backend::network::{DeviceNetwork, Loss, NetworkModule};
+use crate::backend::DfdxElem;
+use crate::data::Matrix;
+use crate::error::ModelError;
+use crate::sampler::{MinibatchTarget, Target};
+use dfdx::nn::BuildOnDevice;
+use dfdx::prelude::{Const, Tensor};
+use dfdx::tensor::TensorFromVec;
+use dfdx::tensor_ops::Device;
+
+/// `label_i ~ Categorical(softmax(f_w(x_i)))` with `w ~ WeightPrior`, for a dfdx network built from
+/// `B` with `I` inputs and `K` outputs (e.g. `(Linear<784, 1000>, ReLU, Linear<1000, 10>)`), in
+/// element type `E` on device `D`. Labels are `0..K`.
+pub struct NetworkClassifier<B: BuildOnDevice<D, E>, const I: usize, const K: usize, E: DfdxElem = f64, D: Device<E> = dfdx::tensor::Cpu> {
+    net: DeviceNetwork<B, I, K, E, D>,
+    weights: Weights,
+    names: Vec<String>,
+}
+
+impl<B, const I: usize, const K: usize, E, D> NetworkClassifier<B, I, K, E, D>
+where
+    E: DfdxElem,
+    D: Device<E> + TensorFromVec<usize>,
+    B: BuildOnDevice<D, E>,
+    B::Built: NetworkModule<I, K, E, D>,
+{
+    /// The model for inputs `x` (`n × I`) and labels (`n`, each below `K`) on device `dev`; checks
+    /// the data and the prior.
+    pub fn new(dev: D, x: &Matrix, labels: &[usize], prior: WeightPrior) -> Result<Self, ModelError> {
+        let data = |name: &str, detail: String| ModelError::Data { name: name.into(), detail };
+        if x.cols() != I {
+            return Err(data("x", format!("has {} columns, the network takes {I} inputs", x.cols())));
+        }
+        if x.rows() != labels.len() || labels.is_empty() {
+            return Err(data("labels", format!("has {} values for {} rows of x (at least one needed)", labels.len(), x.rows())));
+        }
+        if let Some(l) = labels.iter().find(|&&l| l >= K) {
+            return Err(data("labels", format!("label {l} is not below the {K} classes")));
+        }
+        if let Some(v) = x.data().iter().find(|v| !v.is_finite()) {
+            return Err(data("x", format!("contains a non-finite value ({v})")));
+        }
+        let mut one_hot = vec![0.0; labels.len() * K];
+        for (i, &l) in labels.iter().enumerate() {
+            one_hot[i * K + l] = 1.0;
+        }
+        let net = DeviceNetwork::<B, I, K, E, D>::new(dev, x.data(), &one_hot, Loss::CrossEntropy);
+        let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
+        let names = weights.names();
+        Ok(Self { net, weights, names })
+    }
+
+    /// Number of weights.
+    pub fn n_weights(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Class probabilities (row-major `(rows, K)`) at the rows of `x` for the weights `w`.
+    pub fn predict_proba(&self, w: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
+        self.check(w)?;
+        if x.cols() != I {
+            return Err(ModelError::Data { name: "x".into(), detail: format!("has {} columns, the network takes {I} inputs", x.cols()) });
+        }
+        let logits = self.net.predict(w, x.data());
+        let mut out = Vec::with_capacity(logits.len());
+        for row in logits.chunks(K) {
+            let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = row.iter().map(|l| (l - m).exp()).sum();
+            out.extend(row.iter().map(|l| (l - m).exp() / z));
+        }
+        Ok(out)
+    }
+
+    fn check(&self, w: &[f64]) -> Result<(), ModelError> {
+        super::check_len(w, self.names.len())
+    }
+
+    fn eval(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut [f64]) -> Result<f64, ModelError> {
+        self.check(w)?;
+        let (_, scale) = self.net.batch_scale(batch);
+        let mut g_ce = Vec::with_capacity(w.len());
+        let ce = self.net.loss_grad(w, batch, &mut g_ce);
+        let mut lp = self.weights.log_prior_grad(w, grad) - scale * ce;
+        for i in 0..w.len() {
+            grad[i] -= scale * g_ce[i];
+        }
+        if !lp.is_finite() {
+            lp = f64::NEG_INFINITY;
+        }
+        Ok(lp)
+    }
+}
+
+impl<B, const I: usize, const K: usize, E, D> Target for NetworkClassifier<B, I, K, E, D>
+where
+    E: DfdxElem,
+    D: Device<E> + TensorFromVec<usize> + Sync,
+    B: BuildOnDevice<D, E>,
+    B::Built: NetworkModule<I, K, E, D> + Sync,
+    Tensor<(usize, Const<I>), E, D>: Sync,
+    Tensor<(usize, Const<K>), E, D>: Sync,
+{
+    fn dim(&self) -> usize {
+        self.names.len()
+    }
+    fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
+        self.eval(q, None, grad)
+    }
+    fn names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.check(q)?;
+        Ok(q.to_vec())
+    }
+    fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        self.weights.init(rng)
+    }
+}
+
+impl<B, const I: usize, const K: usize, E, D> MinibatchTarget for NetworkClassifier<B, I, K, E, D>
+where
+    E: DfdxElem,
+    D: Device<E> + TensorFromVec<usize> + Sync,
+    B: BuildOnDevice<D, E>,
+    B::Built: NetworkModule<I, K, E, D> + Sync,
+    Tensor<(usize, Const<I>), E, D>: Sync,
+    Tensor<(usize, Const<K>), E, D>: Sync,
+{
+    fn n_obs(&self) -> Option<usize> {
+        Some(self.net.n_obs())
+    }
+    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
+        super::check_batch(batch, self.net.n_obs())?;
+        self.eval(q, Some(batch), grad)
+    }
+}
