@@ -161,3 +161,24 @@ fn classifier_labels_are_checked() {
     let short = NetworkClassifier::<Classifier, 2, 3>::new(Default::default(), &x, &[0, 1], WeightPrior::isotropic(1.0));
     assert!(matches!(short, Err(ModelError::Data { name, .. }) if name == "labels"));
 }
+
+type Tiny = (snell::nn::layers::Embedding<8, 4>, snell::nn::layers::TransformerEncoder<4, 2, 8, 1>, Linear<4, 8>);
+
+#[test]
+fn sequence_model_gradients_and_minibatches() {
+    let tokens: Vec<usize> = (0..41).map(|i| (i * 5 + i / 3) % 8).collect();
+    let m = snell::nn::NetworkSequenceModel::<Tiny, 8, f64>::new(Default::default(), tokens, 5, WeightPrior::isotropic(1.0)).unwrap();
+    assert_eq!(MinibatchTarget::n_obs(&m), Some(8));
+    let d = m.dim();
+    let q: Vec<f64> = (0..d).map(|i| ((i as f64 + 0.3) * 0.41).sin() * 0.5).collect();
+    let mut g = vec![0.0; d];
+    let full = m.logp_grad(&q, &mut g).unwrap();
+    let fd = common::fd_grad(|p| { let mut s = vec![0.0; d]; m.logp_grad(p, &mut s).unwrap() }, &q, 1e-6);
+    common::assert_all_close(&g, &fd, 1e-4, "sequence model gradient");
+    let mut batches = Batches::new(8, 2, Order::Shuffled).unwrap();
+    let mut rng = common::rng(2);
+    let mean: f64 = (0..4).map(|_| m.logp_grad_minibatch(&q, batches.next(&mut rng), &mut vec![0.0; d]).unwrap()).sum::<f64>() / 4.0;
+    assert!((mean - full).abs() < 1e-9 * full.abs(), "{mean} vs {full}");
+    let bad = snell::nn::NetworkSequenceModel::<Tiny, 8, f64>::new(Default::default(), vec![1, 9, 2, 3, 4, 5, 6], 5, WeightPrior::isotropic(1.0));
+    assert!(matches!(bad, Err(ModelError::Data { .. })));
+}

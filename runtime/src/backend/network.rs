@@ -229,3 +229,98 @@ where
         out.as_vec().into_iter().map(DfdxElem::as_f64).collect()
     }
 }
+
+/// What a built dfdx module must offer to serve as a sequence model over a vocabulary of `V`
+/// tokens: `(batch, seq)` token ids to `(batch, seq, V)` logits, with and without a tape.
+pub trait SequenceModule<const V: usize, E: DfdxElem, D: Device<E>>:
+    Clone
+    + ZeroGrads<E, D>
+    + Module<Tensor<(usize, usize), usize, D, OwnedTape<E, D>>, Output = Tensor<(usize, usize, Const<V>), E, D, OwnedTape<E, D>>>
+    + Module<Tensor<(usize, usize), usize, D>, Output = Tensor<(usize, usize, Const<V>), E, D>>
+{
+}
+
+impl<const V: usize, E: DfdxElem, D: Device<E>, M> SequenceModule<V, E, D> for M where
+    M: Clone
+        + ZeroGrads<E, D>
+        + Module<Tensor<(usize, usize), usize, D, OwnedTape<E, D>>, Output = Tensor<(usize, usize, Const<V>), E, D, OwnedTape<E, D>>>
+        + Module<Tensor<(usize, usize), usize, D>, Output = Tensor<(usize, usize, Const<V>), E, D>>
+{
+}
+
+/// A sequence model on device `D` with its token stream: observation `i` is the window
+/// `tokens[i·S .. i·S + S]` and its next tokens `tokens[i·S + 1 .. i·S + S + 1]`.
+pub struct DeviceSequenceModel<B: BuildOnDevice<D, E>, const V: usize, E: DfdxElem, D: Device<E>> {
+    dev: D,
+    template: B::Built,
+    tokens: Vec<usize>,
+    seq: usize,
+    n: usize,
+}
+
+impl<B, const V: usize, E, D> DeviceSequenceModel<B, V, E, D>
+where
+    E: DfdxElem,
+    D: Device<E> + TensorFromVec<usize>,
+    B: BuildOnDevice<D, E>,
+    B::Built: SequenceModule<V, E, D>,
+{
+    /// Builds the model; `tokens` (each below `V`) are cut into windows of `seq` tokens.
+    pub fn new(dev: D, tokens: Vec<usize>, seq: usize) -> Self {
+        let n = tokens.len().saturating_sub(1) / seq.max(1);
+        let template = B::build_on_device(&dev);
+        Self { dev, template, tokens, seq, n }
+    }
+    /// Number of windows.
+    pub fn n_obs(&self) -> usize {
+        self.n
+    }
+    /// The initial weights dfdx drew.
+    pub fn initial_weights(&self) -> Vec<f64> {
+        flatten(&self.template)
+    }
+    /// Sizes of the trainable tensors.
+    pub fn tensor_sizes(&self) -> Vec<usize> {
+        tensor_sizes(&self.template)
+    }
+    /// The size B of `batch` (N for `None`) and the likelihood's scale N / B.
+    pub fn batch_scale(&self, batch: Option<&[usize]>) -> (usize, f64) {
+        let b = batch.map_or(self.n, |b| b.len());
+        (b, self.n as f64 / b as f64)
+    }
+
+    /// Summed next-token cross-entropy over the windows of `batch` (all for `None`) and its
+    /// gradient in the weights, written to `grad`.
+    pub fn loss_grad(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut Vec<f64>) -> f64 {
+        let mut m = self.template.clone();
+        load(&mut m, w);
+        let all: Vec<usize>;
+        let windows = match batch {
+            Some(b) => b,
+            None => {
+                all = (0..self.n).collect();
+                &all
+            }
+        };
+        let (b, s) = (windows.len(), self.seq);
+        let mut input = Vec::with_capacity(b * s);
+        let mut target = vec![E::of_f64(0.0); b * s * V];
+        for (k, &i) in windows.iter().enumerate() {
+            input.extend_from_slice(&self.tokens[i * s..i * s + s]);
+            for (j, &t) in self.tokens[i * s + 1..i * s + s + 1].iter().enumerate() {
+                target[(k * s + j) * V + t] = E::of_f64(1.0);
+            }
+        }
+        let input = self.dev.tensor_from_vec(input, (b, s));
+        let target = self.dev.tensor_from_vec(target, (b, s, Const::<V>));
+        let grads = m.alloc_grads();
+        let logits = m.forward(input.traced(grads));
+        // dfdx's loss is the mean over batch and positions
+        let loss = dfdx::losses::cross_entropy_with_logits_loss(logits, target) * E::of_f64((b * s) as f64);
+        let value = loss.as_vec()[0].as_f64();
+        let grads = loss.backward();
+        grad.clear();
+        walk(&m, FlattenGrads { grads: &grads, out: grad });
+        value
+    }
+}

@@ -29,6 +29,7 @@
 
 mod classifier;
 mod regression;
+mod sequence;
 mod weights;
 
 pub use crate::backend::network::{flatten, load, tensor_sizes};
@@ -39,6 +40,7 @@ pub use dfdx::nn::BuildOnDevice;
 /// dfdx's CPU device.
 pub use dfdx::tensor::Cpu;
 pub use regression::{NetworkRegression, Noise};
+pub use sequence::NetworkSequenceModel;
 pub(crate) use weights::Weights;
 
 pub(crate) const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
