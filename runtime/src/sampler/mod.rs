@@ -15,11 +15,13 @@ mod driver;
 mod progress;
 mod draws;
 pub mod hmc;
+pub mod mala;
 pub mod metric;
 pub mod minibatch;
 pub mod nuts;
 pub mod population;
 pub mod ray_tracing;
+pub mod smc;
 mod target;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
