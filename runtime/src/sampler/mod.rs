@@ -15,12 +15,15 @@ mod driver;
 mod progress;
 mod draws;
 pub mod hmc;
+pub mod langevin;
+pub mod map;
 pub mod mala;
 pub mod metric;
 pub mod minibatch;
 pub mod nuts;
 pub mod population;
 pub mod ray_tracing;
+pub mod sgld;
 pub mod smc;
 mod target;
 
