@@ -3,4 +3,5 @@
 
 pub mod posteriordb;
 pub mod peers;
+pub mod bnn;
 pub mod plot;
