@@ -237,3 +237,17 @@ fn bad_settings_are_errors() {
     assert_eq!(err(Smc { schedule: Schedule::Adaptive { target_ess: 1.0 }, ..Default::default() }), "target_ess");
     assert_eq!(err(Smc { schedule: Schedule::Data { batch: 0 }, ..Default::default() }), "batch");
 }
+
+#[test]
+fn evidence_standard_error_matches_the_spread_of_independent_estimates() {
+    let (x, y) = data();
+    let model = Blr::new(&x, &y, S0, SIGMA).unwrap();
+    let (_, _, logz) = exact(&x, &y, SIGMA);
+    let outs: Vec<SmcOutput> = (0..12).map(|k| run_smc(&Smc { particles: 300, runs: 4, seed: 100 + k, ..Default::default() }, &model).unwrap()).collect();
+    let est: Vec<f64> = outs.iter().map(|o| o.log_evidence).collect();
+    let (m, se_of_mean) = mean_se(&est);
+    let spread = se_of_mean * (est.len() as f64).sqrt();
+    let mean_se_reported = outs.iter().map(|o| o.log_evidence_se).sum::<f64>() / outs.len() as f64;
+    assert!(mean_se_reported > 0.5 * spread && mean_se_reported < 2.0 * spread, "reported SE {mean_se_reported} vs spread of estimates {spread}");
+    assert!((m - logz).abs() < 4.0 * se_of_mean + 0.01, "mean estimate {m} ± {se_of_mean} vs exact {logz}");
+}

@@ -13,7 +13,8 @@
 //! when the ESS falls below `ess_frac · N` (always for adaptive tempering, as BlackJAX, because the
 //! solver aims the ESS at its target), then move every particle with MALA steps invariant for the
 //! new target. The moves' diagonal preconditioner is the particles' weighted variance and their
-//! step size is scaled between stages by the moves' acceptance towards `target_accept`.
+//! step τ is scaled after every move by `exp(acceptance − target_accept)`, the acceptance being
+//! the population's mean (so the kernel depends on the particle system, not on one particle's path).
 //!
 //! The standard error of ln Z comes from `runs` independent runs (own random streams): the
 //! estimate is `ln` of the mean of the runs' Ẑ (unbiased for Z), its standard error by the delta
@@ -95,7 +96,7 @@ pub struct Stage {
     pub resampled: bool,
     /// Mean acceptance probability of the moves.
     pub acceptance: f64,
-    /// The moves' step τ (the preconditioner is the particles' variance).
+    /// The moves' step τ at the end of the stage (the preconditioner is the particles' variance).
     pub step_size: f64,
     /// `ln Σ_j W_j e^{a_j}`: this stage's term of ln Z.
     pub log_evidence_increment: f64,
@@ -407,14 +408,14 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
                 Ok(())
             })?;
             ps.loglik = aux;
-            acc_sum += info.iter().map(|i| i.accept_prob).sum::<f64>() / n as f64;
+            let acc = info.iter().map(|i| i.accept_prob).sum::<f64>() / n as f64;
+            acc_sum += acc;
+            // steer the step towards the target acceptance, from the whole population's acceptance
+            tau *= (acc - smc.target_accept).exp();
         }
         ps.log_prior = lp.iter().zip(&ps.loglik).map(|(lp, l)| lp - weight * l).collect();
         let acceptance = if smc.moves > 0 { acc_sum / smc.moves as f64 } else { f64::NAN };
         stages.push(Stage { lambda, n_obs: if data { seen } else { n_total }, ess, resampled, acceptance, step_size: tau, log_evidence_increment: inc });
-        if smc.moves > 0 {
-            tau *= (2.0 * (acceptance - smc.target_accept)).exp();
-        }
         let done = if data { seen >= n_total } else { lambda >= 1.0 };
         if done {
             break;
