@@ -251,3 +251,48 @@ fn evidence_standard_error_matches_the_spread_of_independent_estimates() {
     assert!(mean_se_reported > 0.5 * spread && mean_se_reported < 2.0 * spread, "reported SE {mean_se_reported} vs spread of estimates {spread}");
     assert!((m - logz).abs() < 4.0 * se_of_mean + 0.01, "mean estimate {m} ± {se_of_mean} vs exact {logz}");
 }
+
+/// A hand-written target: prior N(0, 1), likelihood 1 on (−1.5, 1.5) and 0 outside, so
+/// Z = P(|θ| < 1.5) and the moves meet −∞ log densities.
+struct Window;
+
+impl snell::sampler::smc::SmcTarget for Window {
+    fn dim(&self) -> usize {
+        1
+    }
+    fn n_obs(&self) -> Option<usize> {
+        None
+    }
+    fn names(&self) -> Vec<String> {
+        vec!["theta".into()]
+    }
+    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+        Ok(q.to_vec())
+    }
+    fn sample_prior(&self, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
+        Ok(vec![StandardNormal.sample(rng)])
+    }
+    fn parts(&self, theta: &[f64], _obs: Option<&[usize]>, _weight: f64, grad: Option<&mut [f64]>) -> Result<snell::sampler::smc::Parts, ModelError> {
+        if let Some(g) = grad {
+            g.iter_mut().zip(theta).for_each(|(g, t)| *g = -t);
+        }
+        Ok(snell::sampler::smc::Parts {
+            log_prior: theta.iter().map(|t| -0.5 * t * t - 0.918_938_533_204_672_8).collect(),
+            log_likelihood: theta.iter().map(|t| if t.abs() < 1.5 { 0.0 } else { f64::NEG_INFINITY }).collect(),
+        })
+    }
+}
+
+#[test]
+fn hand_written_target_with_a_hard_wall_counts_rejected_moves() {
+    let out = run_smc(&Smc { particles: 2000, schedule: Schedule::Geometric { stages: 3 }, runs: 4, seed: 8, ..Default::default() }, &Window).unwrap();
+    let exact = (0.866_385_597_462_284_f64).ln(); // P(|N(0, 1)| < 1.5)
+    check_evidence(&out, exact, "window");
+    assert!(out.runs.iter().flat_map(|r| &r.stages).map(|s| s.divergent).sum::<usize>() > 0, "moves past the wall are counted");
+    let theta: Vec<f64> = out.draws.param("theta").unwrap().into_iter().flatten().collect();
+    assert!(theta.iter().all(|t| t.abs() < 1.5));
+    // Var of N(0, 1) truncated to ±1.5: 1 − 2·1.5·φ(1.5)/P
+    let var = 1.0 - 3.0 * (-1.125f64).exp() / (2.0 * std::f64::consts::PI).sqrt() / 0.866_385_597_462_284;
+    let got = out.weighted_cov("theta", "theta").unwrap();
+    assert!((got - var).abs() < 0.05 * var, "variance {got} vs {var}");
+}

@@ -96,6 +96,8 @@ pub struct Stage {
     pub resampled: bool,
     /// Mean acceptance probability of the moves.
     pub acceptance: f64,
+    /// Proposals of the moves with a non-finite log density or gradient (rejected).
+    pub divergent: usize,
     /// The moves' step τ at the end of the stage (the preconditioner is the particles' variance).
     pub step_size: f64,
     /// `ln Σ_j W_j e^{a_j}`: this stage's term of ln Z.
@@ -389,7 +391,7 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
         let precond = ps.variances();
         let mut lp: Vec<f64> = ps.log_prior.iter().zip(&ps.loglik).map(|(p, l)| p + weight * l).collect();
         let mut grad = vec![0.0; n * d];
-        let mut acc_sum = 0.0;
+        let (mut acc_sum, mut divergent) = (0.0, 0);
         if smc.moves > 0 {
             let parts = target.parts(&ps.q, obs.as_deref(), weight, Some(&mut grad))?;
             lp = parts.log_prior.iter().zip(&parts.log_likelihood).map(|(p, l)| p + weight * l).collect();
@@ -410,12 +412,13 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
             ps.loglik = aux;
             let acc = info.iter().map(|i| i.accept_prob).sum::<f64>() / n as f64;
             acc_sum += acc;
+            divergent += info.iter().filter(|i| i.divergent).count();
             // steer the step towards the target acceptance, from the whole population's acceptance
             tau *= (acc - smc.target_accept).exp();
         }
         ps.log_prior = lp.iter().zip(&ps.loglik).map(|(lp, l)| lp - weight * l).collect();
         let acceptance = if smc.moves > 0 { acc_sum / smc.moves as f64 } else { f64::NAN };
-        stages.push(Stage { lambda, n_obs: if data { seen } else { n_total }, ess, resampled, acceptance, step_size: tau, log_evidence_increment: inc });
+        stages.push(Stage { lambda, n_obs: if data { seen } else { n_total }, ess, resampled, acceptance, divergent, step_size: tau, log_evidence_increment: inc });
         let done = if data { seen >= n_total } else { lambda >= 1.0 };
         if done {
             break;
