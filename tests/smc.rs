@@ -252,9 +252,9 @@ fn evidence_standard_error_matches_the_spread_of_independent_estimates() {
     assert!((m - logz).abs() < 4.0 * se_of_mean + 0.01, "mean estimate {m} ± {se_of_mean} vs exact {logz}");
 }
 
-/// A hand-written target: prior N(0, 1), likelihood 1 on (−1.5, 1.5) and 0 outside, so
-/// Z = P(|θ| < 1.5) and the moves meet −∞ log densities.
-struct Window;
+/// A hand-written target: prior N(0, 1), likelihood 1 on (−h, h) and 0 outside, so
+/// Z = P(|θ| < h) and the moves meet −∞ log densities.
+struct Window(f64);
 
 impl snell::sampler::smc::SmcTarget for Window {
     fn dim(&self) -> usize {
@@ -278,14 +278,14 @@ impl snell::sampler::smc::SmcTarget for Window {
         }
         Ok(snell::sampler::smc::Parts {
             log_prior: theta.iter().map(|t| -0.5 * t * t - 0.918_938_533_204_672_8).collect(),
-            log_likelihood: theta.iter().map(|t| if t.abs() < 1.5 { 0.0 } else { f64::NEG_INFINITY }).collect(),
+            log_likelihood: theta.iter().map(|t| if t.abs() < self.0 { 0.0 } else { f64::NEG_INFINITY }).collect(),
         })
     }
 }
 
 #[test]
 fn hand_written_target_with_a_hard_wall_counts_rejected_moves() {
-    let out = run_smc(&Smc { particles: 2000, schedule: Schedule::Geometric { stages: 3 }, runs: 4, seed: 8, ..Default::default() }, &Window).unwrap();
+    let out = run_smc(&Smc { particles: 2000, schedule: Schedule::Geometric { stages: 3 }, runs: 4, seed: 8, ..Default::default() }, &Window(1.5)).unwrap();
     let exact = (0.866_385_597_462_284_f64).ln(); // P(|N(0, 1)| < 1.5)
     check_evidence(&out, exact, "window");
     assert!(out.runs.iter().flat_map(|r| &r.stages).map(|s| s.divergent).sum::<usize>() > 0, "moves past the wall are counted");
@@ -295,4 +295,12 @@ fn hand_written_target_with_a_hard_wall_counts_rejected_moves() {
     let var = 1.0 - 3.0 * (-1.125f64).exp() / (2.0 * std::f64::consts::PI).sqrt() / 0.866_385_597_462_284;
     let got = out.weighted_cov("theta", "theta").unwrap();
     assert!((got - var).abs() < 0.05 * var, "variance {got} vs {var}");
+}
+
+#[test]
+fn adaptive_tempering_moves_on_when_most_particles_have_zero_likelihood() {
+    // only 31% of the prior lies in (−0.4, 0.4): no increment keeps the ESS at 50%
+    let out = run_smc(&Smc { particles: 2000, runs: 4, seed: 12, ..Default::default() }, &Window(0.4)).unwrap();
+    assert_eq!(out.runs[0].stages.len(), 1, "ℓ ∈ {{0, −∞}}: one stage reaches λ = 1");
+    check_evidence(&out, 0.310_843_483_220_185_f64.ln(), "narrow window");
 }

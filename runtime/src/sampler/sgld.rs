@@ -49,15 +49,18 @@ pub struct Sgld {
     pub schedule: StepSchedule,
 }
 
-/// One SGLD step of `q` with step `eps` on the observations `batch`; a step to a non-finite log
-/// density or gradient is not taken and reported as divergent (`true`). `grad` holds the
-/// minibatch gradient at `q` on entry and at the new `q` on return.
-pub fn sgld_step<R: Rng>(target: &dyn MinibatchTarget, rng: &mut R, q: &mut [f64], grad: &mut [f64], eps: f64, batch: &[usize]) -> Result<(f64, bool), SamplerError> {
+/// One SGLD step of `q` with step `eps`, `grad` holding the minibatch gradient at `q` on entry;
+/// the new point is evaluated on `next_batch`, the batch of the following step, so each step costs
+/// one evaluation. On return `grad` holds the gradient on `next_batch` at the (new) `q`, and the
+/// minibatch log density there is returned. A step to a non-finite log density or gradient is not
+/// taken and reported as divergent (`true`).
+pub fn sgld_step<R: Rng>(target: &dyn MinibatchTarget, rng: &mut R, q: &mut [f64], grad: &mut [f64], eps: f64, next_batch: &[usize]) -> Result<(f64, bool), SamplerError> {
     let s = eps.sqrt();
     let new: Vec<f64> = q.iter().zip(grad.iter()).map(|(q, g)| q + 0.5 * eps * g + s * rng.sample::<f64, _>(StandardNormal)).collect();
     let mut g_new = vec![0.0; q.len()];
-    let lp = target.logp_grad_minibatch(&new, batch, &mut g_new)?;
+    let lp = target.logp_grad_minibatch(&new, next_batch, &mut g_new)?;
     if !lp.is_finite() || g_new.iter().any(|g| !g.is_finite()) {
+        let lp = target.logp_grad_minibatch(q, next_batch, grad)?;
         return Ok((lp, true));
     }
     q.copy_from_slice(&new);
@@ -81,19 +84,15 @@ impl Chain for SgldChain<'_> {
     fn step(&mut self, rng: &mut ChaCha8Rng, _phase: Phase) -> Result<Vec<f64>, SamplerError> {
         let eps = self.schedule.at(self.t);
         self.t += 1;
-        let batch = self.batches.next(rng).to_vec();
-        // the drift uses the gradient on this step's batch
-        self.target.logp_grad_minibatch(&self.q, &batch, &mut self.grad)?;
-        let (lp, divergent) = sgld_step(self.target, rng, &mut self.q, &mut self.grad, eps, &batch)?;
-        if !divergent {
-            self.lp = lp;
-        }
+        let next = self.batches.next(rng).to_vec();
+        let (lp, divergent) = sgld_step(self.target, rng, &mut self.q, &mut self.grad, eps, &next)?;
+        self.lp = lp;
         Ok(vec![eps, f64::from(u8::from(divergent))])
     }
     fn position(&self) -> &[f64] {
         &self.q
     }
-    /// The minibatch estimate of the log density at the last accepted step.
+    /// The minibatch estimate of the log density at the current position (on the next batch).
     fn log_density(&self) -> f64 {
         self.lp
     }
@@ -128,13 +127,13 @@ impl Sampler for Sgld {
     fn settings(&self) -> Vec<(String, String)> {
         vec![("engine".into(), "sgld".into()), ("batch_size".into(), self.batch_size.to_string()), ("schedule".into(), format!("{:?}", self.schedule))]
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, _warmup: usize, _rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
+    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, _warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
         let no_batches = || SamplerError::Setting { name: "target", detail: "SGLD needs a likelihood indexed by observation (#[model(observations(…))])".into() };
         let mb = target.as_minibatch().ok_or_else(no_batches)?;
         let n = mb.n_obs().ok_or_else(no_batches)?;
-        let batches = Batches::new(n, self.batch_size, self.order)?;
+        let mut batches = Batches::new(n, self.batch_size, self.order)?;
         let mut grad = vec![0.0; position.len()];
-        let lp = target.logp_grad(&position, &mut grad)?;
+        let lp = mb.logp_grad_minibatch(&position, batches.next(rng), &mut grad)?;
         let chain = SgldChain { target: mb, q: position, grad, lp, batches, schedule: self.schedule, t: 0 };
         Ok(Box::new(chain))
     }

@@ -176,8 +176,13 @@ pub fn log_ess(log_w: &[f64]) -> f64 {
 /// by bisection (BlackJAX's dichotomy with the `+` sign): `max` when it already keeps the ESS
 /// above target, else the lower end of a bracket `f(a) > 0 > f(b)` narrowed until
 /// `f(a) − f(b) ≤ 10⁻⁴` (at most 100 halvings), with `f(δ) = ln ESS − ln(target · N)`.
+///
+/// Particles with ℓ = −∞ lose their weight at any δ > 0; when fewer than `target · N` survive,
+/// the goal becomes 0.999 × the survivors' ESS, so the schedule moves on (and resampling removes
+/// them) instead of stalling at δ → 0.
 pub fn solve_increment(log_w: &[f64], loglik: &[f64], target: f64, max: f64) -> f64 {
-    let goal = (target * log_w.len() as f64).ln();
+    let survivors: Vec<f64> = log_w.iter().zip(loglik).map(|(w, l)| if l.is_finite() { *w } else { f64::NEG_INFINITY }).collect();
+    let goal = (target * log_w.len() as f64).ln().min(log_ess(&survivors) + 0.999f64.ln());
     let f = |delta: f64| {
         let w: Vec<f64> = log_w.iter().zip(loglik).map(|(w, l)| w + increment(delta, *l)).collect();
         let v = log_ess(&w) - goal;
@@ -331,6 +336,9 @@ fn model_err(e: ModelError) -> SamplerError {
     SamplerError::Model(e)
 }
 
+/// Stages after which a run gives up (adaptive tempering with a degenerate likelihood).
+const MAX_STAGES: usize = 100_000;
+
 fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<SmcRun, SamplerError> {
     let (n, d) = (smc.particles, target.dim());
     let n_total = target.n_obs().unwrap_or(0);
@@ -349,6 +357,9 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
     let mut stage = 0usize;
     loop {
         stage += 1;
+        if stage > MAX_STAGES {
+            return Err(SamplerError::Setting { name: "schedule", detail: format!("λ reached only {lambda} after {MAX_STAGES} stages: the likelihood may be degenerate; try fewer particles with ℓ = −∞ or a fixed schedule") });
+        }
         // 1. incremental log weights
         let a: Vec<f64> = match smc.schedule {
             Schedule::Geometric { stages: k } => {
@@ -385,17 +396,14 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
         }
         // 4. moves, invariant for prior · likelihood(obs)^weight
         let (obs, weight): (Option<Vec<usize>>, f64) = if data { (Some((0..seen).collect()), 1.0) } else { (None, lambda) };
-        if data {
-            ps.loglik = target.parts(&ps.q, obs.as_deref(), 1.0, None)?.log_likelihood;
-        }
         let precond = ps.variances();
-        let mut lp: Vec<f64> = ps.log_prior.iter().zip(&ps.loglik).map(|(p, l)| p + weight * l).collect();
         let mut grad = vec![0.0; n * d];
         let (mut acc_sum, mut divergent) = (0.0, 0);
-        if smc.moves > 0 {
-            let parts = target.parts(&ps.q, obs.as_deref(), weight, Some(&mut grad))?;
-            lp = parts.log_prior.iter().zip(&parts.log_likelihood).map(|(p, l)| p + weight * l).collect();
+        if smc.moves > 0 || data {
+            let parts = target.parts(&ps.q, obs.as_deref(), weight, if smc.moves > 0 { Some(&mut grad) } else { None })?;
+            ps.loglik = parts.log_likelihood;
         }
+        let mut lp: Vec<f64> = ps.log_prior.iter().zip(&ps.loglik).map(|(p, l)| p + weight * l).collect();
         for _ in 0..smc.moves {
             let mut aux: Vec<f64> = ps.loglik.clone();
             let info = population_step(&mut ps.q, &mut lp, &mut grad, &mut aux, tau, &precond, rng, |q, lp, g, ll| {
@@ -416,7 +424,12 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
             // steer the step towards the target acceptance, from the whole population's acceptance
             tau *= (acc - smc.target_accept).exp();
         }
-        ps.log_prior = lp.iter().zip(&ps.loglik).map(|(lp, l)| lp - weight * l).collect();
+        for j in 0..n {
+            let prior = lp[j] - weight * ps.loglik[j];
+            if prior.is_finite() {
+                ps.log_prior[j] = prior;
+            }
+        }
         let acceptance = if smc.moves > 0 { acc_sum / smc.moves as f64 } else { f64::NAN };
         stages.push(Stage { lambda, n_obs: if data { seen } else { n_total }, ess, resampled, acceptance, divergent, step_size: tau, log_evidence_increment: inc });
         let done = if data { seen >= n_total } else { lambda >= 1.0 };
