@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use snell::prelude::*;
-use snell::sampler::smc::{log_ess, run_smc, solve_increment, Resampling, Schedule, Smc, SmcOutput};
+use snell::sampler::smc::{log_ess, run_smc, solve_increment, Move, Resampling, Schedule, Smc, SmcOutput};
 use snell::sampler::SamplerError;
 
 /// Bayesian linear regression with known noise `sigma` and prior N(0, s0²) on every coefficient.
@@ -236,6 +236,7 @@ fn bad_settings_are_errors() {
     assert_eq!(err(Smc { schedule: Schedule::Geometric { stages: 0 }, ..Default::default() }), "stages");
     assert_eq!(err(Smc { schedule: Schedule::Adaptive { target_ess: 1.0 }, ..Default::default() }), "target_ess");
     assert_eq!(err(Smc { schedule: Schedule::Data { batch: 0 }, ..Default::default() }), "batch");
+    assert_eq!(err(Smc { kernel: Move::Hmc { leapfrog: 0 }, ..Default::default() }), "leapfrog");
 }
 
 #[test]
@@ -303,4 +304,17 @@ fn adaptive_tempering_moves_on_when_most_particles_have_zero_likelihood() {
     let out = run_smc(&Smc { particles: 2000, runs: 4, seed: 12, ..Default::default() }, &Window(0.4)).unwrap();
     assert_eq!(out.runs[0].stages.len(), 1, "ℓ ∈ {{0, −∞}}: one stage reaches λ = 1");
     check_evidence(&out, 0.310_843_483_220_185_f64.ln(), "narrow window");
+}
+
+#[test]
+fn hmc_moves_recover_evidence_and_posterior_of_linear_regression() {
+    let (x, y) = data();
+    let model = Blr::new(&x, &y, S0, SIGMA).unwrap();
+    let (mean, cov, logz) = exact(&x, &y, SIGMA);
+    let s = Smc { kernel: Move::Hmc { leapfrog: 5 }, moves: 4, target_accept: 0.65, ..smc(Schedule::Adaptive { target_ess: 0.5 }, 6, 13) };
+    let out = run_smc(&s, &model).unwrap();
+    check_evidence(&out, logz, "HMC moves");
+    check_posterior(&out, &mean, &cov, "HMC moves");
+    let acc: Vec<f64> = out.runs[0].stages.iter().map(|s| s.acceptance).collect();
+    assert!(acc[1..].iter().all(|a| *a > 0.4 && *a < 0.95), "HMC move acceptance {acc:?}");
 }

@@ -11,8 +11,8 @@
 //!
 //! Every stage: reweight by the incremental likelihood, add `ln Σ_j W_j e^{a_j}` to ln Z, resample
 //! when the ESS falls below `ess_frac · N` (always for adaptive tempering, as BlackJAX, because the
-//! solver aims the ESS at its target), then move every particle with MALA steps invariant for the
-//! new target. The moves' diagonal preconditioner is the particles' weighted variance and their
+//! solver aims the ESS at its target), then move every particle with MALA (or HMC, [`Move`]) steps
+//! invariant for the new target. The moves' diagonal preconditioner is the particles' weighted variance and their
 //! step τ is scaled after every move by `exp(acceptance − target_accept)`, the acceptance being
 //! the population's mean (so the kernel depends on the particle system, not on one particle's path).
 //!
@@ -20,15 +20,16 @@
 //! estimate is `ln` of the mean of the runs' Ẑ (unbiased for Z), its standard error by the delta
 //! method `sd(Ẑ_r) / (√R · mean Ẑ_r)`.
 
+mod moves;
 mod resampling;
 mod target;
 
+pub use moves::{hmc_step, Move};
 pub use resampling::Resampling;
 pub use target::{Parts, SmcTarget};
 
 use super::draws::{ChainDraws, Draws};
 use super::driver::chain_rng;
-use super::mala::population_step;
 use super::SamplerError;
 use crate::error::ModelError;
 use rand_chacha::ChaCha8Rng;
@@ -67,8 +68,10 @@ pub struct Smc {
     pub ess_frac: f64,
     /// How ancestors are drawn (systematic).
     pub resampling: Resampling,
-    /// MALA steps per particle after every stage (10).
+    /// Moves per particle after every stage (10).
     pub moves: usize,
+    /// The kernel of the moves (MALA).
+    pub kernel: Move,
     /// Acceptance the moves' step size is steered to (0.574).
     pub target_accept: f64,
     /// Independent runs, for the standard error of ln Z (4).
@@ -79,7 +82,7 @@ pub struct Smc {
 
 impl Default for Smc {
     fn default() -> Self {
-        Self { particles: 1000, schedule: Schedule::Adaptive { target_ess: 0.5 }, ess_frac: 0.5, resampling: Resampling::Systematic, moves: 10, target_accept: 0.574, runs: 4, seed: 0 }
+        Self { particles: 1000, schedule: Schedule::Adaptive { target_ess: 0.5 }, ess_frac: 0.5, resampling: Resampling::Systematic, moves: 10, kernel: Move::Mala, target_accept: 0.574, runs: 4, seed: 0 }
     }
 }
 
@@ -236,6 +239,9 @@ impl Smc {
         if !(self.ess_frac > 0.0 && self.ess_frac <= 1.0) {
             return bad("ess_frac", format!("must be in (0, 1], got {}", self.ess_frac));
         }
+        if self.kernel == (Move::Hmc { leapfrog: 0 }) {
+            return bad("leapfrog", "HMC moves need at least 1 leapfrog step".into());
+        }
         if !(self.target_accept > 0.0 && self.target_accept < 1.0) {
             return bad("target_accept", format!("must be in (0, 1), got {}", self.target_accept));
         }
@@ -328,6 +334,7 @@ fn settings(smc: &Smc) -> Vec<(String, String)> {
         ("ess_frac".into(), smc.ess_frac.to_string()),
         ("resampling".into(), format!("{:?}", smc.resampling).to_lowercase()),
         ("moves".into(), smc.moves.to_string()),
+        ("kernel".into(), format!("{:?}", smc.kernel).to_lowercase()),
         ("runs".into(), smc.runs.to_string()),
     ]
 }
@@ -406,7 +413,7 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
         let mut lp: Vec<f64> = ps.log_prior.iter().zip(&ps.loglik).map(|(p, l)| p + weight * l).collect();
         for _ in 0..smc.moves {
             let mut aux: Vec<f64> = ps.loglik.clone();
-            let info = population_step(&mut ps.q, &mut lp, &mut grad, &mut aux, tau, &precond, rng, |q, lp, g, ll| {
+            let info = smc.kernel.step(&mut ps.q, &mut lp, &mut grad, &mut aux, tau, &precond, rng, |q, lp, g, ll| {
                 let parts = target.parts(q, obs.as_deref(), weight, Some(g))?;
                 for j in 0..lp.len() {
                     lp[j] = parts.log_prior[j] + weight * parts.log_likelihood[j];
