@@ -52,8 +52,12 @@ fn weighted_quantile(values: &[f64], weights: &[f64], p: f64) -> f64 {
     values[idx[idx.len() - 1]]
 }
 
+/// A curve `(x, y)` and a band `(x, lower, upper)`.
+type Curve = Vec<(f64, f64)>;
+type Band = Vec<(f64, f64, f64)>;
+
 /// Posterior mean and 90% band of f(x) on the grid, from predictions `(draws, GRID)` with weights.
-fn band(preds: &[Vec<f64>], weights: &[f64]) -> (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) {
+fn band(preds: &[Vec<f64>], weights: &[f64]) -> (Curve, Band) {
     let xs = grid();
     let total: f64 = weights.iter().sum();
     let mut mean = Vec::new();
@@ -72,7 +76,7 @@ fn rmse_truth(mean: &[(f64, f64)]) -> f64 {
     (inside.iter().sum::<f64>() / inside.len() as f64).sqrt()
 }
 
-fn figure(title: &str, path: &str, data: &(Vec<f64>, Vec<f64>), mean: Vec<(f64, f64)>, b: Vec<(f64, f64, f64)>) {
+fn figure(title: &str, path: &str, data: &(Vec<f64>, Vec<f64>), mean: Curve, b: Band) {
     let truth_line: Vec<(f64, f64)> = grid().into_iter().map(|x| (x, truth(x))).collect();
     Plot::new(title)
         .labels("x", "y")

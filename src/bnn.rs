@@ -254,7 +254,7 @@ impl SmcTarget for Bnn {
     }
     fn parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, mut grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
         let d = Target::dim(self);
-        if theta.is_empty() || theta.len() % d != 0 {
+        if theta.is_empty() || !theta.len().is_multiple_of(d) {
             return Err(ModelError::Dimension { what: "net parameters (a multiple of D)".into(), expected: d, got: theta.len() });
         }
         if let Some(b) = obs {

@@ -178,7 +178,7 @@ fn adaptive_increment_hits_the_ess_target_and_does_not_stall() {
     assert!(delta > 1e-3 && delta < 1.0, "increment {delta}");
     let new: Vec<f64> = w.iter().zip(&ll).map(|(w, l)| w + delta * l).collect();
     let ess = log_ess(&new).exp();
-    assert!(ess >= 1000.0 && ess < 1000.0 * (1.0 + 2e-4), "ESS {ess} should be just above the target 1000");
+    assert!((1000.0..1000.0 * (1.0 + 2e-4)).contains(&ess), "ESS {ess} should be just above the target 1000");
     // the −sign of the old solver would have picked a different, much smaller increment
     let neg: Vec<f64> = ll.iter().map(|l| -l).collect();
     let wrong = solve_increment(&w, &neg, 0.5, 1.0);

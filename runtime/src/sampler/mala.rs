@@ -42,6 +42,7 @@ fn log_q(to: &[f64], from: &[f64], grad_from: &[f64], tau: f64, precond: &[f64])
 /// step `tau` and diagonal preconditioner `precond` (length D). `eval(q, lp, grad, aux)` evaluates
 /// a population of proposals in one call. Proposals with a non-finite log density or gradient are
 /// rejected and marked divergent.
+#[allow(clippy::too_many_arguments)]
 pub fn population_step<R: Rng, F>(q: &mut [f64], lp: &mut [f64], grad: &mut [f64], aux: &mut [f64], tau: f64, precond: &[f64], rng: &mut R, mut eval: F) -> Result<Vec<MalaInfo>, SamplerError>
 where
     F: FnMut(&[f64], &mut [f64], &mut [f64], &mut [f64]) -> Result<(), SamplerError>,

@@ -431,10 +431,10 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
             // steer the step towards the target acceptance, from the whole population's acceptance
             tau *= (acc - smc.target_accept).exp();
         }
-        for j in 0..n {
-            let prior = lp[j] - weight * ps.loglik[j];
-            if prior.is_finite() {
-                ps.log_prior[j] = prior;
+        for ((prior, lp), l) in ps.log_prior.iter_mut().zip(&lp).zip(&ps.loglik) {
+            let p = lp - weight * l;
+            if p.is_finite() {
+                *prior = p;
             }
         }
         let acceptance = if smc.moves > 0 { acc_sum / smc.moves as f64 } else { f64::NAN };
