@@ -3,5 +3,6 @@
 
 pub mod posteriordb;
 pub mod peers;
+pub mod bnn;
 pub mod plot;
 pub mod counting;

@@ -15,6 +15,9 @@ mod driver;
 mod progress;
 mod draws;
 pub mod hmc;
+pub mod langevin;
+pub mod map;
+pub mod mala;
 pub mod metric;
 pub mod minibatch;
 pub mod nuts;
@@ -24,6 +27,8 @@ pub mod population;
 pub mod ray_tracing;
 pub mod rwm;
 mod select;
+pub mod sgld;
+pub mod smc;
 mod target;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};

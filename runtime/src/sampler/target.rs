@@ -1,5 +1,6 @@
 //! [`Target`]: what samplers need of a log density, one point at a time.
 
+use super::minibatch::MinibatchTarget;
 use crate::error::ModelError;
 use crate::model::{LogDensity, Model};
 
@@ -19,6 +20,11 @@ pub trait Target: Sync {
         use rand::Rng;
         (0..self.dim()).map(|_| rng.gen_range(-2.0..2.0)).collect()
     }
+    /// The same target as a [`MinibatchTarget`], when it can be evaluated on minibatches (what
+    /// stochastic-gradient samplers such as SGLD need); `None` by default.
+    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
+        None
+    }
 }
 
 impl<M: Model> Target for M {
@@ -35,6 +41,9 @@ impl<M: Model> Target for M {
     }
     fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         self.constrain_outputs(q)
+    }
+    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
+        Some(self)
     }
 }
 

@@ -1,0 +1,206 @@
+//! Langevin kernels and the MAP optimiser, as `docs/algorithms.md` §3.6 and §4.2–4.3 list their
+//! tests: BAOAB samples a Gaussian exactly in position at any stable step while its end-of-step
+//! kinetic temperature is biased by −dt²/4, so the bias measured at two step sizes scales as dt²;
+//! BAOAB as a sampler (burn-in then production) recovers a Gaussian and the seed's Beta–Binomial
+//! validation posterior (mean 6/52); MALA removes the bias of the
+//! unadjusted Langevin step (variance 1, where SGLD with the same step and full batches gives the
+//! theoretical 4/3) and its warmup reaches acceptance 0.574; SGLD on minibatches centres on the
+//! posterior mean; Adam finds the closed-form mode; bad settings are errors.
+
+mod common;
+use common::{exact_inits, std_normal};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use snell::prelude::*;
+use snell::sampler::langevin::{baoab_step, Baoab, LangevinParams};
+use snell::sampler::mala::Mala;
+use snell::sampler::map::{find_map, Adam};
+use snell::sampler::nuts::Point;
+use snell::sampler::sgld::{Sgld, StepSchedule};
+use snell::sampler::{run, Order, RunConfig, SamplerError};
+
+/// Mean and batch-means standard error of a long autocorrelated series.
+fn mean_bm(x: &[f64], batch: usize) -> (f64, f64) {
+    let means: Vec<f64> = x.chunks_exact(batch).map(|c| c.iter().sum::<f64>() / batch as f64).collect();
+    let k = means.len() as f64;
+    let m = means.iter().sum::<f64>() / k;
+    (m, (means.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (k - 1.0) / k).sqrt())
+}
+
+/// Position variance and end-of-step ⟨p²⟩/m of BAOAB on N(0, 1) (with their standard errors).
+fn baoab_moments(dt: f64, steps: usize, seed: u64) -> ((f64, f64), (f64, f64)) {
+    let target = std_normal(1);
+    let params = LangevinParams { dt, gamma: 1.0, mass: 1.0, beta: 1.0 };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut z = Point::new(&target, vec![0.3]).unwrap();
+    params.draw_momentum(&mut rng, &mut z.p);
+    let (mut q2, mut p2) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
+    for i in 0..steps + 1000 {
+        assert!(!baoab_step(&target, &mut rng, &mut z, &params).unwrap());
+        if i >= 1000 {
+            q2.push(z.q[0] * z.q[0]);
+            p2.push(z.p[0] * z.p[0]);
+        }
+    }
+    (mean_bm(&q2, 2000), mean_bm(&p2, 2000))
+}
+
+#[test]
+fn baoab_is_exact_in_position_and_second_order_in_momentum_on_a_gaussian() {
+    let mut bias = Vec::new();
+    for (dt, seed) in [(0.5, 1), (1.0, 2)] {
+        let ((vq, se_q), (vp, se_p)) = baoab_moments(dt, 400_000, seed);
+        assert!((vq - 1.0).abs() < 4.0 * se_q, "dt {dt}: Var(q) = {vq} ± {se_q}, want 1 exactly");
+        let want = 1.0 - dt * dt / 4.0;
+        assert!((vp - want).abs() < 4.0 * se_p, "dt {dt}: <p²> = {vp} ± {se_p}, want {want}");
+        assert!((1.0 - vp) > 6.0 * se_p, "dt {dt}: the momentum bias must be measurable");
+        bias.push((1.0 - vp, se_p));
+    }
+    // doubling dt multiplies the bias by 4 (O(dt²)), not 2 (O(dt))
+    let ratio = bias[1].0 / bias[0].0;
+    let se = ratio * ((bias[0].1 / bias[0].0).powi(2) + (bias[1].1 / bias[1].0).powi(2)).sqrt();
+    assert!((ratio - 4.0).abs() < 4.0 * se && (ratio - 2.0).abs() > 4.0 * se, "bias ratio {ratio} ± {se}");
+}
+
+#[test]
+fn baoab_sampler_with_burn_in_and_production_recovers_a_gaussian() {
+    let d = 3;
+    let target = std_normal(d);
+    let sampler = Baoab { burn_in: LangevinParams { dt: 0.2, gamma: 10.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { dt: 0.4, gamma: 1.0, mass: 1.0, beta: 1.0 } };
+    let cfg = RunConfig { chains: 4, warmup: 500, draws: 5000, seed: 3, init: Some(vec![vec![3.0; d]]) };
+    let draws = run(&sampler, &target, &cfg).unwrap();
+    assert_eq!(draws.divergences(), 0);
+    let summary = draws.summary();
+    for i in 1..=d {
+        let r = summary.row(&format!("x.{i}")).unwrap();
+        assert!(r.mean.abs() < 4.0 * r.mcse_mean + 0.01, "x.{i}: mean {} ± {}", r.mean, r.mcse_mean);
+        assert!((r.sd - 1.0).abs() < 4.0 * r.mcse_sd + 0.01, "x.{i}: sd {} ± {}", r.sd, r.mcse_sd);
+    }
+    // temperature β = 4 samples π⁴ = N(0, 1/4)
+    let hot = LangevinParams { beta: 4.0, ..sampler.production };
+    let draws = run(&Baoab::constant(hot), &target, &RunConfig { warmup: 200, ..cfg }).unwrap();
+    let r = draws.summary().row("x.1").unwrap().clone();
+    assert!((r.sd - 0.5).abs() < 4.0 * r.mcse_sd + 0.01, "β = 4: sd {} ± {}", r.sd, r.mcse_sd);
+}
+
+#[test]
+fn mala_removes_the_unadjusted_langevin_bias_and_adapts_to_its_target_acceptance() {
+    // warmup 0: the initial ε = 1, τ = ε²/2 = 0.5 on N(0, 1), where the unadjusted step has Var 4/3
+    let target = std_normal(1);
+    let cfg = RunConfig { chains: 4, warmup: 0, draws: 20_000, seed: 4, init: Some(exact_inits(4, 1, 5)) };
+    let draws = run(&Mala::default(), &target, &cfg).unwrap();
+    let r = draws.summary().row("x.1").unwrap().clone();
+    assert!((r.sd * r.sd - 1.0).abs() < 4.0 * 2.0 * r.mcse_sd + 0.01, "MALA variance {} (sd ± {})", r.sd * r.sd, r.mcse_sd);
+    // SGLD with constant ε = 2τ = 1 on the full batch is that unadjusted step: Var = s²/(1 − ε/4s²)
+    let y: Vec<f64> = vec![0.0; 1];
+    let model = Flat1::new(&y).unwrap();
+    let sgld = Sgld { batch_size: 1, order: Order::Sequential, schedule: StepSchedule::Constant(1.0) };
+    let draws = run(&sgld, &model, &cfg).unwrap();
+    let r = draws.summary().row("mu").unwrap().clone();
+    assert!((r.sd * r.sd - 4.0 / 3.0).abs() < 4.0 * 2.0 * r.sd * r.mcse_sd + 0.01, "ULA variance {} (sd ± {}), want 4/3", r.sd * r.sd, r.mcse_sd);
+    assert!(r.sd * r.sd - 1.0 > 0.2, "power: the unadjusted step is visibly biased");
+    // warmup: dual averaging reaches ≈ 0.574 on a 10-dimensional Gaussian
+    let target = std_normal(10);
+    let cfg = RunConfig { chains: 2, warmup: 1000, draws: 1000, seed: 6, init: None };
+    let draws = run(&Mala::default(), &target, &cfg).unwrap();
+    let acc: Vec<f64> = draws.stat("accept_stat__").unwrap().into_iter().flatten().collect();
+    let mean_acc = acc.iter().sum::<f64>() / acc.len() as f64;
+    assert!((mean_acc - 0.574).abs() < 0.06, "acceptance after warmup {mean_acc}");
+    common::check_invariance(&run(&Mala::default(), &target, &RunConfig { chains: 400, warmup: 0, draws: 5, seed: 7, init: Some(exact_inits(400, 10, 8)) }).unwrap(), 10);
+}
+
+/// `mu ~ N(0, 1)`, one observation with zero weight: the posterior is N(0, 1), indexed by
+/// observation so SGLD can run on it.
+#[model(observations(y))]
+fn flat1(y: &[f64]) {
+    let mu = sample!(Normal(0.0, 1.0));
+    factor!(0.0 * (y[0] - mu));
+}
+
+/// `mu ~ N(0, 10²)`, `y_i ~ N(mu, 1)`: the posterior is normal with closed-form moments.
+#[model(observations(y))]
+fn gauss_mean(y: &[f64]) {
+    let mu = sample!(Normal(0.0, 10.0));
+    observe!(y ~ Normal(mu, 1.0));
+}
+
+fn gauss_data() -> (Vec<f64>, f64, f64) {
+    let y: Vec<f64> = (0..100).map(|i| 1.5 + ((i * 37 % 100) as f64 / 100.0 - 0.5) * 2.0).collect();
+    let prec = 100.0 + 0.01;
+    let mean = y.iter().sum::<f64>() / prec;
+    (y, mean, 1.0 / prec)
+}
+
+#[test]
+fn sgld_on_minibatches_centres_on_the_posterior_mean() {
+    let (y, mean, var) = gauss_data();
+    let model = GaussMean::new(&y).unwrap();
+    let sgld = Sgld { batch_size: 10, order: Order::Shuffled, schedule: StepSchedule::Polynomial { a: var, b: 10.0, gamma: 0.55 } };
+    let cfg = RunConfig { chains: 4, warmup: 1000, draws: 10_000, seed: 9, init: None };
+    let draws = run(&sgld, &model, &cfg).unwrap();
+    let r = draws.summary().row("mu").unwrap().clone();
+    assert!((r.mean - mean).abs() < 4.0 * r.mcse_mean + 0.1 * var.sqrt(), "SGLD mean {} ± {} vs {mean}", r.mean, r.mcse_mean);
+    // the decreasing steps leave a small excess spread (measured +6%)
+    assert!((r.sd / var.sqrt() - 1.0).abs() < 0.15, "SGLD sd {} vs {}", r.sd, var.sqrt());
+    let steps: Vec<f64> = draws.stat("stepsize__").unwrap()[0].clone();
+    assert!(steps[0] > steps[steps.len() - 1], "decreasing steps");
+    // SGLD needs minibatches: a hand-written density without them is an error
+    assert!(matches!(run(&sgld, &std_normal(1), &cfg), Err(SamplerError::Setting { name: "target", .. })));
+}
+
+#[test]
+fn adam_finds_the_closed_form_mode_and_starts_a_sampler() {
+    let (y, mean, var) = gauss_data();
+    let model = GaussMean::new(&y).unwrap();
+    let map = find_map(&model, &[-5.0], &Adam { learning_rate: 0.1, ..Default::default() }).unwrap();
+    assert!(map.converged, "{map:?}");
+    assert!((map.point[0] - mean).abs() < 1e-6, "mode {} vs {mean}", map.point[0]);
+    let cfg = RunConfig { chains: 2, warmup: 200, draws: 2000, seed: 10, init: Some(vec![map.point.clone()]) };
+    let draws = run(&Mala::default(), &model, &cfg).unwrap();
+    let r = draws.summary().row("mu").unwrap().clone();
+    assert!((r.mean - mean).abs() < 4.0 * r.mcse_mean && (r.sd - var.sqrt()).abs() < 4.0 * r.mcse_sd + 0.005);
+}
+
+#[test]
+fn bad_langevin_settings_are_errors() {
+    let target = std_normal(2);
+    let cfg = RunConfig { chains: 1, warmup: 10, draws: 10, seed: 0, init: None };
+    let ok = LangevinParams { dt: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 };
+    for (bad, name) in [(LangevinParams { dt: 0.0, ..ok }, "dt"), (LangevinParams { gamma: -1.0, ..ok }, "gamma"), (LangevinParams { mass: f64::NAN, ..ok }, "mass"), (LangevinParams { beta: 0.0, ..ok }, "beta")] {
+        assert!(matches!(run(&Baoab { burn_in: ok, production: bad }, &target, &cfg), Err(SamplerError::Setting { name: n, .. }) if n == name));
+    }
+    let sgld = Sgld { batch_size: 0, order: Order::Shuffled, schedule: StepSchedule::Constant(0.1) };
+    assert!(matches!(run(&sgld, &target, &cfg), Err(SamplerError::Setting { name: "batch_size", .. })));
+    let sgld = Sgld { batch_size: 1, order: Order::Shuffled, schedule: StepSchedule::Constant(-0.1) };
+    assert!(matches!(run(&sgld, &target, &cfg), Err(SamplerError::Setting { name: "schedule", .. })));
+    assert!(matches!(find_map(&target, &[0.0], &Adam::default()), Err(SamplerError::Setting { name: "init", .. })));
+    // a density that becomes −∞ far out: BAOAB steps there are undone and counted
+    let wall = snell::sampler::FnDensity::new(1, |q: &[f64], g: &mut [f64]| {
+        g[0] = -q[0];
+        if q[0].abs() > 1.0 { f64::NEG_INFINITY } else { -0.5 * q[0] * q[0] }
+    });
+    let draws = run(&Baoab::constant(LangevinParams { dt: 0.5, ..ok }), &wall, &RunConfig { chains: 1, warmup: 0, draws: 2000, seed: 1, init: Some(vec![vec![0.0]]) }).unwrap();
+    assert!(draws.divergences() > 0);
+    assert!(draws.param("x.1").unwrap()[0].iter().all(|x| x.abs() <= 1.0));
+}
+
+/// The seed's validation: 5 successes in 50 trials with a Beta(1, 1) prior, posterior Beta(6, 46).
+#[model]
+fn beta_binomial(k: &[f64], n: &[f64]) {
+    let p = sample!(Beta(1.0, 1.0));
+    observe!(k ~ BinomialLogit(n, (p / (1.0 - p)).ln()));
+}
+
+#[test]
+fn baoab_recovers_the_beta_binomial_posterior_mean() {
+    let model = BetaBinomial::new(&[5.0], &[50.0]).unwrap();
+    let sampler = Baoab { burn_in: LangevinParams { dt: 0.05, gamma: 10.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { dt: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 } };
+    let cfg = RunConfig { chains: 4, warmup: 1000, draws: 20_000, seed: 11, init: None };
+    let draws = run(&sampler, &model, &cfg).unwrap();
+    let r = draws.summary().row("p").unwrap().clone();
+    let exact_mean = 6.0 / 52.0;
+    let exact_sd = (6.0f64 * 46.0 / (52.0 * 52.0 * 53.0)).sqrt();
+    assert!((r.mean - exact_mean).abs() < 4.0 * r.mcse_mean + 0.002, "mean {} ± {} vs {exact_mean}", r.mean, r.mcse_mean);
+    assert!((r.sd - exact_sd).abs() < 4.0 * r.mcse_sd + 0.002, "sd {} ± {} vs {exact_sd}", r.sd, r.mcse_sd);
+}
