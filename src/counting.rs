@@ -1,7 +1,7 @@
 //! [`Counting`]: a target wrapper that counts log density + gradient evaluations, for benchmarks
 //! that report ESS per gradient.
 
-use snell::sampler::Target;
+use snell::sampler::{MinibatchTarget, Target};
 use snell::ModelError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -38,5 +38,22 @@ impl<T: Target + ?Sized> Target for Counting<'_, T> {
     }
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.inner.init(rng)
+    }
+    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
+        self.inner.as_minibatch().map(|_| self as &dyn MinibatchTarget)
+    }
+}
+
+/// Minibatch evaluations count too.
+impl<T: Target + ?Sized> MinibatchTarget for Counting<'_, T> {
+    fn n_obs(&self) -> Option<usize> {
+        self.inner.as_minibatch().and_then(|m| m.n_obs())
+    }
+    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match self.inner.as_minibatch() {
+            Some(m) => m.logp_grad_minibatch(q, batch, grad),
+            None => Err(ModelError::Data { name: "target".into(), detail: "is not indexed by observation".into() }),
+        }
     }
 }

@@ -119,6 +119,9 @@ where
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.weights.init(rng)
     }
+    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
+        Some(self)
+    }
 }
 
 impl<B, const I: usize, const K: usize, E, D> MinibatchTarget for NetworkClassifier<B, I, K, E, D>

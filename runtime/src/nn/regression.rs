@@ -189,6 +189,9 @@ where
         }
         q
     }
+    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
+        Some(self)
+    }
 }
 
 impl<B, const I: usize, E, D> MinibatchTarget for NetworkRegression<B, I, E, D>

@@ -85,6 +85,9 @@ where
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.weights.init(rng)
     }
+    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
+        Some(self)
+    }
 }
 
 impl<B, const V: usize, E, D> MinibatchTarget for NetworkSequenceModel<B, V, E, D>

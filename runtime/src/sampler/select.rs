@@ -54,6 +54,22 @@ impl<T: Target + ?Sized> Target for Select<'_, T> {
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.inner.init(rng)
     }
+    fn as_minibatch(&self) -> Option<&dyn super::MinibatchTarget> {
+        self.inner.as_minibatch().map(|_| self as &dyn super::MinibatchTarget)
+    }
+}
+
+/// The same minibatches as the wrapped target.
+impl<T: Target + ?Sized> super::MinibatchTarget for Select<'_, T> {
+    fn n_obs(&self) -> Option<usize> {
+        self.inner.as_minibatch().and_then(|m| m.n_obs())
+    }
+    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
+        match self.inner.as_minibatch() {
+            Some(m) => m.logp_grad_minibatch(q, batch, grad),
+            None => Err(ModelError::Data { name: "target".into(), detail: "is not indexed by observation".into() }),
+        }
+    }
 }
 
 #[cfg(test)]
