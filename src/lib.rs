@@ -4,3 +4,4 @@
 pub mod posteriordb;
 pub mod peers;
 pub mod plot;
+pub mod targets;

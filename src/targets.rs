@@ -1,0 +1,20 @@
+//! Hand-written test densities shared by the ray-tracing tests and examples.
+
+use snell::sampler::FnDensity;
+
+/// The 2-D Gaussian mixture of the ray-tracing paper's Figure 1:
+/// `L(x) = [exp(−½(x₁−2)²) + exp(−½(x₁+2)²)]·exp(−½x₂²)`, two unit-variance modes at x₁ = ±2
+/// with equal weight and a barrier at x₁ = 0 where `L` drops to `2e⁻²` of the maximum (×0.27).
+pub fn figure1_mixture() -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
+    FnDensity::new(2, |q: &[f64], g: &mut [f64]| {
+        // log-sum-exp of the two modes, stable far from both
+        let (a, b) = (-0.5 * (q[0] - 2.0).powi(2), -0.5 * (q[0] + 2.0).powi(2));
+        let m = a.max(b);
+        let (ea, eb) = ((a - m).exp(), (b - m).exp());
+        let lse = m + (ea + eb).ln();
+        // d/dx₁ = Σ w_k·(μ_k − x₁) with weights w_k ∝ e^{a_k}
+        g[0] = (ea * (2.0 - q[0]) + eb * (-2.0 - q[0])) / (ea + eb);
+        g[1] = -q[1];
+        lse - 0.5 * q[1] * q[1]
+    })
+}
