@@ -12,7 +12,7 @@ use super::draws::{ChainDraws, Draws};
 use super::driver::{chain_rng, initial_point, RunConfig};
 use super::hmc::{Hmc, STAT_NAMES as HMC_STATS};
 use super::nuts::{Point, TransitionParams};
-use super::ray_tracing::{finish, kick as ray_kick, partial_refresh, Integrator, RayState, RayTracing, TrajectoryInfo, OMELYAN_LAMBDA, STAT_NAMES as RAY_STATS};
+use super::ray_tracing::{finish, kick as ray_kick, partial_refresh, Integrator, RayState, RayTracing, TrajectoryInfo, Weighting, OMELYAN_LAMBDA, STAT_NAMES as RAY_STATS};
 use super::target::{FnDensity, Target};
 use super::{Phase, Sampler, SamplerError};
 use crate::error::ModelError;
@@ -226,6 +226,9 @@ fn kick_all<T: PopulationTarget>(target: &T, rays: &mut [Ray], f: f64, buf: &mut
 /// The random per-step choice of [`Integrator::Rdkd`] cannot run in lockstep and is refused.
 pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
     rt.validate()?;
+    if !matches!(rt.weighting, Weighting::Unit) || rt.minibatch.is_some() {
+        return Err(SamplerError::Setting { name: "weighting", detail: "the lockstep driver runs plain ray tracing with exact gradients: use run for weightings and minibatches".into() });
+    }
     if rt.integrator == Integrator::Rdkd {
         return Err(SamplerError::Setting { name: "integrator", detail: "RDKD picks each step's integrator at random per ray, which cannot run in lockstep: use DKD, KDK or Omelyan".into() });
     }

@@ -1,6 +1,7 @@
 //! [`Target`]: what samplers need of a log density, one point at a time.
 
 use crate::error::ModelError;
+use super::minibatch::MinibatchTarget;
 use crate::model::{LogDensity, Model};
 
 /// A log density on unconstrained space, with names and a map to constrained values for output.
@@ -19,6 +20,12 @@ pub trait Target: Sync {
         use rand::Rng;
         (0..self.dim()).map(|_| rng.gen_range(-2.0..2.0)).collect()
     }
+    /// The target as a [`MinibatchTarget`], when it can be evaluated on subsets of its
+    /// observations: lets stochastic-gradient samplers run through the common [`super::run`].
+    /// `None` by default; every [`Model`] returns itself.
+    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
+        None
+    }
 }
 
 impl<M: Model> Target for M {
@@ -35,6 +42,9 @@ impl<M: Model> Target for M {
     }
     fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         self.constrain_outputs(q)
+    }
+    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
+        Some(self)
     }
 }
 
