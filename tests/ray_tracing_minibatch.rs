@@ -4,22 +4,12 @@
 //! with the same minibatches and step; every gradient sees a fresh batch from the per-epoch
 //! shuffled schedule; the threshold rule rejects; settings errors are `Result` errors.
 
-use nalgebra::{DMatrix, DVector};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use snell::prelude::*;
 use snell::sampler::minibatch::{MinibatchTarget, Order};
 use snell::sampler::ray_tracing::{Integrator, MinibatchSettings, RayTracing, Weighting};
 use snell::sampler::{run, Draws, FnDensity, RunConfig, SamplerError, Target};
+use snell_examples::regression::{LinregKnownSigma, Regression};
 use std::sync::Mutex;
-
-/// Linear regression with known noise sd: beta ~ N(0, 10²), y ~ N(X beta, sigma).
-#[model(observations(x, y))]
-fn linreg_known_sigma(x: &Matrix, y: &[f64], sigma: f64) {
-    let beta = sample!([x.cols()] ~ Normal(0.0, 10.0));
-    observe!(y ~ Normal(x.matvec(beta), sigma));
-}
 
 /// The same model without observations marked.
 #[model]
@@ -29,25 +19,12 @@ fn linreg_plain(x: &Matrix, y: &[f64], sigma: f64) {
 }
 
 const N: usize = 1000;
-const K: usize = 20;
-const SIGMA: f64 = 1.0;
+const SIGMA: f64 = Regression::SIGMA;
 
-/// Data (intercept and two correlated predictors) and the exact posterior mean and sds.
-fn data() -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let beta: Vec<f64> = (0..K).map(|j| 1.0 - 0.1 * j as f64).collect();
-    let rows: Vec<Vec<f64>> = (0..N).map(|_| (0..K).map(|j| if j == 0 { 1.0 } else { rng.sample(StandardNormal) }).collect()).collect();
-    let y: Vec<f64> = rows.iter().map(|r| r.iter().zip(&beta).map(|(x, b)| x * b).sum::<f64>() + SIGMA * rng.sample::<f64, _>(StandardNormal)).collect();
-    let x = DMatrix::from_fn(N, K, |i, j| rows[i][j]);
-    let prec = x.transpose() * &x / (SIGMA * SIGMA) + DMatrix::identity(K, K) / 100.0;
-    let cov = prec.try_inverse().unwrap();
-    let mean = &cov * x.transpose() * DVector::from_vec(y.clone()) / (SIGMA * SIGMA);
-    (rows, y, mean.iter().cloned().collect(), (0..K).map(|i| cov[(i, i)].sqrt()).collect())
-}
-
+/// K = 20 coefficients, N = 1000 observations, and the exact posterior mean and sds.
 fn model() -> (LinregKnownSigma, Vec<f64>, Vec<f64>) {
-    let (rows, y, mean, sd) = data();
-    (LinregKnownSigma::new(&Matrix::from_rows(&rows).unwrap(), &y, SIGMA).unwrap(), mean, sd)
+    let r = Regression::simulate(N, 20, 7);
+    (r.model().unwrap(), r.mean, r.sd)
 }
 
 /// Minibatch rays: dt ≈ 0.25 × the posterior scale (0.045), 10 steps per trajectory.
@@ -62,7 +39,7 @@ fn sample(rt: &RayTracing, m: &LinregKnownSigma, seed: u64) -> Draws {
 /// (largest |mean − exact| in MCSE units + sd fraction, sd / exact sd per coefficient).
 fn deviations(what: &str, draws: &Draws, mean: &[f64], sd: &[f64]) -> Vec<(f64, f64, f64)> {
     let s = draws.summary();
-    (0..K)
+    (0..mean.len())
         .map(|i| {
             let r = s.row(&format!("beta.{}", i + 1)).unwrap();
             if i < 3 { eprintln!("{what}: beta.{}: mean {:.4} (exact {:.4}, mcse {:.4}), sd {:.4} (exact {:.4}, ratio {:.3}), ESS {:.0}", i + 1, r.mean, mean[i], r.mcse_mean, r.sd, sd[i], r.sd / sd[i], r.ess_bulk); }
@@ -219,8 +196,8 @@ fn minibatch_settings_errors() {
     assert_eq!(err(RayTracing { minibatch: Some(MinibatchSettings { reject_above: Some(0.0), ..MinibatchSettings::new(10) }), ..minibatch_rt(10) }, &m).0, "reject_above");
     assert_eq!(err(RayTracing { weighting: Weighting::Microcanonical, ..minibatch_rt(10) }, &m).0, "weighting");
     // a model without observations, and a hand-written density
-    let (rows, y, _, _) = data();
-    let plain = LinregPlain::new(&Matrix::from_rows(&rows).unwrap(), &y, SIGMA).unwrap();
+    let r = Regression::simulate(N, 20, 7);
+    let plain = LinregPlain::new(&Matrix::from_rows(&r.rows).unwrap(), &r.y, SIGMA).unwrap();
     let (name, detail) = err(minibatch_rt(10), &plain);
     assert_eq!(name, "minibatch");
     assert!(detail.contains("observations(x, y)"), "{detail}");
