@@ -56,15 +56,19 @@ fn main() {
     let (dt, steps) = (0.02, 400);
     let mut rays = Plot::new("Figure 1 mixture: rays (constant speed) and HMC orbits from one point").labels("x₁", "x₂").x_range(-6.0, 6.0).y_range(-4.0, 4.0).size(1000, 700);
     let mut reached = [0usize; 2];
+    // one series per sampler: every path starts at x₀, so each is drawn out and back again
+    let mut series: [Vec<(f64, f64)>; 2] = [vec![], vec![]];
     for k in 0..16 {
         let a = 2.0 * std::f64::consts::PI * k as f64 / 16.0;
         let v0 = [2f64.sqrt() * a.cos(), 2f64.sqrt() * a.sin()];
-        for (j, (name, w)) in [("ray tracing", Weighting::Unit), ("HMC", Weighting::Hmc)].into_iter().enumerate() {
-            let p = path(&w, &x0, &v0, dt, steps);
+        for (j, w) in [Weighting::Unit, Weighting::Hmc].iter().enumerate() {
+            let p = path(w, &x0, &v0, dt, steps);
             reached[j] += usize::from(p.iter().any(|q| q.0 > 0.0));
-            rays = rays.line(if k == 0 { name } else { "" }, p);
+            series[j].extend(p.iter().chain(p.iter().rev()));
         }
     }
+    let [ray_paths, hmc_paths] = series;
+    rays = rays.line("ray tracing", ray_paths).line("HMC", hmc_paths);
     rays = rays.points("start", vec![(x0[0], x0[1])]);
     rays.save("output/ray_tracing_mixture_paths.svg").unwrap();
     println!("of 16 directions from ({}, {}) over a path time {:.0}: {} rays and {} HMC orbits cross x₁ = 0", x0[0], x0[1], dt * steps as f64, reached[0], reached[1]);
