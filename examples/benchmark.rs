@@ -13,32 +13,10 @@ use snell::sampler::hmc::Hmc;
 use snell::sampler::population::{run_hmc_population, run_ray_tracing_population, PopulationTarget};
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{nuts::Nuts, run, RunConfig, Target};
+use snell_examples::counting::Counting;
 use snell_examples::peers::PeerModels;
 use snell_examples::posteriordb::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-
-/// Counts gradient evaluations of a target.
-struct Counting<'a, T> {
-    inner: &'a T,
-    calls: AtomicUsize,
-}
-
-impl<T: Target> Target for Counting<'_, T> {
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
-    fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.inner.logp_grad(q, grad)
-    }
-    fn names(&self) -> Vec<String> {
-        self.inner.names()
-    }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        self.inner.constrain(q)
-    }
-}
 
 /// µs per log density + gradient, one thread.
 fn micros_per_gradient<M: Model>(m: &M) -> f64 {
@@ -66,14 +44,14 @@ const PEERS: &[(&str, &str, f64, f64, f64, f64, f64)] = &[
 ];
 
 fn bench<M: Model>(name: &str, m: &M) {
-    let counting = Counting { inner: m, calls: AtomicUsize::new(0) };
+    let counting = Counting::new(m);
     let cfg = RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 1, init: None };
     let t = Instant::now();
     let draws = run(&Nuts::default(), &counting, &cfg).expect("sampling");
     let wall = t.elapsed().as_secs_f64();
     let summary = draws.summary();
     let min_ess = summary.rows().iter().skip(1).map(|r| r.ess_bulk).fold(f64::INFINITY, f64::min);
-    let grads = counting.calls.load(Ordering::Relaxed) as f64;
+    let grads = counting.calls() as f64;
     println!(
         "{name:<20} {:<8} {wall:>7.3} {min_ess:>8.0} {:>9.0} {:>9.0}k {:>8.2}  ({} divergent)",
         "snell",

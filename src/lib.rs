@@ -1,6 +1,7 @@
 //! Examples, integration tests and benchmarks of snell live in this package (`examples/`,
 //! `tests/`); the library itself is the `snell` crate in `runtime/`.
 
+pub mod counting;
 pub mod mlp;
 pub mod posteriordb;
 pub mod regression;

@@ -23,10 +23,19 @@ pub fn ints(v: &Value) -> Vec<i64> {
     v.as_array().expect("an array").iter().map(|x| x.as_i64().expect("an integer")).collect()
 }
 
-/// Compares every parameter of the reference with the draws, prints a table and returns the failed
-/// checks: `|mean − ref mean| < 4·sqrt(mcse_ref² + mcse²) + 0.05·ref sd`, sd within 15% of the
-/// reference, R-hat < 1.01. `Stan name[i]` is looked up as snell's `name.i`.
+/// [`check_reference`], printing its table.
 pub fn compare_with_reference(what: &str, reference: &Value, draws: &Draws) -> Vec<String> {
+    let (table, failures) = check_reference(what, reference, draws);
+    print!("{table}");
+    failures
+}
+
+/// Compares every parameter of the reference with the draws; returns a printable table and the
+/// failed checks: `|mean − ref mean| < 4·sqrt(mcse_ref² + mcse²) + 0.05·ref sd`, sd within 15% of
+/// the reference, R-hat < 1.01. `Stan name[i]` is looked up as snell's `name.i`.
+pub fn check_reference(what: &str, reference: &Value, draws: &Draws) -> (String, Vec<String>) {
+    use std::fmt::Write;
+    let mut out = String::new();
     let summary = draws.summary();
     // Parameters the reference derived from its draws carry no ESS; their reference MCSE is then
     // taken as sd/sqrt(draws), the draws being (checked to be) nearly independent.
@@ -36,16 +45,18 @@ pub fn compare_with_reference(what: &str, reference: &Value, draws: &Draws) -> V
     let mut max_z: f64 = 0.0;
     // gradients per draw: NUTS and HMC count leapfrog steps, ray tracing gradient evaluations
     let grads = draws.stat("n_leapfrog__").or_else(|| draws.stat("n_grad__")).unwrap_or_default().concat();
-    println!(
+    let _ = writeln!(
+        out,
         "\n{what}: {} divergences of {}, {:.1} gradients per draw",
         draws.divergences(),
         draws.n_draws() * draws.chains.len(),
         grads.iter().sum::<f64>() / grads.len().max(1) as f64
     );
     for w in draws.warnings() {
-        println!("  warning: {w}");
+        let _ = writeln!(out, "  warning: {w}");
     }
-    println!(
+    let _ = writeln!(
+        out,
         "  {:<15} {:>11} {:>11} {:>10} {:>6} {:>10} {:>10} {:>6} {:>7} {:>6}",
         "parameter", "ref mean", "snell mean", "tolerance", "z", "ref sd", "snell sd", "sd %", "R-hat", "ESS"
     );
@@ -64,7 +75,8 @@ pub fn compare_with_reference(what: &str, reference: &Value, draws: &Draws) -> V
         let z = diff / se;
         max_z = max_z.max(z.abs());
         let sd_rel = row.sd / ref_sd - 1.0;
-        println!(
+        let _ = writeln!(
+            out,
             "  {:<15} {:>11.5} {:>11.5} {:>10.2e} {:>6.2} {:>10.4} {:>10.4} {:>+5.1}% {:>7.4} {:>6.0}",
             name,
             ref_mean,
@@ -87,8 +99,8 @@ pub fn compare_with_reference(what: &str, reference: &Value, draws: &Draws) -> V
             failures.push(format!("{name}: R-hat {} ≥ 1.01", row.rhat));
         }
     }
-    println!("  max |z| = {max_z:.2}");
-    failures
+    let _ = writeln!(out, "  max |z| = {max_z:.2}");
+    (out, failures)
 }
 
 /// [`compare_with_reference`], panicking with the list of failed checks.
