@@ -18,3 +18,18 @@ pub fn figure1_mixture() -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync>
         lse - 0.5 * q[1] * q[1]
     })
 }
+
+/// A smooth non-Gaussian density in `d` dimensions: an anisotropic quadratic (curvatures 1 … 3),
+/// a quartic and a coupling term, `ln L = −Σ(½ s_i x_i² + 0.05 x_i⁴) − 0.01 (Σ x_i)²`.
+pub fn quartic(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
+    FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
+        let c: f64 = q.iter().sum();
+        let mut lp = -0.01 * c * c;
+        for i in 0..q.len() {
+            let s = 1.0 + (i % 5) as f64 * 0.5;
+            lp -= 0.5 * s * q[i] * q[i] + 0.05 * q[i].powi(4);
+            g[i] = -s * q[i] - 0.2 * q[i].powi(3) - 0.02 * c;
+        }
+        lp
+    })
+}

@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use snell::sampler::ray_tracing::{integrate, kick, kick_atan2, Integrator, RayState, RayTracing};
 use snell::sampler::{run, FnDensity, RunConfig, SamplerError};
+use snell_examples::targets::quartic;
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -131,21 +132,6 @@ fn kick_edge_cases() {
     assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12 * l));
 }
 
-/// A smooth non-Gaussian density: anisotropic quadratic plus a quartic and a coupling term.
-fn quartic(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
-    FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
-        let mut lp = 0.0;
-        for i in 0..q.len() {
-            let s = 1.0 + (i % 5) as f64 * 0.5;
-            lp -= 0.5 * s * q[i] * q[i] + 0.05 * q[i].powi(4);
-            g[i] = -s * q[i] - 0.2 * q[i].powi(3);
-        }
-        let c: f64 = q.iter().sum::<f64>();
-        lp -= 0.01 * c * c;
-        g.iter_mut().for_each(|g| *g -= 0.02 * c);
-        lp
-    })
-}
 
 #[test]
 fn integrators_are_reversible() {

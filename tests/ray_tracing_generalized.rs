@@ -15,22 +15,10 @@ use snell::sampler::metric::Metric;
 use snell::sampler::nuts::{Point, TransitionParams};
 use snell::sampler::population::run_ray_tracing_population;
 use snell::sampler::ray_tracing::{integrate_weighted, transition, Integrator, RayState, RayTracing, Weighting};
-use snell::sampler::{run, FnDensity, RunConfig, SamplerError};
+use snell::sampler::{run, RunConfig, SamplerError};
 use std::sync::Arc;
+use snell_examples::targets::quartic;
 
-/// A smooth non-Gaussian density: anisotropic quadratic, quartic and a coupling term.
-fn quartic(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
-    FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
-        let c: f64 = q.iter().sum();
-        let mut lp = -0.01 * c * c;
-        for i in 0..q.len() {
-            let s = 1.0 + (i % 5) as f64 * 0.5;
-            lp -= 0.5 * s * q[i] * q[i] + 0.05 * q[i].powi(4);
-            g[i] = -s * q[i] - 0.2 * q[i].powi(3) - 0.02 * c;
-        }
-        lp
-    })
-}
 
 fn normals(rng: &mut ChaCha8Rng, d: usize) -> Vec<f64> {
     (0..d).map(|_| rng.sample(StandardNormal)).collect()

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use snell::sampler::ray_tracing::{integrate_weighted, Integrator, RayState, Weighting};
 use snell::sampler::FnDensity;
-use snell_examples::targets::figure1_mixture;
+use snell_examples::targets::{figure1_mixture, quartic};
 
 fn reals(v: &Value) -> Vec<f64> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
@@ -27,18 +27,6 @@ fn gaussian(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
     })
 }
 
-fn quartic(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
-    FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
-        let c: f64 = q.iter().sum();
-        let mut lp = -0.01 * c * c;
-        for i in 0..q.len() {
-            let s = 1.0 + (i % 5) as f64 * 0.5;
-            lp -= 0.5 * s * q[i] * q[i] + 0.05 * q[i].powi(4);
-            g[i] = -s * q[i] - 0.2 * q[i].powi(3) - 0.02 * c;
-        }
-        lp
-    })
-}
 
 /// Largest |a − b| / max(1, |b|).
 fn err(a: &[f64], b: &[f64]) -> f64 {
