@@ -70,7 +70,7 @@ fn minibatch_rays_stay_close_to_the_exact_posterior_and_heat_less_than_hmc() {
         assert!(r.0.abs() < 4.0 * r.1 + 0.1 * sd[i], "beta.{}: minibatch mean off by {} (mcse {})", i + 1, r.0, r.1);
         assert!((0.7..1.1).contains(&r.2), "beta.{}: minibatch sd ratio {}", i + 1, r.2);
         let h = hmc[i].2;
-        assert!(!(h < 2.0), "beta.{}: minibatch HMC sd ratio {h}: expected it to heat", i + 1);
+        assert!(h.is_nan() || h >= 2.0, "beta.{}: minibatch HMC sd ratio {h}: expected it to heat", i + 1);
     }
 }
 

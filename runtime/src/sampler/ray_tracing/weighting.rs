@@ -12,8 +12,9 @@
 //!   `min(1, e^{−ΔH})`, and with [`super::Integrator::Kdk`] a trajectory is the leapfrog
 //!   trajectory step for step (the reference code's `UpdateV_HMC`).
 //! - [`Weighting::Metropolis`]: `n = 1` (straight rays) and `W = L` with Metropolis selection on
-//!   `W` instead of weighted output: one straight step `x + Δt·v`, `v ~ N(0, I)`, accepted with
-//!   `min(1, L(x')/L(x))` — random-walk Metropolis with proposal scale `Δt`.
+//!   `W` instead of weighted output: a straight segment `x' = x + n_steps·Δt·v`, `v ~ N(0, I)`,
+//!   accepted with `min(1, L(x')/L(x))` — random-walk Metropolis with proposal scale
+//!   `n_steps·Δt` (one density evaluation per proposal).
 
 use super::Density;
 use crate::sampler::target::Target;
