@@ -6,70 +6,27 @@
 //! against the noise-free run measures the heating, and `σ_c² = σ²_sto / |Δ median ln L|` is the
 //! paper's figure of merit (it reports σ_c² ≈ 3.2 for ray tracing and 0.012 for HMC).
 //!
-//! The noise is served through the minibatch interface: observation `i` of a batch of one, drawn
-//! with replacement out of 2²², seeds its offset `R` (so repeats of an index repeat an offset,
-//! about 1% of the draws here).
+//! The noise is served through the minibatch interface ([`NoisyGaussian`]): observation `i` of a
+//! batch of one, drawn with replacement out of 2²², seeds its offset `R` (so repeats of an index
+//! repeat an offset, about 1% of the draws here).
 //!
 //! `cargo run --release --example ray_tracing_gradient_noise` (about a minute).
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use snell::error::ModelError;
 use snell::sampler::minibatch::Order;
 use snell::sampler::ray_tracing::{Integrator, MinibatchSettings, RayTracing, Weighting};
-use snell::sampler::{run, MinibatchTarget, RunConfig, Target};
+use snell::sampler::{run, RunConfig};
+use snell_examples::targets::NoisyGaussian;
 
 const D: usize = 10_000;
-const N_OFFSETS: usize = 1 << 22;
-
-/// N(0, I) with gradient noise σ per coordinate.
-struct NoisyGaussian {
-    sigma: f64,
-}
-
-impl Target for NoisyGaussian {
-    fn dim(&self) -> usize {
-        D
-    }
-    fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
-        grad.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
-        Ok(-0.5 * q.iter().map(|x| x * x).sum::<f64>())
-    }
-    fn names(&self) -> Vec<String> {
-        (1..=D).map(|i| format!("x.{i}")).collect()
-    }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        Ok(q.to_vec())
-    }
-    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
-        Some(self)
-    }
-}
-
-impl MinibatchTarget for NoisyGaussian {
-    fn n_obs(&self) -> Option<usize> {
-        Some(N_OFFSETS)
-    }
-    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
-        let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0000_0000 ^ batch[0] as u64);
-        let mut lp = 0.0;
-        for (g, x) in grad.iter_mut().zip(q) {
-            let r: f64 = StandardNormal.sample(&mut rng);
-            let z = x - self.sigma * r;
-            *g = -z;
-            lp -= 0.5 * z * z;
-        }
-        Ok(lp)
-    }
-}
-
 /// Median of the true ln L over the kept draws of all chains.
 fn median_lnl(sampler: &RayTracing, sigma: f64, seed: u64) -> f64 {
     let chains = 16;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let inits: Vec<Vec<f64>> = (0..chains).map(|_| (0..D).map(|_| StandardNormal.sample(&mut rng)).collect()).collect();
-    let draws = run(sampler, &NoisyGaussian { sigma }, &RunConfig { chains, warmup: 20, draws: 100, seed, init: Some(inits) }).unwrap();
+    let draws = run(sampler, &NoisyGaussian::new(D, sigma), &RunConfig { chains, warmup: 20, draws: 100, seed, init: Some(inits) }).unwrap();
     let mut lnl: Vec<f64> = draws.chains.iter().flat_map(|c| c.values.chunks(D).map(|x| -0.5 * x.iter().map(|v| v * v).sum::<f64>()).collect::<Vec<_>>()).collect();
     lnl.sort_by(f64::total_cmp);
     lnl[lnl.len() / 2]
