@@ -131,14 +131,15 @@ fn dense_metric_and_static_hmc_read_back() {
 }
 
 /// The ray tracing sampler's per-draw statistics (acceptance, step size, steps per trajectory,
-/// gradients, divergence, predicted and actual change of ln L) are written as CmdStan-style
+/// gradients, divergence, predicted change of ln L and the error of the prediction, measured
+/// change of direction per step) are written as CmdStan-style
 /// columns and read back unchanged; weighted rays add `log_weight__`.
 #[test]
 fn ray_tracing_statistics_read_back() {
     let rt = RayTracing { integrator: Integrator::Omelyan, ..Default::default() };
     let (draws, paths) = round_trip("ray_tracing", &rt, &short_run(5));
     assert_eq!(draws.sampler, "ray_tracing");
-    let want = ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__"];
+    let want = ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__", "dphi__"];
     assert_eq!(draws.stat_names, want);
     let text = std::fs::read_to_string(&paths[0]).unwrap();
     let columns = text.lines().find(|l| !l.starts_with('#')).unwrap();
