@@ -7,7 +7,7 @@
 //! draws their histograms against the exact densities.
 //!
 //! `cargo run --release --example ray_tracing_gaussian_10k` (16 chains from N(0, 4²I), 150
-//! burn-in trajectories of which the first 100 without Metropolis, then 200 kept; about a minute)
+//! burn-in trajectories of which the first 100 without Metropolis, then 200 kept; about 20 s)
 //! writes `output/ray_tracing_gaussian_10k_norm.svg` and `output/ray_tracing_gaussian_10k_coordinate.svg`.
 
 use rand::SeedableRng;

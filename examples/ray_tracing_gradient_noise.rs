@@ -10,7 +10,7 @@
 //! batch of one, drawn with replacement out of 2²², seeds its offset `R` (so repeats of an index
 //! repeat an offset, about 1% of the draws here).
 //!
-//! `cargo run --release --example ray_tracing_gradient_noise` (about a minute).
+//! `cargo run --release --example ray_tracing_gradient_noise` (about a minute and a half).
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -5,7 +5,7 @@
 //! 4·sqrt(mcse_ref² + mcse²) + 0.05·sd, sds within 15%, R-hat < 1.01). Both samplers run 4 chains ×
 //! (1000 warmup + 1000 draws) with the same seed; gradients and seconds include warmup.
 //!
-//! `cargo run --release --example ray_tracing_vs_nuts` (a few minutes on 2 cores).
+//! `cargo run --release --example ray_tracing_vs_nuts` (about a minute on 2 cores).
 
 use snell::sampler::nuts::Nuts;
 use snell::sampler::ray_tracing::RayTracing;
