@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use snell::prelude::*;
+use snell::sampler::Draws;
 
 /// The reference file `tests/data/posteriordb/<file>.json`.
 pub fn reference(file: &str) -> Value {
@@ -20,6 +21,93 @@ pub fn reals(v: &Value) -> Vec<f64> {
 /// A JSON array of integers.
 pub fn ints(v: &Value) -> Vec<i64> {
     v.as_array().expect("an array").iter().map(|x| x.as_i64().expect("an integer")).collect()
+}
+
+/// [`check_reference`], printing its table.
+pub fn compare_with_reference(what: &str, reference: &Value, draws: &Draws) -> Vec<String> {
+    let (table, failures) = check_reference(what, reference, draws);
+    print!("{table}");
+    failures
+}
+
+/// Compares every parameter of the reference with the draws; returns a printable table and the
+/// failed checks: `|mean − ref mean| < 4·sqrt(mcse_ref² + mcse²) + 0.05·ref sd`, sd within 15% of
+/// the reference, R-hat < 1.01. `Stan name[i]` is looked up as snell's `name.i`.
+pub fn check_reference(what: &str, reference: &Value, draws: &Draws) -> (String, Vec<String>) {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let summary = draws.summary();
+    // Parameters the reference derived from its draws carry no ESS; their reference MCSE is then
+    // taken as sd/sqrt(draws), the draws being (checked to be) nearly independent.
+    let n_ref = reference["reference"]["n_draws_total"].as_f64().unwrap_or(10_000.0);
+    let params = reference["parameters"].as_object().expect("parameters");
+    let mut failures = Vec::new();
+    let mut max_z: f64 = 0.0;
+    // gradients per draw: NUTS and HMC count leapfrog steps, ray tracing gradient evaluations
+    let grads = draws.stat("n_leapfrog__").or_else(|| draws.stat("n_grad__")).unwrap_or_default().concat();
+    let _ = writeln!(
+        out,
+        "\n{what}: {} divergences of {}, {:.1} gradients per draw",
+        draws.divergences(),
+        draws.n_draws() * draws.chains.len(),
+        grads.iter().sum::<f64>() / grads.len().max(1) as f64
+    );
+    for w in draws.warnings() {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    let _ = writeln!(
+        out,
+        "  {:<15} {:>11} {:>11} {:>10} {:>6} {:>10} {:>10} {:>6} {:>7} {:>6}",
+        "parameter", "ref mean", "snell mean", "tolerance", "z", "ref sd", "snell sd", "sd %", "R-hat", "ESS"
+    );
+    for (name, p) in params {
+        let snell_name = name.replace('[', ".").replace(']', "");
+        let Some(row) = summary.row(&snell_name) else {
+            failures.push(format!("{name}: not in the draws (names: {:?})", draws.names));
+            continue;
+        };
+        let ref_mean = p["mean"].as_f64().unwrap();
+        let ref_sd = p["sd"].as_f64().unwrap();
+        let mcse_ref = p["mcse_mean"].as_f64().unwrap_or(ref_sd / n_ref.sqrt());
+        let se = (mcse_ref * mcse_ref + row.mcse_mean * row.mcse_mean).sqrt();
+        let tol = 4.0 * se + 0.05 * ref_sd;
+        let diff = row.mean - ref_mean;
+        let z = diff / se;
+        max_z = max_z.max(z.abs());
+        let sd_rel = row.sd / ref_sd - 1.0;
+        let _ = writeln!(
+            out,
+            "  {:<15} {:>11.5} {:>11.5} {:>10.2e} {:>6.2} {:>10.4} {:>10.4} {:>+5.1}% {:>7.4} {:>6.0}",
+            name,
+            ref_mean,
+            row.mean,
+            tol,
+            z,
+            ref_sd,
+            row.sd,
+            100.0 * sd_rel,
+            row.rhat,
+            row.ess_bulk
+        );
+        if !(diff.abs() < tol) {
+            failures.push(format!("{name}: mean {} vs reference {ref_mean}: |diff| {:.3e} ≥ tolerance {tol:.3e} (z = {z:.2})", row.mean, diff.abs()));
+        }
+        if !(sd_rel.abs() < 0.15) {
+            failures.push(format!("{name}: sd {} vs reference {ref_sd} ({:+.1}%, allowed ±15%)", row.sd, 100.0 * sd_rel));
+        }
+        if !(row.rhat < 1.01) {
+            failures.push(format!("{name}: R-hat {} ≥ 1.01", row.rhat));
+        }
+    }
+    let _ = writeln!(out, "  max |z| = {max_z:.2}");
+    (out, failures)
+}
+
+/// [`compare_with_reference`], panicking with the list of failed checks.
+#[track_caller]
+pub fn assert_matches_reference(what: &str, reference: &Value, draws: &Draws) {
+    let failures = compare_with_reference(what, reference, draws);
+    assert!(failures.is_empty(), "{what}: {} failed checks:\n  {}", failures.len(), failures.join("\n  "));
 }
 
 /// Stan's transformed data: centred and scaled predictors and their interactions.

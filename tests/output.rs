@@ -9,6 +9,7 @@ use snell::output::{read_cmdstan_csv, CsvWriter};
 use snell::prelude::*;
 use snell::sampler::hmc::Hmc;
 use snell::sampler::nuts::Nuts;
+use snell::sampler::ray_tracing::{Integrator, RayTracing, Weighting};
 use snell::sampler::{run, run_observed, Draws, Observer, Phase, RunConfig, SamplerError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -126,6 +127,44 @@ fn dense_metric_and_static_hmc_read_back() {
 
     // no warmup: the adaptation block holds the initial step size and the unit metric
     let (_, paths) = round_trip("nowarmup", &Nuts::default(), &RunConfig { warmup: 0, ..short_run(4) });
+    clean(&paths[0]);
+}
+
+/// The ray tracing sampler's per-draw statistics (acceptance, step size, steps per trajectory,
+/// gradients, divergence, predicted change of ln L and the error of the prediction, measured
+/// change of direction per step) are written as CmdStan-style
+/// columns and read back unchanged; weighted rays add `log_weight__`.
+#[test]
+fn ray_tracing_statistics_read_back() {
+    let rt = RayTracing { integrator: Integrator::Omelyan, ..Default::default() };
+    let (draws, paths) = round_trip("ray_tracing", &rt, &short_run(5));
+    assert_eq!(draws.sampler, "ray_tracing");
+    let want = ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__", "dphi__"];
+    assert_eq!(draws.stat_names, want);
+    let text = std::fs::read_to_string(&paths[0]).unwrap();
+    let columns = text.lines().find(|l| !l.starts_with('#')).unwrap();
+    assert!(columns.starts_with(&format!("lp__,{},mu,tau", want.join(","))), "{columns}");
+    for setting in ["integrator = omelyan", "n_steps = 5", "metropolis = true"] {
+        assert!(text.contains(setting), "no `{setting}` in the header");
+    }
+    // the values are those of the run: the adapted dt after warmup, 5 steps, 2 gradients per step
+    let c = &draws.chains[0];
+    assert!(draws.stat("stepsize__").unwrap()[0].iter().all(|s| *s == c.step_size));
+    assert!(draws.stat("n_steps__").unwrap()[0].iter().all(|s| *s == 5.0));
+    assert!(draws.stat("n_grad__").unwrap()[0].iter().all(|s| *s == 10.0));
+    let acc = draws.stat("accept_stat__").unwrap().concat();
+    assert!(acc.iter().all(|a| (0.0..=1.0).contains(a)) && acc.iter().any(|a| *a < 1.0));
+    clean(&paths[0]);
+
+    // weighted rays add log_weight__ (ln W of each draw), and the header names the weighting
+    let micro = RayTracing { weighting: Weighting::Microcanonical, ..Default::default() };
+    let (draws, paths) = round_trip("ray_tracing_weighted", &micro, &short_run(6));
+    assert_eq!(draws.stat_names.last().map(String::as_str), Some("log_weight__"));
+    let text = std::fs::read_to_string(&paths[0]).unwrap();
+    assert!(text.contains("weighting = microcanonical"));
+    // W = L^(1/D): log_weight__ = lp__ / D
+    let (lw, lp) = (&draws.stat("log_weight__").unwrap()[0], &draws.chains[0].lp);
+    assert!(lw.iter().zip(lp).all(|(w, l)| (w - l / 10.0).abs() < 1e-9 * (1.0 + l.abs())));
     clean(&paths[0]);
 }
 

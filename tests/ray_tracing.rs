@@ -10,8 +10,9 @@ use common::{check_invariance, exact_inits, std_normal};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use snell::sampler::ray_tracing::{integrate, kick, kick_atan2, Integrator, RayState, RayTracing};
+use snell::sampler::ray_tracing::{integrate, kick, kick_atan2, kick_turning, Integrator, RayState, RayTracing};
 use snell::sampler::{run, FnDensity, RunConfig, SamplerError};
+use snell_examples::targets::quartic;
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -54,6 +55,10 @@ fn kick_invariants_and_agreement_with_the_atan2_form() {
             let mut va = v.clone();
             let pa = kick_atan2(&mut va, &g, h, d);
             let tf = angle(&vz, &g);
+            // the reported turning is the angle between v before and after, θ_i − θ_f
+            let mut vt = v.clone();
+            let (_, turned) = kick_turning(&mut vt, &g, h, d);
+            assert!((turned - angle(&v, &vz)).abs() < 1e-10 && (turned - (ti - tf)).abs() < 1e-10, "D {d}: turned {turned} vs {} and θi − θf {}", angle(&v, &vz), ti - tf);
             assert!(rel(norm(&vz), l) < 1e-13, "D {d}: |v| {} → {}", l, norm(&vz));
             // tan(θf/2) = tan(θi/2)·e^{−δ}, as angles (measured angles carry ~1e-16 absolute error)
             let expected = 2.0 * ((ti / 2.0).tan() * (-delta).exp()).atan();
@@ -131,21 +136,6 @@ fn kick_edge_cases() {
     assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-12 * l));
 }
 
-/// A smooth non-Gaussian density: anisotropic quadratic plus a quartic and a coupling term.
-fn quartic(d: usize) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
-    FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
-        let mut lp = 0.0;
-        for i in 0..q.len() {
-            let s = 1.0 + (i % 5) as f64 * 0.5;
-            lp -= 0.5 * s * q[i] * q[i] + 0.05 * q[i].powi(4);
-            g[i] = -s * q[i] - 0.2 * q[i].powi(3);
-        }
-        let c: f64 = q.iter().sum::<f64>();
-        lp -= 0.01 * c * c;
-        g.iter_mut().for_each(|g| *g -= 0.02 * c);
-        lp
-    })
-}
 
 #[test]
 fn integrators_are_reversible() {
@@ -384,4 +374,20 @@ fn same_seed_same_draws_whatever_the_thread_count() {
     assert_eq!(one, three);
     let other = run(&rt, &target, &RunConfig { seed: 12, ..cfg }).unwrap();
     assert_ne!(one.chains[0].values, other.chains[0].values);
+}
+
+#[test]
+fn the_measured_change_of_direction_per_step_is_dt_on_the_unit_gaussian() {
+    // the step size reads as ⟨Δφ⟩: on N(0, I) a step of dt turns the ray by about dt radians
+    let d = 1000;
+    let target = std_normal(d);
+    for (k, dt) in [0.05, 0.2].into_iter().enumerate() {
+        let cfg = RunConfig { chains: 4, warmup: 0, draws: 30, seed: 90 + k as u64, init: Some(exact_inits(4, d, 900 + k as u64)) };
+        for rt in [RayTracing::new(dt, 8), RayTracing { integrator: Integrator::Omelyan, ..RayTracing::new(dt, 8) }] {
+            let draws = run(&rt, &target, &cfg).unwrap();
+            let dphi = mean(&draws.stat("dphi__").unwrap().concat());
+            eprintln!("{:?}, dt {dt}: mean change of direction per step {dphi:.4}", rt.integrator);
+            assert!((dphi / dt - 1.0).abs() < 0.05, "{:?}, dt {dt}: ⟨Δφ⟩ {dphi}", rt.integrator);
+        }
+    }
 }

@@ -12,7 +12,7 @@ use super::draws::{ChainDraws, Draws};
 use super::driver::{chain_rng, initial_point, RunConfig};
 use super::hmc::{Hmc, STAT_NAMES as HMC_STATS};
 use super::nuts::{Point, TransitionParams};
-use super::ray_tracing::{finish, kick as ray_kick, partial_refresh, Integrator, RayState, RayTracing, TrajectoryInfo, OMELYAN_LAMBDA, STAT_NAMES as RAY_STATS};
+use super::ray_tracing::{finish, kick_turning as ray_kick, partial_refresh, Integrator, RayState, RayTracing, TrajectoryInfo, Weighting, OMELYAN_LAMBDA, STAT_NAMES as RAY_STATS};
 use super::target::{FnDensity, Target};
 use super::{Phase, Sampler, SamplerError};
 use crate::error::ModelError;
@@ -169,6 +169,7 @@ struct Ray {
     non_finite: bool,
     pred: f64,
     n_grad: usize,
+    turning: f64,
 }
 
 /// Evaluates every active ray whose position moved, in one batch.
@@ -210,7 +211,8 @@ fn drift_all(rays: &mut [Ray], f: f64) {
 fn kick_all<T: PopulationTarget>(target: &T, rays: &mut [Ray], f: f64, buf: &mut (Vec<f64>, Vec<f64>, Vec<f64>), d: usize) -> Result<(), SamplerError> {
     evaluate_moved(target, rays, buf, d)?;
     for ray in rays.iter_mut().filter(|r| r.active) {
-        let pred = ray_kick(&mut ray.p.v, &ray.p.grad, f * ray.dt, d);
+        let (pred, turned) = ray_kick(&mut ray.p.v, &ray.p.grad, f * ray.dt, d);
+        ray.turning += turned;
         if pred.is_finite() {
             ray.pred += pred;
         } else {
@@ -226,6 +228,9 @@ fn kick_all<T: PopulationTarget>(target: &T, rays: &mut [Ray], f: f64, buf: &mut
 /// The random per-step choice of [`Integrator::Rdkd`] cannot run in lockstep and is refused.
 pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
     rt.validate()?;
+    if !matches!(rt.weighting, Weighting::Unit) || rt.minibatch.is_some() {
+        return Err(SamplerError::Setting { name: "weighting", detail: "the lockstep driver runs plain ray tracing with exact gradients: use run for weightings and minibatches".into() });
+    }
     if rt.integrator == Integrator::Rdkd {
         return Err(SamplerError::Setting { name: "integrator", detail: "RDKD picks each step's integrator at random per ray, which cannot run in lockstep: use DKD, KDK or Omelyan".into() });
     }
@@ -242,7 +247,7 @@ pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: 
         let q0 = initial_point(target, cfg, c, &mut rng)?;
         let v: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
         let s = RayState::new(target, q0, v)?;
-        rays.push(Ray { rng, p: s.clone(), s, dt: rt.dt, da: DualAveraging::new(rt.target_accept, rt.dt), out: ChainDraws::default(), dirty: false, active: true, non_finite: false, pred: 0.0, n_grad: 0 });
+        rays.push(Ray { rng, p: s.clone(), s, dt: rt.dt, da: DualAveraging::new(rt.target_accept, rt.dt), out: ChainDraws::default(), dirty: false, active: true, non_finite: false, pred: 0.0, n_grad: 0, turning: 0.0 });
     }
     let n = rays.len();
     let mut buf = (vec![0.0; n * d], vec![0.0; n], vec![0.0; n * d]);
@@ -256,7 +261,7 @@ pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: 
                 }
             }
             v0.clone_from(&ray.p.v);
-            (ray.dirty, ray.active, ray.non_finite, ray.pred, ray.n_grad) = (false, true, false, 0.0, 0);
+            (ray.dirty, ray.active, ray.non_finite, ray.pred, ray.n_grad, ray.turning) = (false, true, false, 0.0, 0, 0.0);
         }
         for j in 0..rt.n_steps {
             if rt.refresh_rate > 0.0 {
@@ -294,7 +299,7 @@ pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: 
         evaluate_moved(target, &mut rays, &mut buf, d)?;
         for (ray, v0) in rays.iter_mut().zip(&v0s) {
             let used = ray.dt;
-            let trajectory = TrajectoryInfo { dlnl_pred: ray.pred, n_grad: ray.n_grad, non_finite: ray.non_finite };
+            let trajectory = TrajectoryInfo { dlnl_pred: ray.pred, n_grad: ray.n_grad, non_finite: ray.non_finite, turning: ray.turning };
             let (s, info) = finish(&ray.s, ray.p.clone(), v0, &trajectory, rt, &mut ray.rng);
             ray.s = s;
             if iter < cfg.warmup {

@@ -20,8 +20,9 @@ pub trait Target: Sync {
         use rand::Rng;
         (0..self.dim()).map(|_| rng.gen_range(-2.0..2.0)).collect()
     }
-    /// The same target as a [`MinibatchTarget`], when it can be evaluated on minibatches (what
-    /// stochastic-gradient samplers such as SGLD need); `None` by default.
+    /// The target as a [`MinibatchTarget`], when it can be evaluated on subsets of its
+    /// observations: lets stochastic-gradient samplers (ray tracing with minibatches, SGLD) run
+    /// through the common [`super::run`]. `None` by default; every [`Model`] returns itself.
     fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
         None
     }

@@ -1,0 +1,154 @@
+//! The Ray Tracing Sampler on harder targets (issue #4, item 6): invariance from exact draws of an
+//! ill-conditioned 100-d Gaussian with the adapted step size, barrier crossing on the 2-D mixture
+//! of the paper's Figure 1 (both modes visited in the right proportion, per-mode moments), and
+//! recovery of posteriordb reference posteriors with the Metropolis test on (the rule of
+//! `tests/posteriordb.rs`).
+//!
+//! `cargo test --release --test ray_tracing_targets -- --nocapture` prints the numbers.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use snell::diagnostics::{ess_mean, mcse_mean};
+use snell::sampler::ray_tracing::RayTracing;
+use snell::sampler::{run, FnDensity, RunConfig};
+use snell_examples::posteriordb::*;
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Standard deviations of the ill-conditioned Gaussian: variances log-spaced 1e-2 … 1e2.
+fn ill_sds(d: usize) -> Vec<f64> {
+    (0..d).map(|i| 10f64.powf(-1.0 + 2.0 * i as f64 / (d - 1) as f64)).collect()
+}
+
+#[test]
+fn leaves_an_ill_conditioned_100d_gaussian_invariant_with_the_adapted_step() {
+    let d = 100;
+    let sd = ill_sds(d);
+    let s2 = sd.clone();
+    let target = FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
+        let mut lp = 0.0;
+        for i in 0..q.len() {
+            let z = q[i] / s2[i];
+            lp -= 0.5 * z * z;
+            g[i] = -z / s2[i];
+        }
+        lp
+    });
+    let rt = RayTracing::default();
+    // the step size a warmup finds on this target
+    let warm = run(&rt, &target, &RunConfig { chains: 2, warmup: 400, draws: 1, seed: 70, init: None }).unwrap();
+    let dt = mean(&warm.chains.iter().map(|c| c.step_size).collect::<Vec<_>>());
+    eprintln!("adapted dt {:?}", warm.chains.iter().map(|c| c.step_size).collect::<Vec<_>>());
+    // many short chains from exact draws with that step, no warmup
+    let chains = 64;
+    let mut rng = ChaCha8Rng::seed_from_u64(71);
+    let inits: Vec<Vec<f64>> = (0..chains).map(|_| sd.iter().map(|s| { let z: f64 = StandardNormal.sample(&mut rng); s * z }).collect()).collect();
+    let draws = run(&RayTracing { dt, ..rt }, &target, &RunConfig { chains, warmup: 0, draws: 40, seed: 72, init: Some(inits) }).unwrap();
+    let acc = mean(&draws.stat("accept_stat__").unwrap().concat());
+    eprintln!("acceptance {acc:.3}, {} divergences", draws.divergences());
+    assert!(acc > 0.5, "acceptance {acc}");
+    assert_eq!(draws.divergences(), 0);
+    // standardised final states z = x/σ are exact N(0, 1) draws if the kernel is invariant;
+    // check them pooled over the smallest, middle and largest scales, and over all coordinates
+    let last: Vec<Vec<f64>> = draws.chains.iter().map(|c| c.values[c.values.len() - d..].iter().zip(&sd).map(|(x, s)| x / s).collect()).collect();
+    for (what, range) in [("smallest sds", 0..20), ("middle sds", 40..60), ("largest sds", 80..100), ("all", 0..100)] {
+        let z: Vec<f64> = last.iter().flat_map(|c| c[range.clone()].to_vec()).collect();
+        let n = z.len() as f64;
+        let m = mean(&z);
+        let var = z.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+        eprintln!("{what}: mean {m:.4}, variance {var:.4} ({n} values)");
+        assert!(m.abs() < 4.0 / n.sqrt(), "{what}: mean {m}");
+        assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "{what}: variance {var}");
+    }
+    // and the small scales really moved: their lag-40 correlation with the start is small
+    let z0: Vec<f64> = draws.chains.iter().map(|c| c.values[0] / sd[0]).collect();
+    let zn: Vec<f64> = last.iter().map(|c| c[0]).collect();
+    let corr = z0.iter().zip(&zn).map(|(a, b)| a * b).sum::<f64>() / chains as f64;
+    assert!(corr.abs() < 0.5, "x.1 hardly moved: correlation {corr}");
+}
+
+/// The 2-D mixture of the paper's Figure 1: L(x) = [φ(x₁−2) + φ(x₁+2)]·φ(x₂).
+fn mixture() -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
+    snell_examples::targets::figure1_mixture()
+}
+
+#[test]
+fn crosses_the_barrier_of_the_2d_mixture_in_the_right_proportion() {
+    let target = mixture();
+    let draws = run(&RayTracing::default(), &target, &RunConfig { chains: 16, warmup: 300, draws: 1500, seed: 80, init: Some(vec![vec![2.0, 0.0]]) }).unwrap();
+    let x1 = draws.param("x.1").unwrap();
+    let x2 = draws.param("x.2").unwrap();
+    let right: Vec<Vec<f64>> = x1.iter().map(|c| c.iter().map(|x| f64::from(u8::from(*x > 0.0))).collect()).collect();
+    let views: Vec<&[f64]> = right.iter().map(|c| c.as_slice()).collect();
+    let frac = mean(&right.concat());
+    let se = mcse_mean(&views);
+    let crossings: Vec<usize> = right.iter().map(|c| c.windows(2).filter(|w| w[0] != w[1]).count()).collect();
+    eprintln!("fraction x₁ > 0: {frac:.4} ± {se:.4} (ESS {:.0}); crossings per chain {crossings:?}", ess_mean(&views));
+    // not vacuous: every chain crosses often and the MCSE is small
+    assert!(crossings.iter().all(|&k| k >= 100), "too few crossings: {crossings:?}");
+    assert!(se < 0.03, "MCSE of the fraction {se}");
+    assert!((frac - 0.5).abs() < 4.0 * se, "fraction {frac} ± {se}");
+    // per-mode moments: x₁ | x₁ > 0 has mean 2(2Φ(2)−1) + 2φ(2) and second moment 5; x₂ is N(0, 1)
+    let phi2 = (-2.0f64).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let cdf2 = 0.977_249_868_051_820_8;
+    let m1 = 2.0 * (2.0 * cdf2 - 1.0) + 2.0 * phi2;
+    let sd1 = (5.0 - m1 * m1).sqrt();
+    for (side, sign) in [("x₁ > 0", 1.0), ("x₁ < 0", -1.0)] {
+        // per-chain means of the mode's draws; their spread gives the standard error
+        let per_chain = |f: &dyn Fn(f64, f64) -> f64| -> (f64, f64) {
+            let ms: Vec<f64> = x1.iter().zip(&x2).map(|(a, b)| mean(&a.iter().zip(b).filter(|(x, _)| sign * **x > 0.0).map(|(x, y)| f(*x, *y)).collect::<Vec<_>>())).collect();
+            let m = mean(&ms);
+            (m, (ms.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (ms.len() * (ms.len() - 1)) as f64).sqrt())
+        };
+        let (mx, sx) = per_chain(&|x, _| sign * x);
+        let (vx, svx) = per_chain(&|x, _| (sign * x - m1).powi(2));
+        let (my, sy) = per_chain(&|_, y| y);
+        let (vy, svy) = per_chain(&|_, y| y * y);
+        eprintln!("{side}: E|x₁| {mx:.4} ± {sx:.4} (exact {m1:.4}), var x₁ {vx:.4} ± {svx:.4} (exact {:.4}), E x₂ {my:.4} ± {sy:.4}, E x₂² {vy:.4} ± {svy:.4}", sd1 * sd1);
+        // 4 standard errors (from 16 chains) + a small slack
+        assert!((mx - m1).abs() < 4.0 * sx + 0.02, "{side}: E|x₁| {mx}");
+        assert!((vx - sd1 * sd1).abs() < 4.0 * svx + 0.03, "{side}: var x₁ {vx}");
+        assert!(my.abs() < 4.0 * sy + 0.02, "{side}: E x₂ {my}");
+        assert!((vy - 1.0).abs() < 4.0 * svy + 0.03, "{side}: E x₂² {vy}");
+    }
+}
+
+/// Ray tracing with the Metropolis test (defaults, dt from warmup), 4 × (`warmup` + `n`).
+fn sample_rt<T: snell::sampler::Target>(what: &str, target: &T, warmup: usize, n: usize, seed: u64) -> snell::sampler::Draws {
+    let t = std::time::Instant::now();
+    let draws = run(&RayTracing::default(), target, &RunConfig { chains: 4, warmup, draws: n, seed, init: None }).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let acc = mean(&draws.stat("accept_stat__").unwrap().concat());
+    println!("{what}: sampled in {:.1} s, dt {:?}, acceptance {acc:.3}", t.elapsed().as_secs_f64(), draws.chains.iter().map(|c| c.step_size).collect::<Vec<_>>());
+    draws
+}
+
+#[test]
+fn recovers_eight_schools_noncentered() {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let m = EightSchoolsNoncentered::new(&reals(&r["data"]["y"]), &reals(&r["data"]["sigma"])).unwrap();
+    assert_matches_reference("ray tracing: eight_schools_noncentered", &r, &sample_rt("eight_schools_noncentered", &m, 1000, 4000, 1));
+}
+
+#[test]
+fn recovers_low_dim_gauss_mix() {
+    let r = reference("low_dim_gauss_mix-low_dim_gauss_mix");
+    let m = LowDimGaussMix::new(&reals(&r["data"]["y"])).unwrap();
+    assert_matches_reference("ray tracing: low_dim_gauss_mix", &r, &sample_rt("low_dim_gauss_mix", &m, 3000, 2000, 1));
+}
+
+#[test]
+fn recovers_ark() {
+    let r = reference("arK-arK");
+    let m = ArK::new(&reals(&r["data"]["y"]), r["data"]["K"].as_u64().unwrap() as usize).unwrap();
+    assert_matches_reference("ray tracing: arK", &r, &sample_rt("arK", &m, 1000, 6000, 1));
+}
+
+#[test]
+fn recovers_garch11() {
+    let r = reference("garch-garch11");
+    let m = Garch11::new(&reals(&r["data"]["y"]), r["data"]["sigma1"].as_f64().unwrap()).unwrap();
+    assert_matches_reference("ray tracing: garch11", &r, &sample_rt("garch11", &m, 1000, 1000, 1));
+}
