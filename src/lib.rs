@@ -1,11 +1,13 @@
 //! Examples, integration tests and benchmarks of snell live in this package (`examples/`,
-//! `tests/`); the library itself is the `snell` crate in `runtime/`.
+//! `tests/`); the library itself is the `snell` crate in `runtime/`. The modules here are the
+//! pieces several examples and tests share.
 
+pub mod bnn;
 pub mod counting;
 pub mod mlp;
+pub mod netbench;
+pub mod peers;
+pub mod plot;
 pub mod posteriordb;
 pub mod regression;
-pub mod peers;
-pub mod bnn;
-pub mod plot;
 pub mod targets;

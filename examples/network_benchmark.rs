@@ -1,0 +1,119 @@
+//! Ray tracing on Bayesian neural networks: steps and gradient evaluations per second, peak memory
+//! and the time per step against the physical floors (bytes moved / 3 TB/s, FLOPs / 67 TFLOP/s —
+//! an H100 in f32), beside the paper's PyTorch code on an H100 (per step):
+//!
+//! - (a) the 1-50-50-1 regression net on the seed's 50 points, many chains (peer: 7,352 ms — it
+//!   runs 1,000 chains one after another);
+//! - (b) an MLP 784-1000-1000-10 on synthetic data, minibatch 256 (peer: 10.1 ms);
+//! - (c) a GPT-2-small-shaped model (peer: 193.5 ms for 124M parameters, sequence 256);
+//! - (d) GPT-2-XL-shaped (1.5B; peer 941 ms): not run here — its weights alone need 6 GB in f32
+//!   and the evaluation copies them through the host.
+//!
+//! By default (c) runs at a CPU size (2 blocks, width 64, sequence 64); `--full` runs the
+//! GPT-2-small shape (12 blocks, width 768, vocabulary 50,257, sequence 256; about 163M
+//! parameters with an untied head — minutes per step on 2 cores). `--chains N` sets (a)'s chains.
+//! With `--features cuda` (see scripts/README.md), `--cuda` runs everything on the GPU in f32.
+//!
+//! The attention blocks are dfdx's `TransformerEncoder` (dfdx 0.13 has no causal mask), so (c)
+//! has the shape and cost of a decoder but is not a language model of the tokens' order.
+//!
+//! `cargo run --release --example network_benchmark`
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
+use snell::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
+use snell::Matrix;
+use snell_examples::netbench::{Bench, Row};
+
+type Regression = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
+type Mlp = (Linear<784, 1000>, ReLU, Linear<1000, 1000>, ReLU, Linear<1000, 10>);
+type GptCpu = (Embedding<512, 64>, TransformerEncoder<64, 4, 256, 2>, Linear<64, 512>);
+type Gpt2Small = (Embedding<50257, 768>, TransformerEncoder<768, 12, 3072, 12>, Linear<768, 50257>);
+
+/// The seed's data: 50 points of 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²) on [0, 1].
+fn regression_data() -> (Matrix, Vec<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(50);
+    let xs: Vec<f64> = (0..50).map(|_| rng.gen_range(0.0..1.0)).collect();
+    let ys = xs.iter().map(|x| 4.0 * (x - 2.0f64).sin() + (8.0 * x - 2.0f64).sin() - 4.0 * x * x + 0.5 * rng.sample::<f64, _>(StandardNormal)).collect();
+    (Matrix::new(50, 1, xs).expect("50 × 1"), ys)
+}
+
+/// Synthetic classification data: uniform inputs labelled by a random linear teacher.
+fn mlp_data(n: usize) -> (Matrix, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(784);
+    let teacher: Vec<f64> = (0..784 * 10).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let x: Vec<f64> = (0..n * 784).map(|_| rng.gen_range(0.0..1.0)).collect();
+    let labels = x
+        .chunks(784)
+        .map(|row| (0..10).map(|k| (k, row.iter().zip(&teacher[k * 784..]).map(|(a, b)| a * b).sum::<f64>())).max_by(|a, b| a.1.total_cmp(&b.1)).map_or(0, |m| m.0))
+        .collect();
+    (Matrix::new(n, 784, x).expect("n × 784"), labels)
+}
+
+fn tokens(n: usize, vocab: usize) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(256);
+    (0..n).map(|_| rng.gen_range(0..vocab)).collect()
+}
+
+/// Ray tracing as the paper runs networks: minibatch gradients, no Metropolis test, the default
+/// step `dt = 0.001·sqrt(1000/D)`.
+fn minibatch_rays(d: usize, batch: usize, n_steps: usize) -> RayTracing {
+    RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps, metropolis: false, minibatch: Some(MinibatchSettings::new(batch)), ..Default::default() }
+}
+
+macro_rules! benchmark {
+    ($dev:expr, $elem:ty, $full:expr, $chains:expr) => {{
+        let dev = $dev;
+        println!("{}", Row::header());
+        let (x, y) = regression_data();
+        let reg = NetworkRegression::<Regression, 1, $elem, _>::new(dev.clone(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
+        let d = snell::sampler::Target::dim(&reg);
+        let exact = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let row = Bench { name: "(a) 1-50-50-1, 50 points", sampler: exact, chains: $chains, trajectories: 20, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run(&reg, 1)?;
+        println!("{row}");
+
+        let (x, labels) = mlp_data(4096);
+        let mlp = NetworkClassifier::<Mlp, 784, 10, $elem, _>::new(dev.clone(), &x, &labels, WeightPrior::isotropic(1.0))?;
+        let d = snell::sampler::Target::dim(&mlp);
+        let row = Bench { name: "(b) MLP 784-1000-1000-10, batch 256", sampler: minibatch_rays(d, 256, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 256.0, bytes_per_param: 4.0, peer_ms: Some(10.1) }.run(&mlp, 2)?;
+        println!("{row}");
+        drop(mlp);
+
+        if $full {
+            let seq = 256;
+            let gpt = NetworkSequenceModel::<Gpt2Small, 50257, $elem, _>::new(dev.clone(), tokens(4 * seq + 1, 50257), seq, WeightPrior::isotropic(1.0))?;
+            let d = snell::sampler::Target::dim(&gpt);
+            let row = Bench { name: "(c) GPT-2-small shape, seq 256", sampler: minibatch_rays(d, 1, 2), chains: 1, trajectories: 1, flops_per_grad: 6.0 * d as f64 * seq as f64, bytes_per_param: 4.0, peer_ms: Some(193.5) }.run(&gpt, 3)?;
+            println!("{row}");
+        } else {
+            let seq = 64;
+            let gpt = NetworkSequenceModel::<GptCpu, 512, $elem, _>::new(dev.clone(), tokens(64 * seq + 1, 512), seq, WeightPrior::isotropic(1.0))?;
+            let d = snell::sampler::Target::dim(&gpt);
+            let row = Bench { name: "(c) 2 blocks × 64 wide, seq 64, b 4", sampler: minibatch_rays(d, 4, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 4.0 * seq as f64, bytes_per_param: 4.0, peer_ms: None }.run(&gpt, 3)?;
+            println!("{row}");
+        }
+        println!("{:<34} not run: 1.5B weights need a device-resident parameter buffer (see the doc comment)", "(d) GPT-2-XL shape");
+    }};
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--full");
+    let chains = args.iter().position(|a| a == "--chains").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok()).unwrap_or(8);
+    let cuda = args.iter().any(|a| a == "--cuda");
+    println!("ray tracing on networks, f32, {} threads; floors: bytes / 3 TB/s and FLOPs / 67 TFLOP/s (an H100)\n", rayon::current_num_threads());
+    if cuda {
+        #[cfg(feature = "cuda")]
+        {
+            benchmark!(snell::nn::Cuda::new(0).expect("a CUDA device"), f32, full, chains);
+            return Ok(());
+        }
+        #[cfg(not(feature = "cuda"))]
+        return Err("built without the `cuda` feature: see scripts/README.md".into());
+    }
+    benchmark!(snell::nn::Cpu::default(), f32, full, chains);
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Timing ray tracing on neural-network targets: steps and gradient evaluations per second, peak
+//! memory, and the time per step beside the physical floors of the GPU the peers' figures come
+//! from. Shared by `examples/network_benchmark.rs` and its smoke test.
+
+use snell::sampler::ray_tracing::RayTracing;
+use snell::sampler::{run, RunConfig, SamplerError, Select, Target};
+use std::fmt;
+use std::time::Instant;
+
+/// Memory bandwidth used for the floor (bytes/s): an H100's HBM3, about 3 TB/s.
+pub const FLOOR_BANDWIDTH: f64 = 3.0e12;
+/// Arithmetic rate used for the floor (FLOP/s): an H100's f32 rate without tensor cores, 67 TFLOP/s
+/// (dfdx's matmuls do not use tensor cores).
+pub const FLOOR_FLOPS: f64 = 67.0e12;
+
+/// One row of the benchmark.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// What ran.
+    pub name: String,
+    /// Parameters of the network.
+    pub params: usize,
+    /// Chains run side by side.
+    pub chains: usize,
+    /// Integration steps (kick + drift, one gradient each) per second, all chains together.
+    pub steps_per_s: f64,
+    /// Gradient evaluations per second, all chains together.
+    pub grads_per_s: f64,
+    /// Wall time of one step of one chain, in milliseconds (chains run in parallel threads).
+    pub ms_per_step: f64,
+    /// Peak resident memory of the process so far, in MiB.
+    pub peak_mib: f64,
+    /// Bytes moved per step over the floor bandwidth, in milliseconds.
+    pub floor_bandwidth_ms: f64,
+    /// FLOPs per step over the floor rate, in milliseconds.
+    pub floor_flops_ms: f64,
+    /// The peers' time per step (PyTorch on an H100), if known, in milliseconds.
+    pub peer_ms: Option<f64>,
+}
+
+impl Row {
+    /// The table's header.
+    pub fn header() -> String {
+        format!("{:<34} {:>12} {:>6} {:>10} {:>10} {:>11} {:>9} {:>10} {:>10} {:>10}", "network", "params", "chains", "steps/s", "grads/s", "ms/step", "peak MiB", "floor BW", "floor FLOP", "peer ms")
+    }
+}
+
+impl fmt::Display for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let peer = self.peer_ms.map_or("-".to_string(), |p| format!("{p:.1}"));
+        write!(
+            f,
+            "{:<34} {:>12} {:>6} {:>10.1} {:>10.1} {:>11.3} {:>9.0} {:>10.4} {:>10.4} {:>10}",
+            self.name, self.params, self.chains, self.steps_per_s, self.grads_per_s, self.ms_per_step, self.peak_mib, self.floor_bandwidth_ms, self.floor_flops_ms, peer
+        )
+    }
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB; `NaN` where unknown.
+pub fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// What one run measures.
+pub struct Bench<'a> {
+    /// Row label.
+    pub name: &'a str,
+    /// The sampler's settings (steps per trajectory, step size, minibatches).
+    pub sampler: RayTracing,
+    /// Chains.
+    pub chains: usize,
+    /// Trajectories per chain (no warmup: the step size is used as given).
+    pub trajectories: usize,
+    /// FLOPs of one gradient evaluation (≈ 6 × parameters × examples for dense layers).
+    pub flops_per_grad: f64,
+    /// Bytes per element of the device's parameters (4 for f32).
+    pub bytes_per_param: f64,
+    /// The peers' ms per step, if known.
+    pub peer_ms: Option<f64>,
+}
+
+impl Bench<'_> {
+    /// Runs ray tracing on `target`, recording only its first output per draw (a large network's
+    /// draws are not kept), and times it.
+    pub fn run(&self, target: &dyn Target, seed: u64) -> Result<Row, SamplerError> {
+        let d = target.dim();
+        let first = target.names().into_iter().next().unwrap_or_default();
+        let recorded = Select::new(target, &[first.as_str()])?;
+        let cfg = RunConfig { chains: self.chains, warmup: 0, draws: self.trajectories, seed, init: None };
+        let t = Instant::now();
+        let draws = run(&self.sampler, &recorded, &cfg)?;
+        let secs = t.elapsed().as_secs_f64();
+        let grads: f64 = draws.stat("n_grad__").map_or(0.0, |g| g.iter().flatten().sum());
+        let steps = (self.chains * self.trajectories * self.sampler.n_steps) as f64;
+        let threads = rayon::current_num_threads().min(self.chains).max(1) as f64;
+        // per step: the update reads x, v, g and writes x, v; the gradient reads the weights twice
+        // (forward, backward) and writes the gradient
+        let bytes = 8.0 * d as f64 * self.bytes_per_param;
+        Ok(Row {
+            name: self.name.to_string(),
+            params: d,
+            chains: self.chains,
+            steps_per_s: steps / secs,
+            grads_per_s: grads / secs,
+            ms_per_step: 1e3 * secs * threads / steps,
+            peak_mib: peak_mib(),
+            floor_bandwidth_ms: 1e3 * bytes / FLOOR_BANDWIDTH,
+            floor_flops_ms: 1e3 * self.flops_per_grad / FLOOR_FLOPS,
+            peer_ms: self.peer_ms,
+        })
+    }
+}

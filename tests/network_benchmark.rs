@@ -1,0 +1,42 @@
+//! The network benchmark's machinery at toy sizes, so that CI exercises what
+//! `examples/network_benchmark.rs` runs at full size: ray tracing with exact and minibatch
+//! gradients on a regression net, a classifier and a sequence model, timed and counted.
+
+use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
+use snell::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
+use snell::sampler::Target;
+use snell::Matrix;
+use snell_examples::netbench::{Bench, Row};
+
+fn check(row: &Row) {
+    println!("{row}");
+    assert!(row.steps_per_s > 0.0 && row.steps_per_s.is_finite());
+    // a trajectory of n steps takes n + 1 gradients with DKD (the last position's), minibatch or not
+    assert!(row.grads_per_s >= row.steps_per_s * 0.99, "{} grads/s for {} steps/s", row.grads_per_s, row.steps_per_s);
+    assert!(row.floor_bandwidth_ms > 0.0 && row.floor_flops_ms > 0.0 && row.peak_mib > 0.0);
+}
+
+#[test]
+fn benchmark_rows_for_three_kinds_of_network() {
+    println!("{}", Row::header());
+    let x = Matrix::new(16, 1, (0..16).map(|i| i as f64 / 15.0).collect()).unwrap();
+    let y: Vec<f64> = (0..16).map(|i| (i as f64 / 3.0).sin()).collect();
+    let reg = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1, f32>::new(Default::default(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
+    let rays = RayTracing { dt: 0.05, n_steps: 4, ..Default::default() };
+    let row = Bench { name: "regression", sampler: rays, chains: 2, trajectories: 5, flops_per_grad: 6.0 * reg.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None }.run(&reg, 1).unwrap();
+    check(&row);
+
+    let x = Matrix::new(32, 4, (0..128).map(|i| ((i * 7) % 13) as f64 / 13.0).collect()).unwrap();
+    let labels: Vec<usize> = (0..32).map(|i| i % 3).collect();
+    let clf = NetworkClassifier::<(Linear<4, 6>, ReLU, Linear<6, 3>), 4, 3, f32>::new(Default::default(), &x, &labels, WeightPrior::isotropic(1.0)).unwrap();
+    let rays = RayTracing { dt: 0.01, n_steps: 3, metropolis: false, minibatch: Some(MinibatchSettings::new(8)), ..Default::default() };
+    let row = Bench { name: "classifier, batch 8", sampler: rays, chains: 1, trajectories: 4, flops_per_grad: 6.0 * clf.dim() as f64 * 8.0, bytes_per_param: 4.0, peer_ms: Some(1.0) }.run(&clf, 2).unwrap();
+    check(&row);
+
+    let tokens: Vec<usize> = (0..65).map(|i| (i * 3) % 16).collect();
+    let seq = NetworkSequenceModel::<(Embedding<16, 8>, TransformerEncoder<8, 2, 16, 1>, Linear<8, 16>), 16, f32>::new(Default::default(), tokens, 8, WeightPrior::isotropic(1.0)).unwrap();
+    let rays = RayTracing { dt: 0.01, n_steps: 2, metropolis: false, minibatch: Some(MinibatchSettings::new(2)), ..Default::default() };
+    let row = Bench { name: "sequence model, 2 windows", sampler: rays, chains: 1, trajectories: 3, flops_per_grad: 6.0 * seq.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None }.run(&seq, 3).unwrap();
+    check(&row);
+}
