@@ -22,7 +22,7 @@ fn main() -> Result<(), snell::ModelError> {
     let sigma = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0];
     let model = EightSchools::new(&y, &sigma)?;
     let p = 1024;
-    let theta: Vec<f64> = (0..p * model.dim()).map(|i| ((i * 7919) % 1000) as f64 / 250.0 - 2.0).collect();
+    let theta: Vec<f64> = (0..p * snell::LogDensity::dim(&model)).map(|i| ((i * 7919) % 1000) as f64 / 250.0 - 2.0).collect();
     let opts = EvalOptions::default();
 
     let max_diff = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs() / (1.0 + x.abs())).fold(0.0, f64::max);
@@ -45,25 +45,6 @@ fn main() -> Result<(), snell::ModelError> {
     let ok = max_diff(&cpu.log_density, &g64.log_density) < 1e-9 && max_diff(cpu.grad.as_deref().unwrap(), g64.grad.as_deref().unwrap()) < 1e-9;
     println!("{}", if ok { "CUDA matches CPU" } else { "MISMATCH" });
 
-    // a Bayesian neural network's log density and gradient, f32 on the GPU against f32 on the CPU
-    use snell::nn::layers::{Linear, Tanh};
-    use snell::nn::{NetworkRegression, Noise, WeightPrior};
-    use snell::sampler::Target;
-    type Net = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
-    let xs: Vec<f64> = (0..50).map(|i| i as f64 / 49.0).collect();
-    let ys: Vec<f64> = xs.iter().map(|x| 4.0 * (x - 2.0f64).sin() + (8.0 * x - 2.0f64).sin() - 4.0 * x * x).collect();
-    let x = snell::Matrix::new(50, 1, xs)?;
-    let noise = Noise::Gamma { shape: 2.0, rate: 1.0 };
-    let on_cpu = NetworkRegression::<Net, 1, f32>::new(Default::default(), &x, &ys, WeightPrior::isotropic(1.0), noise)?;
-    let on_gpu = NetworkRegression::<Net, 1, f32, snell::nn::Cuda>::new(snell::nn::Cuda::new(0).expect("a CUDA device"), &x, &ys, WeightPrior::isotropic(1.0), noise)?;
-    let q: Vec<f64> = (0..on_cpu.dim()).map(|i| ((i as f64) * 0.37).sin() * 0.3).collect();
-    let (mut gc, mut gg) = (vec![0.0; q.len()], vec![0.0; q.len()]);
-    let (lc, lg) = (on_cpu.logp_grad(&q, &mut gc)?, on_gpu.logp_grad(&q, &mut gg)?);
-    let t = std::time::Instant::now();
-    for _ in 0..100 {
-        on_gpu.logp_grad(&q, &mut gg)?;
-    }
-    println!("1-50-50-1 network, f32: log density cpu {lc:.4} gpu {lg:.4}, max rel gradient diff {:.3e}, {:.2?} per gradient on the GPU", max_diff(&gc, &gg), t.elapsed() / 100);
     Ok(())
 }
 

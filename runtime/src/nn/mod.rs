@@ -39,9 +39,6 @@ pub use dfdx::nn::builders as layers;
 pub use dfdx::nn::BuildOnDevice;
 /// dfdx's CPU device.
 pub use dfdx::tensor::Cpu;
-/// dfdx's CUDA device.
-#[cfg(feature = "cuda")]
-pub use dfdx::tensor::Cuda;
 pub use regression::{NetworkRegression, Noise};
 pub use sequence::NetworkSequenceModel;
 pub(crate) use weights::Weights;
