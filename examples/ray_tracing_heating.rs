@@ -2,7 +2,8 @@
 //! linear regression (20 coefficients, N = 1000, exact Gaussian posterior) and a small Bayesian
 //! neural net (1–10–1 tanh MLP, N = 1000) sampled with minibatch gradients of several batch sizes
 //! by ray tracing and by static HMC (same step, same trajectory length, same batches, no
-//! Metropolis test). Reported: the posterior variance ratio against full-batch sampling
+//! Metropolis test), and by SGLD (constant step ε = dt², the scale of one leapfrog step, with as
+//! many gradient evaluations). Reported: the posterior variance ratio against full-batch sampling
 //! (regression: against the exact posterior, averaged over coefficients; network: the variance of
 //! its predictions at five inputs against an exact-gradient ray-tracing run with the Metropolis
 //! test). A ratio above 1 is heating, below 1 cooling.
@@ -11,21 +12,37 @@
 //! `output/ray_tracing_heating_regression.svg` and `output/ray_tracing_heating_mlp.svg`.
 
 use snell::sampler::ray_tracing::{Integrator, MinibatchSettings, RayTracing, Weighting};
-use snell::sampler::{run, Draws, RunConfig, Target};
+use snell::sampler::sgld::{Sgld, StepSchedule};
+use snell::sampler::{run, Draws, Order, RunConfig, Target};
 use snell_examples::mlp::Mlp;
 use snell_examples::plot::Plot;
 use snell_examples::regression::Regression;
 
 const BATCHES: [usize; 4] = [10, 50, 200, 1000];
 
-/// Minibatch ray tracing, or static HMC (the HMC weighting with KDK = leapfrog), without the test.
-fn sampler(hmc: bool, dt: f64, n_steps: usize, batch: usize) -> RayTracing {
+/// The three samplers compared.
+#[derive(Clone, Copy)]
+enum Kind {
+    Rays,
+    Hmc,
+    Sgld,
+}
+
+const KINDS: [(&str, Kind); 3] = [("ray tracing", Kind::Rays), ("static HMC", Kind::Hmc), ("SGLD", Kind::Sgld)];
+
+/// Minibatch ray tracing, static HMC (the HMC weighting with KDK = leapfrog) without the test, or
+/// SGLD with ε = dt² and `n_steps` times the iterations (the same number of gradients).
+fn sample(kind: Kind, target: &dyn Target, dt: f64, n_steps: usize, batch: usize, cfg: RunConfig) -> Draws {
     let rt = RayTracing { metropolis: false, minibatch: Some(MinibatchSettings::new(batch)), ..RayTracing::new(dt, n_steps) };
-    if hmc {
-        RayTracing { weighting: Weighting::Hmc, integrator: Integrator::Kdk, ..rt }
-    } else {
-        rt
+    match kind {
+        Kind::Rays => run(&rt, target, &cfg),
+        Kind::Hmc => run(&RayTracing { weighting: Weighting::Hmc, integrator: Integrator::Kdk, ..rt }, target, &cfg),
+        Kind::Sgld => {
+            let sgld = Sgld { batch_size: batch, order: Order::Shuffled, schedule: StepSchedule::Constant(dt * dt) };
+            run(&sgld, target, &RunConfig { warmup: cfg.warmup * n_steps, draws: cfg.draws * n_steps, ..cfg })
+        }
     }
+    .unwrap()
 }
 
 fn variance(v: &[f64]) -> f64 {
@@ -52,10 +69,10 @@ fn regression() -> Vec<(String, Vec<(f64, f64)>)> {
     let (dt, steps) = (0.005, 10);
     let init = Some(vec![data.mean.clone()]);
     let mut curves = vec![];
-    for (name, hmc) in [("ray tracing", false), ("static HMC", true)] {
+    for (name, kind) in KINDS {
         let mut curve = vec![];
         for &b in &BATCHES {
-            let draws = run(&sampler(hmc, dt, steps, b), &m, &RunConfig { chains: 4, warmup: 300, draws: 2000, seed: 1, init: init.clone() }).unwrap();
+            let draws = sample(kind, &m, dt, steps, b, RunConfig { chains: 4, warmup: 300, draws: 2000, seed: 1, init: init.clone() });
             let s = draws.summary();
             let k = data.mean.len();
             let rows: Vec<_> = (0..k).map(|i| s.row(&format!("beta.{}", i + 1)).unwrap().clone()).collect();
@@ -89,10 +106,10 @@ fn mlp() -> Vec<(String, Vec<(f64, f64)>)> {
     // every minibatch chain starts where a reference chain ended (no burn-in from a random start)
     let starts: Vec<Vec<f64>> = reference.chains.iter().map(|c| c.values[c.values.len() - net.dim()..].to_vec()).collect();
     let mut curves = vec![];
-    for (name, hmc) in [("ray tracing", false), ("static HMC", true)] {
+    for (name, kind) in KINDS {
         let mut curve = vec![];
         for &b in &BATCHES {
-            let draws = run(&sampler(hmc, dt, 10, b), &net, &RunConfig { chains: 4, warmup: 200, draws: 2000, seed: 3, init: Some(starts.clone()) }).unwrap();
+            let draws = sample(kind, &net, dt, 10, b, RunConfig { chains: 4, warmup: 200, draws: 2000, seed: 3, init: Some(starts.clone()) });
             let preds = predictions(&net, &draws, &xs);
             let ratio = preds.iter().zip(&ref_var).map(|(p, v)| variance(p) / v).sum::<f64>() / xs.len() as f64;
             let ref_means: Vec<f64> = predictions(&net, &reference, &xs).iter().map(|p| p.iter().sum::<f64>() / p.len() as f64).collect();
@@ -120,8 +137,6 @@ fn main() {
     println!("{:<12} {:<13} {:>6} {:>12} {:>14}", "model", "sampler", "batch", "var ratio", "max |Δmean|/sd");
     let reg = regression();
     let net = mlp();
-    // SGLD: a third row per batch size belongs here once the SGLD sampler is available in
-    // `snell::sampler` (same models, same batch sizes, its step tuned to the same path length).
     plot("Heating under minibatch gradients: linear regression (K = 20)", reg, "output/ray_tracing_heating_regression.svg");
     plot("Heating under minibatch gradients: 1–10–1 tanh network", net, "output/ray_tracing_heating_mlp.svg");
     println!("\nwrote output/ray_tracing_heating_regression.svg, output/ray_tracing_heating_mlp.svg");
