@@ -182,3 +182,23 @@ fn sequence_model_gradients_and_minibatches() {
     let bad = snell::nn::NetworkSequenceModel::<Tiny, 8, f64>::new(Default::default(), vec![1, 9, 2, 3, 4, 5, 6], 5, WeightPrior::isotropic(1.0));
     assert!(matches!(bad, Err(ModelError::Data { .. })));
 }
+
+#[test]
+fn smc_on_a_linear_network_recovers_the_bayesian_linear_regression_evidence() {
+    // the network without hidden layers is Bayesian linear regression: its evidence is
+    // ln N(y; 0, σ² I + s0² X̃ X̃ᵀ) with X̃ = [x, 1]
+    use snell::sampler::smc::{run_smc, Smc};
+    let (x, y) = data(20);
+    let (sigma, s0) = (0.4, 2.0);
+    let m = NetworkRegression::<Linear<2, 1>, 2>::new(Default::default(), &x, &y, WeightPrior::isotropic(s0), Noise::Fixed(sigma)).unwrap();
+    let xm = DMatrix::from_fn(20, 3, |i, j| if j < 2 { x.get(i, j) } else { 1.0 });
+    let cov = DMatrix::identity(20, 20) * (sigma * sigma) + &xm * xm.transpose() * (s0 * s0);
+    let chol = cov.clone().cholesky().unwrap();
+    let yv = DVector::from_vec(y.clone());
+    let log_det: f64 = 2.0 * chol.l().diagonal().iter().map(|v: &f64| v.ln()).sum::<f64>();
+    let exact = -0.5 * (yv.dot(&chol.solve(&yv)) + log_det + 20.0 * (2.0 * std::f64::consts::PI).ln());
+    let out = run_smc(&Smc { particles: 500, runs: 6, seed: 3, ..Default::default() }, &m).unwrap();
+    println!("ln Z {:.4} ± {:.4}, exact {exact:.4}", out.log_evidence, out.log_evidence_se);
+    assert!((out.log_evidence - exact).abs() < 3.0 * out.log_evidence_se + 0.05, "ln Z {} ± {} vs exact {exact}", out.log_evidence, out.log_evidence_se);
+    assert!(out.log_evidence_se < 0.2, "standard error {}", out.log_evidence_se);
+}

@@ -6,6 +6,7 @@ use dfdx::nn::BuildOnDevice;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;
+use crate::sampler::smc::{Parts, SmcTarget};
 use crate::sampler::{MinibatchTarget, Target};
 use crate::special::lgamma as ln_gamma;
 use dfdx::prelude::{Const, Tensor};
@@ -124,8 +125,10 @@ where
         super::check_len(q, self.names.len())
     }
 
-    /// Log density (prior + Jacobian + `scale` · log likelihood of `batch`) and its gradient.
-    fn eval(&self, q: &[f64], batch: Option<&[usize]>, grad: &mut [f64]) -> Result<f64, ModelError> {
+    /// The log prior (with the Jacobian of `sigma = exp(u)`) and the unscaled log likelihood of
+    /// `batch` (all observations for `None`) at `q`; the gradient of `log prior + weight · log
+    /// likelihood` is written to `grad`.
+    fn parts(&self, q: &[f64], batch: Option<&[usize]>, weight: f64, grad: &mut [f64]) -> Result<(f64, f64), ModelError> {
         self.check(q)?;
         let k = self.n_weights();
         let (w, rest) = q.split_at(k);
@@ -133,23 +136,83 @@ where
             Noise::Fixed(s) => (s, s.ln()),
             Noise::Gamma { .. } => (rest[0].exp(), rest[0]),
         };
-        let (b, scale) = self.net.batch_scale(batch);
+        let (b, _) = self.net.batch_scale(batch);
         let mut g_sse = Vec::with_capacity(k);
         let sse = self.net.loss_grad(w, batch, &mut g_sse);
-        let mut lp = scale * (-0.5 * sse / (sigma * sigma) - b as f64 * (ln_sigma + HALF_LN_2PI));
-        lp += self.weights.log_prior_grad(w, &mut grad[..k]);
+        let log_lik = -0.5 * sse / (sigma * sigma) - b as f64 * (ln_sigma + HALF_LN_2PI);
+        let mut log_prior = self.weights.log_prior_grad(w, &mut grad[..k]);
         for i in 0..k {
-            grad[i] -= scale * 0.5 * g_sse[i] / (sigma * sigma);
+            grad[i] -= weight * 0.5 * g_sse[i] / (sigma * sigma);
         }
         if let Noise::Gamma { shape, rate } = self.noise {
             // Gamma(shape, rate) on sigma, + ln sigma for the Jacobian of sigma = exp(u)
-            lp += shape * rate.ln() - ln_gamma(shape) + shape * ln_sigma - rate * sigma;
-            grad[k] = scale * (sse / (sigma * sigma) - b as f64) + shape - rate * sigma;
+            log_prior += shape * rate.ln() - ln_gamma(shape) + shape * ln_sigma - rate * sigma;
+            grad[k] = weight * (sse / (sigma * sigma) - b as f64) + shape - rate * sigma;
         }
-        if !lp.is_finite() {
-            return Ok(f64::NEG_INFINITY);
+        Ok((log_prior, log_lik))
+    }
+
+    /// Log density (prior + Jacobian + N/B · log likelihood of `batch`) and its gradient.
+    fn eval(&self, q: &[f64], batch: Option<&[usize]>, grad: &mut [f64]) -> Result<f64, ModelError> {
+        let (_, scale) = self.net.batch_scale(batch);
+        let (prior, lik) = self.parts(q, batch, scale, grad)?;
+        let lp = prior + scale * lik;
+        Ok(if lp.is_finite() { lp } else { f64::NEG_INFINITY })
+    }
+
+    fn sample_prior_point(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        let mut q = self.weights.sample_prior(rng);
+        if let Noise::Gamma { shape, rate } = self.noise {
+            let sigma: f64 = rand_distr::Gamma::new(shape, 1.0 / rate).map_or(1.0, |g| rand_distr::Distribution::sample(&g, rng));
+            q.push(sigma.max(f64::MIN_POSITIVE).ln());
         }
-        Ok(lp)
+        q
+    }
+}
+
+/// SMC sees the network population by population; its members are evaluated one after another.
+impl<B, const I: usize, E, D> SmcTarget for NetworkRegression<B, I, E, D>
+where
+    E: DfdxElem,
+    D: Device<E> + TensorFromVec<usize> + Sync,
+    B: BuildOnDevice<D, E>,
+    B::Built: NetworkModule<I, 1, E, D> + Sync,
+    Tensor<(usize, Const<I>), E, D>: Sync,
+    Tensor<(usize, Const<1>), E, D>: Sync,
+{
+    fn dim(&self) -> usize {
+        self.names.len()
+    }
+    fn n_obs(&self) -> Option<usize> {
+        Some(self.net.n_obs())
+    }
+    fn names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+        Target::constrain(self, q)
+    }
+    fn sample_prior(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
+        Ok(self.sample_prior_point(rng))
+    }
+    fn parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
+        let d = self.names.len();
+        if let Some(b) = obs {
+            super::check_batch(b, self.net.n_obs())?;
+        }
+        let mut out = Parts::default();
+        let mut scratch = vec![0.0; d];
+        let mut grad = grad;
+        for (p, q) in theta.chunks(d).enumerate() {
+            let g = match grad.as_deref_mut() {
+                Some(g) => &mut g[p * d..(p + 1) * d],
+                None => &mut scratch[..],
+            };
+            let (prior, lik) = self.parts(q, obs, weight, g)?;
+            out.log_prior.push(prior);
+            out.log_likelihood.push(lik);
+        }
+        Ok(out)
     }
 }
 

@@ -57,15 +57,25 @@ impl Weights {
         lp
     }
 
+    /// A draw of the weights from their prior.
+    pub(crate) fn sample_prior(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        scaled_normals(&self.sd, rng)
+    }
+
     /// Initial weights at the scale of dfdx's initialisation of each tensor, from `rng`: Stan's
     /// uniform(−2, 2) would saturate every unit of a wide network.
     pub(crate) fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-        self.init_scale
-            .iter()
-            .map(|s| {
-                let z: f64 = StandardNormal.sample(&mut *rng);
-                s * z
-            })
-            .collect()
+        scaled_normals(&self.init_scale, rng)
     }
+}
+
+/// `scales[i] · z_i` with `z ~ N(0, I)` from `rng`.
+fn scaled_normals(scales: &[f64], rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+    scales
+        .iter()
+        .map(|s| {
+            let z: f64 = StandardNormal.sample(&mut *rng);
+            s * z
+        })
+        .collect()
 }
