@@ -4,3 +4,6 @@
 pub mod posteriordb;
 pub mod peers;
 pub mod plot;
+pub mod energy_targets;
+pub mod l2hmc_study;
+pub mod l2hmc_train;

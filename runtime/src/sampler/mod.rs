@@ -15,6 +15,7 @@ mod driver;
 mod progress;
 mod draws;
 pub mod hmc;
+pub mod l2hmc;
 pub mod metric;
 pub mod minibatch;
 pub mod nuts;
