@@ -13,6 +13,7 @@ use snell::sampler::l2hmc::dynamics::{backward_step, forward_step};
 use snell::sampler::l2hmc::net::masks;
 use snell::sampler::l2hmc::{load_networks, propose, L2hmc, Networks, State, TrainSettings, Trainer};
 use snell::sampler::metric::Metric;
+use snell::sampler::population::PopulationTarget;
 use snell::sampler::nuts::Point;
 use snell::sampler::{run, FnDensity, RunConfig, SamplerError, Target};
 use snell_examples::energy_targets::{correlated_gaussian, hmc_grid, ill_conditioned_gaussian};
@@ -263,43 +264,88 @@ fn a_short_training_beats_tuned_hmc_on_the_correlated_gaussian() {
     assert!((var - 100.0).abs() < 4.0 * mcse + 1.0, "long-axis variance {var} (MCSE {mcse})");
 }
 
+/// The training gradient of the loss of 4 proposals against central differences of the loss, at
+/// ten parameters; returns the largest relative error.
+fn gradient_error<T: PopulationTarget>(target: &T, curvature: bool, forward: bool) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let nets = Networks::random(3, 5, 3, 0.3, 0.5, &mut rng);
+    let (x0, v0) = (normals(&mut rng, 12), normals(&mut rng, 12));
+    let settings = TrainSettings { curvature, ..Default::default() };
+    let loss = |n: &Networks| Trainer::<3, 5, _>::cpu(n, settings.clone()).unwrap().loss_and_gradient(target, &x0, &v0, forward).unwrap();
+    let (value, grad) = loss(&nets);
+    assert!(value.is_finite());
+    let h = 1e-6;
+    let fd = |f: &dyn Fn(&mut Networks, f64)| {
+        let (mut a, mut b) = (nets.clone(), nets.clone());
+        f(&mut a, h);
+        f(&mut b, -h);
+        (loss(&a).0 - loss(&b).0) / (2.0 * h)
+    };
+    let checks: Vec<(f64, f64)> = vec![
+        (grad.log_step_size, fd(&|n, d| n.log_step_size += d)),
+        (grad.v_net.w_a[0], fd(&|n, d| n.v_net.w_a[0] += d)),
+        (grad.v_net.w_b[1], fd(&|n, d| n.v_net.w_b[1] += d)),
+        (grad.v_net.b_t[2], fd(&|n, d| n.v_net.b_t[2] += d)),
+        (grad.v_net.log_scale_q[0], fd(&|n, d| n.v_net.log_scale_q[0] += d)),
+        (grad.x_net.w_s[4], fd(&|n, d| n.x_net.w_s[4] += d)),
+        (grad.x_net.w_tau[3], fd(&|n, d| n.x_net.w_tau[3] += d)),
+        (grad.x_net.b_q[1], fd(&|n, d| n.x_net.b_q[1] += d)),
+        (grad.x_net.log_scale_s[2], fd(&|n, d| n.x_net.log_scale_s[2] += d)),
+        (grad.x_net.w_h[7], fd(&|n, d| n.x_net.w_h[7] += d)),
+    ];
+    checks.iter().map(|(got, want)| (got - want).abs() / (1.0 + want.abs())).fold(0.0, f64::max)
+}
+
 #[test]
-fn the_training_gradient_matches_finite_differences_where_the_force_is_constant() {
-    // ln π(x) = c·x: ∇U is constant, so stopping its gradient changes nothing and the training
-    // gradient must be the exact gradient of the loss
+fn the_training_gradient_is_exact_where_the_curvature_is_known() {
+    // ln π(x) = c·x: ∇U is constant, so even the stop-gradient training gradient is exact
     let c = [0.7, -0.4, 0.2];
     let lin = FnDensity::new(3, move |q: &[f64], g: &mut [f64]| {
         g.copy_from_slice(&c);
         q.iter().zip(&c).map(|(x, c)| x * c).sum::<f64>()
     });
-    let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let nets = Networks::random(3, 5, 3, 0.3, 0.5, &mut rng);
-    let (x0, v0) = (normals(&mut rng, 12), normals(&mut rng, 12));
-    let loss = |n: &Networks, forward: bool| Trainer::<3, 5, _>::cpu(n, TrainSettings::default()).unwrap().loss_and_gradient(&lin, &x0, &v0, forward).unwrap();
+    // a Gaussian: ∇U is linear, so the finite-difference Hessians are exact and so is the gradient
+    let gauss = ill_conditioned_gaussian(3).density;
     for forward in [true, false] {
-        let (value, grad) = loss(&nets, forward);
-        assert!(value.is_finite());
-        let h = 1e-6;
-        let fd = |f: &dyn Fn(&mut Networks, f64)| {
-            let (mut a, mut b) = (nets.clone(), nets.clone());
-            f(&mut a, h);
-            f(&mut b, -h);
-            (loss(&a, forward).0 - loss(&b, forward).0) / (2.0 * h)
-        };
-        let checks: Vec<(&str, f64, f64)> = vec![
-            ("log_step_size", grad.log_step_size, fd(&|n, d| n.log_step_size += d)),
-            ("v_net.w_a[0]", grad.v_net.w_a[0], fd(&|n, d| n.v_net.w_a[0] += d)),
-            ("v_net.w_b[1]", grad.v_net.w_b[1], fd(&|n, d| n.v_net.w_b[1] += d)),
-            ("v_net.b_t[2]", grad.v_net.b_t[2], fd(&|n, d| n.v_net.b_t[2] += d)),
-            ("v_net.log_scale_q[0]", grad.v_net.log_scale_q[0], fd(&|n, d| n.v_net.log_scale_q[0] += d)),
-            ("x_net.w_s[4]", grad.x_net.w_s[4], fd(&|n, d| n.x_net.w_s[4] += d)),
-            ("x_net.w_tau[3]", grad.x_net.w_tau[3], fd(&|n, d| n.x_net.w_tau[3] += d)),
-            ("x_net.b_q[1]", grad.x_net.b_q[1], fd(&|n, d| n.x_net.b_q[1] += d)),
-            ("x_net.log_scale_s[2]", grad.x_net.log_scale_s[2], fd(&|n, d| n.x_net.log_scale_s[2] += d)),
-            ("x_net.w_h[7]", grad.x_net.w_h[7], fd(&|n, d| n.x_net.w_h[7] += d)),
-        ];
-        for (name, got, want) in checks {
-            assert!((got - want).abs() < 1e-5 * (1.0 + want.abs()), "forward {forward}: ∂loss/∂{name} = {got}, finite differences {want}");
+        for curvature in [true, false] {
+            let e = gradient_error(&lin, curvature, forward);
+            assert!(e < 1e-5, "linear ln π, curvature {curvature}, forward {forward}: relative error {e}");
+        }
+        let e = gradient_error(&gauss, true, forward);
+        assert!(e < 1e-4, "Gaussian with curvature, forward {forward}: relative error {e}");
+        // power: without the curvature the gradient is visibly off
+        let e = gradient_error(&gauss, false, forward);
+        assert!(e > 1e-2, "Gaussian without curvature, forward {forward}: relative error only {e}");
+    }
+}
+
+#[test]
+fn the_paper_targets_have_consistent_gradients_and_draws() {
+    use snell_examples::energy_targets::{mixture, rough_well};
+    for known in [correlated_gaussian(), ill_conditioned_gaussian(6), mixture(), rough_well(3, 1e-2)] {
+        let d = known.mean.len();
+        for x in known.inits(3, 1) {
+            let mut g = vec![0.0; d];
+            known.density.logp_grad(&x, &mut g).unwrap();
+            let fd = common::fd_grad(|q| known.density.logp_grad(q, &mut vec![0.0; d]).unwrap(), &x, 1e-6);
+            close(&g, &fd, 1e-5, known.name);
+        }
+        if known.has_exact_draws() {
+            // the pooled second moment of exact draws matches the trace (4 standard errors)
+            let draws = known.inits(20_000, 2);
+            let sq: Vec<f64> = draws.iter().map(|x| x.iter().zip(&known.mean).map(|(a, m)| (a - m).powi(2)).sum()).collect();
+            let (m, var) = moments(&sq);
+            assert!((m - known.trace).abs() < 4.0 * (var / sq.len() as f64).sqrt(), "{}: E|x − μ|² = {m}, trace {}", known.name, known.trace);
         }
     }
+    // the correlated Gaussian's covariance is [[50.005, −49.995], [−49.995, 50.005]]
+    let draws = correlated_gaussian().inits(40_000, 3);
+    let cov = draws.iter().map(|x| x[0] * x[1]).sum::<f64>() / draws.len() as f64;
+    assert!((cov + 49.995).abs() < 4.0 * 100.0 / (draws.len() as f64).sqrt(), "covariance {cov}");
+    // the rough well's normalised ln π: ∫ over a fine grid of exp(lp) is about the same as N(0, 1)'s
+    let well = rough_well(1, 1e-2);
+    let h = 1e-4;
+    let mass: f64 = (-80_000..80_000).map(|i| (well.density.logp_grad(&[i as f64 * h], &mut [0.0]).unwrap()).exp() * h).sum();
+    let var: f64 = (-80_000..80_000).map(|i| { let x = i as f64 * h; x * x * (well.density.logp_grad(&[x], &mut [0.0]).unwrap()).exp() * h }).sum::<f64>() / mass;
+    assert!((var - 1.0).abs() < 1e-3, "rough-well variance {var}");
 }
