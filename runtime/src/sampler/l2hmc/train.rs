@@ -312,7 +312,7 @@ impl<const N: usize, const H: usize> Trainer<N, H, dfdx::tensor::Cpu> {
 impl<const N: usize, const H: usize> Trainer<N, H, dfdx::tensor::Cuda> {
     /// A trainer on CUDA GPU `ordinal`.
     pub fn cuda(ordinal: usize, init: &Networks, settings: TrainSettings) -> Result<Self, SamplerError> {
-        let dev = dfdx::tensor::Cuda::try_seed_from_u64_on(ordinal, settings.seed).map_err(|e| SamplerError::Setting { name: "device", detail: format!("CUDA device {ordinal}: {e:?}") })?;
+        let dev = dfdx::tensor::Cuda::try_build(ordinal, settings.seed).map_err(|e| SamplerError::Setting { name: "device", detail: format!("CUDA device {ordinal}: {e:?}") })?;
         Self::new(dev, init, settings)
     }
 }
