@@ -30,10 +30,15 @@ pub struct Reproduction<'a> {
     pub max_lag: usize,
 }
 
+/// The value after `flag` on the command line (e.g. `--iterations 2000`), else `default`.
+pub fn arg<T: std::str::FromStr>(flag: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// The iteration count from `--iterations N` on the command line, else `default`.
 pub fn iterations_arg(default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == "--iterations").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    arg("--iterations", default)
 }
 
 /// Trains (dimension `N`, width `H`), saves, reloads and compares.
