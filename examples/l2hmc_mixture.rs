@@ -7,6 +7,9 @@
 //!
 //! Run with `cargo run --release --example l2hmc_mixture` (about two minutes on two cores);
 //! `-- --iterations N` changes the number of Adam steps (5000).
+//!
+//! Measured: L2HMC 0.21 ESS per MH step, HMC and NUTS 2.6·10⁻⁴ (the floor of the estimator for
+//! 2000 steps: they never leave their mode); paper 3.2·10⁻² vs ≪ 2.6·10⁻⁴.
 
 use snell::sampler::l2hmc::TrainSettings;
 use snell_examples::energy_targets::mixture;

@@ -8,6 +8,11 @@
 //!
 //! Run with `cargo run --release --example l2hmc_rough_well` (about two minutes on two cores);
 //! `-- --iterations N` changes the number of Adam steps (5000).
+//!
+//! Measured: L2HMC 0.36 ESS per MH step against HMC 0.22 at the best of the paper's grid (ε = 0.8;
+//! paper 0.63 vs 0.12), but HMC with ε = 0.2 reaches 1.0 (its chains are antithetic and the
+//! estimator stops at the first negative autocorrelation), and NUTS 0.41 (0.044 per gradient
+//! against L2HMC's 0.036).
 
 use snell::sampler::l2hmc::TrainSettings;
 use snell_examples::energy_targets::rough_well;

@@ -160,6 +160,9 @@ fn an_untrained_random_network_leaves_the_target_invariant() {
     let cfg = RunConfig { chains: 4000, warmup: 0, draws: 10, seed: 12, init: Some(exact_inits(4000, 2, 11)) };
     let draws = run(&L2hmc::new(nets.clone()), &target, &cfg).unwrap();
     check_invariance(&draws, 2);
+    // the same seed gives the same draws
+    let again = run(&L2hmc::new(nets.clone()), &target, &RunConfig { chains: 8, init: Some(exact_inits(8, 2, 11)), ..cfg.clone() }).unwrap();
+    assert!(again.chains.iter().zip(&draws.chains).all(|(a, b)| a.values == b.values));
     let stat = draws.stat("accept_stat__").unwrap();
     let accept = stat.iter().flatten().sum::<f64>() / (stat.len() * stat[0].len()) as f64;
     assert!(accept > 0.1 && accept < 0.95, "the random kernel moves, and is not HMC (acceptance {accept})");
