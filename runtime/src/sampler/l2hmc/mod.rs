@@ -15,7 +15,9 @@
 //!   like any other sampler.
 
 pub mod dynamics;
+mod modules;
 pub mod net;
+mod settings;
 pub mod train;
 
 pub use dynamics::{propose, Proposal, State};

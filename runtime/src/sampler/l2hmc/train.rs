@@ -1,6 +1,7 @@
-//! Training the L2HMC networks with dfdx: the only part of the sampler that names dfdx.
+//! Training the L2HMC networks with dfdx (this file and the private module of the networks as
+//! dfdx modules are the only parts of the sampler that name dfdx).
 //!
-//! The networks are dfdx modules ([`Linear`], ReLU, tanh heads, per-dimension log-scales λ_s, λ_q
+//! The networks are dfdx modules ([`Linear`](dfdx::nn::modules::Linear), ReLU, tanh heads, per-dimension log-scales λ_s, λ_q
 //! and the log step size), generic over the dfdx device; the sizes are const generics (`N` the
 //! target's dimension, `H` the hidden width), as dfdx 0.13's layers are. Each iteration follows
 //! Alg. 1 of the paper: a batch of persistent chains (moved by the kernel's own Metropolis test)
@@ -22,252 +23,19 @@
 //! runs in lockstep.
 
 use super::dynamics::time_encoding;
+use super::modules::{tensor, Col, DNet, DNets, Rows, Tp};
 use super::net::{masks, Net, Networks};
+pub use super::settings::{TrainSettings, TrainStats};
 use crate::sampler::population::PopulationTarget;
 use crate::sampler::SamplerError;
-use dfdx::nn::modules::{Linear, UnbiasedLinear};
-use dfdx::nn::{LoadFromSafetensors, Module, ModuleVisitor, SaveToSafetensors, ScalarOptions, TensorCollection, TensorOptions};
+use dfdx::nn::{LoadFromSafetensors, SaveToSafetensors};
 use dfdx::optim::{Adam, Optimizer, OptimizerUpdateError};
-use dfdx::prelude::{Axis, Backward, BroadcastTo, Const, OwnedTape, PutTape, Rank0, Rank1, Shape, SplitTape, SumTo, Tensor, Trace};
-use dfdx::shapes::HasShape;
+use dfdx::prelude::{Axis, Backward, BroadcastTo, Const, OwnedTape, PutTape, Rank0, SplitTape, SumTo, Tensor, Trace};
 use dfdx::tensor_ops::{AdamConfig, Device};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use std::path::Path;
-
-/// Settings of the training loop (the paper's toy-task defaults).
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrainSettings {
-    /// Adam steps (5000).
-    pub iterations: usize,
-    /// Chains per batch, for the persistent batch and for the burn-in batch (200).
-    pub batch: usize,
-    /// Adam's learning rate (1e-3).
-    pub learning_rate: f64,
-    /// The learning rate is multiplied by this every `decay_every` steps (0.96, staircase).
-    pub decay: f64,
-    /// Steps between decays (1000).
-    pub decay_every: usize,
-    /// λ² of the loss (0.1, the reference code's `scale`).
-    pub scale: f64,
-    /// λ_b: weight of the burn-in term on chains fresh from N(0, I) (0: mixing only).
-    pub burn_in_weight: f64,
-    /// Temperature of the energy at the first step, lowered linearly to 1 at the last (1: none).
-    /// Used for the mixture of Gaussians, as in the paper.
-    pub anneal_from: f64,
-    /// Seed of the chains, momenta and directions.
-    pub seed: u64,
-    /// Whether the training gradient follows ∇U(x) through the trajectory to first order, with
-    /// Hessians from central differences of the gradient (2N extra gradient evaluations per point
-    /// and step; exact for quadratic U). Without it ∇U(x) is a constant of the training gradient.
-    pub curvature: bool,
-}
-
-impl Default for TrainSettings {
-    fn default() -> Self {
-        Self { iterations: 5000, batch: 200, learning_rate: 1e-3, decay: 0.96, decay_every: 1000, scale: 0.1, burn_in_weight: 0.0, anneal_from: 1.0, seed: 0, curvature: true }
-    }
-}
-
-impl TrainSettings {
-    /// Checks the settings.
-    pub fn validate(&self) -> Result<(), SamplerError> {
-        let bad = |name: &'static str, detail: String| Err(SamplerError::Setting { name, detail });
-        if self.batch == 0 {
-            return bad("batch", "must be at least 1".into());
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad("learning_rate", format!("must be positive and finite, got {}", self.learning_rate));
-        }
-        if !(self.decay > 0.0 && self.decay <= 1.0) || self.decay_every == 0 {
-            return bad("decay", format!("needs 0 < decay ≤ 1 and decay_every ≥ 1, got {} and {}", self.decay, self.decay_every));
-        }
-        if !(self.scale > 0.0 && self.scale.is_finite()) {
-            return bad("scale", format!("must be positive and finite, got {}", self.scale));
-        }
-        if !(self.burn_in_weight >= 0.0 && self.burn_in_weight.is_finite()) {
-            return bad("burn_in_weight", format!("must be non-negative and finite, got {}", self.burn_in_weight));
-        }
-        if !(self.anneal_from >= 1.0 && self.anneal_from.is_finite()) {
-            return bad("anneal_from", format!("must be a finite temperature ≥ 1, got {}", self.anneal_from));
-        }
-        Ok(())
-    }
-}
-
-/// What one training step did.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrainStats {
-    /// The loss of the step.
-    pub loss: f64,
-    /// Mean acceptance probability of the persistent chains' proposals.
-    pub accept: f64,
-    /// The step size ε after the step.
-    pub step_size: f64,
-    /// Whether the update was skipped because the loss was not finite.
-    pub skipped: bool,
-}
-
-/// One network (x-net or v-net) as a dfdx module.
-#[derive(Clone, Debug)]
-pub struct DNet<const N: usize, const H: usize, E: dfdx::shapes::Dtype, D: dfdx::tensor::Storage<E>> {
-    a: Linear<N, H, E, D>,
-    b: UnbiasedLinear<N, H, E, D>,
-    tau: UnbiasedLinear<2, H, E, D>,
-    hidden: Linear<H, H, E, D>,
-    s: Linear<H, N, E, D>,
-    q: Linear<H, N, E, D>,
-    t: Linear<H, N, E, D>,
-    log_scale_s: Tensor<Rank1<N>, E, D>,
-    log_scale_q: Tensor<Rank1<N>, E, D>,
-}
-
-impl<const N: usize, const H: usize, D: Device<f64>> TensorCollection<f64, D> for DNet<N, H, f64, D> {
-    type To<E2: dfdx::shapes::Dtype, D2: Device<E2>> = DNet<N, H, E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f64, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                (Self::module("a", |s| &s.a, |s| &mut s.a), Self::module("b", |s| &s.b, |s| &mut s.b), Self::module("tau", |s| &s.tau, |s| &mut s.tau), Self::module("hidden", |s| &s.hidden, |s| &mut s.hidden)),
-                (
-                    Self::module("s", |s| &s.s, |s| &mut s.s),
-                    Self::module("q", |s| &s.q, |s| &mut s.q),
-                    Self::module("t", |s| &s.t, |s| &mut s.t),
-                    Self::tensor("log_scale_s", |s| &s.log_scale_s, |s| &mut s.log_scale_s, TensorOptions::reset_to_zeros()),
-                    Self::tensor("log_scale_q", |s| &s.log_scale_q, |s| &mut s.log_scale_q, TensorOptions::reset_to_zeros()),
-                ),
-            ),
-            |((a, b, tau, hidden), (s, q, t, log_scale_s, log_scale_q))| DNet { a, b, tau, hidden, s, q, t, log_scale_s, log_scale_q },
-        )
-    }
-}
-
-/// Both networks, the log step size and the kernel's shape, as one dfdx module (what is saved).
-#[derive(Clone, Debug)]
-pub struct DNets<const N: usize, const H: usize, E: dfdx::shapes::Dtype, D: dfdx::tensor::Storage<E>> {
-    v: DNet<N, H, E, D>,
-    x: DNet<N, H, E, D>,
-    log_eps: Tensor<Rank0, E, D>,
-    n_steps: usize,
-    mask_seed: u64,
-}
-
-impl<const N: usize, const H: usize, D: Device<f64>> TensorCollection<f64, D> for DNets<N, H, f64, D> {
-    type To<E2: dfdx::shapes::Dtype, D2: Device<E2>> = DNets<N, H, E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f64, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("v_net", |s| &s.v, |s| &mut s.v),
-                Self::module("x_net", |s| &s.x, |s| &mut s.x),
-                Self::tensor("log_step_size", |s| &s.log_eps, |s| &mut s.log_eps, TensorOptions::reset_to_zeros()),
-                Self::scalar("n_steps", |s| &s.n_steps, |s| &mut s.n_steps, ScalarOptions::from_default(0)),
-                Self::scalar("mask_seed", |s| &s.mask_seed, |s| &mut s.mask_seed, ScalarOptions::from_default(0)),
-            ),
-            |(v, x, log_eps, n_steps, mask_seed)| DNets { v, x, log_eps, n_steps, mask_seed },
-        )
-    }
-}
-
-fn tensor<S: dfdx::shapes::ConstShape, D: Device<f64>>(dev: &D, data: &[f64]) -> Tensor<S, f64, D> {
-    let mut t: Tensor<S, f64, D> = dev.zeros();
-    t.copy_from(data);
-    t
-}
-
-impl<const N: usize, const H: usize, D: Device<f64>> DNet<N, H, f64, D> {
-    fn from_net(dev: &D, n: &Net) -> Self {
-        Self {
-            a: Linear { weight: tensor(dev, &n.w_a), bias: tensor(dev, &n.b_a) },
-            b: UnbiasedLinear { weight: tensor(dev, &n.w_b) },
-            tau: UnbiasedLinear { weight: tensor(dev, &n.w_tau) },
-            hidden: Linear { weight: tensor(dev, &n.w_h), bias: tensor(dev, &n.b_h) },
-            s: Linear { weight: tensor(dev, &n.w_s), bias: tensor(dev, &n.b_s) },
-            q: Linear { weight: tensor(dev, &n.w_q), bias: tensor(dev, &n.b_q) },
-            t: Linear { weight: tensor(dev, &n.w_t), bias: tensor(dev, &n.b_t) },
-            log_scale_s: tensor(dev, &n.log_scale_s),
-            log_scale_q: tensor(dev, &n.log_scale_q),
-        }
-    }
-
-    fn grads_of(&self, g: &dfdx::tensor::Gradients<f64, D>) -> Net {
-        Net {
-            dim: N,
-            hidden: H,
-            w_a: g.get(&self.a.weight).as_vec(),
-            b_a: g.get(&self.a.bias).as_vec(),
-            w_b: g.get(&self.b.weight).as_vec(),
-            w_tau: g.get(&self.tau.weight).as_vec(),
-            w_h: g.get(&self.hidden.weight).as_vec(),
-            b_h: g.get(&self.hidden.bias).as_vec(),
-            w_s: g.get(&self.s.weight).as_vec(),
-            b_s: g.get(&self.s.bias).as_vec(),
-            w_q: g.get(&self.q.weight).as_vec(),
-            b_q: g.get(&self.q.bias).as_vec(),
-            w_t: g.get(&self.t.weight).as_vec(),
-            b_t: g.get(&self.t.bias).as_vec(),
-            log_scale_s: g.get(&self.log_scale_s).as_vec(),
-            log_scale_q: g.get(&self.log_scale_q).as_vec(),
-        }
-    }
-
-    fn to_net(&self) -> Net {
-        Net {
-            dim: N,
-            hidden: H,
-            w_a: self.a.weight.as_vec(),
-            b_a: self.a.bias.as_vec(),
-            w_b: self.b.weight.as_vec(),
-            w_tau: self.tau.weight.as_vec(),
-            w_h: self.hidden.weight.as_vec(),
-            b_h: self.hidden.bias.as_vec(),
-            w_s: self.s.weight.as_vec(),
-            b_s: self.s.bias.as_vec(),
-            w_q: self.q.weight.as_vec(),
-            b_q: self.q.bias.as_vec(),
-            w_t: self.t.weight.as_vec(),
-            b_t: self.t.bias.as_vec(),
-            log_scale_s: self.log_scale_s.as_vec(),
-            log_scale_q: self.log_scale_q.as_vec(),
-        }
-    }
-}
-
-type Taped<S, D> = Tensor<S, f64, D, OwnedTape<f64, D>>;
-type Rows<const C: usize, D> = Tensor<(usize, Const<C>), f64, D>;
-type Col<D> = Tensor<(usize,), f64, D>;
-
-/// The one tape of a training step, held beside untaped tensors: every operation puts it on its
-/// left operand and takes it back, so any value can be used any number of times and every
-/// operation is recorded (an operation between two untaped tensors would not be).
-struct Tp<D: Device<f64>>(Option<OwnedTape<f64, D>>);
-
-impl<D: Device<f64>> Tp<D> {
-    fn op<S: Shape, S2: Shape>(&mut self, x: &Tensor<S, f64, D>, f: impl FnOnce(Taped<S, D>) -> Taped<S2, D>) -> Tensor<S2, f64, D> {
-        let tape = self.0.take().expect("the tape is never nested");
-        let (out, tape) = f(x.clone().put_tape(tape)).split_tape();
-        self.0 = Some(tape);
-        out
-    }
-}
-
-impl<const N: usize, const H: usize, D: Device<f64>> DNet<N, H, f64, D> {
-    /// `(S, Q, T)` of a batch.
-    fn eval(&self, tp: &mut Tp<D>, a: &Rows<N, D>, b: &Rows<N, D>, tau: &Rows<2, D>) -> [Rows<N, D>; 3] {
-        let shape = *a.shape();
-        let hb = tp.op(b, |b| self.b.forward(b));
-        let ht = tp.op(tau, |t| self.tau.forward(t));
-        let h1 = tp.op(a, |a| (self.a.forward(a) + hb.clone() + ht.clone()).relu());
-        let h2 = tp.op(&h1, |h| self.hidden.forward(h).relu());
-        let ls = tp.op(&self.log_scale_s, |l| l.exp().broadcast_like(&shape));
-        let lq = tp.op(&self.log_scale_q, |l| l.exp().broadcast_like(&shape));
-        let s0 = tp.op(&h2, |h| self.s.forward(h).tanh());
-        let s = tp.op(&s0, |s| s * ls.clone());
-        let q0 = tp.op(&h2, |h| self.q.forward(h).tanh());
-        let q = tp.op(&q0, |q| q * lq.clone());
-        let t = tp.op(&h2, |h| self.t.forward(h));
-        [s, q, t]
-    }
-}
 
 /// A batch moving through one trajectory: values on the tape.
 struct Batch<const N: usize, D: Device<f64>> {
