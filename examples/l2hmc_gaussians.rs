@@ -6,6 +6,7 @@
 //! next to the paper's numbers; the autocorrelations go to `output/l2hmc_*_autocorrelation.svg`.
 //!
 //! Run with `cargo run --release --example l2hmc_gaussians` (a few minutes on two cores);
+//! `-- --cuda` trains on CUDA GPU 0 (built with `scripts/build-cuda.sh --release --features cuda`);
 //! `-- --iterations N` changes the number of Adam steps (5000 for the 2-d Gaussian as in the paper;
 //! 1000 with batch 100 for the 50-d one, whose networks are 100 wide, to keep the run short — the
 //! paper trains 5000 steps with batch 200); `-- --only scg` or `-- --only icg` runs one of the two;

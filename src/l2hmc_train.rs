@@ -5,7 +5,7 @@
 use crate::energy_targets::Known;
 use crate::l2hmc_study::{compare, plot, print, Budget, Paper};
 use rand::SeedableRng;
-use snell::sampler::l2hmc::{load_networks, Networks, TrainSettings, Trainer};
+use snell::sampler::l2hmc::{load_networks, Networks, TrainDevice, TrainSettings, Trainer};
 use snell::sampler::SamplerError;
 
 /// One reproduction: the kernel's shape and what to compare it with.
@@ -41,12 +41,20 @@ pub fn iterations_arg(default: usize) -> usize {
     arg("--iterations", default)
 }
 
-/// Trains (dimension `N`, width `H`), saves, reloads and compares.
+/// Trains (dimension `N`, width `H`), saves, reloads and compares. Trains on the CPU, or with
+/// `--cuda` on the command line (and the `cuda` feature) on CUDA GPU 0.
 pub fn reproduce<const N: usize, const H: usize>(r: &Reproduction) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all("output")?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(r.settings.seed);
     let init = Networks::new(N, H, r.n_steps, r.step_size, &mut rng);
-    let mut trainer = Trainer::<N, H, _>::cpu(&init, r.settings.clone())?;
+    #[cfg(feature = "cuda")]
+    if std::env::args().any(|a| a == "--cuda") {
+        return train_and_compare(r, Trainer::<N, H, _>::cuda(0, &init, r.settings.clone())?);
+    }
+    train_and_compare(r, Trainer::<N, H, _>::cpu(&init, r.settings.clone())?)
+}
+
+fn train_and_compare<const N: usize, const H: usize, D: TrainDevice>(r: &Reproduction, mut trainer: Trainer<N, H, D>) -> Result<(), Box<dyn std::error::Error>> {
     let t = std::time::Instant::now();
     let every = (r.settings.iterations / 10).max(1);
     let (mut loss, mut acc) = (0.0, 0.0);

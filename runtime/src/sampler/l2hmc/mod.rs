@@ -22,7 +22,7 @@ pub mod train;
 
 pub use dynamics::{propose, Proposal, State};
 pub use net::{Net, Networks};
-pub use train::{load_networks, TrainSettings, TrainStats, Trainer};
+pub use train::{load_networks, TrainDevice, TrainSettings, TrainStats, Trainer};
 
 use super::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};

@@ -50,6 +50,11 @@ struct Batch<const N: usize, D: Device<f64>> {
     lp: Vec<f64>,
 }
 
+/// The dfdx devices a [`Trainer`] runs on: the CPU, and CUDA GPUs with the `cuda` feature (a
+/// name for the bound, so that code generic over the device need not name dfdx).
+pub trait TrainDevice: Device<f64> {}
+impl<D: Device<f64>> TrainDevice for D {}
+
 /// The trainer: the networks as dfdx modules on device `D`, Adam, and the persistent chains.
 pub struct Trainer<const N: usize, const H: usize, D: Device<f64>> {
     dev: D,
