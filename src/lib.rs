@@ -4,6 +4,9 @@
 
 pub mod bnn;
 pub mod counting;
+pub mod energy_targets;
+pub mod l2hmc_study;
+pub mod l2hmc_train;
 pub mod mlp;
 pub mod netbench;
 pub mod peers;

@@ -18,8 +18,19 @@ pub(crate) fn autocov(x: &[f64], planner: &mut FftPlanner<f64>) -> Vec<f64> {
         return Vec::new();
     }
     let mean = super::chains::mean(x);
+    let scale = 1.0 / n as f64;
+    lag_sums(x, mean, planner).into_iter().map(|v| v * scale).collect()
+}
+
+/// The lag sums Σᵢ (xᵢ − c)(xᵢ₊ₜ − c), t = 0..n, around a given centre `c` (the chain's mean for
+/// [`autocov`], a known mean for [`super::ess_known_moments`]).
+pub(crate) fn lag_sums(x: &[f64], centre: f64, planner: &mut FftPlanner<f64>) -> Vec<f64> {
+    let n = x.len();
+    if n == 0 {
+        return Vec::new();
+    }
     let m = (2 * n).next_power_of_two();
-    let mut buf: Vec<Complex<f64>> = x.iter().map(|&v| Complex::new(v - mean, 0.0)).collect();
+    let mut buf: Vec<Complex<f64>> = x.iter().map(|&v| Complex::new(v - centre, 0.0)).collect();
     buf.resize(m, Complex::new(0.0, 0.0));
     planner.plan_fft_forward(m).process(&mut buf);
     for z in &mut buf {
@@ -27,7 +38,7 @@ pub(crate) fn autocov(x: &[f64], planner: &mut FftPlanner<f64>) -> Vec<f64> {
     }
     planner.plan_fft_inverse(m).process(&mut buf);
     // rustfft's transforms are unnormalised: the round trip multiplies by m.
-    let scale = 1.0 / (m as f64 * n as f64);
+    let scale = 1.0 / m as f64;
     buf[..n].iter().map(|z| z.re * scale).collect()
 }
 

@@ -50,6 +50,7 @@
 mod autocov;
 mod chains;
 mod ess;
+mod known_moments;
 mod mcse;
 mod quantile;
 mod rank;
@@ -57,6 +58,7 @@ mod rhat;
 mod summary;
 
 pub use ess::{ess_bulk, ess_mean, ess_quantile, ess_tail, TAIL_PROBS};
+pub use known_moments::{autocorrelation_known_moments, ess_known_moments, KNOWN_MOMENTS_CUTOFF};
 pub use mcse::{mcse_mean, mcse_quantile, mcse_sd};
 pub use quantile::quantile;
 pub use rhat::{rhat, rhat_bulk, rhat_tail};

@@ -18,6 +18,7 @@ pub mod hmc;
 pub mod langevin;
 pub mod map;
 pub mod mala;
+pub mod l2hmc;
 pub mod metric;
 pub mod minibatch;
 pub mod nuts;

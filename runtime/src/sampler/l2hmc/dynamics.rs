@@ -1,0 +1,176 @@
+//! The augmented leapfrog of L2HMC (Levy, Hoffman & Sohl-Dickstein 2018, eq. 4–6 and App. A) in
+//! f64, one chain at a time, with its exact log-Jacobian.
+//!
+//! Conventions (the specification's, `docs/algorithms.md` §2.3–2.5): the first position sub-update
+//! moves the coordinates where `m = 1` and sees `m̄ ⊙ x`, the second moves `m̄` and sees `m ⊙ x`;
+//! the position network sees the already updated momentum `v₁` (needed for invertibility); the
+//! backward step is the exact inverse of the forward step with the same `t` and runs `t = M−1…0`.
+//! With S = Q = T = 0 a forward step is the standard leapfrog and its log-Jacobian is 0.
+
+use super::net::Networks;
+use crate::sampler::target::Target;
+use crate::sampler::SamplerError;
+
+/// A point of the augmented state with its log density and gradient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// Position x.
+    pub x: Vec<f64>,
+    /// Momentum v.
+    pub v: Vec<f64>,
+    /// `ln π(x)` (= −U(x)).
+    pub lp: f64,
+    /// `∇ ln π(x)` (= −∇U(x)).
+    pub grad: Vec<f64>,
+}
+
+impl State {
+    /// The state at `x` with momentum `v`, evaluating the target.
+    pub fn new(target: &dyn Target, x: Vec<f64>, v: Vec<f64>) -> Result<Self, SamplerError> {
+        let mut grad = vec![0.0; x.len()];
+        let lp = target.logp_grad(&x, &mut grad)?;
+        Ok(Self { x, v, lp, grad })
+    }
+
+    /// H = U(x) + ½|v|².
+    pub fn hamiltonian(&self) -> f64 {
+        -self.lp + 0.5 * self.v.iter().map(|v| v * v).sum::<f64>()
+    }
+
+    fn finite(&self) -> bool {
+        self.lp.is_finite() && self.grad.iter().chain(&self.x).chain(&self.v).all(|g| g.is_finite())
+    }
+}
+
+/// The time encoding τ(t) = (cos 2πt/M, sin 2πt/M).
+pub fn time_encoding(t: usize, n_steps: usize) -> [f64; 2] {
+    let a = 2.0 * std::f64::consts::PI * t as f64 / n_steps as f64;
+    [a.cos(), a.sin()]
+}
+
+/// Scratch space of one chain.
+struct Work {
+    out: Vec<f64>,
+    masked: Vec<f64>,
+    grad_u: Vec<f64>,
+}
+
+impl Work {
+    fn new(n: usize) -> Self {
+        Self { out: vec![0.0; 3 * n], masked: vec![0.0; n], grad_u: vec![0.0; n] }
+    }
+}
+
+/// Momentum update `v ← v ⊙ e^{½εS} − ½ε(∇U ⊙ e^{εQ} + T)` (or its inverse when `inverse`);
+/// returns its log-Jacobian ±½ε ΣS.
+fn kick(nets: &Networks, s: &mut State, tau: [f64; 2], inverse: bool, w: &mut Work) -> f64 {
+    let (n, eps) = (s.x.len(), nets.step_size());
+    w.grad_u.iter_mut().zip(&s.grad).for_each(|(u, g)| *u = -g);
+    nets.v_net.eval(&s.x, &w.grad_u, tau, &mut w.out);
+    let (sv, rest) = w.out.split_at(n);
+    let (qv, tv) = rest.split_at(n);
+    for i in 0..n {
+        let force = w.grad_u[i] * (eps * qv[i]).exp() + tv[i];
+        s.v[i] = if inverse { (s.v[i] + 0.5 * eps * force) * (-0.5 * eps * sv[i]).exp() } else { s.v[i] * (0.5 * eps * sv[i]).exp() - 0.5 * eps * force };
+    }
+    let lj = 0.5 * eps * sv.iter().sum::<f64>();
+    if inverse {
+        -lj
+    } else {
+        lj
+    }
+}
+
+/// Position update of the coordinates where `mask == moved` from the network's view of the others
+/// (`x ⊙ [mask ≠ moved]`): `x ← x ⊙ e^{εS} + ε(v ⊙ e^{εQ} + T)` or its inverse; returns its
+/// log-Jacobian ±ε Σ_moved S.
+fn drift(nets: &Networks, s: &mut State, mask: &[f64], moved: f64, tau: [f64; 2], inverse: bool, w: &mut Work) -> f64 {
+    let (n, eps) = (s.x.len(), nets.step_size());
+    for i in 0..n {
+        w.masked[i] = if mask[i] == moved { 0.0 } else { s.x[i] };
+    }
+    nets.x_net.eval(&s.v, &w.masked, tau, &mut w.out);
+    let (sx, rest) = w.out.split_at(n);
+    let (qx, tx) = rest.split_at(n);
+    let mut lj = 0.0;
+    for i in (0..n).filter(|&i| mask[i] == moved) {
+        let shift = eps * (s.v[i] * (eps * qx[i]).exp() + tx[i]);
+        s.x[i] = if inverse { (s.x[i] - shift) * (-eps * sx[i]).exp() } else { s.x[i] * (eps * sx[i]).exp() + shift };
+        lj += eps * sx[i];
+    }
+    if inverse {
+        -lj
+    } else {
+        lj
+    }
+}
+
+fn evaluate(target: &dyn Target, s: &mut State) -> Result<(), SamplerError> {
+    s.lp = target.logp_grad(&s.x, &mut s.grad)?;
+    Ok(())
+}
+
+/// One forward step (d = +1) with time index `t`; returns its log-Jacobian.
+pub fn forward_step(nets: &Networks, target: &dyn Target, s: &mut State, t: usize) -> Result<f64, SamplerError> {
+    let mut w = Work::new(s.x.len());
+    forward(nets, target, s, t, &mut w)
+}
+
+/// One backward step (d = −1, the inverse of [`forward_step`] with the same `t`); returns its
+/// log-Jacobian.
+pub fn backward_step(nets: &Networks, target: &dyn Target, s: &mut State, t: usize) -> Result<f64, SamplerError> {
+    let mut w = Work::new(s.x.len());
+    backward(nets, target, s, t, &mut w)
+}
+
+fn forward(nets: &Networks, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
+    let tau = time_encoding(t, nets.n_steps);
+    let m = &nets.masks[t];
+    let mut lj = kick(nets, s, tau, false, w);
+    lj += drift(nets, s, m, 1.0, tau, false, w);
+    lj += drift(nets, s, m, 0.0, tau, false, w);
+    evaluate(target, s)?;
+    Ok(lj + kick(nets, s, tau, false, w))
+}
+
+fn backward(nets: &Networks, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
+    let tau = time_encoding(t, nets.n_steps);
+    let m = &nets.masks[t];
+    let mut lj = kick(nets, s, tau, true, w);
+    lj += drift(nets, s, m, 0.0, tau, true, w);
+    lj += drift(nets, s, m, 1.0, tau, true, w);
+    evaluate(target, s)?;
+    Ok(lj + kick(nets, s, tau, true, w))
+}
+
+/// What one proposal did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposal {
+    /// The proposed state (after M steps).
+    pub state: State,
+    /// Total log-Jacobian of the M steps.
+    pub log_jacobian: f64,
+    /// `min(1, exp(H − H′ + log J))`, 0 when anything along the way was not finite.
+    pub accept_prob: f64,
+    /// Whether a non-finite value ended the trajectory.
+    pub divergent: bool,
+}
+
+/// The proposal `L_θ ξ` from `start`: M forward steps when `forward`, else M backward steps
+/// (`t = M−1…0`), with the Metropolis–Hastings acceptance probability. Costs M gradients.
+pub fn propose(nets: &Networks, target: &dyn Target, start: &State, forward_dir: bool) -> Result<Proposal, SamplerError> {
+    let mut s = start.clone();
+    let mut w = Work::new(s.x.len());
+    let mut log_jacobian = 0.0;
+    let mut divergent = false;
+    for k in 0..nets.n_steps {
+        log_jacobian += if forward_dir { forward(nets, target, &mut s, k, &mut w)? } else { backward(nets, target, &mut s, nets.n_steps - 1 - k, &mut w)? };
+        if !s.finite() || !log_jacobian.is_finite() {
+            divergent = true;
+            break;
+        }
+    }
+    let log_a = start.hamiltonian() - s.hamiltonian() + log_jacobian;
+    let accept_prob = if divergent || !log_a.is_finite() { 0.0 } else { log_a.min(0.0).exp() };
+    Ok(Proposal { state: s, log_jacobian, accept_prob, divergent })
+}
