@@ -37,6 +37,7 @@ fn bench<S: Sampler, T: Target>(model: &str, name: &str, sampler: &S, target: &T
 fn both<T: Target>(model: &str, target: &T, reference: &serde_json::Value) {
     bench(model, "NUTS", &Nuts::default(), target, reference);
     bench(model, "ray tracing", &RayTracing::default(), target, reference);
+    bench(model, "rt + metric", &RayTracing { metric: true, ..RayTracing::default() }, target, reference);
 }
 
 fn main() {

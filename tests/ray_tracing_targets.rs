@@ -118,8 +118,12 @@ fn crosses_the_barrier_of_the_2d_mixture_in_the_right_proportion() {
 
 /// Ray tracing with the Metropolis test (defaults, dt from warmup), 4 × (`warmup` + `n`).
 fn sample_rt<T: snell::sampler::Target>(what: &str, target: &T, warmup: usize, n: usize, seed: u64) -> snell::sampler::Draws {
+    sample_with(&RayTracing::default(), what, target, warmup, n, seed)
+}
+
+fn sample_with<T: snell::sampler::Target>(rt: &RayTracing, what: &str, target: &T, warmup: usize, n: usize, seed: u64) -> snell::sampler::Draws {
     let t = std::time::Instant::now();
-    let draws = run(&RayTracing::default(), target, &RunConfig { chains: 4, warmup, draws: n, seed, init: None }).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let draws = run(rt, target, &RunConfig { chains: 4, warmup, draws: n, seed, init: None }).unwrap_or_else(|e| panic!("{what}: {e}"));
     let acc = mean(&draws.stat("accept_stat__").unwrap().concat());
     println!("{what}: sampled in {:.1} s, dt {:?}, acceptance {acc:.3}", t.elapsed().as_secs_f64(), draws.chains.iter().map(|c| c.step_size).collect::<Vec<_>>());
     draws
@@ -151,4 +155,40 @@ fn recovers_garch11() {
     let r = reference("garch-garch11");
     let m = Garch11::new(&reals(&r["data"]["y"]), r["data"]["sigma1"].as_f64().unwrap()).unwrap();
     assert_matches_reference("ray tracing: garch11", &r, &sample_rt("garch11", &m, 1000, 1000, 1));
+}
+
+// ---- with a metric estimated in warmup ----------------------------------------------------------
+
+/// Scales from 0.01 to 100: the adapted metric must follow them and the moments must be right.
+#[test]
+fn a_warmup_metric_whitens_an_ill_conditioned_gaussian() {
+    let d = 10;
+    let var: Vec<f64> = (0..d).map(|i| 10f64.powf(-2.0 + 4.0 * i as f64 / (d - 1) as f64)).collect();
+    let v = var.clone();
+    let target = FnDensity::new(d, move |q: &[f64], g: &mut [f64]| {
+        let mut lp = 0.0;
+        for i in 0..q.len() {
+            g[i] = -q[i] / v[i];
+            lp -= 0.5 * q[i] * q[i] / v[i];
+        }
+        lp
+    });
+    let rt = RayTracing { metric: true, ..RayTracing::default() };
+    let draws = sample_with(&rt, "ill-conditioned Gaussian, metric", &target, 1000, 2000, 4);
+    for c in &draws.chains {
+        for i in 0..d {
+            let ratio = c.inv_metric[i] / var[i];
+            assert!((0.6..1.6).contains(&ratio), "coordinate {i}: metric {} for variance {}", c.inv_metric[i], var[i]);
+        }
+    }
+    let s = draws.summary();
+    for (row, v) in s.rows()[1..].iter().zip(&var) {
+        assert!(row.mean.abs() < 4.0 * row.mcse_mean + 0.02 * v.sqrt(), "{}: mean {} (mcse {})", row.name, row.mean, row.mcse_mean);
+        assert!((row.sd / v.sqrt() - 1.0).abs() < 0.1, "{}: sd {} for {}", row.name, row.sd, v.sqrt());
+        assert!(row.rhat < 1.01, "{}: R-hat {}", row.name, row.rhat);
+    }
+    // the unit metric mixes the largest scale far worse with the same budget
+    let unit = sample_rt("ill-conditioned Gaussian, unit metric", &target, 1000, 2000, 4);
+    let ess = |d: &snell::sampler::Draws| d.summary().rows()[d.names.len()].ess_bulk;
+    assert!(ess(&draws) > 3.0 * ess(&unit), "ESS of the widest coordinate: metric {} vs unit {}", ess(&draws), ess(&unit));
 }
