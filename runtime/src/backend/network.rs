@@ -127,6 +127,23 @@ impl<const I: usize, const O: usize, E: DfdxElem, D: Device<E>, M> NetworkModule
 {
 }
 
+/// A device networks run on: dfdx's device for element type `E`, with index tensors for
+/// minibatches, shareable between the chain threads that evaluate the network.
+pub trait NetworkDevice<E: DfdxElem>: Device<E> + TensorFromVec<usize> + Sync {}
+
+impl<E: DfdxElem, D: Device<E> + TensorFromVec<usize> + Sync> NetworkDevice<E> for D {}
+
+/// A dfdx builder (e.g. `(Linear<1, 50>, Tanh, Linear<50, 1>)`) of a network with `I` inputs and
+/// `O` outputs on `D`.
+pub trait NetworkBuilder<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>>: BuildOnDevice<D, E, Built: NetworkModule<I, O, E, D> + Sync> {}
+
+impl<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>, B> NetworkBuilder<I, O, E, D> for B
+where
+    B: BuildOnDevice<D, E>,
+    B::Built: NetworkModule<I, O, E, D> + Sync,
+{
+}
+
 /// How outputs are compared with targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loss {
@@ -245,6 +262,17 @@ impl<const V: usize, E: DfdxElem, D: Device<E>, M> SequenceModule<V, E, D> for M
         + ZeroGrads<E, D>
         + Module<Tensor<(usize, usize), usize, D, OwnedTape<E, D>>, Output = Tensor<(usize, usize, Const<V>), E, D, OwnedTape<E, D>>>
         + Module<Tensor<(usize, usize), usize, D>, Output = Tensor<(usize, usize, Const<V>), E, D>>
+{
+}
+
+/// A dfdx builder of a sequence model over `V` tokens on `D` (e.g. `(Embedding<V, M>,
+/// TransformerEncoder<M, H, F, L>, Linear<M, V>)`).
+pub trait SequenceBuilder<const V: usize, E: DfdxElem, D: NetworkDevice<E>>: BuildOnDevice<D, E, Built: SequenceModule<V, E, D> + Sync> {}
+
+impl<const V: usize, E: DfdxElem, D: NetworkDevice<E>, B> SequenceBuilder<V, E, D> for B
+where
+    B: BuildOnDevice<D, E>,
+    B::Built: SequenceModule<V, E, D> + Sync,
 {
 }
 

@@ -1,14 +1,12 @@
 //! [`NetworkClassifier`]: a network whose `K` outputs are the logits of a categorical likelihood.
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{DeviceNetwork, Loss, NetworkModule};
+use crate::backend::network::{DeviceNetwork, Loss, NetworkBuilder, NetworkDevice};
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;
 use crate::sampler::{MinibatchTarget, Target};
 use dfdx::nn::BuildOnDevice;
-use dfdx::prelude::{Const, Tensor};
-use dfdx::tensor::TensorFromVec;
 use dfdx::tensor_ops::Device;
 
 /// `label_i ~ Categorical(softmax(f_w(x_i)))` with `w ~ WeightPrior`, for a dfdx network built from
@@ -23,9 +21,8 @@ pub struct NetworkClassifier<B: BuildOnDevice<D, E>, const I: usize, const K: us
 impl<B, const I: usize, const K: usize, E, D> NetworkClassifier<B, I, K, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize>,
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, K, E, D>,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, K, E, D>,
 {
     /// The model for inputs `x` (`n × I`) and labels (`n`, each below `K`) on device `dev`; checks
     /// the data and the prior.
@@ -97,11 +94,8 @@ where
 impl<B, const I: usize, const K: usize, E, D> Target for NetworkClassifier<B, I, K, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize> + Sync,
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, K, E, D> + Sync,
-    Tensor<(usize, Const<I>), E, D>: Sync,
-    Tensor<(usize, Const<K>), E, D>: Sync,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, K, E, D>,
 {
     fn dim(&self) -> usize {
         self.names.len()
@@ -127,11 +121,8 @@ where
 impl<B, const I: usize, const K: usize, E, D> MinibatchTarget for NetworkClassifier<B, I, K, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize> + Sync,
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, K, E, D> + Sync,
-    Tensor<(usize, Const<I>), E, D>: Sync,
-    Tensor<(usize, Const<K>), E, D>: Sync,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, K, E, D>,
 {
     fn n_obs(&self) -> Option<usize> {
         Some(self.net.n_obs())

@@ -1,7 +1,7 @@
 //! [`NetworkRegression`]: a network with a Gaussian likelihood on one output.
 
 use super::{Bands, WeightPrior, Weights, HALF_LN_2PI};
-use crate::backend::network::{DeviceNetwork, Loss, NetworkModule};
+use crate::backend::network::{DeviceNetwork, Loss, NetworkBuilder, NetworkDevice};
 use dfdx::nn::BuildOnDevice;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
@@ -9,8 +9,6 @@ use crate::error::ModelError;
 use crate::sampler::smc::{Parts, SmcTarget};
 use crate::sampler::{MinibatchTarget, Target};
 use crate::special::lgamma as ln_gamma;
-use dfdx::prelude::{Const, Tensor};
-use dfdx::tensor::TensorFromVec;
 use dfdx::tensor_ops::Device;
 
 /// The observation noise of the Gaussian likelihood.
@@ -40,9 +38,8 @@ pub struct NetworkRegression<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem
 impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize>,
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, 1, E, D>,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, 1, E, D>,
 {
     /// The model for inputs `x` (`n × I`) and targets `y` (`n`) on device `dev`; checks the data
     /// and the prior.
@@ -174,11 +171,8 @@ where
 impl<B, const I: usize, E, D> SmcTarget for NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize> + Sync,
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, 1, E, D> + Sync,
-    Tensor<(usize, Const<I>), E, D>: Sync,
-    Tensor<(usize, Const<1>), E, D>: Sync,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, 1, E, D>,
 {
     fn dim(&self) -> usize {
         self.names.len()
@@ -219,11 +213,8 @@ where
 impl<B, const I: usize, E, D> Target for NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize> + Sync,
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, 1, E, D> + Sync,
-    Tensor<(usize, Const<I>), E, D>: Sync,
-    Tensor<(usize, Const<1>), E, D>: Sync,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, 1, E, D>,
 {
     fn dim(&self) -> usize {
         self.names.len()
@@ -260,11 +251,8 @@ where
 impl<B, const I: usize, E, D> MinibatchTarget for NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize> + Sync,
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, 1, E, D> + Sync,
-    Tensor<(usize, Const<I>), E, D>: Sync,
-    Tensor<(usize, Const<1>), E, D>: Sync,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, 1, E, D>,
 {
     fn n_obs(&self) -> Option<usize> {
         Some(self.net.n_obs())

@@ -3,12 +3,11 @@
 //! stream — the shape of a GPT-style language model.
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{DeviceSequenceModel, SequenceModule};
+use crate::backend::network::{DeviceSequenceModel, NetworkDevice, SequenceBuilder};
 use crate::backend::DfdxElem;
 use crate::error::ModelError;
 use crate::sampler::{MinibatchTarget, Target};
 use dfdx::nn::BuildOnDevice;
-use dfdx::tensor::TensorFromVec;
 use dfdx::tensor_ops::Device;
 
 /// `tokens[i·S + j + 1] ~ Categorical(softmax(f_w(window i))_j)` with `w ~ WeightPrior`, for a dfdx
@@ -24,9 +23,8 @@ pub struct NetworkSequenceModel<B: BuildOnDevice<D, E>, const V: usize, E: DfdxE
 impl<B, const V: usize, E, D> NetworkSequenceModel<B, V, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize>,
-    B: BuildOnDevice<D, E>,
-    B::Built: SequenceModule<V, E, D>,
+    D: NetworkDevice<E>,
+    B: SequenceBuilder<V, E, D>,
 {
     /// The model of the token stream `tokens` (each below `V`) in windows of `seq` tokens; at least
     /// one full window (plus its next token) is needed.
@@ -65,9 +63,8 @@ where
 impl<B, const V: usize, E, D> Target for NetworkSequenceModel<B, V, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize> + Sync,
-    B: BuildOnDevice<D, E>,
-    B::Built: SequenceModule<V, E, D> + Sync,
+    D: NetworkDevice<E>,
+    B: SequenceBuilder<V, E, D>,
 {
     fn dim(&self) -> usize {
         self.names.len()
@@ -93,9 +90,8 @@ where
 impl<B, const V: usize, E, D> MinibatchTarget for NetworkSequenceModel<B, V, E, D>
 where
     E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize> + Sync,
-    B: BuildOnDevice<D, E>,
-    B::Built: SequenceModule<V, E, D> + Sync,
+    D: NetworkDevice<E>,
+    B: SequenceBuilder<V, E, D>,
 {
     fn n_obs(&self) -> Option<usize> {
         Some(self.net.n_obs())
