@@ -16,6 +16,8 @@ pub struct DataArg {
     pub by_ref: bool,
     /// A single number (cannot be indexed by observation).
     pub scalar: bool,
+    /// A `snell::nn::Network` (a function of weights, not indexed by observation either).
+    pub network: bool,
 }
 
 /// What the macro knows about a model.
@@ -102,8 +104,12 @@ fn is_matrix(ty: &Type) -> bool {
     type_name(ty).as_deref() == Some("Matrix")
 }
 
+fn is_network(ty: &Type) -> bool {
+    matches!(type_name(ty).as_deref(), Some("Network" | "Mlp"))
+}
+
 const SUPPORTED: &str =
-    "a data argument is a number (f64, i64, usize, bool, …), a slice or Vec of numbers (`&[f64]`, `Vec<usize>`), a `&[Vec<f64>]`, or a `&Matrix`";
+    "a data argument is a number (f64, i64, usize, bool, …), a slice or Vec of numbers (`&[f64]`, `Vec<usize>`), a `&[Vec<f64>]`, a `&Matrix`, or a network (`&Network<…>`, `&Mlp`)";
 
 fn data_arg(name: Ident, ty: &Type) -> Result<DataArg, syn::Error> {
     let unsupported = || syn::Error::new_spanned(ty, format!("unsupported data argument type `{}`: {SUPPORTED}", quote::quote!(#ty)));
@@ -118,13 +124,14 @@ fn data_arg(name: Ident, ty: &Type) -> Result<DataArg, syn::Error> {
                     let e = &s.elem;
                     syn::parse_quote!(::std::vec::Vec<#e>)
                 }
-                t if vec_elem(t).is_some_and(is_element) || is_matrix(t) => t.clone(),
+                t if vec_elem(t).is_some_and(is_element) || is_matrix(t) || is_network(t) => t.clone(),
                 _ => return Err(unsupported()),
             };
-            Ok(DataArg { name, ty: ty.clone(), owned, by_ref: true, scalar: false })
+            Ok(DataArg { name, ty: ty.clone(), owned, by_ref: true, scalar: false, network: is_network(inner) })
         }
-        t if is_scalar(t) => Ok(DataArg { name, ty: ty.clone(), owned: ty.clone(), by_ref: false, scalar: true }),
-        t if vec_elem(t).is_some_and(is_element) || is_matrix(t) => Ok(DataArg { name, ty: ty.clone(), owned: ty.clone(), by_ref: false, scalar: false }),
+        t if is_scalar(t) => Ok(DataArg { name, ty: ty.clone(), owned: ty.clone(), by_ref: false, scalar: true, network: false }),
+        t if vec_elem(t).is_some_and(is_element) || is_matrix(t) => Ok(DataArg { name, ty: ty.clone(), owned: ty.clone(), by_ref: false, scalar: false, network: false }),
+        t if is_network(t) => Err(syn::Error::new_spanned(t, "pass a network by reference: `net: &Network<…>` or `net: &Mlp`")),
         _ => Err(unsupported()),
     }
 }
@@ -213,6 +220,7 @@ pub fn parse(opts: Options, item: proc_macro2::TokenStream, errors: &mut Vec<syn
                 format!("`observations({ob})` must name data arguments of the model, and `{ob}` is not one ({})", body::list_data(&names)),
             )),
             Some(a) if a.scalar => errors.push(syn::Error::new(ob.span(), format!("`{ob}` is a single number: only vectors and matrices can be indexed by observation"))),
+            Some(a) if a.network => errors.push(syn::Error::new(ob.span(), format!("`{ob}` is a network: only vectors and matrices can be indexed by observation (list the network's inputs instead)"))),
             Some(_) => {}
         }
     }

@@ -258,3 +258,23 @@ pub fn check_thread_reproducibility<S: snell::sampler::Sampler>(sampler: &S) {
     assert_ne!(one.chains[0].values, other.chains[0].values);
     assert_ne!(one.chains[0].values, one.chains[1].values, "chains must not share a stream");
 }
+
+/// Checks that `draws` (parameters 1..=3 after `lp__`: the weights `(w1, w2, b)` of a `Linear<2, 1>`
+/// network) have the closed-form posterior of Bayesian linear regression with a bias, noise sd
+/// `sigma` and prior sd `s0`: means within 4·MCSE + 2% of an sd, sds within 10%, R-hat < 1.01.
+pub fn assert_linear_network_posterior(draws: &Draws, x: &Matrix, y: &[f64], sigma: f64, s0: f64) {
+    use nalgebra::{DMatrix, DVector};
+    let n = y.len();
+    let xm = DMatrix::from_fn(n, 3, |i, j| if j < 2 { x.get(i, j) } else { 1.0 });
+    let precision = xm.transpose() * &xm / (sigma * sigma) + DMatrix::identity(3, 3) / (s0 * s0);
+    let cov = precision.try_inverse().unwrap();
+    let mean = &cov * (xm.transpose() * DVector::from_vec(y.to_vec()) / (sigma * sigma));
+    let s = draws.summary();
+    for j in 0..3 {
+        let row = &s.rows()[j + 1];
+        let sd = cov[(j, j)].sqrt();
+        assert!((row.mean - mean[j]).abs() < 4.0 * row.mcse_mean + 0.02 * sd, "{}: {} vs {} (mcse {})", row.name, row.mean, mean[j], row.mcse_mean);
+        assert!((row.sd / sd - 1.0).abs() < 0.1, "{}: sd {} vs {sd}", row.name, row.sd);
+        assert!(row.rhat < 1.01);
+    }
+}

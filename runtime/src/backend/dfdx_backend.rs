@@ -280,6 +280,17 @@ impl<E: DfdxElem, D: Device<E> + Default + 'static> Backend for Dfdx<E, D> {
         DTensor::wrap(taped!(tape, lp, |t| ok.choose(t, neg_inf)))
     }
 
+    fn host_function(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: &std::rc::Rc<dyn super::HostFunction>) -> Option<Self::Tensor> {
+        // dfdx 0.13 offers no public way to add a host-computed gradient into its buffers, so a
+        // host function is differentiated on the Native backend only; values work everywhere.
+        if tape.is_some() {
+            return None;
+        }
+        let (r, _) = Self::shape(x);
+        let values = f.forward(&self.to_host(x), r);
+        Some(DTensor::wrap(self.consts(values, r, f.out_cols())))
+    }
+
     fn map(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Self::Tensor {
         let (r, c) = Self::shape(x);
         let xs = self.to_host(x);

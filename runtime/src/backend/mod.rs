@@ -70,6 +70,24 @@ pub enum Scalar {
     Powf(f64),
 }
 
+/// A function of a whole row that the backend does not know, computed on the host with its own
+/// vector–Jacobian product: the hook through which a dfdx network runs inside a model
+/// ([`crate::nn::Network`]). Rows are population members: `forward` maps each row of `x` (`rows ×
+/// in_cols`, row-major) to a row of `out_cols()` values, and `vjp` pulls an output gradient `g`
+/// (`rows × out_cols`) back to `x`.
+pub trait HostFunction {
+    /// What to call the function in messages.
+    fn name(&self) -> String;
+    /// Length of each input row.
+    fn in_cols(&self) -> usize;
+    /// Length of each output row.
+    fn out_cols(&self) -> usize;
+    /// `f` of each row of `x`, row-major `(rows, out_cols)`.
+    fn forward(&self, x: &[f64], rows: usize) -> Vec<f64>;
+    /// `gᵀ ∂f/∂x` for each row, row-major `(rows, in_cols)`.
+    fn vjp(&self, x: &[f64], rows: usize, g: &[f64]) -> Vec<f64>;
+}
+
 /// A tensor library that snell can evaluate models with.
 ///
 /// All tensors are 2-D `(rows, cols)`. Operations take an optional tape: `None` means no gradient is
@@ -124,6 +142,10 @@ pub trait Backend: Clone + 'static {
     /// Applies `f` element-wise with derivative `df`: the hook for special functions the tensor
     /// library lacks (lgamma, log1p, softplus, …).
     fn map(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Self::Tensor;
+    /// Applies a [`HostFunction`] to each row of `x`. `None` when the backend cannot record it on
+    /// the given tape (the caller reports that as a model error); without a tape every backend can
+    /// evaluate it.
+    fn host_function(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: &std::rc::Rc<dyn HostFunction>) -> Option<Self::Tensor>;
     /// Runs the reverse pass from `Σ out` and returns `∂/∂wrt` on the host (row-major).
     fn gradient(&self, tape: Self::Tape, out: &Self::Tensor, wrt: &Self::Tensor) -> Vec<f64>;
 }

@@ -21,7 +21,7 @@
 //! a zero output gradient contributes exactly zero (no `0 · ∞`), unlike dfdx, which gives NaN there.
 //! Otherwise values and gradients agree with the dfdx backend to rounding.
 
-use super::{Backend, Binary, Scalar, Unary};
+use super::{Backend, Binary, HostFunction, Scalar, Unary};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -355,6 +355,13 @@ impl Backend for Native {
         let y = NativeTensor::build(r, c, |v| kernels::map1(v, &x.0.v, f));
         // The slope df(x) is only computed in the reverse pass, and only if a gradient reaches it.
         emit(tape, y, |tp, out, _| Op::Map { x: tp.id(x), out, xv: x.clone(), df })
+    }
+
+    fn host_function(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: &Rc<dyn HostFunction>) -> Option<Self::Tensor> {
+        let rows = x.rows();
+        let values = f.forward(x.values(), rows);
+        let y = NativeTensor::build(rows, f.out_cols(), |v| v.extend_from_slice(&values));
+        Some(emit(tape, y, |tp, out, _| Op::Host { x: tp.id(x), out, xv: x.clone(), f: Rc::clone(f) }))
     }
 
     fn gradient(&self, mut tape: Self::Tape, out: &Self::Tensor, wrt: &Self::Tensor) -> Vec<f64> {

@@ -5,7 +5,7 @@
 use super::DfdxElem;
 use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef};
 use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
-use dfdx::prelude::{Const, GatherTo, Gradients, OwnedTape, SumTo, Tensor, Trace};
+use dfdx::prelude::{BroadcastTo, Const, GatherTo, Gradients, OwnedTape, SumTo, Tensor, Trace, TryMatMul};
 use dfdx::shapes::{HasShape, Shape};
 use dfdx::tensor::TensorFromVec;
 use dfdx::tensor_ops::{Backward, Device};
@@ -350,5 +350,209 @@ where
         grad.clear();
         walk(&m, FlattenGrads { grads: &grads, out: grad });
         value
+    }
+}
+
+/// A dfdx network with `I` inputs and `O` outputs as a [`HostFunction`](super::HostFunction) of its
+/// flat weights, at fixed inputs: row `p` of the input holds weight set `p`, row `p` of the output
+/// the network's outputs at every input row (`n · O` values, input row by input row). The reverse
+/// pass is dfdx's, seeded with the output gradient.
+pub struct ModuleFunction<M, const I: usize, const O: usize, E: DfdxElem, D: Device<E>> {
+    name: String,
+    template: std::sync::Arc<M>,
+    dev: D,
+    x: Tensor<(usize, Const<I>), E, D>,
+    n: usize,
+    n_weights: usize,
+}
+
+impl<M, const I: usize, const O: usize, E, D> ModuleFunction<M, I, O, E, D>
+where
+    E: DfdxElem,
+    D: Device<E>,
+    M: NetworkModule<I, O, E, D>,
+{
+    /// The function of the weights of `template` at the inputs `x` (row-major `(n, I)`).
+    pub fn new(name: String, template: std::sync::Arc<M>, dev: &D, x: &[f64]) -> Self {
+        let n = x.len() / I;
+        let xs: Vec<E> = x.iter().map(|&v| E::of_f64(v)).collect();
+        let x = dev.tensor_from_vec(xs, (n, Const::<I>));
+        let n_weights = tensor_sizes(template.as_ref()).iter().sum();
+        Self { name, template, dev: dev.clone(), x, n, n_weights }
+    }
+
+    fn with_weights(&self, w: &[f64]) -> M {
+        let mut m = self.template.as_ref().clone();
+        load(&mut m, w);
+        m
+    }
+}
+
+impl<M, const I: usize, const O: usize, E, D> super::HostFunction for ModuleFunction<M, I, O, E, D>
+where
+    E: DfdxElem,
+    D: Device<E>,
+    M: NetworkModule<I, O, E, D>,
+{
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn in_cols(&self) -> usize {
+        self.n_weights
+    }
+    fn out_cols(&self) -> usize {
+        self.n * O
+    }
+    fn forward(&self, w: &[f64], rows: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows * self.n * O);
+        for row in w.chunks_exact(self.n_weights).take(rows) {
+            let m = self.with_weights(row);
+            let y = m.forward(self.x.clone());
+            out.extend(y.as_vec().into_iter().map(DfdxElem::as_f64));
+        }
+        out
+    }
+    fn vjp(&self, w: &[f64], rows: usize, g: &[f64]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows * self.n_weights);
+        let dev = &self.dev;
+        let per_row = self.n * O;
+        let mut grad = Vec::with_capacity(self.n_weights);
+        for (row, g) in w.chunks_exact(self.n_weights).zip(g.chunks_exact(per_row)).take(rows) {
+            let m = self.with_weights(row);
+            let seed: Vec<E> = g.iter().map(|&v| E::of_f64(v)).collect();
+            let seed = dev.tensor_from_vec(seed, (self.n, Const::<O>));
+            let grads = m.alloc_grads();
+            let y = m.forward(self.x.clone().traced(grads));
+            let s = (y * seed).sum::<(), _>();
+            let grads = s.backward();
+            grad.clear();
+            walk(&m, FlattenGrads { grads: &grads, out: &mut grad });
+            out.extend_from_slice(&grad);
+        }
+        out
+    }
+}
+
+/// The element-wise nonlinearity between the layers of an [`MlpFunction`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// `tanh`
+    Tanh,
+    /// `max(0, x)`
+    ReLU,
+    /// `1 / (1 + e⁻ˣ)`
+    Sigmoid,
+}
+
+/// A multilayer perceptron (dense layers with one activation between them) as a
+/// [`HostFunction`](super::HostFunction) of its flat weights at fixed inputs, evaluated for all
+/// population members at once: layer `l` is one batched matrix product `(P, n, in) × (P, in, out)`
+/// plus the biases, forward and reverse, instead of one module evaluation per member. The flat
+/// weights are laid out as dfdx's `Linear` layers are (weight row-major `(out, in)`, then bias), so
+/// a `(Linear<1, 50>, Tanh, Linear<50, 1>)` module and the MLP of widths `[1, 50, 1]` read the same
+/// vector the same way.
+pub struct MlpFunction<E: DfdxElem, D: Device<E>> {
+    widths: Vec<usize>,
+    act: Activation,
+    dev: D,
+    /// The inputs, row-major `(n, widths[0])`.
+    x: Vec<E>,
+    n: usize,
+    n_weights: usize,
+}
+
+impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
+    /// The MLP of layer widths `widths` (inputs first) at the inputs `x` (row-major `(n, widths[0])`).
+    pub fn new(widths: Vec<usize>, act: Activation, dev: &D, x: &[f64]) -> Self {
+        let n = x.len() / widths[0];
+        let n_weights = widths.windows(2).map(|w| w[1] * w[0] + w[1]).sum();
+        Self { widths, act, dev: dev.clone(), x: x.iter().map(|&v| E::of_f64(v)).collect(), n, n_weights }
+    }
+
+    /// Outputs `(P, n · O)` and, given an output gradient `seed`, the weights' gradient `(P, W)`.
+    fn run(&self, w: &[f64], p: usize, seed: Option<&[f64]>) -> (Vec<f64>, Option<Vec<f64>>) {
+        let (n, nw, dev) = (self.n, self.n_weights, &self.dev);
+        let mut layers = Vec::new();
+        let mut off = 0;
+        for wd in self.widths.windows(2) {
+            let (i, o) = (wd[0], wd[1]);
+            // weights transposed to (P, in, out) for h × W; biases (P, out)
+            let mut wt = vec![E::of_f64(0.0); p * i * o];
+            let mut b = Vec::with_capacity(p * o);
+            for r in 0..p {
+                let row = &w[r * nw + off..];
+                for oo in 0..o {
+                    for ii in 0..i {
+                        wt[r * i * o + ii * o + oo] = E::of_f64(row[oo * i + ii]);
+                    }
+                }
+                b.extend(row[o * i..o * i + o].iter().map(|&v| E::of_f64(v)));
+            }
+            layers.push((dev.tensor_from_vec(wt, (p, i, o)), dev.tensor_from_vec(b, (p, o))));
+            off += o * i + o;
+        }
+        let i0 = self.widths[0];
+        let mut x = Vec::with_capacity(p * n * i0);
+        for _ in 0..p {
+            x.extend_from_slice(&self.x);
+        }
+        let mut h = dev.tensor_from_vec(x, (p, n, i0)).traced(Gradients::leaky());
+        let last = layers.len() - 1;
+        for (l, (wt, b)) in layers.iter().enumerate() {
+            let o = wt.shape().2;
+            let z = h.matmul(wt.clone().leaky_traced()) + b.clone().leaky_traced().broadcast_like::<_, dfdx::shapes::Axis<1>>(&(p, n, o));
+            h = if l == last {
+                z
+            } else {
+                match self.act {
+                    Activation::Tanh => z.tanh(),
+                    Activation::ReLU => z.relu(),
+                    Activation::Sigmoid => z.sigmoid(),
+                }
+            };
+        }
+        let out: Vec<f64> = h.as_vec().into_iter().map(DfdxElem::as_f64).collect();
+        let Some(seed) = seed else { return (out, None) };
+        let o = *self.widths.last().unwrap();
+        let g = dev.tensor_from_vec(seed.iter().map(|&v| E::of_f64(v)).collect(), (p, n, o));
+        let grads = (h * g).sum::<(), _>().backward();
+        let mut grad = vec![0.0; p * nw];
+        let mut off = 0;
+        for (wd, (wt, b)) in self.widths.windows(2).zip(&layers) {
+            let (i, o) = (wd[0], wd[1]);
+            let gw = grads.get(wt).as_vec();
+            let gb = grads.get(b).as_vec();
+            for r in 0..p {
+                let row = &mut grad[r * nw + off..];
+                for oo in 0..o {
+                    for ii in 0..i {
+                        row[oo * i + ii] = gw[r * i * o + ii * o + oo].as_f64();
+                    }
+                }
+                for oo in 0..o {
+                    row[o * i + oo] = gb[r * o + oo].as_f64();
+                }
+            }
+            off += o * i + o;
+        }
+        (out, Some(grad))
+    }
+}
+
+impl<E: DfdxElem, D: Device<E>> super::HostFunction for MlpFunction<E, D> {
+    fn name(&self) -> String {
+        format!("an MLP of widths {:?} ({} weights)", self.widths, self.n_weights)
+    }
+    fn in_cols(&self) -> usize {
+        self.n_weights
+    }
+    fn out_cols(&self) -> usize {
+        self.n * self.widths.last().unwrap()
+    }
+    fn forward(&self, w: &[f64], rows: usize) -> Vec<f64> {
+        self.run(w, rows, None).0
+    }
+    fn vjp(&self, w: &[f64], rows: usize, g: &[f64]) -> Vec<f64> {
+        self.run(w, rows, Some(g)).1.unwrap_or_default()
     }
 }

@@ -210,6 +210,24 @@ impl<B: Backend> Ctx<B> {
         self.push(t, Range::ALL, None)
     }
 
+    /// `f` applied to each row of `x` (see [`HostFunction`](crate::backend::HostFunction)).
+    pub(crate) fn op_host<'c>(&'c self, x: Real<'c, B>, f: std::rc::Rc<dyn crate::backend::HostFunction>) -> Real<'c, B> {
+        let (r, c) = x.shape();
+        if c != f.in_cols() {
+            return self.fail(format!("{} takes {} values, got a length-{c} vector", f.name(), f.in_cols()));
+        }
+        let x = self.expand(x, r, c);
+        let Inner::N(id) = x.v else { unreachable!() };
+        match self.with_tape(|b, tape| b.host_function(tape, &self.tensor(id), &f)) {
+            Some(t) => self.push(t, Range::ALL, None),
+            None => self.fail(format!(
+                "{} has no gradient on the {} backend: evaluate the model with `Native` (what `Model`'s methods and the samplers use)",
+                f.name(),
+                self.backend.name()
+            )),
+        }
+    }
+
     /// `lp` where `x` lies in `[lo, hi]` (closed) or `(lo, hi)` (open), `−∞` elsewhere.
     pub(crate) fn guard<'c>(&'c self, lp: Real<'c, B>, x: Real<'c, B>, lo: f64, hi: f64, closed: bool) -> Real<'c, B> {
         let r = self.range(x);

@@ -28,6 +28,7 @@
 //! ```
 
 mod classifier;
+mod network;
 mod regression;
 mod sequence;
 mod weights;
@@ -39,6 +40,7 @@ pub use dfdx::nn::builders as layers;
 pub use dfdx::nn::BuildOnDevice;
 /// dfdx's CPU device.
 pub use dfdx::tensor::Cpu;
+pub use network::{Activation, Mlp, Network, NetworkWeights};
 pub use regression::{NetworkRegression, Noise};
 pub use sequence::NetworkSequenceModel;
 pub(crate) use weights::Weights;

@@ -36,6 +36,11 @@ impl Weights {
         Ok(Self { sd: out, init_scale })
     }
 
+    /// The prior sd of each weight.
+    pub(crate) fn sd(&self) -> &[f64] {
+        &self.sd
+    }
+
     /// Number of weights.
     pub(crate) fn len(&self) -> usize {
         self.sd.len()

@@ -8,7 +8,8 @@
 
 use super::kernels::{axpy, dot, inside};
 use super::{pool, NativeTensor};
-use crate::backend::{Binary, Scalar, Unary};
+use crate::backend::{Binary, HostFunction, Scalar, Unary};
+use std::rc::Rc;
 
 /// One recorded operation. Ids are tape-local indices.
 pub(crate) enum Op {
@@ -36,6 +37,8 @@ pub(crate) enum Op {
     Guard { lp: u32, out: u32, x: NativeTensor, lo: f64, hi: f64, closed: bool },
     /// `out = f(x)` with derivative `df`.
     Map { x: u32, out: u32, xv: NativeTensor, df: fn(f64) -> f64 },
+    /// `out = f(x)` row by row, for a function with its own vector–Jacobian product.
+    Host { x: u32, out: u32, xv: NativeTensor, f: Rc<dyn HostFunction> },
 }
 
 impl Op {
@@ -52,7 +55,8 @@ impl Op {
             | Op::Gather { out, .. }
             | Op::Concat { out, .. }
             | Op::Guard { out, .. }
-            | Op::Map { out, .. } => out,
+            | Op::Map { out, .. }
+            | Op::Host { out, .. } => out,
         }
     }
 
@@ -66,7 +70,8 @@ impl Op {
             | Op::LogSumExp { x, .. }
             | Op::Slice { x, .. }
             | Op::Gather { x, .. }
-            | Op::Map { x, .. } => f(*x),
+            | Op::Map { x, .. }
+            | Op::Host { x, .. } => f(*x),
             Op::Guard { lp, .. } => f(*lp),
             Op::Binary { a, b, .. } | Op::MatMul { a, b, .. } => {
                 f(*a);
@@ -467,6 +472,11 @@ fn step(gr: &mut Grads, op: &Op, g: Vec<f64>) {
                     0.0
                 }
             });
+        }
+        Op::Host { x, xv, f, .. } => {
+            let gx = f.vjp(xv.values(), xv.rows(), &g);
+            pool::give(g);
+            gr.add_owned(*x, gx);
         }
     }
 }

@@ -1,0 +1,268 @@
+//! Networks called inside a `#[model]` like functions of their weights: [`Network`] (any dfdx
+//! module) and [`Mlp`] (dense layers, batched over the population), sharing [`NetworkWeights`].
+
+use super::{WeightPrior, Weights};
+use crate::backend::network::{flatten, tensor_sizes, MlpFunction, ModuleFunction, NetworkModule};
+use crate::backend::{Backend, HostFunction};
+use crate::data::Matrix;
+use crate::error::ModelError;
+use crate::value::Real;
+use dfdx::nn::BuildOnDevice;
+use dfdx::tensor::Cpu;
+use rand::{Rng, SeedableRng};
+use std::rc::Rc;
+use std::sync::Arc;
+
+pub use crate::backend::network::Activation;
+
+/// The weights of a network as a parameter block: their number, tensor sizes, prior scales and
+/// starting values. [`Network`] and [`Mlp`] dereference to it, so `net.len()` and
+/// `net.prior_sd()` work on both.
+#[derive(Clone, Debug)]
+pub struct NetworkWeights {
+    sizes: Vec<usize>,
+    weights: Weights,
+    init: Vec<f64>,
+}
+
+impl NetworkWeights {
+    fn new(sizes: Vec<usize>, init: Vec<f64>, prior: &WeightPrior) -> Result<Self, ModelError> {
+        let weights = Weights::new(&sizes, &init, prior)?;
+        Ok(Self { sizes, weights, init })
+    }
+
+    /// Number of weights (the length of the parameter vector the network takes).
+    pub fn len(&self) -> usize {
+        self.init.len()
+    }
+
+    /// Always false: a network has weights.
+    pub fn is_empty(&self) -> bool {
+        self.init.is_empty()
+    }
+
+    /// Sizes of the trainable tensors, in the order of the flat weights.
+    pub fn tensor_sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    /// The prior sd of each weight (from the [`WeightPrior`] the network was built with).
+    pub fn prior_sd(&self) -> &[f64] {
+        self.weights.sd()
+    }
+
+    /// The initial weights: a starting point at the scale of each layer (Stan's uniform(−2, 2) on
+    /// every weight would saturate the units of a wide network).
+    pub fn initial_weights(&self) -> &[f64] {
+        &self.init
+    }
+
+    /// Initial weights drawn at the scale of the initialisation of each tensor.
+    pub fn random_weights(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        self.weights.init(rng)
+    }
+
+    fn call<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix, inputs: usize, f: impl FnOnce() -> Rc<dyn HostFunction>) -> Real<'c, B> {
+        if x.cols() != inputs {
+            return w.ctx().fail(format!("the network takes {inputs} inputs per row, and `x` has {} columns", x.cols()));
+        }
+        w.ctx().op_host(w, f())
+    }
+
+    fn predict_with(&self, w: &[f64], x: &Matrix, inputs: usize, f: impl FnOnce() -> Box<dyn HostFunction>) -> Result<Vec<f64>, ModelError> {
+        super::check_len(w, self.len())?;
+        if x.cols() != inputs {
+            return Err(ModelError::Data { name: "x".into(), detail: format!("the network takes {inputs} inputs per row, and `x` has {} columns", x.cols()) });
+        }
+        Ok(f().forward(w, 1))
+    }
+}
+
+
+/// A dfdx network with `I` inputs and `O` outputs, passed to a `#[model]` as data and called in
+/// its body on a vector parameter that holds all of its weights:
+///
+/// ```
+/// use snell::prelude::*;
+/// use snell::nn::layers::{Linear, Tanh};
+/// use snell::nn::{Network, WeightPrior};
+///
+/// type Net = (Linear<1, 10>, Tanh, Linear<10, 1>);
+///
+/// #[model(observations(x, y))]
+/// fn bnn(net: &Network<Net, 1, 1>, x: &Matrix, y: &[f64]) {
+///     let w = sample!([net.len()] ~ Normal(0.0, net.prior_sd()));  // every weight, its prior
+///     let sigma = sample!(HalfNormal(0.5));
+///     observe!(y ~ Normal(net.forward(w, x), sigma));              // the network's outputs at x
+/// }
+///
+/// # fn main() -> Result<(), ModelError> {
+/// let net = Network::<Net, 1, 1>::new(WeightPrior::isotropic(1.0))?;
+/// let x = Matrix::new(3, 1, vec![-1.0, 0.0, 1.0])?;
+/// let model = Bnn::new(&net, &x, &[0.5, 0.0, -0.5])?;
+/// assert_eq!(model.dim(), 31 + 1);
+/// let (lp, grad) = model.log_density_and_grad(&vec![0.1; 32])?;
+/// assert!(lp.is_finite() && grad.len() == 32);
+/// # Ok(()) }
+/// ```
+///
+/// The flat weight vector is the module's trainable tensors in dfdx's order (for `Linear`: weight,
+/// row-major `(out, in)`, then bias), as [`flatten`] and [`load`](super::load) lay them out.
+/// `net.forward(w, x)` is the vector of the `n · O` outputs at the `n` rows of `x` (row by row);
+/// with minibatches (`observations(x, …)`) `x` holds the batch's rows. The network runs on dfdx's
+/// CPU device in f64 — each population member's weights are written into a copy of the module and
+/// dfdx's forward and reverse passes run there — while the rest of the model runs on the backend of
+/// the evaluation. Its gradient is available on the `Native` backend, which `Model`'s methods and
+/// every sampler use.
+pub struct Network<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize> {
+    template: Arc<Net::Built>,
+    dev: Cpu,
+    weights: NetworkWeights,
+}
+
+impl<Net, const I: usize, const O: usize> Network<Net, I, O>
+where
+    Net: BuildOnDevice<Cpu, f64>,
+    Net::Built: NetworkModule<I, O, f64, Cpu> + 'static,
+{
+    /// Builds the network with dfdx's initialisation (seed 0), checking the prior: one positive
+    /// sd for every weight, or one per trainable tensor.
+    pub fn new(prior: WeightPrior) -> Result<Self, ModelError> {
+        let dev = Cpu::default();
+        let template = Net::build_on_device(&dev);
+        let weights = NetworkWeights::new(tensor_sizes(&template), flatten(&template), &prior)?;
+        Ok(Self { template: Arc::new(template), dev, weights })
+    }
+
+    fn function(&self, x: &Matrix) -> ModuleFunction<Net::Built, I, O, f64, Cpu> {
+        let name = format!("a network of {} weights", self.weights.len());
+        ModuleFunction::new(name, Arc::clone(&self.template), &self.dev, x.data())
+    }
+
+    /// The network's outputs (`n · O` values, row by row) at the `n` rows of `x`, for the weights
+    /// `w` (a vector of [`len`](NetworkWeights::len) values, one row per population member). A
+    /// wrong length of `w` or number of columns of `x` is reported as a model error naming the
+    /// statement.
+    pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix) -> Real<'c, B> {
+        self.weights.call(w, x, I, || Rc::new(self.function(x)))
+    }
+
+    /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host:
+    /// for predictions from draws.
+    pub fn predict(&self, w: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
+        self.weights.predict_with(w, x, I, || Box::new(self.function(x)))
+    }
+}
+
+impl<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize> std::ops::Deref for Network<Net, I, O> {
+    type Target = NetworkWeights;
+    fn deref(&self) -> &NetworkWeights {
+        &self.weights
+    }
+}
+
+impl<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize> Clone for Network<Net, I, O> {
+    fn clone(&self) -> Self {
+        Self { template: Arc::clone(&self.template), dev: self.dev.clone(), weights: self.weights.clone() }
+    }
+}
+
+impl<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize> std::fmt::Debug for Network<Net, I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Network({I} inputs, {O} outputs, tensors {:?})", self.weights.sizes)
+    }
+}
+
+/// A network is checked when it is built ([`Network::new`]).
+impl<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize> crate::data::Check for Network<Net, I, O> {
+    fn first_bad(&self) -> Option<(String, f64)> {
+        None
+    }
+}
+
+/// A multilayer perceptron — dense layers of the given widths with one activation between them —
+/// called inside a `#[model]` like [`Network`], but evaluated for a whole population of weight
+/// sets at once: each layer is one batched matrix product over the P members (dfdx's batched
+/// `matmul` on the CPU, f64), where [`Network`] runs its module once per member. The flat weights
+/// are laid out as dfdx's `Linear` layers are, so `Mlp::new(&[1, 50, 1], Activation::Tanh, …)`
+/// reads a weight vector exactly as `Network<(Linear<1, 50>, Tanh, Linear<50, 1>), 1, 1>` does.
+///
+/// ```
+/// use snell::prelude::*;
+/// use snell::nn::{Activation, Mlp, WeightPrior};
+///
+/// #[model(observations(x, y))]
+/// fn bnn(net: &Mlp, x: &Matrix, y: &[f64]) {
+///     let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+///     observe!(y ~ Normal(net.forward(w, x), 0.1));
+/// }
+///
+/// # fn main() -> Result<(), ModelError> {
+/// let net = Mlp::new(&[1, 50, 50, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
+/// let model = Bnn::new(&net, &Matrix::new(2, 1, vec![-1.0, 1.0])?, &[0.3, -0.2])?;
+/// assert_eq!(model.dim(), 2701);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    widths: Vec<usize>,
+    act: Activation,
+    dev: Cpu,
+    weights: NetworkWeights,
+}
+
+impl Mlp {
+    /// Layer widths from inputs to outputs (at least two, all positive) and the activation after
+    /// every layer but the last. Initial weights as dfdx's `Linear` draws them: uniform in
+    /// ±1/√fan-in (seed 0).
+    pub fn new(widths: &[usize], activation: Activation, prior: WeightPrior) -> Result<Self, ModelError> {
+        if widths.len() < 2 || widths.contains(&0) {
+            return Err(ModelError::Data { name: "widths".into(), detail: format!("an MLP needs at least an input and an output width, all positive; got {widths:?}") });
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let (mut sizes, mut init) = (Vec::new(), Vec::new());
+        for w in widths.windows(2) {
+            let k = 1.0 / (w[0] as f64).sqrt();
+            for n in [w[1] * w[0], w[1]] {
+                sizes.push(n);
+                init.extend((0..n).map(|_| rng.gen_range(-k..k)));
+            }
+        }
+        let weights = NetworkWeights::new(sizes, init, &prior)?;
+        Ok(Self { widths: widths.to_vec(), act: activation, dev: Cpu::default(), weights })
+    }
+
+    /// The layer widths, inputs first.
+    pub fn widths(&self) -> &[usize] {
+        &self.widths
+    }
+
+    fn function(&self, x: &Matrix) -> MlpFunction<f64, Cpu> {
+        MlpFunction::new(self.widths.clone(), self.act, &self.dev, x.data())
+    }
+
+    /// The outputs (`n · O` values, row by row) at the `n` rows of `x`, for the weights `w`; as
+    /// [`Network::forward`].
+    pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix) -> Real<'c, B> {
+        self.weights.call(w, x, self.widths[0], || Rc::new(self.function(x)))
+    }
+
+    /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host.
+    pub fn predict(&self, w: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
+        self.weights.predict_with(w, x, self.widths[0], || Box::new(self.function(x)))
+    }
+}
+
+impl std::ops::Deref for Mlp {
+    type Target = NetworkWeights;
+    fn deref(&self) -> &NetworkWeights {
+        &self.weights
+    }
+}
+
+/// An MLP is checked when it is built ([`Mlp::new`]).
+impl crate::data::Check for Mlp {
+    fn first_bad(&self) -> Option<(String, f64)> {
+        None
+    }
+}
