@@ -11,7 +11,11 @@
 //!
 //! By default (c) runs at a CPU size (2 blocks, width 64, sequence 64); `--full` runs the
 //! GPT-2-small shape (12 blocks, width 768, vocabulary 50,257, sequence 256; about 163M
-//! parameters with an untied head — minutes per step on 2 cores). `--chains N` sets (a)'s chains.
+//! parameters with an untied head — minutes per step on 2 cores). `--chains N` sets (a)'s chains
+//! in threads (8 by default); `--lockstep N` the chains of (a)'s second row (1,000 by default), the
+//! same posterior written as a `#[model]` with a batched `Mlp`, whose chains move in lockstep on one
+//! population evaluation per step. `ms/step` is one step of one chain for threaded rows and one
+//! step of all chains for the lockstep row (the peer's 7,352 ms is one step of its 1,000 chains).
 //!
 //! CPU only for now: dfdx 0.13's CUDA device is neither `Send` nor `Sync`, so a network on the GPU
 //! cannot be a `Target`, which the driver shares between chain threads. Running it there needs a
@@ -26,7 +30,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
-use snell::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+use snell::nn::{Activation, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+use snell::prelude::*;
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
 use snell::Matrix;
 use snell_examples::netbench::{Bench, Row};
@@ -42,6 +47,16 @@ fn regression_data() -> (Matrix, Vec<f64>) {
     let xs: Vec<f64> = (0..50).map(|_| rng.gen_range(0.0..1.0)).collect();
     let ys = xs.iter().map(|x| 4.0 * (x - 2.0f64).sin() + (8.0 * x - 2.0f64).sin() - 4.0 * x * x + 0.5 * rng.sample::<f64, _>(StandardNormal)).collect();
     (Matrix::new(50, 1, xs).expect("50 × 1"), ys)
+}
+
+/// (a) in the model language: the same network and likelihood as `NetworkRegression` with
+/// `Noise::Gamma { shape: 2, rate: 1 }`, as a `#[model]` whose network is a batched [`snell::nn::Mlp`]
+/// (f64), so that a population of chains is one batched evaluation.
+#[model(observations(x, y))]
+fn regression_net(net: &snell::nn::Mlp, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+    let sigma = sample!(Gamma(2.0, 1.0));
+    observe!(y ~ Normal(net.forward(w, x), sigma));
 }
 
 /// Synthetic classification data: uniform inputs labelled by a random linear teacher.
@@ -68,14 +83,21 @@ fn minibatch_rays(d: usize, batch: usize, n_steps: usize) -> RayTracing {
 }
 
 macro_rules! benchmark {
-    ($dev:expr, $elem:ty, $full:expr, $chains:expr) => {{
+    ($dev:expr, $elem:ty, $full:expr, $chains:expr, $lockstep:expr) => {{
         let dev = $dev;
         println!("{}", Row::header());
         let (x, y) = regression_data();
         let reg = NetworkRegression::<Regression, 1, $elem, _>::new(dev.clone(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
         let d = snell::sampler::Target::dim(&reg);
         let exact = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
-        let row = Bench { name: "(a) 1-50-50-1, 50 points", sampler: exact, chains: $chains, trajectories: 20, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run(&reg, 1)?;
+        let row = Bench { name: "(a) 1-50-50-1, 50 points", sampler: exact.clone(), chains: $chains, trajectories: 20, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run(&reg, 1)?;
+        println!("{row}");
+        // the same posterior as a #[model] with a batched MLP, all chains in lockstep (f64)
+        let mlp = snell::nn::Mlp::new(&[1, 50, 50, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
+        let model = RegressionNet::new(&mlp, &x, &y)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let inits: Vec<Vec<f64>> = (0..$lockstep).map(|_| { let mut q = mlp.random_weights(&mut rng); q.push(0.0); q }).collect();
+        let row = Bench { name: "(a) #[model] + Mlp, lockstep, f64", sampler: exact, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 8.0, peer_ms: Some(7352.0) }.run_lockstep(&model, 1, Some(inits))?;
         println!("{row}");
 
         let (x, labels) = mlp_data(4096);
@@ -107,6 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let full = args.iter().any(|a| a == "--full");
     let chains = args.iter().position(|a| a == "--chains").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok()).unwrap_or(8);
     println!("ray tracing on networks, f32, {} threads; floors: bytes / 3 TB/s and FLOPs / 67 TFLOP/s (an H100)\n", rayon::current_num_threads());
-    benchmark!(snell::nn::Cpu::default(), f32, full, chains);
+    let lockstep = args.iter().position(|a| a == "--lockstep").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok()).unwrap_or(1000);
+    benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep);
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! from. Shared by `examples/network_benchmark.rs` and its smoke test.
 
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::{run, RunConfig, SamplerError, Select, Target};
+use snell::sampler::population::{run_ray_tracing_population, PopulationTarget};
+use snell::sampler::{run, Draws, RunConfig, SamplerError, Select, Target};
 use std::fmt;
 use std::time::Instant;
 
@@ -26,7 +27,8 @@ pub struct Row {
     pub steps_per_s: f64,
     /// Gradient evaluations per second, all chains together.
     pub grads_per_s: f64,
-    /// Wall time of one step of one chain, in milliseconds (chains run in parallel threads).
+    /// Wall time of one step in milliseconds: of one chain when chains run in parallel threads, of
+    /// all chains together when they move in lockstep.
     pub ms_per_step: f64,
     /// Peak resident memory of the process so far, in MiB.
     pub peak_mib: f64,
@@ -83,19 +85,32 @@ pub struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    /// Runs ray tracing on `target`, recording only its first output per draw (a large network's
-    /// draws are not kept), and times it.
+    /// Runs ray tracing on `target` with each chain in its own thread, recording only its first
+    /// output per draw (a large network's draws are not kept), and times it. `ms/step` is the wall
+    /// time of one step of one chain.
     pub fn run(&self, target: &dyn Target, seed: u64) -> Result<Row, SamplerError> {
-        let d = target.dim();
         let first = target.names().into_iter().next().unwrap_or_default();
         let recorded = Select::new(target, &[first.as_str()])?;
-        let cfg = RunConfig { chains: self.chains, warmup: 0, draws: self.trajectories, seed, init: None };
+        let threads = rayon::current_num_threads().min(self.chains).max(1) as f64;
+        self.time(target.dim(), threads, |cfg| run(&self.sampler, &recorded, cfg), seed, None)
+    }
+
+    /// As [`Bench::run`], with all chains in lockstep on one population evaluation per step
+    /// (`snell::sampler::population`), starting from `init`. `ms/step` is the wall time of one
+    /// step of all chains together.
+    pub fn run_lockstep<T: PopulationTarget>(&self, target: &T, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {
+        let first = target.names().into_iter().next().unwrap_or_default();
+        let recorded = Select::new(target, &[first.as_str()])?;
+        self.time(target.dim(), self.chains as f64, |cfg| run_ray_tracing_population(&self.sampler, &recorded, cfg), seed, init)
+    }
+
+    fn time(&self, d: usize, chains_per_step: f64, sample: impl FnOnce(&RunConfig) -> Result<Draws, SamplerError>, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {
+        let cfg = RunConfig { chains: self.chains, warmup: 0, draws: self.trajectories, seed, init };
         let t = Instant::now();
-        let draws = run(&self.sampler, &recorded, &cfg)?;
+        let draws = sample(&cfg)?;
         let secs = t.elapsed().as_secs_f64();
         let grads: f64 = draws.stat("n_grad__").map_or(0.0, |g| g.iter().flatten().sum());
         let steps = (self.chains * self.trajectories * self.sampler.n_steps) as f64;
-        let threads = rayon::current_num_threads().min(self.chains).max(1) as f64;
         // per step: the update reads x, v, g and writes x, v; the gradient reads the weights twice
         // (forward, backward) and writes the gradient
         let bytes = 8.0 * d as f64 * self.bytes_per_param;
@@ -105,7 +120,7 @@ impl Bench<'_> {
             chains: self.chains,
             steps_per_s: steps / secs,
             grads_per_s: grads / secs,
-            ms_per_step: 1e3 * secs * threads / steps,
+            ms_per_step: 1e3 * secs * chains_per_step / steps,
             peak_mib: peak_mib(),
             floor_bandwidth_ms: 1e3 * bytes / FLOOR_BANDWIDTH,
             floor_flops_ms: 1e3 * self.flops_per_grad / FLOOR_FLOPS,

@@ -3,11 +3,19 @@
 //! gradients on a regression net, a classifier and a sequence model, timed and counted.
 
 use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
-use snell::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+use snell::nn::{Activation, Mlp, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+use snell::prelude::*;
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
-use snell::sampler::Target;
+use snell::sampler::Target as _;
 use snell::Matrix;
 use snell_examples::netbench::{Bench, Row};
+
+#[model(observations(x, y))]
+fn regression_net(net: &Mlp, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+    let sigma = sample!(Gamma(2.0, 1.0));
+    observe!(y ~ Normal(net.forward(w, x), sigma));
+}
 
 fn check(row: &Row) {
     println!("{row}");
@@ -24,8 +32,15 @@ fn benchmark_rows_for_three_kinds_of_network() {
     let y: Vec<f64> = (0..16).map(|i| (i as f64 / 3.0).sin()).collect();
     let reg = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1, f32>::new(Default::default(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
     let rays = RayTracing { dt: 0.05, n_steps: 4, ..Default::default() };
-    let row = Bench { name: "regression", sampler: rays, chains: 2, trajectories: 5, flops_per_grad: 6.0 * reg.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None }.run(&reg, 1).unwrap();
+    let row = Bench { name: "regression", sampler: rays.clone(), chains: 2, trajectories: 5, flops_per_grad: 6.0 * reg.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None }.run(&reg, 1).unwrap();
     check(&row);
+
+    // the same network in the model language, its chains in lockstep on one batched evaluation
+    let mlp = Mlp::new(&[1, 8, 1], Activation::Tanh, WeightPrior::isotropic(1.0)).unwrap();
+    let model = RegressionNet::new(&mlp, &x, &y).unwrap();
+    let row = Bench { name: "regression, #[model], lockstep", sampler: rays, chains: 6, trajectories: 3, flops_per_grad: 6.0 * mlp.len() as f64 * 16.0, bytes_per_param: 8.0, peer_ms: None }.run_lockstep(&model, 1, None).unwrap();
+    check(&row);
+    assert_eq!(row.params, mlp.len() + 1);
 
     let x = Matrix::new(32, 4, (0..128).map(|i| ((i * 7) % 13) as f64 / 13.0).collect()).unwrap();
     let labels: Vec<usize> = (0..32).map(|i| i % 3).collect();

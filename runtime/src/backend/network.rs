@@ -459,6 +459,8 @@ pub struct MlpFunction<E: DfdxElem, D: Device<E>> {
     x: Vec<E>,
     n: usize,
     n_weights: usize,
+    /// The taped forward passes of the last `forward`, for the `vjp` of the same weights.
+    kept: std::cell::RefCell<Vec<Graph<E, D>>>,
 }
 
 impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
@@ -466,11 +468,11 @@ impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
     pub fn new(widths: Vec<usize>, act: Activation, dev: &D, x: &[f64]) -> Self {
         let n = x.len() / widths[0];
         let n_weights = widths.windows(2).map(|w| w[1] * w[0] + w[1]).sum();
-        Self { widths, act, dev: dev.clone(), x: x.iter().map(|&v| E::of_f64(v)).collect(), n, n_weights }
+        Self { widths, act, dev: dev.clone(), x: x.iter().map(|&v| E::of_f64(v)).collect(), n, n_weights, kept: Default::default() }
     }
 
-    /// Outputs `(P, n · O)` and, given an output gradient `seed`, the weights' gradient `(P, W)`.
-    fn run(&self, w: &[f64], p: usize, seed: Option<&[f64]>) -> (Vec<f64>, Option<Vec<f64>>) {
+    /// The taped forward pass of `p` members: the outputs `(P, n, O)` and the layers' leaf tensors.
+    fn build(&self, w: &[f64], p: usize) -> Graph<E, D> {
         let (n, nw, dev) = (self.n, self.n_weights, &self.dev);
         let mut layers = Vec::new();
         let mut off = 0;
@@ -511,8 +513,13 @@ impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
                 }
             };
         }
-        let out: Vec<f64> = h.as_vec().into_iter().map(DfdxElem::as_f64).collect();
-        let Some(seed) = seed else { return (out, None) };
+        Graph { w: w.to_vec(), p, out: h, layers }
+    }
+
+    /// The weights' gradient `(P, W)` of `Σ seed · outputs` for a graph from [`Self::build`].
+    fn gradient(&self, graph: Graph<E, D>, seed: &[f64]) -> Vec<f64> {
+        let Graph { p, out: h, layers, .. } = graph;
+        let (n, nw, dev) = (self.n, self.n_weights, &self.dev);
         let o = *self.widths.last().unwrap();
         let g = dev.tensor_from_vec(seed.iter().map(|&v| E::of_f64(v)).collect(), (p, n, o));
         let grads = (h * g).sum::<(), _>().backward();
@@ -535,8 +542,16 @@ impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
             }
             off += o * i + o;
         }
-        (out, Some(grad))
+        grad
     }
+}
+
+/// One chunk's taped forward pass, kept from `forward` for the `vjp` that follows it.
+struct Graph<E: DfdxElem, D: Device<E>> {
+    w: Vec<f64>,
+    p: usize,
+    out: Tensor<(usize, usize, usize), E, D, OwnedTape<E, D>>,
+    layers: Vec<(Tensor<(usize, usize, usize), E, D>, Tensor<(usize, usize), E, D>)>,
 }
 
 impl<E: DfdxElem, D: Device<E>> super::HostFunction for MlpFunction<E, D> {
@@ -550,9 +565,44 @@ impl<E: DfdxElem, D: Device<E>> super::HostFunction for MlpFunction<E, D> {
         self.n * self.widths.last().unwrap()
     }
     fn forward(&self, w: &[f64], rows: usize) -> Vec<f64> {
-        self.run(w, rows, None).0
+        let mut out = Vec::with_capacity(rows * self.out_cols());
+        let mut kept = self.kept.borrow_mut();
+        kept.clear();
+        for (w, p) in self.chunks(w, rows) {
+            let graph = self.build(w, p);
+            out.extend(graph.out.as_vec().into_iter().map(DfdxElem::as_f64));
+            kept.push(graph);
+        }
+        out
     }
     fn vjp(&self, w: &[f64], rows: usize, g: &[f64]) -> Vec<f64> {
-        self.run(w, rows, Some(g)).1.unwrap_or_default()
+        let mut out = Vec::with_capacity(rows * self.n_weights);
+        let per_row = self.out_cols();
+        let mut kept = std::mem::take(&mut *self.kept.borrow_mut()).into_iter();
+        let mut at = 0;
+        for (w, p) in self.chunks(w, rows) {
+            // the forward pass of these weights, if `forward` just ran it; otherwise run it again
+            let graph = match kept.next() {
+                Some(graph) if graph.w == w => graph,
+                _ => self.build(w, p),
+            };
+            out.extend(self.gradient(graph, &g[at * per_row..(at + p) * per_row]));
+            at += p;
+        }
+        out
+    }
+}
+
+impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
+    /// Members per batched evaluation: few enough that the intermediate tensors stay small
+    /// (below the allocator's mapping threshold) instead of being mapped and faulted in anew on
+    /// every call. Measured on the CPU for 1-50-50-1 at 50 points, µs per member gradient: one
+    /// piece of P = 1000 took 3.6× the time of P = 1; chunks of 4 take 0.8–0.9× at P = 10–100 and
+    /// still 1.7× at P = 1000, where the taped passes kept for the reverse pass fill memory.
+    const CHUNK: usize = 4;
+
+    fn chunks<'w>(&self, w: &'w [f64], rows: usize) -> impl Iterator<Item = (&'w [f64], usize)> {
+        let nw = self.n_weights;
+        w[..rows * nw].chunks(Self::CHUNK * nw).map(move |c| (c, c.len() / nw))
     }
 }

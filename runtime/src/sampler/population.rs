@@ -32,6 +32,13 @@ impl<M: Model> PopulationTarget for M {
     }
 }
 
+/// Recording a subset of the outputs leaves the population evaluation as it is.
+impl<T: PopulationTarget + ?Sized> PopulationTarget for super::Select<'_, T> {
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        self.inner().logp_grad_batch(q, lp, grad)
+    }
+}
+
 impl<F: Fn(&[f64], &mut [f64]) -> f64 + Sync> PopulationTarget for FnDensity<F> {
     fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
         let d = self.dim();

@@ -27,6 +27,11 @@ impl<'a, T: Target + ?Sized> Select<'a, T> {
         Ok(Self { inner, keep, names: names.iter().map(|n| n.to_string()).collect() })
     }
 
+    /// The target whose outputs are selected.
+    pub fn inner(&self) -> &'a T {
+        self.inner
+    }
+
     /// Keeps every `step`-th output starting with the first (e.g. a sample of a network's
     /// weights).
     pub fn every(inner: &'a T, step: usize) -> Self {
