@@ -4,6 +4,7 @@
 //! - closed-form Bayesian linear regression on cubic features (its exact posterior predictive);
 //! - a Bayesian neural network, 1-20-1 tanh, weights ~ Normal(0, 1), sampled by NUTS;
 //! - the same network sampled by ray tracing;
+//! - the same network written in the model language (`#[model]` with an `Mlp`), by ray tracing;
 //! - the same network fitted by mean-field variational inference.
 //!
 //! It prints the mean band width inside the data range and outside it: VI's bands are visibly
@@ -17,16 +18,23 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use snell::nn::layers::{Linear, Tanh};
 use snell::diagnostics::{ess_bulk, rhat};
-use snell::nn::{Bands, NetworkRegression, Noise, WeightPrior};
+use snell::nn::{Activation, Bands, Mlp, NetworkRegression, Noise, WeightPrior};
+use snell::prelude::*;
 use snell::sampler::{nuts::Nuts, ray_tracing::RayTracing, run, Draws, RunConfig};
 use snell::vi::MeanFieldVi;
-use snell::Matrix;
 use snell_examples::plot::Plot;
 use std::time::Instant;
 
 type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
 type Net1 = NetworkRegression<Net, 1>;
 const NOISE: f64 = 0.1;
+
+/// The network target above, written as a model: every weight ~ Normal(0, 1), known noise.
+#[model(observations(x, y))]
+fn sin_net(net: &Mlp, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+    observe!(y ~ Normal(net.forward(w, x), NOISE));
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = ChaCha8Rng::seed_from_u64(20);
@@ -67,6 +75,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     plot("1-20-1 network, ray tracing", "sin_regression_ray_tracing", &bands, &grid, &xs, &ys)?;
     diagnostics(&net, &rays)?;
 
+    let mlp = Mlp::new(&[1, 20, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
+    let model = SinNet::new(&mlp, &x, &ys)?;
+    let mut init_rng = ChaCha8Rng::seed_from_u64(5);
+    let inits = (0..cfg.chains).map(|_| mlp.random_weights(&mut init_rng)).collect();
+    let t = Instant::now();
+    let rays = run(&rt, &model, &RunConfig { warmup: 2000, draws: 4000, init: Some(inits), ..cfg.clone() })?;
+    let bands = mlp.predictive_bands(&rays, "w", &x_grid, &probs, 32)?;
+    report("#[model] network, rays", t.elapsed().as_secs_f64(), &bands, &grid);
+    plot("1-20-1 network as a #[model], ray tracing", "sin_regression_model", &bands, &grid, &xs, &ys)?;
+    diagnostics(&net, &rays)?;
+
     let t = Instant::now();
     let fit = MeanFieldVi { iterations: 20_000, ..Default::default() }.fit(&net, 3)?;
     let vi = fit.draws(&net, 4, 1000, 4)?;
@@ -74,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("network, mean-field VI", t.elapsed().as_secs_f64(), &bands, &grid);
     plot("1-20-1 network, mean-field VI", "sin_regression_vi", &bands, &grid, &xs, &ys)?;
     println!("    ELBO {:.2}", fit.elbo());
-    println!("\nfigures: output/sin_regression_{{blr,nuts,ray_tracing,vi}}.svg");
+    println!("\nfigures: output/sin_regression_{{blr,nuts,ray_tracing,model,vi}}.svg");
     Ok(())
 }
 

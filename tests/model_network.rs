@@ -157,6 +157,22 @@ fn a_linear_network_model_has_the_bayesian_linear_regression_posterior() {
     assert!((f[0] - (0.7 * x.get(0, 0) - 1.2 * x.get(0, 1) + 0.25)).abs() < 1e-12);
     let draws = run(&Nutpie::default(), &model, &RunConfig { chains: 4, warmup: 500, draws: 1000, seed: 8, init: None }).unwrap();
     common::assert_linear_network_posterior(&draws, &x, &y, sigma, s0);
+    // predictive bands from the recorded `w`: the mean is the mean of w1·x1 + w2·x2 + b over the
+    // draws, a batch of test points at a time
+    let grid = Matrix::new(5, 2, vec![0.0, 0.0, 1.0, -1.0, 2.0, 0.5, -1.5, 1.0, 0.3, 0.3]).unwrap();
+    let bands = net.predictive_bands(&draws, "w", &grid, &[0.05, 0.95], 2).unwrap();
+    let all: Vec<&[f64]> = draws.chains.iter().flat_map(|c| c.values.chunks(draws.names.len())).collect();
+    for j in 0..5 {
+        let (a, b) = (grid.get(j, 0), grid.get(j, 1));
+        let want = all.iter().map(|w| w[0] * a + w[1] * b + w[2]).sum::<f64>() / all.len() as f64;
+        assert!((bands.mean[j] - want).abs() < 1e-10, "point {j}: {} vs {want}", bands.mean[j]);
+        assert!(bands.quantiles[0][j] < bands.mean[j] && bands.mean[j] < bands.quantiles[1][j]);
+    }
+    assert!(net.predictive_bands(&draws, "v", &grid, &[0.5], 2).is_err());
+    assert!(net.predictive_bands(&draws, "w", &grid, &[1.5], 2).is_err());
+    // an MLP without hidden layers is the same linear map
+    let mlp = Mlp::new(&[2, 1], Activation::Tanh, WeightPrior::isotropic(s0)).unwrap();
+    assert_eq!(mlp.predictive_bands(&draws, "w", &grid, &[0.05, 0.95], 3).unwrap(), bands);
 }
 
 #[model(observations(x, y))]

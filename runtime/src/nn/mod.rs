@@ -45,6 +45,8 @@ pub use regression::{NetworkRegression, Noise};
 pub use sequence::NetworkSequenceModel;
 pub(crate) use weights::Weights;
 
+use crate::data::Matrix;
+
 pub(crate) const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// The prior on the weights: independent normals with mean 0 and one standard deviation per
@@ -76,6 +78,37 @@ pub struct Bands {
     pub quantiles: Vec<Vec<f64>>,
 }
 
+
+/// Mean and quantiles of the outputs at the rows of `x` (`inputs` columns) over the weight vectors
+/// `weights`, a batch of test points at a time: never all draws × all points in memory at once.
+/// `predict(w, rows)` gives one output per row of `rows` (row-major, `inputs` columns).
+pub(crate) fn bands_over(weights: &[&[f64]], x: &Matrix, inputs: usize, probs: &[f64], batch: usize, predict: impl Fn(&[f64], &[f64]) -> Vec<f64>) -> Result<Bands, crate::error::ModelError> {
+    use crate::error::ModelError;
+    if x.cols() != inputs {
+        return Err(ModelError::Data { name: "x".into(), detail: format!("has {} columns, the network takes {inputs} inputs", x.cols()) });
+    }
+    if let Some(p) = probs.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        return Err(ModelError::Data { name: "probs".into(), detail: format!("{p} is not a probability") });
+    }
+    if weights.is_empty() {
+        return Err(ModelError::Data { name: "draws".into(), detail: "there are no draws".into() });
+    }
+    let mut bands = Bands { mean: Vec::with_capacity(x.rows()), quantiles: vec![Vec::with_capacity(x.rows()); probs.len()], probs: probs.to_vec() };
+    let batch = batch.max(1);
+    for start in (0..x.rows()).step_by(batch) {
+        let end = (start + batch).min(x.rows());
+        let rows = &x.data()[start * inputs..end * inputs];
+        let outs: Vec<Vec<f64>> = weights.iter().map(|w| predict(w, rows)).collect();
+        for j in 0..end - start {
+            let column: Vec<f64> = outs.iter().map(|o| o[j]).collect();
+            bands.mean.push(column.iter().sum::<f64>() / column.len() as f64);
+            for (b, &p) in bands.quantiles.iter_mut().zip(probs) {
+                b.push(crate::diagnostics::quantile(&column, p));
+            }
+        }
+    }
+    Ok(bands)
+}
 
 /// A minibatch must be non-empty and index existing observations.
 pub(crate) fn check_batch(batch: &[usize], n: usize) -> Result<(), crate::error::ModelError> {

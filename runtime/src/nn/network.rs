@@ -69,6 +69,19 @@ impl NetworkWeights {
         w.ctx().op_host(w, f())
     }
 
+    /// The weight vectors of the vector parameter `param` (outputs `param.1 …`) in `draws`.
+    fn weights_in<'d>(&self, draws: &'d crate::sampler::Draws, param: &str) -> Result<Vec<&'d [f64]>, ModelError> {
+        let first = format!("{param}.1");
+        let Some(at) = draws.names.iter().position(|n| *n == first) else {
+            return Err(ModelError::Data { name: param.into(), detail: format!("the draws have no output `{first}`") });
+        };
+        let (k, width) = (self.len(), draws.names.len());
+        if at + k > width || draws.names[at + k - 1] != format!("{param}.{k}") {
+            return Err(ModelError::Dimension { what: format!("values of `{param}` per draw"), expected: k, got: width - at });
+        }
+        Ok(draws.chains.iter().flat_map(|c| c.values.chunks(width)).map(|v| &v[at..at + k]).collect())
+    }
+
     fn predict_with(&self, w: &[f64], x: &Matrix, inputs: usize, f: impl FnOnce() -> Box<dyn HostFunction>) -> Result<Vec<f64>, ModelError> {
         super::check_len(w, self.len())?;
         if x.cols() != inputs {
@@ -151,6 +164,17 @@ where
     /// for predictions from draws.
     pub fn predict(&self, w: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
         self.weights.predict_with(w, x, I, || Box::new(self.function(x)))
+    }
+
+    /// Posterior predictive mean and quantiles `probs` of the (first) output at the rows of `x`,
+    /// from the weights recorded as the vector parameter `param` of a model's `draws`, `batch`
+    /// test points at a time.
+    pub fn predictive_bands(&self, draws: &crate::sampler::Draws, param: &str, x: &Matrix, probs: &[f64], batch: usize) -> Result<super::Bands, ModelError> {
+        let weights = self.weights.weights_in(draws, param)?;
+        super::bands_over(&weights, x, I, probs, batch, |w, rows| {
+            let out = ModuleFunction::<Net::Built, I, O, f64, Cpu>::new(String::new(), Arc::clone(&self.template), &self.dev, rows).forward(w, 1);
+            out.chunks(O).map(|o| o[0]).collect()
+        })
     }
 }
 
@@ -250,6 +274,17 @@ impl Mlp {
     /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host.
     pub fn predict(&self, w: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
         self.weights.predict_with(w, x, self.widths[0], || Box::new(self.function(x)))
+    }
+
+    /// As [`Network::predictive_bands`]: predictive mean and quantiles of the first output from
+    /// the weights recorded as `param` in a model's `draws`.
+    pub fn predictive_bands(&self, draws: &crate::sampler::Draws, param: &str, x: &Matrix, probs: &[f64], batch: usize) -> Result<super::Bands, ModelError> {
+        let weights = self.weights.weights_in(draws, param)?;
+        let o = *self.widths.last().unwrap_or(&1);
+        super::bands_over(&weights, x, self.widths[0], probs, batch, |w, rows| {
+            let out = MlpFunction::<f64, Cpu>::new(self.widths.clone(), self.act, &self.dev, rows).forward(w, 1);
+            out.chunks(o).map(|v| v[0]).collect()
+        })
     }
 }
 

@@ -89,33 +89,13 @@ where
     /// if learned). Test points are taken `batch` at a time, so memory holds draws × `batch`
     /// outputs, never draws × all test points.
     pub fn predictive_bands(&self, draws: &crate::sampler::Draws, x: &Matrix, probs: &[f64], batch: usize) -> Result<Bands, ModelError> {
-        if x.cols() != I {
-            return Err(ModelError::Data { name: "x".into(), detail: format!("has {} columns, the network takes {I} inputs", x.cols()) });
-        }
         if draws.names.len() != self.names.len() {
             return Err(ModelError::Dimension { what: "values per draw".into(), expected: self.names.len(), got: draws.names.len() });
-        }
-        if let Some(p) = probs.iter().find(|p| !(0.0..=1.0).contains(*p)) {
-            return Err(ModelError::Data { name: "probs".into(), detail: format!("{p} is not a probability") });
         }
         let k = self.n_weights();
         let width = self.names.len();
         let weights: Vec<&[f64]> = draws.chains.iter().flat_map(|c| c.values.chunks(width)).map(|v| &v[..k]).collect();
-        let mut bands = Bands { mean: Vec::with_capacity(x.rows()), quantiles: vec![Vec::with_capacity(x.rows()); probs.len()], probs: probs.to_vec() };
-        let batch = batch.max(1);
-        for start in (0..x.rows()).step_by(batch) {
-            let end = (start + batch).min(x.rows());
-            let rows = &x.data()[start * I..end * I];
-            let outs: Vec<Vec<f64>> = weights.iter().map(|w| self.net.predict(w, rows)).collect();
-            for j in 0..end - start {
-                let column: Vec<f64> = outs.iter().map(|o| o[j]).collect();
-                bands.mean.push(column.iter().sum::<f64>() / column.len() as f64);
-                for (b, &p) in bands.quantiles.iter_mut().zip(probs) {
-                    b.push(crate::diagnostics::quantile(&column, p));
-                }
-            }
-        }
-        Ok(bands)
+        super::bands_over(&weights, x, I, probs, batch, |w, rows| self.net.predict(w, rows))
     }
 
     fn check(&self, q: &[f64]) -> Result<(), ModelError> {
