@@ -1,4 +1,5 @@
-//! Ray tracing (defaults: DKD, 5 steps, Metropolis test, dt tuned by dual averaging, unit metric)
+//! Ray tracing (defaults: DKD, 5 steps, Metropolis test, dt tuned by dual averaging, unit metric;
+//! then with the warmup metric; then with the metric, each chain started at the mode and 10 steps)
 //! against NUTS (diagonal metric) on the posteriordb reference models: gradient evaluations,
 //! minimum bulk ESS over the parameters, ESS per 1000 gradients and ESS per second, and whether
 //! the draws pass the reference check of `tests/posteriordb.rs` (means within
@@ -25,7 +26,7 @@ fn bench<S: Sampler, T: Target>(model: &str, name: &str, sampler: &S, target: &T
     // the comparison's table is for the tests; here only its verdict
     let (_, failed) = check_reference(model, reference, &draws);
     println!(
-        "{model:<20} {name:<12} {:>9.0}k {wall:>7.2} {min_ess:>8.0} {:>10.2} {:>9.0} {:>5}  {}",
+        "{model:<20} {name:<14} {:>9.0}k {wall:>7.2} {min_ess:>8.0} {:>10.2} {:>9.0} {:>5}  {}",
         grads / 1e3,
         1000.0 * min_ess / grads,
         min_ess / wall,
@@ -38,10 +39,11 @@ fn both<T: Target>(model: &str, target: &T, reference: &serde_json::Value) {
     bench(model, "NUTS", &Nuts::default(), target, reference);
     bench(model, "ray tracing", &RayTracing::default(), target, reference);
     bench(model, "rt + metric", &RayTracing { metric: true, ..RayTracing::default() }, target, reference);
+    bench(model, "rt + m + mode", &RayTracing { metric: true, start_at_mode: true, n_steps: 10, ..RayTracing::default() }, target, reference);
 }
 
 fn main() {
-    println!("{:<20} {:<12} {:>10} {:>7} {:>8} {:>10} {:>9} {:>5}  reference check", "model", "sampler", "gradients", "wall s", "min ESS", "ESS/1000g", "ESS/s", "div");
+    println!("{:<20} {:<14} {:>10} {:>7} {:>8} {:>10} {:>9} {:>5}  reference check", "model", "sampler", "gradients", "wall s", "min ESS", "ESS/1000g", "ESS/s", "div");
     let r = reference("eight_schools-eight_schools_noncentered");
     both("eight_schools_nc", &EightSchoolsNoncentered::new(&reals(&r["data"]["y"]), &reals(&r["data"]["sigma"])).unwrap(), &r);
     let r = reference("arK-arK");

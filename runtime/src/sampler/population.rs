@@ -235,8 +235,8 @@ fn kick_all<T: PopulationTarget>(target: &T, rays: &mut [Ray], f: f64, buf: &mut
 /// The random per-step choice of [`Integrator::Rdkd`] cannot run in lockstep and is refused.
 pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
     rt.validate()?;
-    if !matches!(rt.weighting, Weighting::Unit) || rt.minibatch.is_some() || rt.metric {
-        return Err(SamplerError::Setting { name: "weighting", detail: "the lockstep driver runs plain ray tracing with exact gradients and a unit metric: use run for weightings, minibatches and metrics".into() });
+    if !matches!(rt.weighting, Weighting::Unit) || rt.minibatch.is_some() || rt.metric || rt.start_at_mode {
+        return Err(SamplerError::Setting { name: "weighting", detail: "the lockstep driver runs plain ray tracing with exact gradients , a unit metric and the given starts: use run for weightings, minibatches, metrics and starts at the mode".into() });
     }
     if rt.integrator == Integrator::Rdkd {
         return Err(SamplerError::Setting { name: "integrator", detail: "RDKD picks each step's integrator at random per ray, which cannot run in lockstep: use DKD, KDK or Omelyan".into() });
