@@ -30,6 +30,11 @@ impl<T: Target + ?Sized> Target for Counting<'_, T> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.inner.logp_grad(q, grad)
     }
+    /// A density evaluation without gradient counts as one evaluation too.
+    fn logp(&self, q: &[f64]) -> Result<f64, ModelError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.logp(q)
+    }
     fn names(&self) -> Vec<String> {
         self.inner.names()
     }

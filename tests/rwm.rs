@@ -62,3 +62,22 @@ fn reproducible_and_settings_checked() {
     let bad = RandomWalkMetropolis { target_accept: Some(1.0), ..Default::default() };
     assert!(matches!(run(&bad, &std_normal(2), &cfg), Err(SamplerError::Setting { name: "target_accept", .. })));
 }
+
+#[test]
+fn a_models_density_without_gradient_equals_the_one_with() {
+    use snell::prelude::*;
+    use snell::sampler::Target;
+    #[model]
+    fn scale_model(y: &[f64]) {
+        let mu = sample!(Normal(0.0, 2.0));
+        let tau = sample!(HalfCauchy(1.0));
+        observe!(y ~ Normal(mu, tau));
+    }
+    let m = ScaleModel::new(&[0.4, -1.2, 2.0]).unwrap();
+    for q in [[0.1, -0.3], [1.5, 0.7], [-2.0, 1.9]] {
+        let mut g = [0.0; 2];
+        let with = m.logp_grad(&q, &mut g).unwrap();
+        let without = Target::logp(&m, &q).unwrap();
+        assert!((with - without).abs() < 1e-12 * with.abs().max(1.0), "{with} vs {without}");
+    }
+}

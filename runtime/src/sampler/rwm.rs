@@ -48,8 +48,7 @@ impl Sampler for RandomWalkMetropolis {
     fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, _rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
         self.validate()?;
         let d = position.len();
-        let mut grad = vec![0.0; d];
-        let lp = target.logp_grad(&position, &mut grad)?;
+        let lp = target.logp(&position)?;
         let delta = self.target_accept.unwrap_or(if d == 1 { 0.44 } else { 0.234 });
         let scale = self.scale.unwrap_or(2.38 / (d as f64).sqrt());
         // Stan's window schedule decides when the proposal's per-coordinate scales are re-estimated
@@ -58,7 +57,7 @@ impl Sampler for RandomWalkMetropolis {
         // centre the shrinkage on σ itself rather than Stan's 10σ: a random walk's good scale is
         // close to where it starts
         step.restart(scale / 10.0);
-        Ok(Box::new(RwmChain { target, q: position, lp, grad, proposal: vec![0.0; d], scales: vec![1.0; d], scale, step, windows, welford: Welford::new(d, false), iter: 0 }))
+        Ok(Box::new(RwmChain { target, q: position, lp, proposal: vec![0.0; d], scales: vec![1.0; d], scale, step, windows, welford: Welford::new(d, false), iter: 0 }))
     }
 }
 
@@ -66,7 +65,6 @@ struct RwmChain<'t> {
     target: &'t dyn Target,
     q: Vec<f64>,
     lp: f64,
-    grad: Vec<f64>,
     proposal: Vec<f64>,
     scales: Vec<f64>,
     scale: f64,
@@ -83,7 +81,7 @@ impl Chain for RwmChain<'_> {
             let z: f64 = StandardNormal.sample(rng);
             self.proposal[i] = self.q[i] + used * self.scales[i] * z;
         }
-        let lp = self.target.logp_grad(&self.proposal, &mut self.grad)?;
+        let lp = self.target.logp(&self.proposal)?;
         let log_alpha = lp - self.lp;
         let accept = if log_alpha.is_nan() { 0.0 } else { log_alpha.exp().min(1.0) };
         if rng.gen::<f64>() < accept {

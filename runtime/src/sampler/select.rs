@@ -49,6 +49,9 @@ impl<T: Target + ?Sized> Target for Select<'_, T> {
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
         self.inner.logp_grad(q, grad)
     }
+    fn logp(&self, q: &[f64]) -> Result<f64, ModelError> {
+        self.inner.logp(q)
+    }
     fn names(&self) -> Vec<String> {
         self.names.clone()
     }

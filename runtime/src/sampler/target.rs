@@ -11,6 +11,12 @@ pub trait Target: Sync {
     fn dim(&self) -> usize;
     /// `ln p(q)` and its gradient (written to `grad`).
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError>;
+    /// `ln p(q)` alone, for samplers that need no gradient (random-walk Metropolis). By default
+    /// [`Target::logp_grad`] with the gradient thrown away; models evaluate without a tape.
+    fn logp(&self, q: &[f64]) -> Result<f64, ModelError> {
+        let mut grad = vec![0.0; q.len()];
+        self.logp_grad(q, &mut grad)
+    }
     /// Names of the constrained values, Stan style.
     fn names(&self) -> Vec<String>;
     /// Constrained values of an unconstrained point (in [`Target::names`] order).
@@ -36,6 +42,9 @@ impl<M: Model> Target for M {
         let mut lp = [0.0];
         self.log_density_grad_batch(q, &mut lp, grad)?;
         Ok(lp[0])
+    }
+    fn logp(&self, q: &[f64]) -> Result<f64, ModelError> {
+        self.log_density(q)
     }
     fn names(&self) -> Vec<String> {
         self.layout().output_names()
