@@ -31,6 +31,7 @@ mod select;
 pub mod sgld;
 pub mod smc;
 mod target;
+mod thin;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
 pub(crate) use driver::initial_point;
@@ -39,6 +40,7 @@ pub use minibatch::{Batches, MinibatchTarget, Order};
 pub use progress::Progress;
 pub use select::Select;
 pub use target::{FnDensity, Target};
+pub use thin::Thin;
 
 use crate::error::ModelError;
 use rand_chacha::ChaCha8Rng;
