@@ -239,3 +239,52 @@ fn gradient_noise_heats_rays_far_less_than_hmc() {
     assert!(rt3.abs() < 4.0, "ray tracing at σ = 3: {rt3}");
     assert!(rt10.abs() < hmc1.abs(), "ray tracing at σ = 10 ({rt10}) must heat less than HMC at σ = 1 ({hmc1})");
 }
+
+// ---- the step tuned to a mean change of direction per step -------------------------------------
+
+fn mean_stat(draws: &Draws, name: &str) -> f64 {
+    let v: Vec<f64> = draws.stat(name).unwrap().concat();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+#[test]
+fn warmup_tunes_dt_to_a_target_change_of_direction() {
+    // the unit Gaussian: ⟨Δφ⟩ ≈ dt, so the tuned dt is the target, and the chain stays exact
+    let d = 50;
+    let target = FnDensity::new(d, |q, g| {
+        g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
+        -0.5 * q.iter().map(|q| q * q).sum::<f64>()
+    });
+    for want in [0.1, 0.4] {
+        // trajectories sweep about π/2, as the paper sizes them
+        let n_steps = (std::f64::consts::FRAC_PI_2 / want).round() as usize;
+        let rt = RayTracing { target_dphi: Some(want), n_steps, ..RayTracing::default() };
+        let draws = run(&rt, &target, &RunConfig { chains: 2, warmup: 300, draws: 400, seed: 3, init: None }).unwrap();
+        let got = mean_stat(&draws, "dphi__");
+        assert!((got / want - 1.0).abs() < 0.1, "target {want}: measured ⟨Δφ⟩ {got}");
+        for c in &draws.chains {
+            assert!((c.step_size / want - 1.0).abs() < 0.2, "target {want}: dt {}", c.step_size);
+        }
+        // E x_i² = 1, pooled over the 50 coordinates
+        let sq: Vec<f64> = draws.chains.iter().flat_map(|c| c.values.iter().map(|v| v * v)).collect();
+        let var = sq.iter().sum::<f64>() / sq.len() as f64;
+        assert!((var - 1.0).abs() < 0.08, "target {want}: mean x_i² {var}");
+    }
+}
+
+#[test]
+fn a_target_change_of_direction_tunes_minibatch_rays() {
+    let (m, _, _) = model();
+    let fixed = minibatch_rt(50);
+    let tuned = RayTracing { target_dphi: Some(0.05), ..fixed.clone() };
+    let draws = sample(&tuned, &m, 2);
+    let got = mean_stat(&draws, "dphi__");
+    assert!((got / 0.05 - 1.0).abs() < 0.15, "measured ⟨Δφ⟩ {got}");
+    // without the target the step is used as given: the measured turning is elsewhere
+    let untuned = mean_stat(&sample(&fixed, &m, 2), "dphi__");
+    assert!((untuned / 0.05 - 1.0).abs() > 0.3, "untuned ⟨Δφ⟩ {untuned}");
+    for bad in [0.0, -1.0, 4.0, f64::NAN] {
+        let rt = RayTracing { target_dphi: Some(bad), ..RayTracing::default() };
+        assert!(matches!(snell::sampler::Sampler::validate(&rt), Err(SamplerError::Setting { name: "target_dphi", .. })), "{bad}");
+    }
+}

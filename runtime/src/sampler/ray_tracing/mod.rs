@@ -25,6 +25,7 @@
 //! Only the identity metric is supported (no mass matrix). `D ≥ 2` is required for the Snell kick:
 //! for `D = 1` the refractive index is undefined.
 
+mod dphi;
 mod minibatch;
 mod weighting;
 
@@ -38,6 +39,7 @@ use minibatch::Minibatched;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use dphi::DphiTuner;
 use weighting::{Kick, Weighted};
 
 /// Where a trajectory's log densities and gradients come from: the exact target seen through a
@@ -417,6 +419,11 @@ pub struct RayTracing {
     /// 10⁻³) they may not reach the typical set within warmup at all; from the mode they start in
     /// it. Needs exact gradients.
     pub start_at_mode: bool,
+    /// Tune `dt` in warmup so that the measured mean change of direction per step `⟨Δφ⟩`
+    /// (`dphi__`, radians) equals this, instead of reaching `target_accept` (default `None`).
+    /// The paper sets its step this way (e.g. ⟨Δφ⟩ = 0.25 for Figure 5); it also works with
+    /// minibatch gradients, where the acceptance rate is noise and `dt` is otherwise used as given.
+    pub target_dphi: Option<f64>,
 }
 
 impl Default for RayTracing {
@@ -434,6 +441,7 @@ impl Default for RayTracing {
             minibatch: None,
             metric: false,
             start_at_mode: false,
+            target_dphi: None,
         }
     }
 }
@@ -530,6 +538,8 @@ struct RayChain<'t> {
     x: Vec<f64>,
     dt: f64,
     da: DualAveraging,
+    /// Tunes `dt` towards a target `⟨Δφ⟩` instead of `da`.
+    dphi: Option<DphiTuner>,
     metric: Option<MetricWindows>,
 }
 
@@ -568,11 +578,22 @@ impl Chain for RayChain<'_> {
         for ((x, z), sc) in self.x.iter_mut().zip(&self.s.x).zip(&self.density.scale) {
             *x = z * sc;
         }
-        if let (Phase::Warmup { iter, total }, None) = (phase, &self.cfg.minibatch) {
-            self.dt = self.da.learn(info.accept_prob);
-            self.adapt_metric(iter)?;
+        if let Phase::Warmup { iter, total } = phase {
+            let exact = self.cfg.minibatch.is_none();
+            match &mut self.dphi {
+                Some(tuner) => self.dt = tuner.learn(self.dt, info.dphi, iter, total),
+                None if exact => self.dt = self.da.learn(info.accept_prob),
+                None => {}
+            }
+            if exact {
+                self.adapt_metric(iter)?;
+            }
             if iter + 1 == total {
-                self.dt = self.da.final_step_size();
+                match &self.dphi {
+                    Some(tuner) => self.dt = tuner.final_step_size().unwrap_or(self.dt),
+                    None if exact => self.dt = self.da.final_step_size(),
+                    None => {}
+                }
             }
         }
         let mut stats = info.stats(used, self.cfg.n_steps);
@@ -622,6 +643,9 @@ impl RayChain<'_> {
             self.s = RayState::from_density(&mut self.density, z, self.s.v.clone())?;
             self.dt = self.cfg.dt;
             self.da = DualAveraging::new(self.cfg.target_accept, self.dt);
+            if let Some(t) = self.dphi.as_mut() {
+                t.restart();
+            }
         }
         m.welford.restart();
         Ok(())
@@ -652,6 +676,11 @@ impl Sampler for RayTracing {
             return Err(SamplerError::Setting { name: "max_error", detail: format!("must be positive, got {}", self.max_error) });
         }
         self.weighting.validate()?;
+        if let Some(t) = self.target_dphi {
+            if !(t > 0.0 && t < std::f64::consts::PI) {
+                return Err(SamplerError::Setting { name: "target_dphi", detail: format!("a change of direction per step must lie in (0, π) radians, got {t}") });
+            }
+        }
         if let Some(m) = &self.minibatch {
             m.validate()?;
             if self.metropolis {
@@ -681,6 +710,7 @@ impl Sampler for RayTracing {
             ("weighting".into(), self.weighting.name().into()),
             ("metric".into(), if self.metric { "diag_e" } else { "unit_e" }.into()),
             ("start_at_mode".into(), self.start_at_mode.to_string()),
+            ("target_dphi".into(), self.target_dphi.map_or("none".into(), |t| t.to_string())),
         ]
         .into_iter()
         .chain(self.minibatch.iter().flat_map(|m| [("batch_size".to_string(), m.batch_size.to_string()), ("reject_above".into(), m.reject_above.map_or("none".into(), |b| b.to_string()))]))
@@ -713,6 +743,6 @@ impl Sampler for RayTracing {
             windows: super::adapt::WindowedAdaptation::new(super::adapt::WindowedSettings::default(), warmup, d).metric_windows(),
             welford: super::adapt::Welford::new(d, false),
         });
-        Ok(Box::new(RayChain { density, cfg: self.clone(), s, x: position, dt: self.dt, da: DualAveraging::new(self.target_accept, self.dt), metric }))
+        Ok(Box::new(RayChain { density, cfg: self.clone(), s, x: position, dt: self.dt, da: DualAveraging::new(self.target_accept, self.dt), dphi: self.target_dphi.map(DphiTuner::new), metric }))
     }
 }
