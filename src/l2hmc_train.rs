@@ -66,7 +66,8 @@ fn train_and_compare<const N: usize, const H: usize, D: TrainDevice>(r: &Reprodu
             (loss, acc) = (0.0, 0.0);
         }
     })?;
-    println!("{}: trained {} Adam steps (batch {}) in {:.1} s", r.known.name, r.settings.iterations, r.settings.batch, t.elapsed().as_secs_f64());
+    let secs = t.elapsed().as_secs_f64();
+    println!("{}: trained {} Adam steps (batch {}) in {secs:.1} s ({:.3} s per step)", r.known.name, r.settings.iterations, r.settings.batch, secs / r.settings.iterations.max(1) as f64);
     let path = format!("output/{}.safetensors", r.stem);
     trainer.save(&path)?;
     let networks = load_networks::<N, H>(&path)?;

@@ -267,14 +267,23 @@ fn a_short_training_beats_tuned_hmc_on_the_correlated_gaussian() {
     assert!((var - 100.0).abs() < 4.0 * mcse + 1.0, "long-axis variance {var} (MCSE {mcse})");
 }
 
-/// The training gradient of the loss of 4 proposals against central differences of the loss, at
-/// ten parameters; returns the largest relative error.
-fn gradient_error<T: PopulationTarget>(target: &T, curvature: bool, forward: bool) -> f64 {
+/// The shape of the kernel whose training gradient [`gradient_error`] checks.
+struct Shape {
+    n_steps: usize,
+    step_size: f64,
+    head_factor: f64,
+}
+
+/// The training gradient of the loss of 4 proposals from 4 draws of `start` (M, ε and the heads'
+/// init from `shape`) against central differences of the loss, at ten parameters; returns the
+/// largest relative error.
+fn gradient_error<const N: usize, const H: usize, T: PopulationTarget>(target: &T, shape: &Shape, start: impl Fn(&mut ChaCha8Rng) -> Vec<f64>, curvature: bool, forward: bool) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let nets = Networks::random(3, 5, 3, 0.3, 0.5, &mut rng);
-    let (x0, v0) = (normals(&mut rng, 12), normals(&mut rng, 12));
+    let nets = Networks::random(N, H, shape.n_steps, shape.step_size, shape.head_factor, &mut rng);
+    let x0: Vec<f64> = (0..4).flat_map(|_| start(&mut rng)).collect();
+    let v0 = normals(&mut rng, 4 * N);
     let settings = TrainSettings { curvature, ..Default::default() };
-    let loss = |n: &Networks| Trainer::<3, 5, _>::cpu(n, settings.clone()).unwrap().loss_and_gradient(target, &x0, &v0, forward).unwrap();
+    let loss = |n: &Networks| Trainer::<N, H, _>::cpu(n, settings.clone()).unwrap().loss_and_gradient(target, &x0, &v0, forward).unwrap();
     let (value, grad) = loss(&nets);
     assert!(value.is_finite());
     let h = 1e-6;
@@ -309,16 +318,32 @@ fn the_training_gradient_is_exact_where_the_curvature_is_known() {
     });
     // a Gaussian: ∇U is linear, so the finite-difference Hessians are exact and so is the gradient
     let gauss = ill_conditioned_gaussian(3).density;
+    let small = Shape { n_steps: 3, step_size: 0.3, head_factor: 0.5 };
+    let start = |rng: &mut ChaCha8Rng| normals(rng, 3);
     for forward in [true, false] {
         for curvature in [true, false] {
-            let e = gradient_error(&lin, curvature, forward);
+            let e = gradient_error::<3, 5, _>(&lin, &small, start, curvature, forward);
             assert!(e < 1e-5, "linear ln π, curvature {curvature}, forward {forward}: relative error {e}");
         }
-        let e = gradient_error(&gauss, true, forward);
+        let e = gradient_error::<3, 5, _>(&gauss, &small, start, true, forward);
         assert!(e < 1e-4, "Gaussian with curvature, forward {forward}: relative error {e}");
         // power: without the curvature the gradient is visibly off
-        let e = gradient_error(&gauss, false, forward);
+        let e = gradient_error::<3, 5, _>(&gauss, &small, start, false, forward);
         assert!(e > 1e-2, "Gaussian without curvature, forward {forward}: relative error only {e}");
+    }
+}
+
+#[test]
+fn the_training_gradient_is_exact_on_the_50d_ill_conditioned_gaussian() {
+    // the example's kernel (width 100, M = 10, ε = 0.1) from exact draws: the finite-difference
+    // Hessians stay exact with 50 coordinates whose curvatures span four orders of magnitude
+    let icg = ill_conditioned_gaussian(50);
+    let shape = Shape { n_steps: 10, step_size: 0.1, head_factor: 0.01 };
+    for forward in [true, false] {
+        let e = gradient_error::<50, 100, _>(&icg.density, &shape, |rng| icg.draw(rng), true, forward);
+        assert!(e < 1e-4, "50-d ICG with curvature, forward {forward}: relative error {e}");
+        let e = gradient_error::<50, 100, _>(&icg.density, &shape, |rng| icg.draw(rng), false, forward);
+        assert!(e > 1e-2, "50-d ICG without curvature, forward {forward}: relative error only {e}");
     }
 }
 
