@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             settings: TrainSettings { iterations: iterations_arg(5000), seed: 1, ..Default::default() },
             hmc_grid: &[0.1, 0.15, 0.2],
             paper: Paper { l2hmc: 4.97e-1, hmc: 4.69e-3 },
-            budget: Budget { chains: 200, draws: 2000, nuts_chains: 20, nuts_warmup: 1000, seed: 11 },
+            budget: Budget { chains: 200, draws: 2000, nuts_chains: 20, nuts_warmup: 1000, seed: 11, step_jitter: None },
             max_lag: 300,
         })?;
     }
@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // the leapfrog is unstable above ε = 2σ_min = 0.2; the paper's grid is 0.225–0.275
             hmc_grid: &[0.1, 0.15, 0.19, 0.225, 0.25, 0.275],
             paper: Paper { l2hmc: 7.83e-1, hmc: 1.65e-2 },
-            budget: Budget { chains: 50, draws: 1000, nuts_chains: 10, nuts_warmup: 1000, seed: 12 },
+            budget: Budget { chains: 50, draws: 1000, nuts_chains: 10, nuts_warmup: 1000, seed: 12, step_jitter: Some(arg("--jitter", 0.3)) },
             max_lag: 200,
         })?;
     }

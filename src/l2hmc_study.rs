@@ -33,6 +33,9 @@ pub struct Budget {
     pub nuts_warmup: usize,
     /// Seed.
     pub seed: u64,
+    /// A relative step-size jitter for a second L2HMC line (the same kernel with ε·(1 ± j) drawn
+    /// per transition), or none.
+    pub step_jitter: Option<f64>,
 }
 
 /// One sampler's line of the table.
@@ -84,13 +87,18 @@ fn line(known: &Known, name: String, chains: &[Vec<f64>], grads_per_step: f64) -
 
 /// Runs the comparison: L2HMC with `networks`, HMC at each step size of `hmc_grid` with the same
 /// number of leapfrog steps, and NUTS. Returns the lines, L2HMC first, then HMC's best, then NUTS,
-/// then the rest of HMC's grid.
+/// then L2HMC with the step size jittered (where [`Budget::step_jitter`] asks for it), then the
+/// rest of HMC's grid.
 pub fn compare(known: &Known, networks: &Networks, hmc_grid: &[f64], budget: &Budget) -> Result<Vec<Line>, SamplerError> {
     let inits = known.inits(budget.chains, budget.seed);
     let m = networks.n_steps;
     let cfg = RunConfig { chains: budget.chains, warmup: 0, draws: budget.draws, seed: budget.seed + 1, init: Some(inits.clone()) };
-    let out = run(&L2hmc::new(networks.clone()), &known.density, &cfg)?;
-    let l2 = line(known, format!("L2HMC (M = {m}, ε = {:.3})", networks.step_size()), &out.chains.iter().map(|c| c.values.clone()).collect::<Vec<_>>(), m as f64);
+    let l2hmc_line = |j: f64| -> Result<Line, SamplerError> {
+        let out = run(&L2hmc::new(networks.clone()).with_step_jitter(j), &known.density, &cfg)?;
+        let jitter = if j > 0.0 { format!(" × U(1 ± {j})") } else { String::new() };
+        Ok(line(known, format!("L2HMC (M = {m}, ε = {:.3}{jitter})", networks.step_size()), &out.chains.iter().map(|c| c.values.clone()).collect::<Vec<_>>(), m as f64))
+    };
+    let l2 = l2hmc_line(0.0)?;
     let mut hmc = Vec::new();
     for &eps in hmc_grid {
         let chains = hmc_chains(&known.density, &inits, eps, m, budget.draws, budget.seed + 2)?;
@@ -103,6 +111,9 @@ pub fn compare(known: &Known, networks: &Networks, hmc_grid: &[f64], budget: &Bu
     let grads = leap.iter().flatten().sum::<f64>() / leap.iter().map(|c| c.len()).sum::<usize>() as f64;
     let nuts_line = line(known, "NUTS (adapted diagonal metric)".into(), &nuts.chains.iter().map(|c| c.values.clone()).collect::<Vec<_>>(), grads);
     let mut lines = vec![l2, hmc.remove(0), nuts_line];
+    if let Some(j) = budget.step_jitter {
+        lines.push(l2hmc_line(j)?);
+    }
     lines.extend(hmc);
     Ok(lines)
 }
