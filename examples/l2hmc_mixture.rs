@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         hmc_grid: &[0.1, 0.25, 0.5],
         // the paper's HMC value is an upper bound: "≪ 2.61·10⁻⁴"
         paper: Paper { l2hmc: 3.24e-2, hmc: 2.61e-4 },
-        budget: Budget { chains: 200, draws: 2000, nuts_chains: 20, nuts_warmup: 1000, seed: 13 },
+        budget: Budget { chains: 200, draws: 2000, nuts_chains: 20, nuts_warmup: 1000, seed: 13, step_jitter: None },
         max_lag: 500,
     })
 }

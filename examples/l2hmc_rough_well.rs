@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         settings: TrainSettings { iterations: iterations_arg(5000), burn_in_weight: 1.0, seed: 4, ..Default::default() },
         hmc_grid: &[0.2, 0.4, 0.6, 0.8, 1.0],
         paper: Paper { l2hmc: 6.25e-1, hmc: 1.16e-1 },
-        budget: Budget { chains: 200, draws: 2000, nuts_chains: 20, nuts_warmup: 1000, seed: 14 },
+        budget: Budget { chains: 200, draws: 2000, nuts_chains: 20, nuts_warmup: 1000, seed: 14, step_jitter: None },
         max_lag: 100,
     })
 }

@@ -6,7 +6,7 @@
 
 use crate::energy_targets::{hmc_chains, Known};
 use crate::plot::Plot;
-use snell::diagnostics::{autocorrelation_known_moments, ess_bulk};
+use snell::diagnostics::{autocorrelation_known_moments, ess_bulk, KNOWN_MOMENTS_CUTOFF};
 use snell::sampler::l2hmc::{L2hmc, Networks};
 use snell::sampler::nuts::Nuts;
 use snell::sampler::{run, RunConfig, SamplerError};
@@ -33,6 +33,9 @@ pub struct Budget {
     pub nuts_warmup: usize,
     /// Seed.
     pub seed: u64,
+    /// A relative step-size jitter for a second L2HMC line (the same kernel with ε·(1 ± j) drawn
+    /// per transition), or none.
+    pub step_jitter: Option<f64>,
 }
 
 /// One sampler's line of the table.
@@ -57,6 +60,14 @@ impl Line {
     pub fn ess_per_grad(&self) -> f64 {
         self.ess_per_step / self.grads_per_step
     }
+
+    /// Known-moment ESS per MH step by the reference code's rule: every ρ_t below the cut-off is
+    /// zeroed instead of the sum stopping at the first (lags up to half the chain). For antithetic
+    /// chains (ρ₁ < 0, ρ₂ > 0) it is below the first-crossing value, which is then 1.
+    pub fn ess_zeroed(&self) -> f64 {
+        let acf: f64 = self.rho.iter().take(self.rho.len() / 2).skip(1).filter(|&&r| r >= KNOWN_MOMENTS_CUTOFF).sum();
+        1.0 / (1.0 + 2.0 * acf)
+    }
 }
 
 fn line(known: &Known, name: String, chains: &[Vec<f64>], grads_per_step: f64) -> Line {
@@ -76,13 +87,18 @@ fn line(known: &Known, name: String, chains: &[Vec<f64>], grads_per_step: f64) -
 
 /// Runs the comparison: L2HMC with `networks`, HMC at each step size of `hmc_grid` with the same
 /// number of leapfrog steps, and NUTS. Returns the lines, L2HMC first, then HMC's best, then NUTS,
-/// then the rest of HMC's grid.
+/// then L2HMC with the step size jittered (where [`Budget::step_jitter`] asks for it), then the
+/// rest of HMC's grid.
 pub fn compare(known: &Known, networks: &Networks, hmc_grid: &[f64], budget: &Budget) -> Result<Vec<Line>, SamplerError> {
     let inits = known.inits(budget.chains, budget.seed);
     let m = networks.n_steps;
     let cfg = RunConfig { chains: budget.chains, warmup: 0, draws: budget.draws, seed: budget.seed + 1, init: Some(inits.clone()) };
-    let out = run(&L2hmc::new(networks.clone()), &known.density, &cfg)?;
-    let l2 = line(known, format!("L2HMC (M = {m}, ε = {:.3})", networks.step_size()), &out.chains.iter().map(|c| c.values.clone()).collect::<Vec<_>>(), m as f64);
+    let l2hmc_line = |j: f64| -> Result<Line, SamplerError> {
+        let out = run(&L2hmc::new(networks.clone()).with_step_jitter(j), &known.density, &cfg)?;
+        let jitter = if j > 0.0 { format!(" × U(1 ± {j})") } else { String::new() };
+        Ok(line(known, format!("L2HMC (M = {m}, ε = {:.3}{jitter})", networks.step_size()), &out.chains.iter().map(|c| c.values.clone()).collect::<Vec<_>>(), m as f64))
+    };
+    let l2 = l2hmc_line(0.0)?;
     let mut hmc = Vec::new();
     for &eps in hmc_grid {
         let chains = hmc_chains(&known.density, &inits, eps, m, budget.draws, budget.seed + 2)?;
@@ -95,6 +111,9 @@ pub fn compare(known: &Known, networks: &Networks, hmc_grid: &[f64], budget: &Bu
     let grads = leap.iter().flatten().sum::<f64>() / leap.iter().map(|c| c.len()).sum::<usize>() as f64;
     let nuts_line = line(known, "NUTS (adapted diagonal metric)".into(), &nuts.chains.iter().map(|c| c.values.clone()).collect::<Vec<_>>(), grads);
     let mut lines = vec![l2, hmc.remove(0), nuts_line];
+    if let Some(j) = budget.step_jitter {
+        lines.push(l2hmc_line(j)?);
+    }
     lines.extend(hmc);
     Ok(lines)
 }
@@ -103,11 +122,11 @@ pub fn compare(known: &Known, networks: &Networks, hmc_grid: &[f64], budget: &Bu
 pub fn print(known: &Known, lines: &[Line], paper: Paper) {
     let start = if known.has_exact_draws() { "chains start from exact draws" } else { "chains start from N(0, I), the target up to terms of order e^{-1/(2η²)}" };
     println!("\n{}: ESS from the known mean and covariance (paper App. C.2); {start}", known.name);
-    println!("{:<40} {:>12} {:>12} {:>10} {:>16} {:>12}", "sampler", "ESS/step", "ESS/grad", "grads/step", "bulk ESS/step", "E|x−μ|²");
+    println!("{:<40} {:>12} {:>12} {:>10} {:>14} {:>16} {:>12}", "sampler", "ESS/step", "ESS/grad", "grads/step", "ESS/step (ρ≥)", "bulk ESS/step", "E|x−μ|²");
     for l in lines {
-        println!("{:<40} {:>12.3e} {:>12.3e} {:>10.1} {:>16.3e} {:>12.3}", l.name, l.ess_per_step, l.ess_per_grad(), l.grads_per_step, l.bulk_per_step, l.second_moment);
+        println!("{:<40} {:>12.3e} {:>12.3e} {:>10.1} {:>14.3e} {:>16.3e} {:>12.3}", l.name, l.ess_per_step, l.ess_per_grad(), l.grads_per_step, l.ess_zeroed(), l.bulk_per_step, l.second_moment);
     }
-    println!("(E|x−μ|² of exact draws: Tr Σ = {:.3}; bulk ESS: snell's rank-normalised ESS, smallest over the coordinates)", known.trace);
+    println!("(E|x−μ|² of exact draws: Tr Σ = {:.3}; ESS/step (ρ≥): every ρ_t < {KNOWN_MOMENTS_CUTOFF} zeroed, as in the reference code; bulk ESS: snell's rank-normalised ESS, smallest over the coordinates)", known.trace);
     let (l2, hmc, nuts) = (&lines[0], &lines[1], &lines[2]);
     let ratio = l2.ess_per_step / hmc.ess_per_step.max(f64::MIN_POSITIVE);
     println!("L2HMC / best HMC, per step = per gradient: {ratio:.1}x   (paper: {:.3e} vs {:.3e}, {:.1}x)", paper.l2hmc, paper.hmc, paper.l2hmc / paper.hmc);

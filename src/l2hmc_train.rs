@@ -42,9 +42,14 @@ pub fn iterations_arg(default: usize) -> usize {
 }
 
 /// Trains (dimension `N`, width `H`), saves, reloads and compares. Trains on the CPU, or with
-/// `--cuda` on the command line (and the `cuda` feature) on CUDA GPU 0.
+/// `--cuda` on the command line (and the `cuda` feature) on CUDA GPU 0; with `--load` it skips
+/// training and compares the kernel an earlier run saved.
 pub fn reproduce<const N: usize, const H: usize>(r: &Reproduction) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all("output")?;
+    if std::env::args().any(|a| a == "--load") {
+        let path = kernel_path(r);
+        return compare_and_plot(r, &load_networks::<N, H>(&path)?, &path);
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(r.settings.seed);
     let init = Networks::new(N, H, r.n_steps, r.step_size, &mut rng);
     #[cfg(feature = "cuda")]
@@ -66,17 +71,26 @@ fn train_and_compare<const N: usize, const H: usize, D: TrainDevice>(r: &Reprodu
             (loss, acc) = (0.0, 0.0);
         }
     })?;
-    println!("{}: trained {} Adam steps (batch {}) in {:.1} s", r.known.name, r.settings.iterations, r.settings.batch, t.elapsed().as_secs_f64());
-    let path = format!("output/{}.safetensors", r.stem);
+    let secs = t.elapsed().as_secs_f64();
+    println!("{}: trained {} Adam steps (batch {}) in {secs:.1} s ({:.3} s per step)", r.known.name, r.settings.iterations, r.settings.batch, secs / r.settings.iterations.max(1) as f64);
+    let path = kernel_path(r);
     trainer.save(&path)?;
     let networks = load_networks::<N, H>(&path)?;
     if networks != trainer.networks() {
         return Err(Box::new(SamplerError::Io { path, detail: "the kernel loaded back differs from the one saved".into() }));
     }
+    compare_and_plot(r, &networks, &path)
+}
+
+fn kernel_path(r: &Reproduction) -> String {
+    format!("output/{}.safetensors", r.stem)
+}
+
+fn compare_and_plot(r: &Reproduction, networks: &Networks, path: &str) -> Result<(), Box<dyn std::error::Error>> {
     let t = std::time::Instant::now();
-    let lines = compare(r.known, &networks, r.hmc_grid, &r.budget)?;
+    let lines = compare(r.known, networks, r.hmc_grid, &r.budget)?;
     print(r.known, &lines, r.paper);
-    println!("(sampling took {:.1} s; kernel saved to {path})", t.elapsed().as_secs_f64());
+    println!("(sampling took {:.1} s; kernel: {path})", t.elapsed().as_secs_f64());
     let fig = format!("output/{}_autocorrelation.svg", r.stem);
     plot(r.known, &lines, r.max_lag, &fig)?;
     println!("wrote {fig}");

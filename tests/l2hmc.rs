@@ -1,7 +1,8 @@
 //! L2HMC: the augmented leapfrog reduces to HMC, inverts exactly, has the log-Jacobian of a
 //! numerical determinant; any network leaves the target invariant (with a power check that drops
-//! the log-Jacobian); the dfdx training dynamics equal the f64 kernel; save/load round-trips; a
-//! short training beats tuned HMC on the strongly correlated Gaussian.
+//! the log-Jacobian), also with a jittered step size, which moves coordinates that a whole period
+//! freezes; the dfdx training dynamics equal the f64 kernel; save/load round-trips; a short
+//! training beats tuned HMC on the strongly correlated Gaussian; the training gradient is exact.
 
 mod common;
 
@@ -166,6 +167,12 @@ fn an_untrained_random_network_leaves_the_target_invariant() {
     let stat = draws.stat("accept_stat__").unwrap();
     let accept = stat.iter().flatten().sum::<f64>() / (stat.len() * stat[0].len()) as f64;
     assert!(accept > 0.1 && accept < 0.95, "the random kernel moves, and is not HMC (acceptance {accept})");
+    // with the step size jittered per transition, still exact
+    let jittered = run(&L2hmc::new(nets.clone()).with_step_jitter(0.5), &target, &cfg).unwrap();
+    check_invariance(&jittered, 2);
+    let eps: Vec<f64> = jittered.stat("stepsize__").unwrap().into_iter().flatten().collect();
+    let (lo, hi) = eps.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &e| (a.min(e), b.max(e)));
+    assert!(lo >= 0.15 && hi <= 0.45 && lo < 0.16 && hi > 0.44, "ε drawn from 0.3·(1 ± 0.5): range {lo}…{hi}");
     // power: the same proposals accepted without the log-Jacobian give the wrong distribution
     let wrong = final_states(&nets, &target, 10, |nets, target, rng, mut s| {
         s.v = normals(rng, 2);
@@ -176,6 +183,32 @@ fn an_untrained_random_network_leaves_the_target_invariant() {
     let (m, var) = moments(&wrong);
     let n = wrong.len() as f64;
     assert!(m.abs() > 4.0 / n.sqrt() || (var - 1.0).abs() > 4.0 * (2.0 / n).sqrt(), "dropping the log-Jacobian must be detected: mean {m}, variance {var}");
+}
+
+#[test]
+fn a_jittered_step_size_moves_a_coordinate_that_a_whole_period_freezes() {
+    // zero networks on N(0, I) with ε = 2 sin(π/10): each leapfrog step turns the phase plane by
+    // 2π/10, so 10 steps are a whole period and every proposal returns to its start exactly, the
+    // way a trained kernel freezes some coordinates of the ill-conditioned Gaussian
+    let target = std_normal(2);
+    let eps = 2.0 * (std::f64::consts::PI / 10.0).sin();
+    let nets = Networks::zero(2, 10, eps);
+    let cfg = RunConfig { chains: 4000, warmup: 0, draws: 10, seed: 5, init: Some(exact_inits(4000, 2, 6)) };
+    let jump = |d: &snell::sampler::Draws| {
+        let (mut sum, mut n) = (0.0, 0.0);
+        for c in &d.chains {
+            for (a, b) in c.values.chunks(2).zip(c.values.chunks(2).skip(1)) {
+                sum += (a[0] - b[0]).powi(2);
+                n += 1.0;
+            }
+        }
+        sum / n
+    };
+    let frozen = run(&L2hmc::new(nets.clone()), &target, &cfg).unwrap();
+    assert!(jump(&frozen) < 1e-12, "a whole period: E(x′ − x)² = {}", jump(&frozen));
+    let jittered = run(&L2hmc::new(nets).with_step_jitter(0.3), &target, &cfg).unwrap();
+    check_invariance(&jittered, 2);
+    assert!(jump(&jittered) > 0.5, "jittered: E(x′ − x)² = {} (2 for independent draws)", jump(&jittered));
 }
 
 #[test]
@@ -230,6 +263,9 @@ fn bad_settings_and_bad_densities_are_errors_or_counted_divergences() {
     let mut broken = nets.clone();
     broken.n_steps = 0;
     assert!(matches!(run(&L2hmc::new(broken), &std_normal(2), &RunConfig::default()), Err(SamplerError::Setting { name: "n_steps", .. })));
+    for j in [-0.1, 1.0, f64::NAN] {
+        assert!(matches!(run(&L2hmc::new(nets.clone()).with_step_jitter(j), &std_normal(2), &RunConfig::default()), Err(SamplerError::Setting { name: "step_jitter", .. })));
+    }
     // NaN beyond x₀ > 1: such proposals are rejected and counted as divergent
     let cut = FnDensity::new(2, |q: &[f64], g: &mut [f64]| {
         g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
@@ -267,14 +303,23 @@ fn a_short_training_beats_tuned_hmc_on_the_correlated_gaussian() {
     assert!((var - 100.0).abs() < 4.0 * mcse + 1.0, "long-axis variance {var} (MCSE {mcse})");
 }
 
-/// The training gradient of the loss of 4 proposals against central differences of the loss, at
-/// ten parameters; returns the largest relative error.
-fn gradient_error<T: PopulationTarget>(target: &T, curvature: bool, forward: bool) -> f64 {
+/// The shape of the kernel whose training gradient [`gradient_error`] checks.
+struct Shape {
+    n_steps: usize,
+    step_size: f64,
+    head_factor: f64,
+}
+
+/// The training gradient of the loss of 4 proposals from 4 draws of `start` (M, ε and the heads'
+/// init from `shape`) against central differences of the loss, at ten parameters; returns the
+/// largest relative error.
+fn gradient_error<const N: usize, const H: usize, T: PopulationTarget>(target: &T, shape: &Shape, start: impl Fn(&mut ChaCha8Rng) -> Vec<f64>, curvature: bool, forward: bool) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let nets = Networks::random(3, 5, 3, 0.3, 0.5, &mut rng);
-    let (x0, v0) = (normals(&mut rng, 12), normals(&mut rng, 12));
+    let nets = Networks::random(N, H, shape.n_steps, shape.step_size, shape.head_factor, &mut rng);
+    let x0: Vec<f64> = (0..4).flat_map(|_| start(&mut rng)).collect();
+    let v0 = normals(&mut rng, 4 * N);
     let settings = TrainSettings { curvature, ..Default::default() };
-    let loss = |n: &Networks| Trainer::<3, 5, _>::cpu(n, settings.clone()).unwrap().loss_and_gradient(target, &x0, &v0, forward).unwrap();
+    let loss = |n: &Networks| Trainer::<N, H, _>::cpu(n, settings.clone()).unwrap().loss_and_gradient(target, &x0, &v0, forward).unwrap();
     let (value, grad) = loss(&nets);
     assert!(value.is_finite());
     let h = 1e-6;
@@ -309,16 +354,32 @@ fn the_training_gradient_is_exact_where_the_curvature_is_known() {
     });
     // a Gaussian: ∇U is linear, so the finite-difference Hessians are exact and so is the gradient
     let gauss = ill_conditioned_gaussian(3).density;
+    let small = Shape { n_steps: 3, step_size: 0.3, head_factor: 0.5 };
+    let start = |rng: &mut ChaCha8Rng| normals(rng, 3);
     for forward in [true, false] {
         for curvature in [true, false] {
-            let e = gradient_error(&lin, curvature, forward);
+            let e = gradient_error::<3, 5, _>(&lin, &small, start, curvature, forward);
             assert!(e < 1e-5, "linear ln π, curvature {curvature}, forward {forward}: relative error {e}");
         }
-        let e = gradient_error(&gauss, true, forward);
+        let e = gradient_error::<3, 5, _>(&gauss, &small, start, true, forward);
         assert!(e < 1e-4, "Gaussian with curvature, forward {forward}: relative error {e}");
         // power: without the curvature the gradient is visibly off
-        let e = gradient_error(&gauss, false, forward);
+        let e = gradient_error::<3, 5, _>(&gauss, &small, start, false, forward);
         assert!(e > 1e-2, "Gaussian without curvature, forward {forward}: relative error only {e}");
+    }
+}
+
+#[test]
+fn the_training_gradient_is_exact_on_the_50d_ill_conditioned_gaussian() {
+    // the example's kernel (width 100, M = 10, ε = 0.1) from exact draws: the finite-difference
+    // Hessians stay exact with 50 coordinates whose curvatures span four orders of magnitude
+    let icg = ill_conditioned_gaussian(50);
+    let shape = Shape { n_steps: 10, step_size: 0.1, head_factor: 0.01 };
+    for forward in [true, false] {
+        let e = gradient_error::<50, 100, _>(&icg.density, &shape, |rng| icg.draw(rng), true, forward);
+        assert!(e < 1e-4, "50-d ICG with curvature, forward {forward}: relative error {e}");
+        let e = gradient_error::<50, 100, _>(&icg.density, &shape, |rng| icg.draw(rng), false, forward);
+        assert!(e > 1e-2, "50-d ICG without curvature, forward {forward}: relative error only {e}");
     }
 }
 

@@ -63,8 +63,8 @@ impl Work {
 
 /// Momentum update `v ← v ⊙ e^{½εS} − ½ε(∇U ⊙ e^{εQ} + T)` (or its inverse when `inverse`);
 /// returns its log-Jacobian ±½ε ΣS.
-fn kick(nets: &Networks, s: &mut State, tau: [f64; 2], inverse: bool, w: &mut Work) -> f64 {
-    let (n, eps) = (s.x.len(), nets.step_size());
+fn kick(nets: &Networks, eps: f64, s: &mut State, tau: [f64; 2], inverse: bool, w: &mut Work) -> f64 {
+    let n = s.x.len();
     w.grad_u.iter_mut().zip(&s.grad).for_each(|(u, g)| *u = -g);
     nets.v_net.eval(&s.x, &w.grad_u, tau, &mut w.out);
     let (sv, rest) = w.out.split_at(n);
@@ -84,8 +84,8 @@ fn kick(nets: &Networks, s: &mut State, tau: [f64; 2], inverse: bool, w: &mut Wo
 /// Position update of the coordinates where `mask == moved` from the network's view of the others
 /// (`x ⊙ [mask ≠ moved]`): `x ← x ⊙ e^{εS} + ε(v ⊙ e^{εQ} + T)` or its inverse; returns its
 /// log-Jacobian ±ε Σ_moved S.
-fn drift(nets: &Networks, s: &mut State, mask: &[f64], moved: f64, tau: [f64; 2], inverse: bool, w: &mut Work) -> f64 {
-    let (n, eps) = (s.x.len(), nets.step_size());
+fn drift(nets: &Networks, eps: f64, s: &mut State, mask: &[f64], moved: f64, tau: [f64; 2], inverse: bool, w: &mut Work) -> f64 {
+    let n = s.x.len();
     for i in 0..n {
         w.masked[i] = if mask[i] == moved { 0.0 } else { s.x[i] };
     }
@@ -113,34 +113,34 @@ fn evaluate(target: &dyn Target, s: &mut State) -> Result<(), SamplerError> {
 /// One forward step (d = +1) with time index `t`; returns its log-Jacobian.
 pub fn forward_step(nets: &Networks, target: &dyn Target, s: &mut State, t: usize) -> Result<f64, SamplerError> {
     let mut w = Work::new(s.x.len());
-    forward(nets, target, s, t, &mut w)
+    forward(nets, nets.step_size(), target, s, t, &mut w)
 }
 
 /// One backward step (d = −1, the inverse of [`forward_step`] with the same `t`); returns its
 /// log-Jacobian.
 pub fn backward_step(nets: &Networks, target: &dyn Target, s: &mut State, t: usize) -> Result<f64, SamplerError> {
     let mut w = Work::new(s.x.len());
-    backward(nets, target, s, t, &mut w)
+    backward(nets, nets.step_size(), target, s, t, &mut w)
 }
 
-fn forward(nets: &Networks, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
+fn forward(nets: &Networks, eps: f64, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
     let tau = time_encoding(t, nets.n_steps);
     let m = &nets.masks[t];
-    let mut lj = kick(nets, s, tau, false, w);
-    lj += drift(nets, s, m, 1.0, tau, false, w);
-    lj += drift(nets, s, m, 0.0, tau, false, w);
+    let mut lj = kick(nets, eps, s, tau, false, w);
+    lj += drift(nets, eps, s, m, 1.0, tau, false, w);
+    lj += drift(nets, eps, s, m, 0.0, tau, false, w);
     evaluate(target, s)?;
-    Ok(lj + kick(nets, s, tau, false, w))
+    Ok(lj + kick(nets, eps, s, tau, false, w))
 }
 
-fn backward(nets: &Networks, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
+fn backward(nets: &Networks, eps: f64, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
     let tau = time_encoding(t, nets.n_steps);
     let m = &nets.masks[t];
-    let mut lj = kick(nets, s, tau, true, w);
-    lj += drift(nets, s, m, 0.0, tau, true, w);
-    lj += drift(nets, s, m, 1.0, tau, true, w);
+    let mut lj = kick(nets, eps, s, tau, true, w);
+    lj += drift(nets, eps, s, m, 0.0, tau, true, w);
+    lj += drift(nets, eps, s, m, 1.0, tau, true, w);
     evaluate(target, s)?;
-    Ok(lj + kick(nets, s, tau, true, w))
+    Ok(lj + kick(nets, eps, s, tau, true, w))
 }
 
 /// What one proposal did.
@@ -159,12 +159,20 @@ pub struct Proposal {
 /// The proposal `L_θ ξ` from `start`: M forward steps when `forward`, else M backward steps
 /// (`t = M−1…0`), with the Metropolis–Hastings acceptance probability. Costs M gradients.
 pub fn propose(nets: &Networks, target: &dyn Target, start: &State, forward_dir: bool) -> Result<Proposal, SamplerError> {
+    propose_with_step_size(nets, nets.step_size(), target, start, forward_dir)
+}
+
+/// [`propose`] with the step size `eps` in place of the trained one. For any `eps` drawn
+/// independently of the state the transition stays exact: the networks' outputs are scaled by
+/// `eps` as in training, so the map is still the composition of invertible updates whose
+/// log-Jacobian enters the test.
+pub fn propose_with_step_size(nets: &Networks, eps: f64, target: &dyn Target, start: &State, forward_dir: bool) -> Result<Proposal, SamplerError> {
     let mut s = start.clone();
     let mut w = Work::new(s.x.len());
     let mut log_jacobian = 0.0;
     let mut divergent = false;
     for k in 0..nets.n_steps {
-        log_jacobian += if forward_dir { forward(nets, target, &mut s, k, &mut w)? } else { backward(nets, target, &mut s, nets.n_steps - 1 - k, &mut w)? };
+        log_jacobian += if forward_dir { forward(nets, eps, target, &mut s, k, &mut w)? } else { backward(nets, eps, target, &mut s, nets.n_steps - 1 - k, &mut w)? };
         if !s.finite() || !log_jacobian.is_finite() {
             divergent = true;
             break;

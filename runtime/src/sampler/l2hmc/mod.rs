@@ -20,7 +20,7 @@ pub mod net;
 mod settings;
 pub mod train;
 
-pub use dynamics::{propose, Proposal, State};
+pub use dynamics::{propose, propose_with_step_size, Proposal, State};
 pub use net::{Net, Networks};
 pub use train::{load_networks, TrainDevice, TrainSettings, TrainStats, Trainer};
 
@@ -39,40 +39,53 @@ use std::sync::Arc;
 pub struct L2hmc {
     /// The networks, step size and masks.
     pub networks: Arc<Networks>,
+    /// Each transition uses the step size ε·(1 + j·u), u ~ U(−1, 1), for this j in [0, 1)
+    /// (0: the trained ε). A trained kernel can turn some coordinates by a whole number of
+    /// periods per trajectory, so that they barely move; jittering ε breaks that, as it does for
+    /// HMC (Neal 2011, "MCMC using Hamiltonian dynamics"), and keeps the kernel exact (ε is drawn independently of the state).
+    pub step_jitter: f64,
 }
 
 impl L2hmc {
-    /// The kernel of `networks`.
+    /// The kernel of `networks`, with the trained step size.
     pub fn new(networks: Networks) -> Self {
-        Self { networks: Arc::new(networks) }
+        Self { networks: Arc::new(networks), step_jitter: 0.0 }
+    }
+
+    /// The same kernel with the step size jittered by ±`step_jitter` (relative) per transition.
+    pub fn with_step_jitter(self, step_jitter: f64) -> Self {
+        Self { step_jitter, ..self }
     }
 }
 
 /// Names of L2HMC's per-draw statistics (`direction__` is the sampled d).
 pub const STAT_NAMES: [&str; 6] = ["accept_stat__", "stepsize__", "n_leapfrog__", "divergent__", "energy__", "direction__"];
 
-/// One L2HMC transition from `z` (momentum and direction drawn from `rng`); returns the new state
-/// (with the momentum of the proposal when accepted) and the statistics in [`STAT_NAMES`] order.
-pub fn transition<R: Rng>(nets: &Networks, target: &dyn Target, rng: &mut R, z: &State) -> Result<(State, Vec<f64>), SamplerError> {
+/// One L2HMC transition from `z` (momentum, direction and, when `step_jitter > 0`, the step size
+/// ε·(1 + step_jitter·u) drawn from `rng`); returns the new state (with the momentum of the
+/// proposal when accepted) and the statistics in [`STAT_NAMES`] order.
+pub fn transition<R: Rng>(nets: &Networks, step_jitter: f64, target: &dyn Target, rng: &mut R, z: &State) -> Result<(State, Vec<f64>), SamplerError> {
     let mut start = z.clone();
     start.v.iter_mut().for_each(|v| *v = rng.sample(StandardNormal));
     let forward: bool = rng.gen();
-    let p = propose(nets, target, &start, forward)?;
+    let eps = if step_jitter > 0.0 { nets.step_size() * (1.0 + step_jitter * rng.gen_range(-1.0..1.0)) } else { nets.step_size() };
+    let p = propose_with_step_size(nets, eps, target, &start, forward)?;
     let accepted = rng.gen::<f64>() < p.accept_prob;
     let out = if accepted { p.state } else { start };
-    let stats = vec![p.accept_prob, nets.step_size(), nets.n_steps as f64, f64::from(u8::from(p.divergent)), out.hamiltonian(), if forward { 1.0 } else { -1.0 }];
+    let stats = vec![p.accept_prob, eps, nets.n_steps as f64, f64::from(u8::from(p.divergent)), out.hamiltonian(), if forward { 1.0 } else { -1.0 }];
     Ok((out, stats))
 }
 
 struct L2hmcChain<'t> {
     target: &'t dyn Target,
     nets: Arc<Networks>,
+    step_jitter: f64,
     z: State,
 }
 
 impl Chain for L2hmcChain<'_> {
     fn step(&mut self, rng: &mut ChaCha8Rng, _phase: Phase) -> Result<Vec<f64>, SamplerError> {
-        let (z, stats) = transition(&self.nets, self.target, rng, &self.z)?;
+        let (z, stats) = transition(&self.nets, self.step_jitter, self.target, rng, &self.z)?;
         self.z = z;
         Ok(stats)
     }
@@ -98,11 +111,14 @@ impl Sampler for L2hmc {
         "l2hmc"
     }
     fn validate(&self) -> Result<(), SamplerError> {
+        if !(0.0..1.0).contains(&self.step_jitter) {
+            return Err(SamplerError::Setting { name: "step_jitter", detail: format!("must be in [0, 1), got {}", self.step_jitter) });
+        }
         self.networks.validate()
     }
     fn settings(&self) -> Vec<(String, String)> {
         let n = &self.networks;
-        vec![("n_steps".into(), n.n_steps.to_string()), ("hidden".into(), n.v_net.hidden.to_string()), ("mask_seed".into(), n.mask_seed.to_string())]
+        vec![("n_steps".into(), n.n_steps.to_string()), ("hidden".into(), n.v_net.hidden.to_string()), ("mask_seed".into(), n.mask_seed.to_string()), ("step_jitter".into(), self.step_jitter.to_string())]
     }
     fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, _warmup: usize, _rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
         if target.dim() != self.networks.dim() {
@@ -110,6 +126,6 @@ impl Sampler for L2hmc {
         }
         let d = position.len();
         let z = State::new(target, position, vec![0.0; d])?;
-        Ok(Box::new(L2hmcChain { target, nets: self.networks.clone(), z }))
+        Ok(Box::new(L2hmcChain { target, nets: self.networks.clone(), step_jitter: self.step_jitter, z }))
     }
 }
