@@ -257,3 +257,14 @@ pub fn diamonds(r: &Value) -> Result<DiamondsModel, ModelError> {
     let xc: Vec<Vec<f64>> = rows.iter().map(|r| (1..k).map(|j| r[j] - means[j - 1]).collect()).collect();
     DiamondsModel::new(&reals(&d["Y"]), &Matrix::from_rows(&xc)?)
 }
+
+/// posteriordb `gp_pois_regr`: a latent Gaussian process with a Poisson likelihood, non-centred
+/// through the Cholesky factor of its squared-exponential covariance.
+#[model]
+pub fn gp_pois_regr(x: &[f64], k: &[i64]) {
+    let rho = sample!(Gamma(25.0, 4.0));
+    let alpha = sample!(HalfNormal(2.0)); // normal(0, 2) on real<lower=0>
+    let f_tilde = sample!([x.len()] ~ Normal(0.0, 1.0));
+    let f = deterministic!(snell::gp::exp_quad_cholesky(x, alpha, rho, f_tilde, 1e-10));
+    observe!(k ~ PoissonLog(f));
+}

@@ -228,3 +228,26 @@ fn correlated_gaussian_diagonal_and_dense_metric() {
     let steps_dense = check_correlated("dense metric", &dense);
     assert!(steps_dense < steps_diag, "the dense metric took {steps_dense:.2} leapfrog steps per draw, the diagonal {steps_diag:.2}");
 }
+
+// ---- gp_pois_regr: a Gaussian process through its Cholesky factor ------------------------------
+
+#[test]
+fn gp_pois_regr_matches_the_reference() {
+    let r = reference("gp_pois_regr-gp_pois_regr");
+    let m = GpPoisRegr::new(&reals(&r["data"]["x"]), &ints(&r["data"]["k"])).unwrap();
+    // the gradient through the factorisation against finite differences
+    let d = snell::LogDensity::dim(&m);
+    for q in [vec![0.3; d], (0..d).map(|i| ((i as f64) * 0.7).sin()).collect::<Vec<_>>()] {
+        let (_, g) = m.log_density_and_grad(&q).unwrap();
+        let h = 1e-6;
+        for i in 0..d {
+            let (mut a, mut b) = (q.clone(), q.clone());
+            a[i] += h;
+            b[i] -= h;
+            let fd = (m.log_density(&a).unwrap() - m.log_density(&b).unwrap()) / (2.0 * h);
+            assert!((g[i] - fd).abs() < 1e-5 * fd.abs().max(1.0), "∂/∂q{i}: {} vs {fd}", g[i]);
+        }
+    }
+    let draws = sample("gp_pois_regr", &Nuts::default(), &m, 1);
+    assert_matches_reference("gp_pois_regr", &r, &draws);
+}

@@ -31,6 +31,7 @@ pub mod data;
 pub mod diagnostics;
 pub mod dist;
 pub mod error;
+pub mod gp;
 pub mod model;
 pub mod nn;
 pub mod optim;
