@@ -62,4 +62,6 @@ fn main() {
     both("wells_dae_inter", &WellsDaeInter::new(&ints(&r["data"]["switched"]), &wells_design(&r["data"])).unwrap(), &r);
     let r = reference("radon_mn-radon_hierarchical_intercept_noncentered");
     both("radon", &radon(&r).unwrap(), &r);
+    let r = reference("gp_pois_regr-gp_pois_regr");
+    both("gp_pois_regr", &GpPoisRegr::new(&reals(&r["data"]["x"]), &ints(&r["data"]["k"])).unwrap(), &r);
 }
