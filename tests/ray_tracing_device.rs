@@ -10,7 +10,7 @@ use common::exact_inits;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use snell::sampler::ray_tracing::device::{Cpu, DeviceGaussian, DeviceRayTracing, DeviceRays};
+use snell::sampler::ray_tracing::device::{Cpu, DeviceDensity, DeviceGaussian, DeviceRayTracing, DeviceRays, LogpGrad, Rows};
 use snell::sampler::ray_tracing::{integrate, Integrator, RayState, RayTracing};
 use snell::sampler::{Draws, FnDensity, RunConfig, SamplerError};
 
@@ -227,4 +227,87 @@ fn bad_settings_are_errors() {
     assert_eq!(setting(DeviceRays::new(&target, &[0.0; 6], &[0.0; 3]).err().unwrap()), "v");
     assert_eq!(setting(DeviceGaussian::<f64, Cpu>::new(Cpu::default(), &[0.0; 3], &[1.0, 0.0, 1.0]).err().unwrap()), "precision");
     assert_eq!(setting(DeviceGaussian::<f64, Cpu>::new(Cpu::default(), &[0.0; 3], &[1.0; 2]).err().unwrap()), "precision");
+}
+
+mod network {
+    use super::*;
+    use snell::nn::layers::{Linear, Tanh};
+    use snell::nn::{NetworkRegression, Noise, WeightPrior};
+    use snell::sampler::Target;
+    use snell::Matrix;
+
+    type Net = (Linear<1, 8>, Tanh, Linear<8, 1>);
+
+    fn regression(noise: Noise) -> NetworkRegression<Net, 1> {
+        let xs: Vec<f64> = (0..30).map(|i| -3.0 + 6.0 * i as f64 / 29.0).collect();
+        let ys: Vec<f64> = xs.iter().map(|x| x.sin() + 0.1 * (7.0 * x).cos()).collect();
+        NetworkRegression::new(Cpu::seed_from_u64(0), &Matrix::new(30, 1, xs).unwrap(), &ys, WeightPrior::isotropic(1.5), noise).unwrap()
+    }
+
+    #[test]
+    fn the_device_evaluation_of_a_network_equals_the_host_one() {
+        for noise in [Noise::Fixed(0.3), Noise::Gamma { shape: 2.0, rate: 10.0 }] {
+            let target = regression(noise);
+            let d = Target::dim(&target);
+            let mut rng = ChaCha8Rng::seed_from_u64(8);
+            let mut q: Vec<f64> = (0..4).flat_map(|_| Target::init(&target, &mut rng)).collect();
+            let jitter = normals(&mut rng, q.len());
+            q.iter_mut().zip(jitter).for_each(|(w, z)| *w += 0.3 * z);
+            let rays = DeviceRays::new(&target, &q, &vec![0.0; q.len()]).unwrap();
+            let (lp, grad) = (rays.log_densities(), rays.gradients());
+            for r in 0..4 {
+                let mut g = vec![0.0; d];
+                let want = Target::logp_grad(&target, &q[r * d..(r + 1) * d], &mut g).unwrap();
+                assert!(max_rel(&[lp[r]], &[want]) < 1e-12, "{noise:?}: lp {} vs {want}", lp[r]);
+                let e = max_rel(&grad[r * d..(r + 1) * d], &g);
+                assert!(e < 1e-12, "{noise:?}: gradients differ by {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_device_sampler_runs_a_network_regression() {
+        let target = regression(Noise::Gamma { shape: 2.0, rate: 10.0 });
+        let rt = RayTracing { dt: 0.05, n_steps: 10, ..Default::default() };
+        let draws = DeviceRayTracing::new(rt).run(&target, &RunConfig { chains: 8, warmup: 150, draws: 50, seed: 3, init: None }).unwrap();
+        assert_eq!(draws.names.last().unwrap(), "sigma");
+        let acc = mean_stat(&draws, "accept_stat__");
+        let sigma = draws.mean("sigma").unwrap();
+        eprintln!("acceptance {acc:.3}, dt {}, mean sigma {sigma:.3}", draws.chains[0].step_size);
+        assert!((acc - 0.75).abs() < 0.1, "acceptance {acc}");
+        // the data's noise is the 0.1·cos(7x) term the 8-unit network cannot follow: σ ≈ 0.07
+        assert!(sigma > 0.02 && sigma < 0.3, "mean sigma {sigma}");
+    }
+}
+
+/// A hand-written device density: N(0, I) cut off at `x.1 > 1.5` (log density −∞ there).
+struct Walled(Cpu, usize);
+
+impl DeviceDensity<f64, Cpu> for Walled {
+    fn dim(&self) -> usize {
+        self.1
+    }
+    fn device(&self) -> &Cpu {
+        &self.0
+    }
+    fn logp_grad(&self, x: &Rows<f64, Cpu>) -> Result<LogpGrad<f64, Cpu>, SamplerError> {
+        use dfdx::prelude::*;
+        let (p, _) = *x.shape();
+        let lp = x.clone().square().sum::<(usize,), Axis<1>>() * -0.5;
+        let first = x.clone().slice((0..p, 0..1)).reshape_like(&(p,));
+        let outside = first.gt(1.5);
+        let lp = outside.choose(self.0.ones_like(&(p,)) * f64::NEG_INFINITY, lp);
+        Ok((lp, x.clone().negate()))
+    }
+}
+
+#[test]
+fn non_finite_densities_are_rejected_and_counted() {
+    let target = Walled(Cpu::seed_from_u64(5), 4);
+    let draws = DeviceRayTracing::new(RayTracing::new(0.5, 4)).run(&target, &RunConfig { chains: 8, warmup: 0, draws: 300, seed: 50, init: Some(vec![vec![0.0; 4]]) }).unwrap();
+    assert!(draws.divergences() > 0);
+    assert!(draws.chains.iter().all(|c| c.lp.iter().all(|lp| lp.is_finite())));
+    assert!(draws.param("x.1").unwrap().concat().iter().all(|x| *x <= 1.5));
+    let accepted_at_wall = draws.stat("accept_stat__").unwrap().concat().iter().zip(draws.stat("divergent__").unwrap().concat()).all(|(a, d)| d == 0.0 || *a == 0.0);
+    assert!(accepted_at_wall, "a trajectory through the wall had a positive acceptance");
 }

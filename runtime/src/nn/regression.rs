@@ -75,6 +75,11 @@ where
         self.weights.len()
     }
 
+    /// The network, the per-weight prior sds and the noise, for the device density.
+    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &[f64], Noise) {
+        (&self.net, self.weights.sds(), self.noise)
+    }
+
     /// The network's outputs at the rows of `x` for the unconstrained point `q`.
     pub fn predict(&self, q: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
         self.check(q)?;

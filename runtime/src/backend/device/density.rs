@@ -26,6 +26,11 @@ pub trait DeviceDensity<E: DfdxElem, D: Device<E>> {
     fn names(&self) -> Vec<String> {
         (1..=self.dim()).map(|i| format!("x.{i}")).collect()
     }
+    /// An initial point drawn from a chain's stream (default: Stan's uniform(−2, 2)).
+    fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        use rand::Rng;
+        (0..self.dim()).map(|_| rng.gen_range(-2.0..2.0)).collect()
+    }
     /// The recorded values of an unconstrained point (default: the point itself).
     fn constrain(&self, q: &[f64]) -> Vec<f64> {
         q.to_vec()

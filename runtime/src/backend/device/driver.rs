@@ -10,7 +10,6 @@ use crate::sampler::{chain_rng, ChainDraws, Draws, RunConfig, Sampler, SamplerEr
 use dfdx::prelude::{ChooseFrom, SumTo, TryLt};
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::Device;
-use rand::Rng;
 
 /// The ray tracing sampler (`docs/algorithms.md` §1) for P chains in lockstep on a dfdx device.
 ///
@@ -118,7 +117,7 @@ impl DeviceRayTracing {
     }
 }
 
-/// The initial points of every chain (`cfg.init`, or uniform(−2, 2) from each chain's stream with
+/// The initial points of every chain (`cfg.init`, or [`DeviceDensity::init`] from each chain's stream with
 /// up to 100 tries for rows whose density is not finite), on the device.
 fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, cfg: &RunConfig) -> Result<DeviceRays<E, D>, SamplerError> {
     let (p, d) = (cfg.chains, target.dim());
@@ -136,7 +135,7 @@ fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T
             }
         }
         Some(qs) => return Err(SamplerError::Setting { name: "init", detail: format!("{} initial points for {} chains: give one, or one per chain", qs.len(), p) }),
-        None => rngs.iter_mut().for_each(|r| q.extend((0..d).map(|_| r.gen_range(-2.0..2.0)))),
+        None => rngs.iter_mut().for_each(|r| q.extend(target.init(r))),
     }
     let tries = if cfg.init.is_some() { 1 } else { 100 };
     for _ in 0..tries {
@@ -148,8 +147,7 @@ fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T
             return Err(SamplerError::Init { chain: bad, tries, detail: format!("log density {lp} or its gradient is not finite") });
         }
         for (c, _) in ok.iter().enumerate().filter(|(_, o)| !**o) {
-            let r = &mut rngs[c];
-            q[c * d..(c + 1) * d].iter_mut().for_each(|x| *x = r.gen_range(-2.0..2.0));
+            q[c * d..(c + 1) * d].copy_from_slice(&target.init(&mut rngs[c]));
         }
     }
     Err(SamplerError::Init { chain: 0, tries, detail: "some chains found no point with a finite log density and gradient".into() })

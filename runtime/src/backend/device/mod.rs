@@ -5,6 +5,7 @@
 
 mod density;
 mod driver;
+mod network;
 mod ops;
 mod rays;
 

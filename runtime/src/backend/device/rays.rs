@@ -128,6 +128,10 @@ impl<E: DfdxElem, D: Device<E>> DeviceRays<E, D> {
     pub fn velocities(&self) -> Vec<f64> {
         download(&self.v)
     }
+    /// `∇ ln p`, row-major `(P, D)` (copied to the host).
+    pub fn gradients(&self) -> Vec<f64> {
+        download(&self.grad)
+    }
     /// `ln p` per ray (copied to the host).
     pub fn log_densities(&self) -> Vec<f64> {
         download(&self.lp)
