@@ -253,6 +253,22 @@ where
     }
 }
 
+/// The lockstep drivers evaluate the population's members one after another.
+impl<B, const I: usize, E, D> crate::sampler::population::PopulationTarget for NetworkRegression<B, I, E, D>
+where
+    E: DfdxElem,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, 1, E, D>,
+{
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        let d = self.names.len();
+        for (i, l) in lp.iter_mut().enumerate() {
+            *l = self.eval(&q[i * d..(i + 1) * d], None, &mut grad[i * d..(i + 1) * d])?;
+        }
+        Ok(())
+    }
+}
+
 impl<B, const I: usize, E, D> MinibatchTarget for NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,

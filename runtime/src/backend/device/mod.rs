@@ -13,6 +13,8 @@ pub use density::{DeviceDensity, DeviceGaussian, LogpGrad};
 pub use driver::DeviceRayTracing;
 pub use ops::{Column, Rows};
 pub use rays::{DeviceFloat, DeviceRays, DeviceTrajectory};
+/// dfdx's device trait: what a [`DeviceDensity`] and the sampler run on.
+pub use dfdx::tensor_ops::Device as DfdxDevice;
 /// dfdx's CPU device (`Cpu::seed_from_u64(seed)` seeds its random stream).
 pub use dfdx::tensor::Cpu;
 /// dfdx's CUDA device (`Cuda::try_build(ordinal, seed)`).
