@@ -20,7 +20,7 @@ fn host_gaussian(mean: Vec<f64>, prec: Vec<f64>) -> FnDensity<impl Fn(&[f64], &m
         let mut lp = 0.0;
         for i in 0..q.len() {
             let diff = q[i] - mean[i];
-            g[i] = -(diff * prec[i]);
+            g[i] = diff * -prec[i];
             lp += g[i] * diff;
         }
         lp * 0.5

@@ -42,7 +42,8 @@ pub trait DeviceDensity<E: DfdxElem, D: Device<E>> {
 pub struct DeviceGaussian<E: DfdxElem, D: Device<E>> {
     dev: D,
     mean: Tensor<(usize,), E, D>,
-    precision: Tensor<(usize,), E, D>,
+    /// `−precision`: the gradient is one product.
+    neg_precision: Tensor<(usize,), E, D>,
 }
 
 impl<E: DfdxElem, D: Device<E>> DeviceGaussian<E, D> {
@@ -59,8 +60,8 @@ impl<E: DfdxElem, D: Device<E>> DeviceGaussian<E, D> {
         }
         let n = mean.len();
         let mean = dev.tensor_from_vec(mean.iter().map(|&v| E::of_f64(v)).collect(), (n,));
-        let precision = dev.tensor_from_vec(precision.iter().map(|&v| E::of_f64(v)).collect(), (n,));
-        Ok(Self { dev, mean, precision })
+        let neg_precision = dev.tensor_from_vec(precision.iter().map(|&v| E::of_f64(-v)).collect(), (n,));
+        Ok(Self { dev, mean, neg_precision })
     }
 }
 
@@ -75,7 +76,7 @@ impl<E: DfdxElem, D: Device<E>> DeviceDensity<E, D> for DeviceGaussian<E, D> {
         let shape = *x.shape();
         super::check_dim(shape.1, self.dim())?;
         let diff = x.clone() - self.mean.clone().broadcast_like::<_, Axis<0>>(&shape);
-        let grad = (diff.clone() * self.precision.clone().broadcast_like::<_, Axis<0>>(&shape)).negate();
+        let grad = diff.clone() * self.neg_precision.clone().broadcast_like::<_, Axis<0>>(&shape);
         let lp = row_sum(grad.clone() * diff) * E::of_f64(0.5);
         Ok((lp, grad))
     }

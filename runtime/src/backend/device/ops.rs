@@ -108,7 +108,8 @@ pub(crate) fn atan2_upper<E: DfdxElem, D: Device<E>>(y: &Column<E, D>, x: &Colum
 
 /// What a kick of all rows did.
 pub(crate) struct Kicked<E: DfdxElem, D: Device<E>> {
-    /// The rotated velocities (rows that cannot turn unchanged).
+    /// The rotated velocities (rows that cannot turn unchanged; undefined for a non-finite
+    /// gradient, where the ray stops).
     pub v: Rows<E, D>,
     /// `dlnL_pred` per row (NaN for a non-finite gradient).
     pub pred: Column<E, D>,
@@ -137,15 +138,18 @@ pub(crate) fn kick<E: DfdxElem, D: Device<E>>(v: &Rows<E, D>, g: &Rows<E, D>, gn
     // u_new ∝ A·e + B·u
     let a = one_m_zeta * (cos.clone() + c::<E>(1.0) + zeta.clone() * one_m_c.clone());
     let b = zeta.clone() * c::<E>(2.0);
-    let w = spread(a.clone() / gn, d) * g.clone() + spread(b.clone() / l.clone(), d) * v.clone();
-    let wn = row_norm(&w);
-    let scalable = moving.clone() & finite(&wn) & wn.gt(c::<E>(0.0));
-    let wn = scalable.clone().choose(wn, one.clone());
-    let v_new = spread(l / wn, d) * w;
-    let v_out = spread_mask(&scalable, d).choose(v_new, v.clone());
-    // u·u_new ∝ A·c + B, |u × u_new| ∝ A·sin θ_i
+    // A·e + B·u = (A·c + B)·u + A·sin θ_i·e⊥: its norm from the two components, so that the
+    // new velocity costs one pass over the rows, v_new = α·g + β·v
     let sin_i = (cos.clone().square().negate() + c::<E>(1.0)).clamp(0.0, 1.0).sqrt();
-    let turned = atan2_upper(&(a.clone() * sin_i), &(a * cos.clone() + b));
+    let (along, across) = (a.clone() * cos.clone() + b.clone(), a.clone() * sin_i);
+    let wn = (along.clone().square() + across.clone().square()).sqrt();
+    let scalable = moving.clone() & finite(&wn) & wn.gt(c::<E>(0.0));
+    let scale = l.clone() / scalable.clone().choose(wn, one.clone());
+    let alpha = scalable.clone().choose(scale.clone() * a / gn, zeros(&dev, p));
+    let beta = scalable.choose(scale * b / l, one.clone());
+    let v_out = spread(alpha, d) * g.clone() + spread(beta, d) * v.clone();
+    // u·u_new ∝ A·c + B, |u × u_new| ∝ A·sin θ_i
+    let turned = atan2_upper(&across, &along);
     // ln(s/2), s = (1+c) + (1−c)ζ² = 2 − (1−c)(1−ζ²)
     let m = one_m_c.clone() * expm1(&(delta.clone() * c::<E>(-2.0))).negate() * c::<E>(0.5);
     let near = ln1p(&m.clone().negate());

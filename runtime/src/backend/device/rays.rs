@@ -3,7 +3,7 @@
 //! (`docs/algorithms.md` §1.5–1.7, §1.12), every operation a tensor op on the device.
 
 use super::density::DeviceDensity;
-use super::ops::{finite, full, kick, row_norm, spread_mask, zeros, Column, Mask, Rows};
+use super::ops::{finite, full, kick, row_norm, zeros, Column, Mask, Rows};
 use crate::backend::DfdxElem;
 use crate::sampler::ray_tracing::{Integrator, OMELYAN_LAMBDA};
 use crate::sampler::SamplerError;
@@ -140,7 +140,8 @@ impl<E: DfdxElem, D: Device<E>> DeviceRays<E, D> {
     /// Integrates `n_steps` steps of size `dt` for every ray in place (the host
     /// [`integrate`](crate::sampler::ray_tracing::integrate) on each row): with `refresh_rate >
     /// 0`, partial refreshes O(dt/2) Φ O(dt) … Φ O(dt/2) with normals from the device's stream.
-    /// A ray that meets a non-finite value stops there (its later steps are masked).
+    /// A ray that meets a non-finite value stops there: its later steps count nothing (gradients,
+    /// predictions, turning) and its end point is undefined (the Metropolis test rejects it).
     /// [`Integrator::Rdkd`] picks DKD or KDK per step from `rng`, the same choice for every ray.
     pub fn integrate<T: DeviceDensity<E, D>, R: Rng>(&mut self, target: &T, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<DeviceTrajectory<E, D>, SamplerError>
     where
@@ -204,10 +205,9 @@ impl<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>> Integration<'_, E, D,
         self.rays.x.shape().1
     }
     fn drift(&mut self, h: f64) {
-        let keep = spread_mask(&self.alive, self.dim());
+        // a stopped ray keeps moving here: it is rejected at the end, whatever its position
         let r = &mut *self.rays;
-        let moved = r.x.clone() + r.v.clone() * E::of_f64(h);
-        r.x = keep.choose(moved, r.x.clone());
+        r.x = r.x.clone() + r.v.clone() * E::of_f64(h);
         self.dirty = true;
     }
     fn evaluate(&mut self) -> Result<(), SamplerError> {
@@ -230,7 +230,7 @@ impl<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>> Integration<'_, E, D,
         let r = &mut *self.rays;
         let k = kick(&r.v, &r.grad, &r.gn, h, d);
         let zero = zeros(r.v.device(), r.v.shape().0);
-        r.v = spread_mask(&self.alive, d).choose(k.v, r.v.clone());
+        r.v = k.v;
         self.turning = self.turning.clone() + self.alive.clone().choose(k.turned, zero.clone());
         let ok = self.alive.clone() & finite(&k.pred);
         self.pred = self.pred.clone() + ok.clone().choose(k.pred, zero);
