@@ -33,6 +33,8 @@ pub struct NetworkRegression<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem
     weights: Weights,
     noise: Noise,
     names: Vec<String>,
+    /// `1 / sd²` of each weight, on the device (for the device evaluation).
+    prior_inv_var: dfdx::tensor::Tensor<(usize,), E, D>,
 }
 
 impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
@@ -63,11 +65,12 @@ where
         }
         let net = DeviceNetwork::<B, I, 1, E, D>::new(dev, x.data(), y, Loss::SquaredError);
         let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
+        let prior_inv_var = net.device().tensor_from_vec(weights.sds().iter().map(|s| E::of_f64(1.0 / (s * s))).collect(), (weights.len(),));
         let mut names = weights.names();
         if matches!(noise, Noise::Gamma { .. }) {
             names.push("sigma".into());
         }
-        Ok(Self { net, weights, noise, names })
+        Ok(Self { net, weights, noise, names, prior_inv_var })
     }
 
     /// Number of weights.
@@ -75,9 +78,10 @@ where
         self.weights.len()
     }
 
-    /// The network, the per-weight prior sds and the noise, for the device density.
-    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &[f64], Noise) {
-        (&self.net, self.weights.sds(), self.noise)
+    /// The network, the per-weight prior sds (on the host and as `1/sd²` on the device) and the
+    /// noise, for the device density.
+    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &[f64], &dfdx::tensor::Tensor<(usize,), E, D>, Noise) {
+        (&self.net, self.weights.sds(), &self.prior_inv_var, self.noise)
     }
 
     /// The network's outputs at the rows of `x` for the unconstrained point `q`.

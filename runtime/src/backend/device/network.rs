@@ -37,13 +37,12 @@ where
     fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
         let (p, d) = *q.shape();
         super::check_dim(d, Target::dim(self))?;
-        let (net, sd, noise) = self.device_parts();
+        let (net, sd, inv_var, noise) = self.device_parts();
         let k = sd.len();
         let n = net.n_obs() as f64;
-        let dev = net.device();
         let w = if d == k { q.clone() } else { q.clone().slice((0..p, 0..k)) };
         let (sse, g_sse) = net.loss_grad_rows(&w);
-        let inv_var = dev.tensor_from_vec(sd.iter().map(|s| E::of_f64(1.0 / (s * s))).collect(), (k,)).broadcast_like::<_, Axis<0>>(&(p, k));
+        let inv_var = inv_var.clone().broadcast_like::<_, Axis<0>>(&(p, k));
         let prior_const: f64 = -sd.iter().map(|s| s.ln() + HALF_LN_2PI).sum::<f64>();
         let g_prior = (w.clone() * inv_var).negate();
         let log_prior = row_sum(g_prior.clone() * w) * c::<E>(0.5) + c::<E>(prior_const);

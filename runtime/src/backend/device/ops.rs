@@ -47,8 +47,10 @@ pub(crate) fn finite<E: DfdxElem, D: Device<E>>(v: &Column<E, D>) -> Mask<D> {
     v.lt(c::<E>(f64::INFINITY)) & v.gt(c::<E>(f64::NEG_INFINITY))
 }
 
+/// `p` copies of `x`, made on the device (a memset and a scalar add: dfdx's `ones_like` copies
+/// from the host on CUDA).
 pub(crate) fn full<E: DfdxElem, D: Device<E>>(dev: &D, p: usize, x: f64) -> Column<E, D> {
-    dev.ones_like(&(p,)) * c::<E>(x)
+    dev.zeros_like(&(p,)) + c::<E>(x)
 }
 
 pub(crate) fn zeros<E: DfdxElem, D: Device<E>>(dev: &D, p: usize) -> Column<E, D> {
