@@ -283,7 +283,7 @@ where
     /// The loss summed over all observations for every row of `w` (`(P, K)`: one weight vector
     /// per row, [`flatten`]'s layout) and its gradient rows `(P, K)`, without leaving the device:
     /// a dfdx module holds one set of weights, so each row is one forward and reverse pass.
-    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>) -> (Tensor<(usize,), E, D>, Tensor<(usize, usize), E, D>) {
+    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>) -> super::device::LogpGrad<E, D> {
         let (p, k) = *w.shape();
         let mut losses = Vec::with_capacity(p);
         let mut grads = Vec::with_capacity(p);

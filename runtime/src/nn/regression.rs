@@ -80,6 +80,7 @@ where
 
     /// The network, the per-weight prior sds (on the host and as `1/sd²` on the device) and the
     /// noise, for the device density.
+    #[allow(clippy::type_complexity)]
     pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &[f64], &dfdx::tensor::Tensor<(usize,), E, D>, Noise) {
         (&self.net, self.weights.sds(), &self.prior_inv_var, self.noise)
     }

@@ -8,7 +8,7 @@ use dfdx::prelude::{Axis, BroadcastTo, Tensor};
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::Device;
 
-/// `ln p` per row `(P,)` and its gradient `(P, D)`.
+/// One value per row `(P,)` (`ln p`) and its gradient rows `(P, D)`.
 pub type LogpGrad<E, D> = (Column<E, D>, Rows<E, D>);
 
 /// A log density whose population evaluation runs on a dfdx device `D` in element type `E`:
