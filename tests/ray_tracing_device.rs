@@ -174,6 +174,27 @@ fn warmup_tunes_the_shared_step_and_draws_work_with_the_summaries() {
 }
 
 #[test]
+fn draws_written_as_cmdstan_csv_read_back() {
+    use snell::output::{read_cmdstan_csv, CsvWriter};
+    let dir = std::env::temp_dir().join(format!("snell-device-csv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let target = DeviceGaussian::<f64, Cpu>::new(Cpu::seed_from_u64(1), &[0.5; 6], &[2.0; 6]).unwrap();
+    let csv = CsvWriter::new(&dir, "gaussian", "gaussian");
+    let cfg = RunConfig { chains: 3, warmup: 40, draws: 25, seed: 6, init: None };
+    let draws = DeviceRayTracing::new(RayTracing::default()).run_observed(&target, &cfg, &[&csv]).unwrap();
+    let read = read_cmdstan_csv(&csv.paths(cfg.chains)).unwrap();
+    assert_eq!(read.names, draws.names);
+    assert_eq!(read.stat_names, draws.stat_names);
+    for (r, d) in read.chains.iter().zip(&draws.chains) {
+        assert_eq!(r.lp, d.lp);
+        assert_eq!(r.stats, d.stats);
+        assert_eq!(r.values, d.values);
+        assert_eq!(r.step_size, d.step_size);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn runs_in_f32() {
     let (d, chains) = (100, 64);
     let (mean, sd) = (vec![0.0; d], vec![1.0; d]);

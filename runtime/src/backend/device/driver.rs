@@ -6,7 +6,7 @@ use super::rays::{download, upload, DeviceFloat, DeviceRays, DeviceTrajectory};
 use crate::backend::DfdxElem;
 use crate::sampler::adapt::DualAveraging;
 use crate::sampler::ray_tracing::{RayTracing, Weighting, STAT_NAMES};
-use crate::sampler::{chain_rng, ChainDraws, Draws, RunConfig, Sampler, SamplerError};
+use crate::sampler::{chain_rng, ChainDraws, ChainStart, Draws, Observer, Phase, RunConfig, Sampler, SamplerError};
 use dfdx::prelude::{ChooseFrom, SumTo, TryLt};
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::Device;
@@ -62,6 +62,13 @@ impl DeviceRayTracing {
     /// Runs `cfg.chains` chains on `target`'s device: `cfg.warmup` trajectories tuning the shared
     /// step size, then `cfg.draws` recorded draws per chain.
     pub fn run<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(&self, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
+        self.run_observed(target, cfg, &[])
+    }
+
+    /// [`run`](Self::run), telling `observers` (e.g. a [`CsvWriter`](crate::output::CsvWriter))
+    /// about every chain's start, adaptation, recorded draws and end. Warmup transitions are not
+    /// reported: their per-chain statistics never leave the device.
+    pub fn run_observed<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(&self, target: &T, cfg: &RunConfig, observers: &[&dyn Observer]) -> Result<Draws, SamplerError> {
         self.validate()?;
         let rt = &self.settings;
         let (p, d) = (cfg.chains, target.dim());
@@ -78,6 +85,18 @@ impl DeviceRayTracing {
         let mut dt = rt.dt;
         let mut da = DualAveraging::new(rt.target_accept, rt.dt);
         let mut out: Vec<ChainDraws> = (0..p).map(|_| ChainDraws { step_size: rt.dt, inv_metric: vec![1.0; d], ..Default::default() }).collect();
+        let (names, settings) = (target.names(), self.settings());
+        for c in 0..p {
+            let start = ChainStart { chain: c, sampler: SAMPLER, settings: &settings, config: cfg, names: &names, stat_names: &STAT_NAMES };
+            for o in observers {
+                o.start_chain(&start)?;
+            }
+        }
+        let clock = std::time::Instant::now();
+        let mut warmup_secs = 0.0;
+        if cfg.warmup == 0 {
+            adapted(&out, observers)?;
+        }
         let total = cfg.warmup + cfg.draws * self.thin;
         for iter in 0..total {
             if rt.full_refresh {
@@ -103,19 +122,40 @@ impl DeviceRayTracing {
                     out.iter_mut().for_each(|c| c.step_size = dt);
                 }
             } else if (iter - cfg.warmup + 1) % self.thin == 0 {
-                record(target, &s, &test, &traj, used, rt.n_steps, &mut out)?;
+                record(target, &s, &test, &traj, used, rt.n_steps, &mut out, observers)?;
+            }
+            if iter + 1 == cfg.warmup {
+                warmup_secs = clock.elapsed().as_secs_f64();
+                adapted(&out, observers)?;
             }
         }
-        Ok(Draws {
-            names: target.names(),
-            stat_names: STAT_NAMES.iter().map(|s| s.to_string()).collect(),
-            chains: out,
-            sampler: "ray_tracing_device".into(),
-            warmup: cfg.warmup,
-            settings: rt.settings().into_iter().chain([("thin".to_string(), self.thin.to_string())]).collect(),
-        })
+        let sampling_secs = clock.elapsed().as_secs_f64() - warmup_secs;
+        for c in 0..p {
+            for o in observers {
+                o.end_chain(c, warmup_secs, sampling_secs)?;
+            }
+        }
+        Ok(Draws { names, stat_names: STAT_NAMES.iter().map(|s| s.to_string()).collect(), chains: out, sampler: SAMPLER.into(), warmup: cfg.warmup, settings })
+    }
+
+    /// The settings as `key = value` pairs for output headers.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        self.settings.settings().into_iter().chain([("thin".to_string(), self.thin.to_string())]).collect()
     }
 }
+
+/// Tells the observers every chain's adapted step size and (unit) metric.
+fn adapted(out: &[ChainDraws], observers: &[&dyn Observer]) -> Result<(), SamplerError> {
+    for (c, chain) in out.iter().enumerate() {
+        for o in observers {
+            o.adapted(c, chain.step_size, &chain.inv_metric)?;
+        }
+    }
+    Ok(())
+}
+
+/// The sampler's name in draws and output headers.
+const SAMPLER: &str = "ray_tracing_device";
 
 /// The initial points of every chain (`cfg.init`, or [`DeviceDensity::init`] from each chain's stream with
 /// up to 100 tries for rows whose density is not finite), on the device.
@@ -174,7 +214,8 @@ fn metropolis<E: DeviceFloat, D: Device<E>>(rt: &RayTracing, s: &DeviceRays<E, D
 
 /// Copies one draw of every chain to the host: positions, log densities and the statistics of
 /// [`STAT_NAMES`] (the host sampler's).
-fn record<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, s: &DeviceRays<E, D>, test: &Tested<E, D>, traj: &DeviceTrajectory<E, D>, dt: f64, n_steps: usize, out: &mut [ChainDraws]) -> Result<(), SamplerError> {
+#[allow(clippy::too_many_arguments)]
+fn record<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, s: &DeviceRays<E, D>, test: &Tested<E, D>, traj: &DeviceTrajectory<E, D>, dt: f64, n_steps: usize, out: &mut [ChainDraws], observers: &[&dyn Observer]) -> Result<(), SamplerError> {
     let d = target.dim();
     let x = s.positions();
     let lp = s.log_densities();
@@ -182,9 +223,14 @@ fn record<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, s: &
     let turning = download(&traj.turning);
     let divergent = test.divergent.as_vec();
     for (c, o) in out.iter_mut().enumerate() {
+        let stats = [acc[c], dt, n_steps as f64, n_grad[c], f64::from(u8::from(divergent[c])), pred[c], err[c], turning[c] / n_steps.max(1) as f64];
+        let values = target.constrain(&x[c * d..(c + 1) * d]);
+        for obs in observers {
+            obs.draw(c, Phase::Sampling, lp[c], &stats, &values, divergent[c])?;
+        }
         o.lp.push(lp[c]);
-        o.stats.extend_from_slice(&[acc[c], dt, n_steps as f64, n_grad[c], f64::from(u8::from(divergent[c])), pred[c], err[c], turning[c] / n_steps.max(1) as f64]);
-        o.values.extend(target.constrain(&x[c * d..(c + 1) * d]));
+        o.stats.extend_from_slice(&stats);
+        o.values.extend(values);
     }
     Ok(())
 }
