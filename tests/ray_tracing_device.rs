@@ -63,6 +63,41 @@ fn one_trajectory_matches_the_host_integrator() {
     }
 }
 
+#[test]
+fn edge_cases_of_the_kick_match_the_host() {
+    // rays that cannot turn: at rest, at the mode (zero gradient, KDK kicks there first), moving
+    // exactly away from and towards the mode of an isotropic Gaussian (v ∥ g)
+    let d = 20;
+    let (mean, prec) = (vec![0.3; d], vec![1.5; d]);
+    let host = host_gaussian(mean.clone(), prec.clone());
+    let dev = DeviceGaussian::<f64, Cpu>::new(Cpu::default(), &mean, &prec).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let e: Vec<f64> = normals(&mut rng, d);
+    let ne = e.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let e: Vec<f64> = e.iter().map(|x| x / ne).collect();
+    let along = |t: f64| -> Vec<f64> { mean.iter().zip(&e).map(|(m, e)| m + t * e).collect() };
+    let rows: Vec<(Vec<f64>, Vec<f64>)> = vec![
+        (normals(&mut rng, d), vec![0.0; d]),
+        (mean.clone(), normals(&mut rng, d)),
+        (along(2.0), e.iter().map(|x| 1.7 * x).collect()),
+        (along(2.0), e.iter().map(|x| -1.7 * x).collect()),
+    ];
+    let (x0, v0): (Vec<f64>, Vec<f64>) = (rows.iter().flat_map(|r| r.0.clone()).collect(), rows.iter().flat_map(|r| r.1.clone()).collect());
+    for integrator in [Integrator::Kdk, Integrator::Dkd] {
+        let mut rays = DeviceRays::new(&dev, &x0, &v0).unwrap();
+        let traj = rays.integrate(&dev, 0.2, 3, integrator, 0.0, &mut rng).unwrap();
+        let (x, v, pred) = (rays.positions(), rays.velocities(), traj.dlnl_pred());
+        for (r, (xr, vr)) in rows.iter().enumerate() {
+            let mut s = RayState::new(&host, xr.clone(), vr.clone()).unwrap();
+            let info = integrate(&host, &mut s, 0.2, 3, integrator, 0.0, &mut rng).unwrap();
+            let span = r * d..(r + 1) * d;
+            assert!(max_rel(&x[span.clone()], &s.x) < 1e-12 && max_rel(&v[span.clone()], &s.v) < 1e-12, "{integrator:?} row {r}: x {:?} vs {:?}", &x[span.clone()][..3], &s.x[..3]);
+            assert!(max_rel(&[pred[r]], &[info.dlnl_pred]) < 1e-12, "{integrator:?} row {r}: dlnL_pred {} vs {}", pred[r], info.dlnl_pred);
+        }
+        assert_eq!(pred[0], 0.0, "a ray at rest predicts no change");
+    }
+}
+
 /// Standardised final states `(x − mean)/sd` of every chain: exact independent N(0, 1) draws if
 /// the kernel leaves the target invariant. Checks the pooled mean and variance and each
 /// coordinate's mean and variance over the chains; returns the pooled variance.
