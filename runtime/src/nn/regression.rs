@@ -34,7 +34,7 @@ pub struct NetworkRegression<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem
     noise: Noise,
     names: Vec<String>,
     /// `1 / sd²` of each weight, on the device (for the device evaluation).
-    prior_inv_var: dfdx::tensor::Tensor<(usize,), E, D>,
+    prior_inv_var: crate::backend::device::Column<E, D>,
 }
 
 impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
@@ -65,7 +65,7 @@ where
         }
         let net = DeviceNetwork::<B, I, 1, E, D>::new(dev, x.data(), y, Loss::SquaredError);
         let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
-        let prior_inv_var = net.device().tensor_from_vec(weights.sds().iter().map(|s| E::of_f64(1.0 / (s * s))).collect(), (weights.len(),));
+        let prior_inv_var = crate::backend::device::upload_column(net.device(), &weights.sds().iter().map(|s| 1.0 / (s * s)).collect::<Vec<_>>());
         let mut names = weights.names();
         if matches!(noise, Noise::Gamma { .. }) {
             names.push("sigma".into());
@@ -81,7 +81,7 @@ where
     /// The network, the per-weight prior sds (on the host and as `1/sd²` on the device) and the
     /// noise, for the device density.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &[f64], &dfdx::tensor::Tensor<(usize,), E, D>, Noise) {
+    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &[f64], &crate::backend::device::Column<E, D>, Noise) {
         (&self.net, self.weights.sds(), &self.prior_inv_var, self.noise)
     }
 

@@ -58,9 +58,8 @@ impl<E: DfdxElem, D: Device<E>> DeviceGaussian<E, D> {
         if let Some(m) = mean.iter().find(|m| !m.is_finite()) {
             return Err(SamplerError::Setting { name: "mean", detail: format!("must be finite, got {m}") });
         }
-        let n = mean.len();
-        let mean = dev.tensor_from_vec(mean.iter().map(|&v| E::of_f64(v)).collect(), (n,));
-        let neg_precision = dev.tensor_from_vec(precision.iter().map(|&v| E::of_f64(-v)).collect(), (n,));
+        let mean = super::upload_column(&dev, mean);
+        let neg_precision = super::upload_column(&dev, &precision.iter().map(|p| -p).collect::<Vec<_>>());
         Ok(Self { dev, mean, neg_precision })
     }
 }

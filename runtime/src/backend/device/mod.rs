@@ -13,6 +13,7 @@ pub use density::{DeviceDensity, DeviceGaussian, LogpGrad};
 pub use driver::DeviceRayTracing;
 pub use ops::{Column, Rows};
 pub use rays::{DeviceFloat, DeviceRays, DeviceTrajectory};
+pub(crate) use rays::upload_column;
 /// dfdx's device trait: what a [`DeviceDensity`] and the sampler run on.
 pub use dfdx::tensor_ops::Device as DfdxDevice;
 /// dfdx's CPU device (`Cpu::seed_from_u64(seed)` seeds its random stream).

@@ -41,6 +41,11 @@ pub(crate) fn upload<E: DfdxElem, D: Device<E>>(dev: &D, values: &[f64], p: usiz
     dev.tensor_from_vec(values.iter().map(|&v| E::of_f64(v)).collect(), (p, d))
 }
 
+/// Host values as a `(n,)` device tensor.
+pub(crate) fn upload_column<E: DfdxElem, D: Device<E>>(dev: &D, values: &[f64]) -> Column<E, D> {
+    dev.tensor_from_vec(values.iter().map(|&v| E::of_f64(v)).collect(), (values.len(),))
+}
+
 /// A device tensor's values on the host, as f64 (row-major).
 pub(crate) fn download<S: dfdx::shapes::Shape, E: DfdxElem, D: Device<E>>(t: &Tensor<S, E, D>) -> Vec<f64> {
     t.as_vec().into_iter().map(DfdxElem::as_f64).collect()
