@@ -10,6 +10,7 @@
 //! (e.g. a scalar reverse-mode tape for small models, where dfdx's per-op cost dominates) implements
 //! this trait and nothing else changes: neither the code that `#[model]` generates nor the samplers.
 
+pub mod device;
 mod dfdx_backend;
 mod native;
 pub mod network;

@@ -5,7 +5,7 @@
 use super::DfdxElem;
 use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef};
 use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
-use dfdx::prelude::{BroadcastTo, Const, GatherTo, Gradients, OwnedTape, SumTo, Tensor, Trace, TryMatMul};
+use dfdx::prelude::{Axis, BroadcastTo, Const, GatherTo, Gradients, NoneTape, OwnedTape, ReshapeTo, SumTo, Tensor, Trace, TryConcatAlong, TryMatMul, TryStack};
 use dfdx::shapes::{HasShape, Shape};
 use dfdx::tensor::TensorFromVec;
 use dfdx::tensor_ops::{Backward, Device};
@@ -61,13 +61,20 @@ impl<E: DfdxElem, D: Device<E>> ReadTensor<E, D> for FlattenGrads<'_, E, D> {
     }
 }
 
-/// Writes a flat vector back into the trainable tensors, in the same order as [`Flatten`].
-struct Load<'a> {
-    flat: &'a [f64],
+/// Something that replaces each trainable tensor's values, in the module's own order (the order
+/// of [`Flatten`]), from a flat source.
+trait WriteTensor<E: DfdxElem, D: Device<E>> {
+    /// Writes the `n` source values from `at` into `t`.
+    fn write<S: Shape>(&mut self, t: &mut Tensor<S, E, D>, at: usize, n: usize);
+}
+
+/// Walks the trainable tensors with a [`WriteTensor`], keeping the position in the source.
+struct Writer<W> {
+    w: W,
     at: usize,
 }
 
-impl<E: DfdxElem, D: Device<E>> TensorVisitor<E, D> for Load<'_> {
+impl<E: DfdxElem, D: Device<E>, W: WriteTensor<E, D>> TensorVisitor<E, D> for Writer<W> {
     type Viewer = ViewTensorMut;
     type Err = D::Err;
     type E2 = E;
@@ -75,11 +82,43 @@ impl<E: DfdxElem, D: Device<E>> TensorVisitor<E, D> for Load<'_> {
     fn visit<S: Shape>(&mut self, opts: TensorOptions<S, E, D>, t: &mut Tensor<S, E, D>) -> Result<Option<Tensor<S, E, D>>, D::Err> {
         if opts.do_gradient_update {
             let n = t.shape().num_elements();
-            let values: Vec<E> = self.flat[self.at..self.at + n].iter().map(|&v| E::of_f64(v)).collect();
-            t.copy_from(&values);
+            self.w.write(t, self.at, n);
             self.at += n;
         }
         Ok(None)
+    }
+}
+
+/// From a flat host vector.
+struct Load<'a>(&'a [f64]);
+
+impl<E: DfdxElem, D: Device<E>> WriteTensor<E, D> for Load<'_> {
+    fn write<S: Shape>(&mut self, t: &mut Tensor<S, E, D>, at: usize, n: usize) {
+        let values: Vec<E> = self.0[at..at + n].iter().map(|&v| E::of_f64(v)).collect();
+        t.copy_from(&values);
+    }
+}
+
+/// From one device row of weights (`(K,)`), without leaving the device.
+struct LoadDevice<'a, E: DfdxElem, D: Device<E>>(&'a Tensor<(usize,), E, D>);
+
+impl<E: DfdxElem, D: Device<E>> WriteTensor<E, D> for LoadDevice<'_, E, D> {
+    fn write<S: Shape>(&mut self, t: &mut Tensor<S, E, D>, at: usize, n: usize) {
+        let shape = *t.shape();
+        *t = self.0.clone().slice((at..at + n,)).reshape_like(&shape);
+    }
+}
+
+/// Collects each tensor's gradient, flattened, on the device.
+struct DeviceGrads<'a, E: DfdxElem, D: Device<E>> {
+    grads: &'a Gradients<E, D>,
+    out: Vec<Tensor<(usize,), E, D>>,
+}
+
+impl<E: DfdxElem, D: Device<E>> ReadTensor<E, D> for &mut DeviceGrads<'_, E, D> {
+    fn read<S: Shape>(&mut self, t: &Tensor<S, E, D>) {
+        let n = t.shape().num_elements();
+        self.out.push(self.grads.get(t).reshape_like(&(n,)));
     }
 }
 
@@ -106,7 +145,7 @@ pub fn tensor_sizes<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module
 /// Writes `flat` (as [`flatten`] lays it out) into the module's trainable tensors. The caller has
 /// checked the length.
 pub fn load<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module: &mut M, flat: &[f64]) {
-    let _ = M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut Load { flat, at: 0 } });
+    let _ = M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut Writer { w: Load(flat), at: 0 } });
 }
 
 /// What a built dfdx module must offer to serve as a network with `I` inputs and `O` outputs:
@@ -188,6 +227,11 @@ where
         self.n
     }
 
+    /// The device the network and its data live on.
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+
     /// The size B of `batch` (N for `None`) and the likelihood's scale N / B.
     pub fn batch_scale(&self, batch: Option<&[usize]>) -> (usize, f64) {
         let b = batch.map_or(self.n, |b| b.len());
@@ -234,6 +278,33 @@ where
         grad.clear();
         walk(&m, FlattenGrads { grads: &grads, out: grad });
         value
+    }
+
+    /// The loss summed over all observations for every row of `w` (`(P, K)`: one weight vector
+    /// per row, [`flatten`]'s layout) and its gradient rows `(P, K)`, without leaving the device:
+    /// a dfdx module holds one set of weights, so each row is one forward and reverse pass.
+    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>) -> super::device::LogpGrad<E, D> {
+        let (p, k) = *w.shape();
+        let mut losses = Vec::with_capacity(p);
+        let mut grads = Vec::with_capacity(p);
+        for r in 0..p {
+            let row = w.clone().slice((r..r + 1, 0..k)).reshape_like(&(k,));
+            let mut m = self.template.clone();
+            let _ = B::Built::iter_tensors(&mut RecursiveWalker { m: &mut m, f: &mut Writer { w: LoadDevice(&row), at: 0 } });
+            let out = m.forward(self.x.clone().traced(m.alloc_grads()));
+            let s = match self.loss {
+                Loss::SquaredError => (out - self.y.clone()).square().sum::<(), _>(),
+                Loss::CrossEntropy => dfdx::losses::cross_entropy_with_logits_loss(out, self.y.clone()) * E::of_f64(self.n as f64),
+            };
+            losses.push(s.retaped::<NoneTape>());
+            let g = s.backward();
+            let mut flat = DeviceGrads { grads: &g, out: Vec::new() };
+            walk(&m, &mut flat);
+            let mut pieces = flat.out.into_iter();
+            let first = pieces.next().expect("a network has trainable tensors");
+            grads.push(pieces.fold(first, |acc, t| (acc, t).concat_along(Axis::<0>)));
+        }
+        (losses.stack(), grads.stack())
     }
 
     /// The network's outputs (row-major `(rows, O)`) at the rows of `x` (row-major `(rows, I)`),

@@ -33,6 +33,8 @@ pub struct NetworkRegression<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem
     weights: Weights,
     noise: Noise,
     names: Vec<String>,
+    /// `1 / sd²` of each weight, on the device (for the device evaluation).
+    prior_inv_var: crate::backend::device::Column<E, D>,
 }
 
 impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
@@ -63,16 +65,24 @@ where
         }
         let net = DeviceNetwork::<B, I, 1, E, D>::new(dev, x.data(), y, Loss::SquaredError);
         let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
+        let prior_inv_var = crate::backend::device::upload_column(net.device(), &weights.sds().iter().map(|s| 1.0 / (s * s)).collect::<Vec<_>>());
         let mut names = weights.names();
         if matches!(noise, Noise::Gamma { .. }) {
             names.push("sigma".into());
         }
-        Ok(Self { net, weights, noise, names })
+        Ok(Self { net, weights, noise, names, prior_inv_var })
     }
 
     /// Number of weights.
     pub fn n_weights(&self) -> usize {
         self.weights.len()
+    }
+
+    /// The network, the per-weight prior sds (on the host and as `1/sd²` on the device) and the
+    /// noise, for the device density.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &[f64], &crate::backend::device::Column<E, D>, Noise) {
+        (&self.net, self.weights.sds(), &self.prior_inv_var, self.noise)
     }
 
     /// The network's outputs at the rows of `x` for the unconstrained point `q`.
@@ -225,6 +235,22 @@ where
     }
     fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
         Some(self)
+    }
+}
+
+/// The lockstep drivers evaluate the population's members one after another.
+impl<B, const I: usize, E, D> crate::sampler::population::PopulationTarget for NetworkRegression<B, I, E, D>
+where
+    E: DfdxElem,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, 1, E, D>,
+{
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        let d = self.names.len();
+        for (i, l) in lp.iter_mut().enumerate() {
+            *l = self.eval(&q[i * d..(i + 1) * d], None, &mut grad[i * d..(i + 1) * d])?;
+        }
+        Ok(())
     }
 }
 

@@ -46,6 +46,11 @@ impl Weights {
         self.sd.len()
     }
 
+    /// The prior sd of each weight.
+    pub(crate) fn sds(&self) -> &[f64] {
+        &self.sd
+    }
+
     /// `w.1 … w.K`.
     pub(crate) fn names(&self) -> Vec<String> {
         (1..=self.len()).map(|i| format!("w.{i}")).collect()

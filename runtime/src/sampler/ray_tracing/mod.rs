@@ -29,6 +29,12 @@ mod dphi;
 mod minibatch;
 mod weighting;
 
+/// The ray tracing sampler with every chain's state on a dfdx device (CPU, or CUDA behind the
+/// `cuda` feature): [`device::DeviceRayTracing`] on a [`device::DeviceDensity`].
+pub mod device {
+    pub use crate::backend::device::*;
+}
+
 pub use minibatch::MinibatchSettings;
 pub use weighting::{WeightFn, Weighting};
 

@@ -1,0 +1,236 @@
+//! [`DeviceRayTracing`]: the ray tracing sampler with every chain's state on a dfdx device.
+
+use super::density::DeviceDensity;
+use super::ops::{finite, full, spread_mask, zeros, Column};
+use super::rays::{download, upload, DeviceFloat, DeviceRays, DeviceTrajectory};
+use crate::backend::DfdxElem;
+use crate::sampler::adapt::DualAveraging;
+use crate::sampler::ray_tracing::{RayTracing, Weighting, STAT_NAMES};
+use crate::sampler::{chain_rng, ChainDraws, ChainStart, Draws, Observer, Phase, RunConfig, Sampler, SamplerError};
+use dfdx::prelude::{ChooseFrom, SumTo, TryLt};
+use dfdx::shapes::HasShape;
+use dfdx::tensor_ops::Device;
+
+/// The ray tracing sampler (`docs/algorithms.md` §1) for P chains in lockstep on a dfdx device.
+///
+/// Positions, velocities, log densities and gradients of all chains stay in device tensors for
+/// the whole run: drifts, kicks, refreshes (normals from the device's random stream), the
+/// Metropolis test of each chain and the choice between its proposal and its start are tensor
+/// ops. What comes back to the host is the mean acceptance of each warmup trajectory (one
+/// scalar, for the step size) and the recorded draws. With dfdx 0.13 the device's random stream
+/// is drawn on the host and uploaded (its `Cuda` device samples on the CPU): one `(P, D)` upload
+/// per refresh and `P` uniforms per Metropolis test travel host → device.
+///
+/// The settings are [`RayTracing`]'s, with plain ray tracing (unit weighting, exact gradients,
+/// identity metric). Unlike the host drivers, all chains share one step size: warmup's dual
+/// averaging follows the chains' mean acceptance. [`Integrator::Rdkd`]
+/// (crate::sampler::ray_tracing::Integrator::Rdkd) picks each step's integrator once for all
+/// chains.
+///
+/// Randomness: initial points come from `cfg.seed`'s per-chain streams (as in
+/// [`run`](crate::sampler::run)); velocities and Metropolis uniforms from the device's stream,
+/// seeded when the device is made (`Cpu::seed_from_u64(seed)`, `Cuda::try_build(ordinal,
+/// seed)`). The same device seed and `cfg` give the same draws.
+#[derive(Clone, Debug)]
+pub struct DeviceRayTracing {
+    /// The sampler's settings.
+    pub settings: RayTracing,
+    /// Record every `thin`-th trajectory after warmup (default 1): `cfg.draws` draws are
+    /// recorded from `cfg.draws · thin` trajectories. Only recorded draws are copied to the host.
+    pub thin: usize,
+}
+
+impl DeviceRayTracing {
+    /// The device sampler with the given settings, recording every draw.
+    pub fn new(settings: RayTracing) -> Self {
+        Self { settings, thin: 1 }
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), SamplerError> {
+        let rt = &self.settings;
+        rt.validate()?;
+        if !matches!(rt.weighting, Weighting::Unit) || rt.minibatch.is_some() || rt.metric {
+            return Err(SamplerError::Setting { name: "weighting", detail: "the device driver runs plain ray tracing with exact gradients and a unit metric: use run for weightings, minibatches and metrics".into() });
+        }
+        if self.thin == 0 {
+            return Err(SamplerError::Setting { name: "thin", detail: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+
+    /// Runs `cfg.chains` chains on `target`'s device: `cfg.warmup` trajectories tuning the shared
+    /// step size, then `cfg.draws` recorded draws per chain.
+    pub fn run<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(&self, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
+        self.run_observed(target, cfg, &[])
+    }
+
+    /// [`run`](Self::run), telling `observers` (e.g. a [`CsvWriter`](crate::output::CsvWriter))
+    /// about every chain's start, adaptation, recorded draws and end. Warmup transitions are not
+    /// reported: their per-chain statistics never leave the device.
+    pub fn run_observed<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(&self, target: &T, cfg: &RunConfig, observers: &[&dyn Observer]) -> Result<Draws, SamplerError> {
+        self.validate()?;
+        let rt = &self.settings;
+        let (p, d) = (cfg.chains, target.dim());
+        if p == 0 {
+            return Err(SamplerError::Setting { name: "chains", detail: "must be at least 1".into() });
+        }
+        if d < 2 {
+            return Err(SamplerError::Setting { name: "dimension", detail: format!("the ray tracing sampler needs D ≥ 2, got {d}; use HMC or NUTS") });
+        }
+        let dev = target.device().clone();
+        let mut s = initial_rays(target, cfg)?;
+        // the step choice of RDKD, one per step for all chains: a stream no chain uses
+        let mut step_rng = chain_rng(cfg.seed, usize::MAX);
+        let mut dt = rt.dt;
+        let mut da = DualAveraging::new(rt.target_accept, rt.dt);
+        let mut out: Vec<ChainDraws> = (0..p).map(|_| ChainDraws { step_size: rt.dt, inv_metric: vec![1.0; d], ..Default::default() }).collect();
+        let (names, settings) = (target.names(), self.settings());
+        for c in 0..p {
+            let start = ChainStart { chain: c, sampler: SAMPLER, settings: &settings, config: cfg, names: &names, stat_names: &STAT_NAMES };
+            for o in observers {
+                o.start_chain(&start)?;
+            }
+        }
+        let clock = std::time::Instant::now();
+        let mut warmup_secs = 0.0;
+        if cfg.warmup == 0 {
+            adapted(&out, observers)?;
+        }
+        let total = cfg.warmup + cfg.draws * self.thin;
+        for iter in 0..total {
+            if rt.full_refresh {
+                s.v = E::normals(&dev, p, d);
+            }
+            let mut prop = s.clone();
+            let traj = prop.integrate(target, dt, rt.n_steps, rt.integrator, rt.refresh_rate, &mut step_rng)?;
+            let test = metropolis(rt, &s, &prop, &traj);
+            let used = dt;
+            let keep = spread_mask(&test.accepted, d);
+            s = DeviceRays {
+                x: keep.clone().choose(prop.x, s.x.clone()),
+                v: keep.clone().choose(prop.v, s.v.clone().negate()),
+                grad: keep.clone().choose(prop.grad, s.grad.clone()),
+                lp: test.accepted.clone().choose(prop.lp, s.lp.clone()),
+                gn: test.accepted.clone().choose(prop.gn, s.gn.clone()),
+            };
+            if iter < cfg.warmup {
+                let mean = download(&test.accept_prob.clone().sum::<(), _>())[0] / p as f64;
+                dt = da.learn(mean);
+                if iter + 1 == cfg.warmup {
+                    dt = da.final_step_size();
+                    out.iter_mut().for_each(|c| c.step_size = dt);
+                }
+            } else if (iter - cfg.warmup + 1) % self.thin == 0 {
+                record(target, &s, &test, &traj, used, rt.n_steps, &mut out, observers)?;
+            }
+            if iter + 1 == cfg.warmup {
+                warmup_secs = clock.elapsed().as_secs_f64();
+                adapted(&out, observers)?;
+            }
+        }
+        let sampling_secs = clock.elapsed().as_secs_f64() - warmup_secs;
+        for c in 0..p {
+            for o in observers {
+                o.end_chain(c, warmup_secs, sampling_secs)?;
+            }
+        }
+        Ok(Draws { names, stat_names: STAT_NAMES.iter().map(|s| s.to_string()).collect(), chains: out, sampler: SAMPLER.into(), warmup: cfg.warmup, settings })
+    }
+
+    /// The settings as `key = value` pairs for output headers.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        self.settings.settings().into_iter().chain([("thin".to_string(), self.thin.to_string())]).collect()
+    }
+}
+
+/// Tells the observers every chain's adapted step size and (unit) metric.
+fn adapted(out: &[ChainDraws], observers: &[&dyn Observer]) -> Result<(), SamplerError> {
+    for (c, chain) in out.iter().enumerate() {
+        for o in observers {
+            o.adapted(c, chain.step_size, &chain.inv_metric)?;
+        }
+    }
+    Ok(())
+}
+
+/// The sampler's name in draws and output headers.
+const SAMPLER: &str = "ray_tracing_device";
+
+/// The initial points of every chain (`cfg.init`, or [`DeviceDensity::init`] from each chain's stream with
+/// up to 100 tries for rows whose density is not finite), on the device.
+fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, cfg: &RunConfig) -> Result<DeviceRays<E, D>, SamplerError> {
+    let (p, d) = (cfg.chains, target.dim());
+    let dev = target.device();
+    let mut q = Vec::with_capacity(p * d);
+    let mut rngs: Vec<_> = (0..p).map(|c| chain_rng(cfg.seed, c)).collect();
+    match &cfg.init {
+        Some(qs) if qs.len() == 1 || qs.len() == p => {
+            for c in 0..p {
+                let row = &qs[if qs.len() == 1 { 0 } else { c }];
+                if row.len() != d {
+                    return Err(SamplerError::Setting { name: "init", detail: format!("has {} values, the model has dimension {d}", row.len()) });
+                }
+                q.extend_from_slice(row);
+            }
+        }
+        Some(qs) => return Err(SamplerError::Setting { name: "init", detail: format!("{} initial points for {} chains: give one, or one per chain", qs.len(), p) }),
+        None => rngs.iter_mut().for_each(|r| q.extend(target.init(r))),
+    }
+    let tries = if cfg.init.is_some() { 1 } else { 100 };
+    for _ in 0..tries {
+        let rays = DeviceRays::at(target, upload(dev, &q, p, d), E::normals(dev, p, d))?;
+        let ok = (finite(&rays.lp) & finite(&rays.gn)).as_vec();
+        let Some(bad) = ok.iter().position(|o| !o) else { return Ok(rays) };
+        if tries == 1 {
+            let lp = rays.log_densities()[bad];
+            return Err(SamplerError::Init { chain: bad, tries, detail: format!("log density {lp} or its gradient is not finite") });
+        }
+        for (c, _) in ok.iter().enumerate().filter(|(_, o)| !**o) {
+            q[c * d..(c + 1) * d].copy_from_slice(&target.init(&mut rngs[c]));
+        }
+    }
+    Err(SamplerError::Init { chain: 0, tries, detail: "some chains found no point with a finite log density and gradient".into() })
+}
+
+/// The Metropolis test of every chain (§1.8), on the device.
+struct Tested<E: DfdxElem, D: Device<E>> {
+    accept_prob: Column<E, D>,
+    ln_alpha: Column<E, D>,
+    accepted: super::ops::Mask<D>,
+    divergent: super::ops::Mask<D>,
+}
+
+fn metropolis<E: DeviceFloat, D: Device<E>>(rt: &RayTracing, s: &DeviceRays<E, D>, prop: &DeviceRays<E, D>, traj: &DeviceTrajectory<E, D>) -> Tested<E, D> {
+    let p = s.lp.shape().0;
+    let dev = s.lp.device().clone();
+    let ln_alpha = prop.lp.clone() - s.lp.clone() - traj.pred.clone();
+    let ln_alpha = traj.alive.clone().choose(ln_alpha, full(&dev, p, f64::NEG_INFINITY)).nans_to(f64::NEG_INFINITY);
+    let accept_prob = ln_alpha.clone().minimum(zeros(&dev, p)).exp();
+    let divergent = !traj.alive.clone() | ln_alpha.lt(E::of_f64(-rt.max_error));
+    let accepted = if rt.metropolis { traj.alive.clone() & E::uniforms(&dev, p).lt(&accept_prob) } else { traj.alive.clone() };
+    Tested { accept_prob, ln_alpha, accepted, divergent }
+}
+
+/// Copies one draw of every chain to the host: positions, log densities and the statistics of
+/// [`STAT_NAMES`] (the host sampler's).
+#[allow(clippy::too_many_arguments)]
+fn record<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, s: &DeviceRays<E, D>, test: &Tested<E, D>, traj: &DeviceTrajectory<E, D>, dt: f64, n_steps: usize, out: &mut [ChainDraws], observers: &[&dyn Observer]) -> Result<(), SamplerError> {
+    let d = target.dim();
+    let x = s.positions();
+    let lp = s.log_densities();
+    let (acc, pred, err, n_grad) = (download(&test.accept_prob), traj.dlnl_pred(), download(&test.ln_alpha), traj.n_grad());
+    let turning = download(&traj.turning);
+    let divergent = test.divergent.as_vec();
+    for (c, o) in out.iter_mut().enumerate() {
+        let stats = [acc[c], dt, n_steps as f64, n_grad[c], f64::from(u8::from(divergent[c])), pred[c], err[c], turning[c] / n_steps.max(1) as f64];
+        let values = target.constrain(&x[c * d..(c + 1) * d]);
+        for obs in observers {
+            obs.draw(c, Phase::Sampling, lp[c], &stats, &values, divergent[c])?;
+        }
+        o.lp.push(lp[c]);
+        o.stats.extend_from_slice(&stats);
+        o.values.extend(values);
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! The ray tracing sampler with its state on a dfdx device (CPU, or CUDA behind the `cuda`
+//! feature): [`DeviceDensity`] evaluates a population of points there, [`DeviceRays`] holds P rays
+//! there and integrates their trajectories in lockstep, [`DeviceRayTracing`] runs chains on them.
+//! Public as [`crate::sampler::ray_tracing::device`].
+
+mod density;
+mod driver;
+mod network;
+mod ops;
+mod rays;
+
+pub use density::{DeviceDensity, DeviceGaussian, LogpGrad};
+pub use driver::DeviceRayTracing;
+pub use ops::{Column, Rows};
+pub use rays::{DeviceFloat, DeviceRays, DeviceTrajectory};
+pub(crate) use rays::upload_column;
+/// dfdx's device trait: what a [`DeviceDensity`] and the sampler run on.
+pub use dfdx::tensor_ops::Device as DfdxDevice;
+/// dfdx's CPU device (`Cpu::seed_from_u64(seed)` seeds its random stream).
+pub use dfdx::tensor::Cpu;
+/// dfdx's CUDA device (`Cuda::try_build(ordinal, seed)`).
+#[cfg(feature = "cuda")]
+pub use dfdx::tensor::Cuda;
+
+use crate::sampler::SamplerError;
+
+/// A population's dimension against the density's.
+pub(crate) fn check_dim(got: usize, want: usize) -> Result<(), SamplerError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(SamplerError::Setting { name: "dimension", detail: format!("points of dimension {got} for a density of dimension {want}") })
+    }
+}
