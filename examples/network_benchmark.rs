@@ -17,9 +17,11 @@
 //! population evaluation per step. `ms/step` is one step of one chain for threaded rows and one
 //! step of all chains for the lockstep row (the peer's 7,352 ms is one step of its 1,000 chains).
 //!
-//! CPU only for now: dfdx 0.13's CUDA device is neither `Send` nor `Sync`, so a network on the GPU
-//! cannot be a `Target`, which the driver shares between chain threads. Running it there needs a
-//! sampler that owns the device on one thread and keeps its state in one device buffer.
+//! Row (a) also runs on the device ray tracer, which keeps every chain's state in dfdx tensors on
+//! one thread: on dfdx's CPU device here, and with `--cuda` (built with `--features cuda`, see
+//! `scripts/build-cuda.sh`) on CUDA device 0. The other rows stay on the CPU: dfdx 0.13's CUDA
+//! device is neither `Send` nor `Sync`, so a network there cannot be a `Target` shared by chain
+//! threads, and the classifier and sequence model have no device density yet.
 //!
 //! The attention blocks are dfdx's `TransformerEncoder` (dfdx 0.13 has no causal mask), so (c)
 //! has the shape and cost of a decoder but is not a language model of the tokens' order.
@@ -83,7 +85,7 @@ fn minibatch_rays(d: usize, batch: usize, n_steps: usize) -> RayTracing {
 }
 
 macro_rules! benchmark {
-    ($dev:expr, $elem:ty, $full:expr, $chains:expr, $lockstep:expr) => {{
+    ($dev:expr, $elem:ty, $full:expr, $chains:expr, $lockstep:expr, $device:expr, $device_label:expr) => {{
         let dev = $dev;
         println!("{}", Row::header());
         let (x, y) = regression_data();
@@ -98,6 +100,11 @@ macro_rules! benchmark {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let inits: Vec<Vec<f64>> = (0..$lockstep).map(|_| { let mut q = mlp.random_weights(&mut rng); q.push(0.0); q }).collect();
         let row = Bench { name: "(a) #[model] + Mlp, lockstep, f64", sampler: exact, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 8.0, peer_ms: Some(7352.0) }.run_lockstep(&model, 1, Some(inits))?;
+        println!("{row}");
+        // the same network with every chain's state on the device (f32)
+        let on_device = NetworkRegression::<Regression, 1, f32, _>::new($device, &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
+        let rays = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let row = Bench { name: $device_label, sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
         println!("{row}");
 
         let (x, labels) = mlp_data(4096);
@@ -130,6 +137,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let chains = args.iter().position(|a| a == "--chains").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok()).unwrap_or(8);
     println!("ray tracing on networks, f32, {} threads; floors: bytes / 3 TB/s and FLOPs / 67 TFLOP/s (an H100)\n", rayon::current_num_threads());
     let lockstep = args.iter().position(|a| a == "--lockstep").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok()).unwrap_or(1000);
-    benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep);
+    let cuda = args.iter().any(|a| a == "--cuda");
+    if cuda {
+        #[cfg(feature = "cuda")]
+        {
+            let dev = snell::sampler::ray_tracing::device::Cuda::try_build(0, 1)?;
+            benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, dev.clone(), "(a) device driver, CUDA, f32");
+            return Ok(());
+        }
+        #[cfg(not(feature = "cuda"))]
+        return Err("--cuda needs the cuda feature (scripts/build-cuda.sh --release --features cuda --example network_benchmark)".into());
+    }
+    benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, snell::nn::Cpu::default(), "(a) device driver, CPU, f32");
     Ok(())
 }

@@ -15,6 +15,7 @@ use snell::diagnostics::ess_bulk;
 use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{NetworkRegression, Noise, WeightPrior};
 use snell::sampler::population::{run_ray_tracing_population, PopulationTarget};
+use snell::backend::network::{LocalBuilder, LocalDevice};
 use snell::sampler::ray_tracing::device::{Cpu, DeviceDensity, DeviceFloat, DeviceGaussian, DeviceRayTracing, DfdxDevice};
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{Draws, FnDensity, RunConfig};
@@ -96,9 +97,11 @@ fn main() {
     }
 }
 
-/// The Gaussian on `dev`, then the network regression on the CPU (networks need a device that
-/// threads can share, which dfdx's `Cuda` is not).
-fn both<E: DeviceFloat, D: DfdxDevice<E>>(dev: D, chains: usize, dim: usize, label: &str) {
+/// The Gaussian on `dev`, then the network regression on `dev` beside the host (CPU, f64) target.
+fn both<E: DeviceFloat, D: DfdxDevice<E> + LocalDevice<E>>(dev: D, chains: usize, dim: usize, label: &str)
+where
+    Net: LocalBuilder<1, 1, E, D>,
+{
     println!("device: dfdx {label}\n");
     let gaussian = DeviceGaussian::<E, D>::new(dev.clone(), &vec![0.0; dim], &vec![1.0; dim]).unwrap();
     let host = FnDensity::new(dim, |q: &[f64], g: &mut [f64]| {
@@ -115,11 +118,11 @@ fn both<E: DeviceFloat, D: DfdxDevice<E>>(dev: D, chains: usize, dim: usize, lab
     let ys: Vec<f64> = xs.iter().enumerate().map(|(i, x)| x.sin() + 0.1 * ((i * 7919 % 100) as f64 / 50.0 - 1.0)).collect();
     let x = Matrix::new(100, 1, xs).unwrap();
     let noise = Noise::Gamma { shape: 2.0, rate: 10.0 };
-    let on_device = NetworkRegression::<Net, 1>::new(Cpu::seed_from_u64(3), &x, &ys, WeightPrior::isotropic(1.0), noise).unwrap();
+    let on_device = NetworkRegression::<Net, 1, E, D>::new(dev.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise).unwrap();
     let on_host = NetworkRegression::<Net, 1>::new(Cpu::seed_from_u64(0), &x, &ys, WeightPrior::isotropic(1.0), noise).unwrap();
     let rt = RayTracing::new(0.02, 20);
     let cfg = RunConfig { chains: chains.min(16), warmup: 200, draws: 100, seed: 2, init: None };
-    println!("network on the CPU device (f64):");
+    println!("network on the device ({label}), host target on the CPU (f64):");
     let (net_dev, net_host) = compare("network regression 1-20-1 tanh (61 weights + sigma), 100 points", &on_device, &on_host, &rt, &cfg);
     println!("  posterior mean sigma: device {:.4}, host {:.4}", net_dev.mean("sigma").unwrap(), net_host.mean("sigma").unwrap());
 

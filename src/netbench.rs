@@ -4,6 +4,7 @@
 
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::population::{run_ray_tracing_population, PopulationTarget};
+use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceRayTracing, DfdxDevice};
 use snell::sampler::{run, Draws, RunConfig, SamplerError, Select, Target};
 use std::fmt;
 use std::time::Instant;
@@ -102,6 +103,12 @@ impl Bench<'_> {
         let first = target.names().into_iter().next().unwrap_or_default();
         let recorded = Select::new(target, &[first.as_str()])?;
         self.time(target.dim(), self.chains as f64, |cfg| run_ray_tracing_population(&self.sampler, &recorded, cfg), seed, init)
+    }
+
+    /// As [`Bench::run_lockstep`], with every chain's state on `target`'s dfdx device
+    /// (`snell::sampler::ray_tracing::device`); only the recorded draws come back to the host.
+    pub fn run_device<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>>(&self, target: &T, seed: u64) -> Result<Row, SamplerError> {
+        self.time(target.dim(), self.chains as f64, |cfg| DeviceRayTracing::new(self.sampler.clone()).run(target, cfg), seed, None)
     }
 
     fn time(&self, d: usize, chains_per_step: f64, sample: impl FnOnce(&RunConfig) -> Result<Draws, SamplerError>, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {

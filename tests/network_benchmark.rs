@@ -42,6 +42,12 @@ fn benchmark_rows_for_three_kinds_of_network() {
     check(&row);
     assert_eq!(row.params, mlp.len() + 1);
 
+    // and with every chain's state on dfdx's CPU device
+    let on_device = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1, f32>::new(Default::default(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
+    let rays = RayTracing { dt: 0.05, n_steps: 4, ..Default::default() };
+    let row = Bench { name: "regression, device driver", sampler: rays, chains: 6, trajectories: 3, flops_per_grad: 6.0 * on_device.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None }.run_device(&on_device, 1).unwrap();
+    check(&row);
+
     let x = Matrix::new(32, 4, (0..128).map(|i| ((i * 7) % 13) as f64 / 13.0).collect()).unwrap();
     let labels: Vec<usize> = (0..32).map(|i| i % 3).collect();
     let clf = NetworkClassifier::<(Linear<4, 6>, ReLU, Linear<6, 3>), 4, 3, f32>::new(Default::default(), &x, &labels, WeightPrior::isotropic(1.0)).unwrap();

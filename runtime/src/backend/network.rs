@@ -166,20 +166,37 @@ impl<const I: usize, const O: usize, E: DfdxElem, D: Device<E>, M> NetworkModule
 {
 }
 
-/// A device networks run on: dfdx's device for element type `E`, with index tensors for
-/// minibatches, shareable between the chain threads that evaluate the network.
-pub trait NetworkDevice<E: DfdxElem>: Device<E> + TensorFromVec<usize> + Sync {}
+/// A device a network can be built and evaluated on by one thread: dfdx's device for element type
+/// `E`, with index tensors for minibatches (dfdx's `Cuda` is one; the device ray tracer needs no
+/// more).
+pub trait LocalDevice<E: DfdxElem>: Device<E> + TensorFromVec<usize> {}
 
-impl<E: DfdxElem, D: Device<E> + TensorFromVec<usize> + Sync> NetworkDevice<E> for D {}
+impl<E: DfdxElem, D: Device<E> + TensorFromVec<usize>> LocalDevice<E> for D {}
+
+/// A [`LocalDevice`] shareable between the chain threads that evaluate the network (dfdx's `Cpu`),
+/// as a [`Target`](crate::sampler::Target) needs.
+pub trait NetworkDevice<E: DfdxElem>: LocalDevice<E> + Sync {}
+
+impl<E: DfdxElem, D: LocalDevice<E> + Sync> NetworkDevice<E> for D {}
 
 /// A dfdx builder (e.g. `(Linear<1, 50>, Tanh, Linear<50, 1>)`) of a network with `I` inputs and
-/// `O` outputs on `D`.
-pub trait NetworkBuilder<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>>: BuildOnDevice<D, E, Built: NetworkModule<I, O, E, D> + Sync> {}
+/// `O` outputs on `D`, evaluated by one thread.
+pub trait LocalBuilder<const I: usize, const O: usize, E: DfdxElem, D: LocalDevice<E>>: BuildOnDevice<D, E, Built: NetworkModule<I, O, E, D>> {}
+
+impl<const I: usize, const O: usize, E: DfdxElem, D: LocalDevice<E>, B> LocalBuilder<I, O, E, D> for B
+where
+    B: BuildOnDevice<D, E>,
+    B::Built: NetworkModule<I, O, E, D>,
+{
+}
+
+/// A [`LocalBuilder`] whose built network chain threads can share.
+pub trait NetworkBuilder<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>>: LocalBuilder<I, O, E, D, Built: Sync> {}
 
 impl<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>, B> NetworkBuilder<I, O, E, D> for B
 where
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, O, E, D> + Sync,
+    B: LocalBuilder<I, O, E, D>,
+    B::Built: Sync,
 {
 }
 

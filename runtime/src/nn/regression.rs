@@ -1,7 +1,7 @@
 //! [`NetworkRegression`]: a network with a Gaussian likelihood on one output.
 
 use super::{Bands, WeightPrior, Weights, HALF_LN_2PI};
-use crate::backend::network::{DeviceNetwork, Loss, NetworkBuilder, NetworkDevice};
+use crate::backend::network::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
 use dfdx::nn::BuildOnDevice;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
@@ -40,8 +40,8 @@ pub struct NetworkRegression<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem
 impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: NetworkBuilder<I, 1, E, D>,
+    D: LocalDevice<E>,
+    B: LocalBuilder<I, 1, E, D>,
 {
     /// The model for inputs `x` (`n × I`) and targets `y` (`n`) on device `dev`; checks the data
     /// and the prior.
@@ -76,6 +76,31 @@ where
     /// Number of weights.
     pub fn n_weights(&self) -> usize {
         self.weights.len()
+    }
+
+    /// The parameters' names: `w.1 … w.K`, then `sigma` when the noise is learned.
+    pub fn param_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The constrained values of an unconstrained point (`sigma = exp(last)`).
+    pub fn constrain_point(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.check(q)?;
+        let mut out = q.to_vec();
+        if matches!(self.noise, Noise::Gamma { .. }) {
+            let last = out.len() - 1;
+            out[last] = out[last].exp();
+        }
+        Ok(out)
+    }
+
+    /// A starting point: weights at the scale of dfdx's initialisation, `ln sigma = 0`.
+    pub fn init_point(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        let mut q = self.weights.init(rng);
+        if matches!(self.noise, Noise::Gamma { .. }) {
+            q.push(0.0);
+        }
+        q
     }
 
     /// The network, the per-weight prior sds (on the host and as `1/sd²` on the device) and the
@@ -174,7 +199,7 @@ where
         self.names.clone()
     }
     fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        Target::constrain(self, q)
+        self.constrain_point(q)
     }
     fn sample_prior(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
         Ok(self.sample_prior_point(rng))
@@ -216,22 +241,12 @@ where
         self.names.clone()
     }
     fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        self.check(q)?;
-        let mut out = q.to_vec();
-        if matches!(self.noise, Noise::Gamma { .. }) {
-            let last = out.len() - 1;
-            out[last] = out[last].exp();
-        }
-        Ok(out)
+        self.constrain_point(q)
     }
     /// Weights at the scale of dfdx's initialisation of each tensor (drawn from the chain's
     /// stream), `sigma` = 1: Stan's uniform(−2, 2) would saturate every unit of a wide network.
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-        let mut q = self.weights.init(rng);
-        if matches!(self.noise, Noise::Gamma { .. }) {
-            q.push(0.0);
-        }
-        q
+        self.init_point(rng)
     }
     fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
         Some(self)

@@ -3,10 +3,10 @@
 
 use super::density::{DeviceDensity, LogpGrad};
 use super::ops::{c, row_sum, spread, Rows};
-use crate::backend::network::{NetworkBuilder, NetworkDevice};
+use crate::backend::network::{LocalBuilder, LocalDevice};
 use crate::backend::DfdxElem;
 use crate::nn::{NetworkRegression, Noise, HALF_LN_2PI};
-use crate::sampler::{SamplerError, Target};
+use crate::sampler::SamplerError;
 use dfdx::prelude::{Axis, BroadcastTo, ReshapeTo, TryConcatAlong};
 use dfdx::shapes::HasShape;
 
@@ -16,27 +16,27 @@ use dfdx::shapes::HasShape;
 impl<B, const I: usize, E, D> DeviceDensity<E, D> for NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: NetworkBuilder<I, 1, E, D>,
+    D: LocalDevice<E>,
+    B: LocalBuilder<I, 1, E, D>,
 {
     fn dim(&self) -> usize {
-        Target::dim(self)
+        self.param_names().len()
     }
     fn device(&self) -> &D {
         self.device_parts().0.device()
     }
     fn names(&self) -> Vec<String> {
-        Target::names(self)
+        self.param_names().to_vec()
     }
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-        Target::init(self, rng)
+        self.init_point(rng)
     }
     fn constrain(&self, q: &[f64]) -> Vec<f64> {
-        Target::constrain(self, q).unwrap_or_else(|_| q.to_vec())
+        self.constrain_point(q).unwrap_or_else(|_| q.to_vec())
     }
     fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
         let (p, d) = *q.shape();
-        super::check_dim(d, Target::dim(self))?;
+        super::check_dim(d, self.param_names().len())?;
         let (net, sd, inv_var, noise) = self.device_parts();
         let k = sd.len();
         let n = net.n_obs() as f64;
