@@ -141,7 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if cuda {
         #[cfg(feature = "cuda")]
         {
-            let dev = snell::sampler::ray_tracing::device::Cuda::try_build(0, 1)?;
+            let dev = snell::sampler::ray_tracing::device::Cuda::try_build(0, 1).map_err(|e| format!("CUDA device 0: {e:?}"))?;
             benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, dev.clone(), "(a) device driver, CUDA, f32");
             return Ok(());
         }
