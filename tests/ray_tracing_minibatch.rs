@@ -288,3 +288,23 @@ fn a_target_change_of_direction_tunes_minibatch_rays() {
         assert!(matches!(snell::sampler::Sampler::validate(&rt), Err(SamplerError::Setting { name: "target_dphi", .. })), "{bad}");
     }
 }
+
+#[test]
+fn a_target_change_of_direction_with_the_warmup_metric() {
+    // scales 0.1 … 10: after the metric whitens them, ⟨Δφ⟩ ≈ dt again, and the target is reached
+    let d = 20;
+    let sd: Vec<f64> = (0..d).map(|i| 10f64.powf(-1.0 + 2.0 * i as f64 / (d - 1) as f64)).collect();
+    let s2 = sd.clone();
+    let target = FnDensity::new(d, move |q, g| {
+        let mut lp = 0.0;
+        for i in 0..q.len() {
+            g[i] = -q[i] / (s2[i] * s2[i]);
+            lp -= 0.5 * (q[i] / s2[i]).powi(2);
+        }
+        lp
+    });
+    let rt = RayTracing { target_dphi: Some(0.2), metric: true, n_steps: 8, ..RayTracing::default() };
+    let draws = run(&rt, &target, &RunConfig { chains: 2, warmup: 1000, draws: 400, seed: 5, init: None }).unwrap();
+    let got = mean_stat(&draws, "dphi__");
+    assert!((got / 0.2 - 1.0).abs() < 0.15, "measured ⟨Δφ⟩ {got}");
+}

@@ -10,18 +10,20 @@ pub(crate) struct DphiTuner {
     target: f64,
     sum_ln_dt: f64,
     n: usize,
+    /// The warmup iteration the gains count from (0, or where the metric last changed).
+    since: usize,
 }
 
 impl DphiTuner {
     pub(crate) fn new(target: f64) -> Self {
-        Self { target, sum_ln_dt: 0.0, n: 0 }
+        Self { target, sum_ln_dt: 0.0, n: 0, since: 0 }
     }
 
     /// The next `dt` after a trajectory with step `dt` turned by `measured` radians per step, at
     /// warmup iteration `iter` of `total`.
     pub(crate) fn learn(&mut self, dt: f64, measured: f64, iter: usize, total: usize) -> f64 {
         let next = if measured > 0.0 && measured.is_finite() {
-            let gain = (3.0 / ((iter + 1) as f64).sqrt()).min(1.0);
+            let gain = (3.0 / ((iter.saturating_sub(self.since) + 1) as f64).sqrt()).min(1.0);
             // a saturated or failing trajectory must not blow the step up or down by more than 4×
             (dt.ln() + gain * (self.target / measured).ln().clamp(-4f64.ln(), 4f64.ln())).exp()
         } else {
@@ -39,9 +41,11 @@ impl DphiTuner {
         (self.n > 0).then(|| (self.sum_ln_dt / self.n as f64).exp())
     }
 
-    /// Forgets the average (after the metric changes the coordinates).
-    pub(crate) fn restart(&mut self) {
+    /// Starts again from full gains at warmup iteration `iter` and forgets the average (after
+    /// the metric changes the coordinates, when `dt` restarts from its initial value).
+    pub(crate) fn restart(&mut self, iter: usize) {
         self.sum_ln_dt = 0.0;
         self.n = 0;
+        self.since = iter + 1;
     }
 }

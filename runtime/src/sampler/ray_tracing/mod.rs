@@ -650,7 +650,7 @@ impl RayChain<'_> {
             self.dt = self.cfg.dt;
             self.da = DualAveraging::new(self.cfg.target_accept, self.dt);
             if let Some(t) = self.dphi.as_mut() {
-                t.restart();
+                t.restart(iter);
             }
         }
         m.welford.restart();
