@@ -85,6 +85,12 @@ pub trait HostFunction {
     fn out_cols(&self) -> usize;
     /// `f` of each row of `x`, row-major `(rows, out_cols)`.
     fn forward(&self, x: &[f64], rows: usize) -> Vec<f64>;
+    /// [`forward`](Self::forward) when a [`vjp`](Self::vjp) at the same `x` will follow: a
+    /// function may keep what its reverse pass needs (a taped forward pass) instead of computing
+    /// it again there. By default the plain forward pass.
+    fn forward_for_vjp(&self, x: &[f64], rows: usize) -> Vec<f64> {
+        self.forward(x, rows)
+    }
     /// `gᵀ ∂f/∂x` for each row, row-major `(rows, in_cols)`.
     fn vjp(&self, x: &[f64], rows: usize, g: &[f64]) -> Vec<f64>;
 }

@@ -359,7 +359,7 @@ impl Backend for Native {
 
     fn host_function(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: &Rc<dyn HostFunction>) -> Option<Self::Tensor> {
         let rows = x.rows();
-        let values = f.forward(x.values(), rows);
+        let values = if tape.is_some() { f.forward_for_vjp(x.values(), rows) } else { f.forward(x.values(), rows) };
         let y = NativeTensor::build(rows, f.out_cols(), |v| v.extend_from_slice(&values));
         Some(emit(tape, y, |tp, out, _| Op::Host { x: tp.id(x), out, xv: x.clone(), f: Rc::clone(f) }))
     }

@@ -452,6 +452,15 @@ pub struct ModuleFunction<M, const I: usize, const O: usize, E: DfdxElem, D: Dev
     x: Tensor<(usize, Const<I>), E, D>,
     n: usize,
     n_weights: usize,
+    /// The taped forward passes of the last `forward_for_vjp`, for the `vjp` of the same weights.
+    kept: std::cell::RefCell<Vec<TapedRow<M, O, E, D>>>,
+}
+
+/// One member's module and its taped outputs, kept from the forward pass for the reverse pass.
+struct TapedRow<M, const O: usize, E: DfdxElem, D: Device<E>> {
+    w: Vec<f64>,
+    module: M,
+    out: Tensor<(usize, Const<O>), E, D, OwnedTape<E, D>>,
 }
 
 impl<M, const I: usize, const O: usize, E, D> ModuleFunction<M, I, O, E, D>
@@ -466,13 +475,21 @@ where
         let xs: Vec<E> = x.iter().map(|&v| E::of_f64(v)).collect();
         let x = dev.tensor_from_vec(xs, (n, Const::<I>));
         let n_weights = tensor_sizes(template.as_ref()).iter().sum();
-        Self { name, template, dev: dev.clone(), x, n, n_weights }
+        Self { name, template, dev: dev.clone(), x, n, n_weights, kept: Default::default() }
     }
 
     fn with_weights(&self, w: &[f64]) -> M {
         let mut m = self.template.as_ref().clone();
         load(&mut m, w);
         m
+    }
+
+    /// The taped forward pass of one member.
+    fn taped(&self, w: &[f64]) -> TapedRow<M, O, E, D> {
+        let module = self.with_weights(w);
+        let grads = module.alloc_grads();
+        let out = module.forward(self.x.clone().traced(grads));
+        TapedRow { w: w.to_vec(), module, out }
     }
 }
 
@@ -500,21 +517,34 @@ where
         }
         out
     }
+    fn forward_for_vjp(&self, w: &[f64], rows: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows * self.n * O);
+        let mut kept = self.kept.borrow_mut();
+        kept.clear();
+        for row in w.chunks_exact(self.n_weights).take(rows) {
+            let taped = self.taped(row);
+            out.extend(taped.out.as_vec().into_iter().map(DfdxElem::as_f64));
+            kept.push(taped);
+        }
+        out
+    }
     fn vjp(&self, w: &[f64], rows: usize, g: &[f64]) -> Vec<f64> {
         let mut out = Vec::with_capacity(rows * self.n_weights);
         let dev = &self.dev;
         let per_row = self.n * O;
         let mut grad = Vec::with_capacity(self.n_weights);
+        let mut kept = std::mem::take(&mut *self.kept.borrow_mut()).into_iter();
         for (row, g) in w.chunks_exact(self.n_weights).zip(g.chunks_exact(per_row)).take(rows) {
-            let m = self.with_weights(row);
+            // the forward pass of these weights, if `forward_for_vjp` just ran it
+            let TapedRow { module, out: y, .. } = match kept.next() {
+                Some(t) if t.w == row => t,
+                _ => self.taped(row),
+            };
             let seed: Vec<E> = g.iter().map(|&v| E::of_f64(v)).collect();
             let seed = dev.tensor_from_vec(seed, (self.n, Const::<O>));
-            let grads = m.alloc_grads();
-            let y = m.forward(self.x.clone().traced(grads));
-            let s = (y * seed).sum::<(), _>();
-            let grads = s.backward();
+            let grads = (y * seed).sum::<(), _>().backward();
             grad.clear();
-            walk(&m, FlattenGrads { grads: &grads, out: &mut grad });
+            walk(&module, FlattenGrads { grads: &grads, out: &mut grad });
             out.extend_from_slice(&grad);
         }
         out
@@ -547,7 +577,7 @@ pub struct MlpFunction<E: DfdxElem, D: Device<E>> {
     x: Vec<E>,
     n: usize,
     n_weights: usize,
-    /// The taped forward passes of the last `forward`, for the `vjp` of the same weights.
+    /// The taped forward passes of the last `forward_for_vjp`, for the `vjp` of the same weights.
     kept: std::cell::RefCell<Vec<Graph<E, D>>>,
 }
 
@@ -634,7 +664,7 @@ impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
     }
 }
 
-/// One chunk's taped forward pass, kept from `forward` for the `vjp` that follows it.
+/// One chunk's taped forward pass, kept from `forward_for_vjp` for the `vjp` that follows it.
 struct Graph<E: DfdxElem, D: Device<E>> {
     w: Vec<f64>,
     p: usize,
@@ -654,6 +684,13 @@ impl<E: DfdxElem, D: Device<E>> super::HostFunction for MlpFunction<E, D> {
     }
     fn forward(&self, w: &[f64], rows: usize) -> Vec<f64> {
         let mut out = Vec::with_capacity(rows * self.out_cols());
+        for (w, p) in self.chunks(w, rows) {
+            out.extend(self.build(w, p).out.as_vec().into_iter().map(DfdxElem::as_f64));
+        }
+        out
+    }
+    fn forward_for_vjp(&self, w: &[f64], rows: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(rows * self.out_cols());
         let mut kept = self.kept.borrow_mut();
         kept.clear();
         for (w, p) in self.chunks(w, rows) {
@@ -669,7 +706,7 @@ impl<E: DfdxElem, D: Device<E>> super::HostFunction for MlpFunction<E, D> {
         let mut kept = std::mem::take(&mut *self.kept.borrow_mut()).into_iter();
         let mut at = 0;
         for (w, p) in self.chunks(w, rows) {
-            // the forward pass of these weights, if `forward` just ran it; otherwise run it again
+            // the forward pass of these weights, if `forward_for_vjp` just ran it; otherwise again
             let graph = match kept.next() {
                 Some(graph) if graph.w == w => graph,
                 _ => self.build(w, p),
