@@ -17,11 +17,12 @@
 //! population evaluation per step. `ms/step` is one step of one chain for threaded rows and one
 //! step of all chains for the lockstep row (the peer's 7,352 ms is one step of its 1,000 chains).
 //!
-//! Row (a) also runs on the device ray tracer, which keeps every chain's state in dfdx tensors on
-//! one thread: on dfdx's CPU device here, and with `--cuda` (built with `--features cuda`, see
-//! `scripts/build-cuda.sh`) on CUDA device 0. The other rows stay on the CPU: dfdx 0.13's CUDA
-//! device is neither `Send` nor `Sync`, so a network there cannot be a `Target` shared by chain
-//! threads, and the classifier and sequence model have no device density yet.
+//! Every row also runs on the device ray tracer, which keeps every chain's state (and the
+//! weights of (b) and (c)) in dfdx tensors on one thread, with minibatches drawn per chain: on
+//! dfdx's CPU device here, and with `--cuda` (built with `--features cuda`, see
+//! `scripts/build-cuda.sh`) on CUDA device 0, where `dev MiB` is the device memory in use after
+//! the row. The threaded and lockstep rows stay on the CPU: dfdx 0.13's CUDA device is neither
+//! `Send` nor `Sync`, so a network there cannot be a `Target` shared by chain threads.
 //!
 //! The attention blocks are dfdx's `TransformerEncoder` (dfdx 0.13 has no causal mask), so (c)
 //! has the shape and cost of a decoder but is not a language model of the tokens' order.
@@ -85,7 +86,7 @@ fn minibatch_rays(d: usize, batch: usize, n_steps: usize) -> RayTracing {
 }
 
 macro_rules! benchmark {
-    ($dev:expr, $elem:ty, $full:expr, $chains:expr, $lockstep:expr, $device:expr, $device_label:expr) => {{
+    ($dev:expr, $elem:ty, $full:expr, $chains:expr, $lockstep:expr, $device:expr, $device_label:expr, $device_mib:expr) => {{
         let dev = $dev;
         println!("{}", Row::header());
         let (x, y) = regression_data();
@@ -104,8 +105,10 @@ macro_rules! benchmark {
         // the same network with every chain's state on the device (f32)
         let on_device = NetworkRegression::<Regression, 1, f32, _>::new($device, &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
         let rays = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
-        let row = Bench { name: $device_label, sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
+        let mut row = Bench { name: &format!("(a) device driver, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
+        row.device_mib = $device_mib();
         println!("{row}");
+        drop(on_device);
 
         let (x, labels) = mlp_data(4096);
         let mlp = NetworkClassifier::<Mlp, 784, 10, $elem, _>::new(dev.clone(), &x, &labels, WeightPrior::isotropic(1.0))?;
@@ -113,18 +116,33 @@ macro_rules! benchmark {
         let row = Bench { name: "(b) MLP 784-1000-1000-10, batch 256", sampler: minibatch_rays(d, 256, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 256.0, bytes_per_param: 4.0, peer_ms: Some(10.1) }.run(&mlp, 2)?;
         println!("{row}");
         drop(mlp);
+        let on_device = NetworkClassifier::<Mlp, 784, 10, f32, _>::new($device, &x, &labels, WeightPrior::isotropic(1.0))?;
+        let mut row = Bench { name: &format!("(b) device driver, {}", $device_label), sampler: minibatch_rays(d, 256, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 256.0, bytes_per_param: 4.0, peer_ms: Some(10.1) }.run_device(&on_device, 2)?;
+        row.device_mib = $device_mib();
+        println!("{row}");
+        drop(on_device);
 
         if $full {
             let seq = 256;
             let gpt = NetworkSequenceModel::<Gpt2Small, 50257, $elem, _>::new(dev.clone(), tokens(4 * seq + 1, 50257), seq, WeightPrior::isotropic(1.0))?;
             let d = snell::sampler::Target::dim(&gpt);
-            let row = Bench { name: "(c) GPT-2-small shape, seq 256", sampler: minibatch_rays(d, 1, 2), chains: 1, trajectories: 1, flops_per_grad: 6.0 * d as f64 * seq as f64, bytes_per_param: 4.0, peer_ms: Some(193.5) }.run(&gpt, 3)?;
+            let bench = Bench { name: "(c) GPT-2-small shape, seq 256", sampler: minibatch_rays(d, 1, 2), chains: 1, trajectories: 1, flops_per_grad: 6.0 * d as f64 * seq as f64, bytes_per_param: 4.0, peer_ms: Some(193.5) };
+            println!("{}", bench.run(&gpt, 3)?);
+            drop(gpt);
+            let on_device = NetworkSequenceModel::<Gpt2Small, 50257, f32, _>::new($device, tokens(4 * seq + 1, 50257), seq, WeightPrior::isotropic(1.0))?;
+            let mut row = Bench { name: &format!("(c) device driver, {}", $device_label), ..bench }.run_device(&on_device, 3)?;
+            row.device_mib = $device_mib();
             println!("{row}");
         } else {
             let seq = 64;
             let gpt = NetworkSequenceModel::<GptCpu, 512, $elem, _>::new(dev.clone(), tokens(64 * seq + 1, 512), seq, WeightPrior::isotropic(1.0))?;
             let d = snell::sampler::Target::dim(&gpt);
-            let row = Bench { name: "(c) 2 blocks × 64 wide, seq 64, b 4", sampler: minibatch_rays(d, 4, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 4.0 * seq as f64, bytes_per_param: 4.0, peer_ms: None }.run(&gpt, 3)?;
+            let bench = Bench { name: "(c) 2 blocks × 64 wide, seq 64, b 4", sampler: minibatch_rays(d, 4, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 4.0 * seq as f64, bytes_per_param: 4.0, peer_ms: None };
+            println!("{}", bench.run(&gpt, 3)?);
+            drop(gpt);
+            let on_device = NetworkSequenceModel::<GptCpu, 512, f32, _>::new($device, tokens(64 * seq + 1, 512), seq, WeightPrior::isotropic(1.0))?;
+            let mut row = Bench { name: &format!("(c) device driver, {}", $device_label), ..bench }.run_device(&on_device, 3)?;
+            row.device_mib = $device_mib();
             println!("{row}");
         }
         println!("{:<34} not run: 1.5B weights need a device-resident parameter buffer (see the doc comment)", "(d) GPT-2-XL shape");
@@ -142,12 +160,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         #[cfg(feature = "cuda")]
         {
             let dev = snell::sampler::ray_tracing::device::Cuda::try_build(0, 1).map_err(|e| format!("CUDA device 0: {e:?}"))?;
-            benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, dev.clone(), "(a) device driver, CUDA, f32");
+            let in_use = || snell::sampler::ray_tracing::device::cuda_memory_in_use().map(|b| b as f64 / (1024.0 * 1024.0));
+            benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, dev.clone(), "CUDA, f32", in_use);
             return Ok(());
         }
         #[cfg(not(feature = "cuda"))]
         return Err("--cuda needs the cuda feature (scripts/build-cuda.sh --release --features cuda --example network_benchmark)".into());
     }
-    benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, snell::nn::Cpu::default(), "(a) device driver, CPU, f32");
+    benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, snell::nn::Cpu::default(), "CPU, f32", || None);
     Ok(())
 }

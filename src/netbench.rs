@@ -33,6 +33,8 @@ pub struct Row {
     pub ms_per_step: f64,
     /// Peak resident memory of the process so far, in MiB.
     pub peak_mib: f64,
+    /// Device memory in use after the run, in MiB, for rows on a GPU (`None` elsewhere).
+    pub device_mib: Option<f64>,
     /// Bytes moved per step over the floor bandwidth, in milliseconds.
     pub floor_bandwidth_ms: f64,
     /// FLOPs per step over the floor rate, in milliseconds.
@@ -44,17 +46,18 @@ pub struct Row {
 impl Row {
     /// The table's header.
     pub fn header() -> String {
-        format!("{:<34} {:>12} {:>6} {:>10} {:>10} {:>11} {:>9} {:>10} {:>10} {:>10}", "network", "params", "chains", "steps/s", "grads/s", "ms/step", "peak MiB", "floor BW", "floor FLOP", "peer ms")
+        format!("{:<36} {:>12} {:>6} {:>10} {:>10} {:>11} {:>9} {:>9} {:>10} {:>10} {:>10}", "network", "params", "chains", "steps/s", "grads/s", "ms/step", "peak MiB", "dev MiB", "floor BW", "floor FLOP", "peer ms")
     }
 }
 
 impl fmt::Display for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let peer = self.peer_ms.map_or("-".to_string(), |p| format!("{p:.1}"));
+        let device = self.device_mib.map_or("-".to_string(), |m| format!("{m:.0}"));
         write!(
             f,
-            "{:<34} {:>12} {:>6} {:>10.1} {:>10.1} {:>11.3} {:>9.0} {:>10.4} {:>10.4} {:>10}",
-            self.name, self.params, self.chains, self.steps_per_s, self.grads_per_s, self.ms_per_step, self.peak_mib, self.floor_bandwidth_ms, self.floor_flops_ms, peer
+            "{:<36} {:>12} {:>6} {:>10.1} {:>10.1} {:>11.3} {:>9.0} {:>9} {:>10.4} {:>10.4} {:>10}",
+            self.name, self.params, self.chains, self.steps_per_s, self.grads_per_s, self.ms_per_step, self.peak_mib, device, self.floor_bandwidth_ms, self.floor_flops_ms, peer
         )
     }
 }
@@ -129,6 +132,7 @@ impl Bench<'_> {
             grads_per_s: grads / secs,
             ms_per_step: 1e3 * secs * chains_per_step / steps,
             peak_mib: peak_mib(),
+            device_mib: None,
             floor_bandwidth_ms: 1e3 * bytes / FLOOR_BANDWIDTH,
             floor_flops_ms: 1e3 * self.flops_per_grad / FLOOR_FLOPS,
             peer_ms: self.peer_ms,

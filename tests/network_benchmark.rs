@@ -52,12 +52,15 @@ fn benchmark_rows_for_three_kinds_of_network() {
     let labels: Vec<usize> = (0..32).map(|i| i % 3).collect();
     let clf = NetworkClassifier::<(Linear<4, 6>, ReLU, Linear<6, 3>), 4, 3, f32>::new(Default::default(), &x, &labels, WeightPrior::isotropic(1.0)).unwrap();
     let rays = RayTracing { dt: 0.01, n_steps: 3, metropolis: false, minibatch: Some(MinibatchSettings::new(8)), ..Default::default() };
-    let row = Bench { name: "classifier, batch 8", sampler: rays, chains: 1, trajectories: 4, flops_per_grad: 6.0 * clf.dim() as f64 * 8.0, bytes_per_param: 4.0, peer_ms: Some(1.0) }.run(&clf, 2).unwrap();
-    check(&row);
+    let bench = Bench { name: "classifier, batch 8", sampler: rays, chains: 1, trajectories: 4, flops_per_grad: 6.0 * clf.dim() as f64 * 8.0, bytes_per_param: 4.0, peer_ms: Some(1.0) };
+    check(&bench.run(&clf, 2).unwrap());
+    // the device driver with minibatches, two chains on their own batches
+    check(&Bench { name: "classifier, device driver", chains: 2, ..bench }.run_device(&clf, 2).unwrap());
 
     let tokens: Vec<usize> = (0..65).map(|i| (i * 3) % 16).collect();
     let seq = NetworkSequenceModel::<(Embedding<16, 8>, TransformerEncoder<8, 2, 16, 1>, Linear<8, 16>), 16, f32>::new(Default::default(), tokens, 8, WeightPrior::isotropic(1.0)).unwrap();
     let rays = RayTracing { dt: 0.01, n_steps: 2, metropolis: false, minibatch: Some(MinibatchSettings::new(2)), ..Default::default() };
-    let row = Bench { name: "sequence model, 2 windows", sampler: rays, chains: 1, trajectories: 3, flops_per_grad: 6.0 * seq.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None }.run(&seq, 3).unwrap();
-    check(&row);
+    let bench = Bench { name: "sequence model, 2 windows", sampler: rays, chains: 1, trajectories: 3, flops_per_grad: 6.0 * seq.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None };
+    check(&bench.run(&seq, 3).unwrap());
+    check(&Bench { name: "sequence model, device driver", ..bench }.run_device(&seq, 3).unwrap());
 }

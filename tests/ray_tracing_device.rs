@@ -270,7 +270,7 @@ fn bad_settings_are_errors() {
     assert_eq!(setting(err(rt(RayTracing { dt: 0.0, ..Default::default() }), &cfg)), "dt");
     assert_eq!(setting(err(rt(RayTracing { dt: -0.5, ..Default::default() }), &cfg)), "dt");
     assert_eq!(setting(err(rt(RayTracing { n_steps: 0, ..Default::default() }), &cfg)), "n_steps");
-    assert_eq!(setting(err(rt(RayTracing { metric: true, ..Default::default() }), &cfg)), "weighting");
+    assert_eq!(setting(err(rt(RayTracing { metric: true, ..Default::default() }), &cfg)), "metric");
     assert_eq!(setting(err(DeviceRayTracing { thin: 0, ..rt(RayTracing::default()) }, &cfg)), "thin");
     assert_eq!(setting(err(rt(RayTracing::default()), &RunConfig { chains: 0, ..cfg.clone() })), "chains");
     assert_eq!(setting(err(rt(RayTracing::default()), &RunConfig { init: Some(vec![vec![0.0; 4]]), ..cfg.clone() })), "init");

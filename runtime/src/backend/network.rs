@@ -5,7 +5,7 @@
 use super::DfdxElem;
 use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef};
 use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
-use dfdx::prelude::{Axis, BroadcastTo, Const, GatherTo, Gradients, NoneTape, OwnedTape, ReshapeTo, SumTo, Tensor, Trace, TryConcatAlong, TryMatMul, TryStack};
+use dfdx::prelude::{Axis, BroadcastTo, Const, GatherTo, Gradients, NoneTape, OwnedTape, ReshapeTo, SelectTo, SumTo, Tensor, Trace, TryConcatAlong, TryMatMul, TryStack};
 use dfdx::shapes::{HasShape, Shape};
 use dfdx::tensor::TensorFromVec;
 use dfdx::tensor_ops::{Backward, Device};
@@ -146,6 +146,39 @@ pub fn tensor_sizes<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module
 /// checked the length.
 pub fn load<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module: &mut M, flat: &[f64]) {
     let _ = M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut Writer { w: Load(flat), at: 0 } });
+}
+
+/// A copy of `template` holding the weights of one device row (`(K,)`, [`flatten`]'s layout),
+/// written by device ops: the weights never visit the host.
+fn with_device_row<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D> + Clone>(template: &M, row: &Tensor<(usize,), E, D>) -> M {
+    let mut m = template.clone();
+    let _ = M::iter_tensors(&mut RecursiveWalker { m: &mut m, f: &mut Writer { w: LoadDevice(row), at: 0 } });
+    m
+}
+
+/// The scalar `loss(r, module)` and its gradient in the module's weights for every row `r` of `w`
+/// (`(P, K)`): `(P,)` losses and `(P, K)` gradient rows, all on the device.
+fn per_row<E, D, M>(template: &M, w: &Tensor<(usize, usize), E, D>, mut loss: impl FnMut(usize, &M) -> Tensor<(), E, D, OwnedTape<E, D>>) -> super::device::LogpGrad<E, D>
+where
+    E: DfdxElem,
+    D: Device<E>,
+    M: TensorCollection<E, D> + Clone,
+{
+    let (p, k) = *w.shape();
+    let mut losses = Vec::with_capacity(p);
+    let mut grads = Vec::with_capacity(p);
+    for r in 0..p {
+        let m = with_device_row(template, &w.clone().slice((r..r + 1, 0..k)).reshape_like(&(k,)));
+        let s = loss(r, &m);
+        losses.push(s.retaped::<NoneTape>());
+        let g = s.backward();
+        let mut flat = DeviceGrads { grads: &g, out: Vec::new() };
+        walk(&m, &mut flat);
+        let mut pieces = flat.out.into_iter();
+        let first = pieces.next().expect("a network has trainable tensors");
+        grads.push(pieces.fold(first, |acc, t| (acc, t).concat_along(Axis::<0>)));
+    }
+    (losses.stack(), grads.stack())
 }
 
 /// What a built dfdx module must offer to serve as a network with `I` inputs and `O` outputs:
@@ -297,31 +330,28 @@ where
         value
     }
 
-    /// The loss summed over all observations for every row of `w` (`(P, K)`: one weight vector
-    /// per row, [`flatten`]'s layout) and its gradient rows `(P, K)`, without leaving the device:
-    /// a dfdx module holds one set of weights, so each row is one forward and reverse pass.
-    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>) -> super::device::LogpGrad<E, D> {
-        let (p, k) = *w.shape();
-        let mut losses = Vec::with_capacity(p);
-        let mut grads = Vec::with_capacity(p);
-        for r in 0..p {
-            let row = w.clone().slice((r..r + 1, 0..k)).reshape_like(&(k,));
-            let mut m = self.template.clone();
-            let _ = B::Built::iter_tensors(&mut RecursiveWalker { m: &mut m, f: &mut Writer { w: LoadDevice(&row), at: 0 } });
-            let out = m.forward(self.x.clone().traced(m.alloc_grads()));
-            let s = match self.loss {
-                Loss::SquaredError => (out - self.y.clone()).square().sum::<(), _>(),
-                Loss::CrossEntropy => dfdx::losses::cross_entropy_with_logits_loss(out, self.y.clone()) * E::of_f64(self.n as f64),
+    /// The loss of every row of `w` (`(P, K)`: one weight vector per row, [`flatten`]'s layout)
+    /// and its gradient rows `(P, K)`, without leaving the device: summed over all observations,
+    /// or with `batches` (one per row) over row `r`'s batch and scaled by `N / B_r`, the minibatch
+    /// estimate of the full sum. A dfdx module holds one set of weights, so each row is one
+    /// forward and reverse pass.
+    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> super::device::LogpGrad<E, D> {
+        per_row(&self.template, w, |r, m| {
+            let (x, y, b) = match batches {
+                Some(all) => {
+                    let idx = self.dev.tensor_from_vec(all[r].clone(), (all[r].len(),));
+                    (self.x.clone().gather(idx.clone()), self.y.clone().gather(idx), all[r].len())
+                }
+                None => (self.x.clone(), self.y.clone(), self.n),
             };
-            losses.push(s.retaped::<NoneTape>());
-            let g = s.backward();
-            let mut flat = DeviceGrads { grads: &g, out: Vec::new() };
-            walk(&m, &mut flat);
-            let mut pieces = flat.out.into_iter();
-            let first = pieces.next().expect("a network has trainable tensors");
-            grads.push(pieces.fold(first, |acc, t| (acc, t).concat_along(Axis::<0>)));
-        }
-        (losses.stack(), grads.stack())
+            let scale = E::of_f64(self.n as f64 / b as f64);
+            let out = m.forward(x.traced(m.alloc_grads()));
+            match self.loss {
+                Loss::SquaredError => (out - y).square().sum::<(), _>() * scale,
+                // dfdx's loss is the mean over the batch: × B × N / B
+                Loss::CrossEntropy => dfdx::losses::cross_entropy_with_logits_loss(out, y) * E::of_f64(self.n as f64),
+            }
+        })
     }
 
     /// The network's outputs (row-major `(rows, O)`) at the rows of `x` (row-major `(rows, I)`),
@@ -354,13 +384,23 @@ impl<const V: usize, E: DfdxElem, D: Device<E>, M> SequenceModule<V, E, D> for M
 }
 
 /// A dfdx builder of a sequence model over `V` tokens on `D` (e.g. `(Embedding<V, M>,
-/// TransformerEncoder<M, H, F, L>, Linear<M, V>)`).
-pub trait SequenceBuilder<const V: usize, E: DfdxElem, D: NetworkDevice<E>>: BuildOnDevice<D, E, Built: SequenceModule<V, E, D> + Sync> {}
+/// TransformerEncoder<M, H, F, L>, Linear<M, V>)`), evaluated by one thread.
+pub trait LocalSequenceBuilder<const V: usize, E: DfdxElem, D: LocalDevice<E>>: BuildOnDevice<D, E, Built: SequenceModule<V, E, D>> {}
+
+impl<const V: usize, E: DfdxElem, D: LocalDevice<E>, B> LocalSequenceBuilder<V, E, D> for B
+where
+    B: BuildOnDevice<D, E>,
+    B::Built: SequenceModule<V, E, D>,
+{
+}
+
+/// A [`LocalSequenceBuilder`] whose built model chain threads can share.
+pub trait SequenceBuilder<const V: usize, E: DfdxElem, D: NetworkDevice<E>>: LocalSequenceBuilder<V, E, D, Built: Sync> {}
 
 impl<const V: usize, E: DfdxElem, D: NetworkDevice<E>, B> SequenceBuilder<V, E, D> for B
 where
-    B: BuildOnDevice<D, E>,
-    B::Built: SequenceModule<V, E, D> + Sync,
+    B: LocalSequenceBuilder<V, E, D>,
+    B::Built: Sync,
 {
 }
 
@@ -391,6 +431,10 @@ where
     pub fn n_obs(&self) -> usize {
         self.n
     }
+    /// The device the model lives on.
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
     /// The initial weights dfdx drew.
     pub fn initial_weights(&self) -> Vec<f64> {
         flatten(&self.template)
@@ -405,11 +449,11 @@ where
         (b, self.n as f64 / b as f64)
     }
 
-    /// Summed next-token cross-entropy over the windows of `batch` (all for `None`) and its
-    /// gradient in the weights, written to `grad`.
-    pub fn loss_grad(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut Vec<f64>) -> f64 {
-        let mut m = self.template.clone();
-        load(&mut m, w);
+    /// The windows of `batch` (all for `None`) as `(B, S)` token ids and their `(B, S)` next
+    /// tokens, on the device.
+    #[allow(clippy::type_complexity)]
+    fn windows(&self, batch: Option<&[usize]>) -> (Tensor<(usize, usize), usize, D>, Tensor<(usize, usize), usize, D>) {
+        let s = self.seq;
         let all: Vec<usize>;
         let windows = match batch {
             Some(b) => b,
@@ -418,26 +462,46 @@ where
                 &all
             }
         };
-        let (b, s) = (windows.len(), self.seq);
-        let mut input = Vec::with_capacity(b * s);
-        let mut target = vec![E::of_f64(0.0); b * s * V];
-        for (k, &i) in windows.iter().enumerate() {
+        let (mut input, mut next) = (Vec::with_capacity(windows.len() * s), Vec::with_capacity(windows.len() * s));
+        for &i in windows {
             input.extend_from_slice(&self.tokens[i * s..i * s + s]);
-            for (j, &t) in self.tokens[i * s + 1..i * s + s + 1].iter().enumerate() {
-                target[(k * s + j) * V + t] = E::of_f64(1.0);
-            }
+            next.extend_from_slice(&self.tokens[i * s + 1..i * s + s + 1]);
         }
-        let input = self.dev.tensor_from_vec(input, (b, s));
-        let target = self.dev.tensor_from_vec(target, (b, s, Const::<V>));
-        let grads = m.alloc_grads();
-        let logits = m.forward(input.traced(grads));
-        // dfdx's loss is the mean over batch and positions
-        let loss = dfdx::losses::cross_entropy_with_logits_loss(logits, target) * E::of_f64((b * s) as f64);
+        (self.dev.tensor_from_vec(input, (windows.len(), s)), self.dev.tensor_from_vec(next, (windows.len(), s)))
+    }
+
+    /// `−Σ log softmax(logits)[next token]` over the windows of `batch` (all for `None`) for the
+    /// module `m`, taped. The next tokens are picked from the log-softmax by index (no one-hot
+    /// `(B, S, V)` target is built).
+    fn cross_entropy(&self, m: &B::Built, batch: Option<&[usize]>) -> Tensor<(), E, D, OwnedTape<E, D>> {
+        let (input, next) = self.windows(batch);
+        let logits = m.forward(input.traced(m.alloc_grads()));
+        logits.log_softmax::<Axis<2>>().select(next).sum::<(), _>().negate()
+    }
+
+    /// Summed next-token cross-entropy over the windows of `batch` (all for `None`) and its
+    /// gradient in the weights, written to `grad`.
+    pub fn loss_grad(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut Vec<f64>) -> f64 {
+        let mut m = self.template.clone();
+        load(&mut m, w);
+        let loss = self.cross_entropy(&m, batch);
         let value = loss.as_vec()[0].as_f64();
         let grads = loss.backward();
         grad.clear();
         walk(&m, FlattenGrads { grads: &grads, out: grad });
         value
+    }
+
+    /// As [`DeviceNetwork::loss_grad_rows`]: the cross-entropy of every row of weights `w`
+    /// (`(P, K)`) over all windows, or over row `r`'s windows of `batches` scaled by `N / B_r`,
+    /// and its gradient rows, on the device.
+    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> super::device::LogpGrad<E, D> {
+        per_row(&self.template, w, |r, m| {
+            let batch = batches.map(|b| &b[r][..]);
+            let (b, scale) = self.batch_scale(batch);
+            debug_assert!(b > 0);
+            self.cross_entropy(m, batch) * E::of_f64(scale)
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! [`NetworkClassifier`]: a network whose `K` outputs are the logits of a categorical likelihood.
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{DeviceNetwork, Loss, NetworkBuilder, NetworkDevice};
+use crate::backend::network::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
+use crate::backend::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;
@@ -16,13 +17,15 @@ pub struct NetworkClassifier<B: BuildOnDevice<D, E>, const I: usize, const K: us
     net: DeviceNetwork<B, I, K, E, D>,
     weights: Weights,
     names: Vec<String>,
+    /// The prior on the device (for the device evaluation).
+    device_prior: DevicePrior<E, D>,
 }
 
 impl<B, const I: usize, const K: usize, E, D> NetworkClassifier<B, I, K, E, D>
 where
     E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: NetworkBuilder<I, K, E, D>,
+    D: LocalDevice<E>,
+    B: LocalBuilder<I, K, E, D>,
 {
     /// The model for inputs `x` (`n × I`) and labels (`n`, each below `K`) on device `dev`; checks
     /// the data and the prior.
@@ -47,12 +50,23 @@ where
         let net = DeviceNetwork::<B, I, K, E, D>::new(dev, x.data(), &one_hot, Loss::CrossEntropy);
         let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
         let names = weights.names();
-        Ok(Self { net, weights, names })
+        let device_prior = DevicePrior::new(net.device(), weights.sds());
+        Ok(Self { net, weights, names, device_prior })
     }
 
     /// Number of weights.
     pub fn n_weights(&self) -> usize {
         self.weights.len()
+    }
+
+    /// A starting point: weights at the scale of dfdx's initialisation of each tensor.
+    pub fn init_point(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        self.weights.init(rng)
+    }
+
+    /// The network and the prior on the device, for the device density.
+    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, K, E, D>, &DevicePrior<E, D>) {
+        (&self.net, &self.device_prior)
     }
 
     /// Class probabilities (row-major `(rows, K)`) at the rows of `x` for the weights `w`.

@@ -3,6 +3,7 @@
 use super::{Bands, WeightPrior, Weights, HALF_LN_2PI};
 use crate::backend::network::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
 use dfdx::nn::BuildOnDevice;
+use crate::backend::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;
@@ -33,8 +34,8 @@ pub struct NetworkRegression<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem
     weights: Weights,
     noise: Noise,
     names: Vec<String>,
-    /// `1 / sd²` of each weight, on the device (for the device evaluation).
-    prior_inv_var: crate::backend::device::Column<E, D>,
+    /// The prior on the device (for the device evaluation).
+    device_prior: DevicePrior<E, D>,
 }
 
 impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
@@ -65,12 +66,12 @@ where
         }
         let net = DeviceNetwork::<B, I, 1, E, D>::new(dev, x.data(), y, Loss::SquaredError);
         let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
-        let prior_inv_var = crate::backend::device::upload_column(net.device(), &weights.sds().iter().map(|s| 1.0 / (s * s)).collect::<Vec<_>>());
+        let device_prior = DevicePrior::new(net.device(), weights.sds());
         let mut names = weights.names();
         if matches!(noise, Noise::Gamma { .. }) {
             names.push("sigma".into());
         }
-        Ok(Self { net, weights, noise, names, prior_inv_var })
+        Ok(Self { net, weights, noise, names, device_prior })
     }
 
     /// Number of weights.
@@ -103,11 +104,9 @@ where
         q
     }
 
-    /// The network, the per-weight prior sds (on the host and as `1/sd²` on the device) and the
-    /// noise, for the device density.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &[f64], &crate::backend::device::Column<E, D>, Noise) {
-        (&self.net, self.weights.sds(), &self.prior_inv_var, self.noise)
+    /// The network, the prior on the device and the noise, for the device density.
+    pub(crate) fn device_parts(&self) -> (&DeviceNetwork<B, I, 1, E, D>, &DevicePrior<E, D>, Noise) {
+        (&self.net, &self.device_prior, self.noise)
     }
 
     /// The network's outputs at the rows of `x` for the unconstrained point `q`.

@@ -3,7 +3,8 @@
 //! stream — the shape of a GPT-style language model.
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{DeviceSequenceModel, NetworkDevice, SequenceBuilder};
+use crate::backend::network::{DeviceSequenceModel, LocalDevice, LocalSequenceBuilder, NetworkDevice, SequenceBuilder};
+use crate::backend::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::error::ModelError;
 use crate::sampler::{MinibatchTarget, Target};
@@ -18,13 +19,15 @@ pub struct NetworkSequenceModel<B: BuildOnDevice<D, E>, const V: usize, E: DfdxE
     net: DeviceSequenceModel<B, V, E, D>,
     weights: Weights,
     names: Vec<String>,
+    /// The prior on the device (for the device evaluation).
+    device_prior: DevicePrior<E, D>,
 }
 
 impl<B, const V: usize, E, D> NetworkSequenceModel<B, V, E, D>
 where
     E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: SequenceBuilder<V, E, D>,
+    D: LocalDevice<E>,
+    B: LocalSequenceBuilder<V, E, D>,
 {
     /// The model of the token stream `tokens` (each below `V`) in windows of `seq` tokens; at least
     /// one full window (plus its next token) is needed.
@@ -39,12 +42,23 @@ where
         let net = DeviceSequenceModel::<B, V, E, D>::new(dev, tokens, seq);
         let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
         let names = weights.names();
-        Ok(Self { net, weights, names })
+        let device_prior = DevicePrior::new(net.device(), weights.sds());
+        Ok(Self { net, weights, names, device_prior })
     }
 
     /// Number of weights.
     pub fn n_weights(&self) -> usize {
         self.weights.len()
+    }
+
+    /// A starting point: weights at the scale of dfdx's initialisation of each tensor.
+    pub fn init_point(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        self.weights.init(rng)
+    }
+
+    /// The network and the prior on the device, for the device density.
+    pub(crate) fn device_parts(&self) -> (&DeviceSequenceModel<B, V, E, D>, &DevicePrior<E, D>) {
+        (&self.net, &self.device_prior)
     }
 
     fn eval(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut [f64]) -> Result<f64, ModelError> {

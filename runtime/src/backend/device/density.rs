@@ -22,6 +22,20 @@ pub trait DeviceDensity<E: DfdxElem, D: Device<E>> {
     /// `ln p` and `∇ ln p` of every row of `x`. Rows must be independent (row `i` of the outputs
     /// depends on row `i` of `x` only). Non-finite values are allowed (the sampler rejects them).
     fn logp_grad(&self, x: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>;
+    /// Number of observations N when the likelihood is a sum over observations that
+    /// [`logp_grad_batches`](Self::logp_grad_batches) can evaluate on subsets (default `None`:
+    /// no minibatches).
+    fn n_obs(&self) -> Option<usize> {
+        None
+    }
+    /// The minibatch estimate `ln prior + (N / B_r) · Σ_{i ∈ batches[r]} ln p(y_i | x_r)` of every
+    /// row `r` of `x`, and its gradient rows: row `r` sees its own batch (`batches` has one per
+    /// row, each non-empty, indices below N). The default refuses: the density has no
+    /// minibatches.
+    fn logp_grad_batches(&self, x: &Rows<E, D>, batches: &[Vec<usize>]) -> Result<LogpGrad<E, D>, SamplerError> {
+        let _ = (x, batches);
+        Err(no_minibatches())
+    }
     /// Names of the values a draw records (default `x.1 … x.D`).
     fn names(&self) -> Vec<String> {
         (1..=self.dim()).map(|i| format!("x.{i}")).collect()
@@ -35,6 +49,11 @@ pub trait DeviceDensity<E: DfdxElem, D: Device<E>> {
     fn constrain(&self, q: &[f64]) -> Vec<f64> {
         q.to_vec()
     }
+}
+
+/// The error of a minibatch request to a density without observations.
+pub(crate) fn no_minibatches() -> SamplerError {
+    SamplerError::Setting { name: "minibatch", detail: "minibatches need a device density indexed by observation (DeviceDensity::n_obs and logp_grad_batches), e.g. a NetworkRegression, NetworkClassifier or NetworkSequenceModel".into() }
 }
 
 /// `N(mean, diag(1/precision))` on a device: `ln p = −½ Σ_j precision_j (x_j − mean_j)²` (without

@@ -1,13 +1,16 @@
 //! [`DeviceRayTracing`]: the ray tracing sampler with every chain's state on a dfdx device.
 
-use super::density::DeviceDensity;
-use super::ops::{finite, full, spread_mask, zeros, Column};
+use super::density::{DeviceDensity, LogpGrad};
+use super::ops::{finite, full, spread_mask, zeros, Column, Rows};
 use super::rays::{download, upload, DeviceFloat, DeviceRays, DeviceTrajectory};
 use crate::backend::DfdxElem;
 use crate::sampler::adapt::DualAveraging;
 use crate::sampler::ray_tracing::{RayTracing, Weighting, STAT_NAMES};
+use crate::sampler::minibatch::Batches;
 use crate::sampler::{chain_rng, ChainDraws, ChainStart, Draws, Observer, Phase, RunConfig, Sampler, SamplerError};
-use dfdx::prelude::{ChooseFrom, SumTo, TryLt};
+use dfdx::prelude::{ChooseFrom, SumTo, TryLe, TryLt};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::Device;
 
@@ -21,9 +24,16 @@ use dfdx::tensor_ops::Device;
 /// is drawn on the host and uploaded (its `Cuda` device samples on the CPU): one `(P, D)` upload
 /// per refresh and `P` uniforms per Metropolis test travel host → device.
 ///
-/// The settings are [`RayTracing`]'s, with plain ray tracing (unit weighting, exact gradients,
-/// identity metric). Unlike the host drivers, all chains share one step size: warmup's dual
-/// averaging follows the chains' mean acceptance. [`Integrator::Rdkd`]
+/// The settings are [`RayTracing`]'s, with plain ray tracing (unit weighting, identity metric,
+/// no mode search, the step tuned to the acceptance rate). Unlike the host drivers, all chains
+/// share one step size: warmup's dual averaging follows the chains' mean acceptance.
+///
+/// **Minibatches** ([`RayTracing::minibatch`], for a density with
+/// [`DeviceDensity::n_obs`]): every gradient evaluation of chain `c` sees the next batch of its
+/// own schedule ([`Batches`], shuffled per epoch from a stream of `cfg.seed` that no other draw
+/// uses), so one evaluation of the population is P rows on P batches. As on the host, the
+/// Metropolis test is off, `dt` is used as given, and `reject_above` rejects trajectories whose
+/// minibatch `|ΔlnL − Σ dlnL_pred|` exceeds it. Only the batch indices travel host → device. [`Integrator::Rdkd`]
 /// (crate::sampler::ray_tracing::Integrator::Rdkd) picks each step's integrator once for all
 /// chains.
 ///
@@ -50,8 +60,14 @@ impl DeviceRayTracing {
     pub fn validate(&self) -> Result<(), SamplerError> {
         let rt = &self.settings;
         rt.validate()?;
-        if !matches!(rt.weighting, Weighting::Unit) || rt.minibatch.is_some() || rt.metric {
-            return Err(SamplerError::Setting { name: "weighting", detail: "the device driver runs plain ray tracing with exact gradients and a unit metric: use run for weightings, minibatches and metrics".into() });
+        let unsupported = [
+            (!matches!(rt.weighting, Weighting::Unit), "weighting", "weightings"),
+            (rt.metric, "metric", "a warmup metric"),
+            (rt.start_at_mode, "start_at_mode", "a start at the mode"),
+            (rt.target_dphi.is_some(), "target_dphi", "a step tuned to ⟨Δφ⟩"),
+        ];
+        if let Some((_, name, what)) = unsupported.iter().find(|u| u.0) {
+            return Err(SamplerError::Setting { name, detail: format!("the device driver runs plain ray tracing with a unit metric: use run (the host driver) for {what}") });
         }
         if self.thin == 0 {
             return Err(SamplerError::Setting { name: "thin", detail: "must be at least 1".into() });
@@ -79,7 +95,8 @@ impl DeviceRayTracing {
             return Err(SamplerError::Setting { name: "dimension", detail: format!("the ray tracing sampler needs D ≥ 2, got {d}; use HMC or NUTS") });
         }
         let dev = target.device().clone();
-        let mut s = initial_rays(target, cfg)?;
+        let mut density = Evaluation::new(target, rt, cfg)?;
+        let mut s = initial_rays(target, &mut density, cfg)?;
         // the step choice of RDKD, one per step for all chains: a stream no chain uses
         let mut step_rng = chain_rng(cfg.seed, usize::MAX);
         let mut dt = rt.dt;
@@ -103,7 +120,7 @@ impl DeviceRayTracing {
                 s.v = E::normals(&dev, p, d);
             }
             let mut prop = s.clone();
-            let traj = prop.integrate(target, dt, rt.n_steps, rt.integrator, rt.refresh_rate, &mut step_rng)?;
+            let traj = prop.integrate_with(&mut |x: &Rows<E, D>| density.eval(x), dt, rt.n_steps, rt.integrator, rt.refresh_rate, &mut step_rng)?;
             let test = metropolis(rt, &s, &prop, &traj);
             let used = dt;
             let keep = spread_mask(&test.accepted, d);
@@ -115,11 +132,14 @@ impl DeviceRayTracing {
                 gn: test.accepted.clone().choose(prop.gn, s.gn.clone()),
             };
             if iter < cfg.warmup {
-                let mean = download(&test.accept_prob.clone().sum::<(), _>())[0] / p as f64;
-                dt = da.learn(mean);
-                if iter + 1 == cfg.warmup {
-                    dt = da.final_step_size();
-                    out.iter_mut().for_each(|c| c.step_size = dt);
+                // with minibatches the acceptance is noise: dt is used as given
+                if rt.minibatch.is_none() {
+                    let mean = download(&test.accept_prob.clone().sum::<(), _>())[0] / p as f64;
+                    dt = da.learn(mean);
+                    if iter + 1 == cfg.warmup {
+                        dt = da.final_step_size();
+                        out.iter_mut().for_each(|c| c.step_size = dt);
+                    }
                 }
             } else if (iter - cfg.warmup + 1) % self.thin == 0 {
                 record(target, &s, &test, &traj, used, rt.n_steps, &mut out, observers)?;
@@ -159,7 +179,7 @@ const SAMPLER: &str = "ray_tracing_device";
 
 /// The initial points of every chain (`cfg.init`, or [`DeviceDensity::init`] from each chain's stream with
 /// up to 100 tries for rows whose density is not finite), on the device.
-fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, cfg: &RunConfig) -> Result<DeviceRays<E, D>, SamplerError> {
+fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, density: &mut Evaluation<'_, T>, cfg: &RunConfig) -> Result<DeviceRays<E, D>, SamplerError> {
     let (p, d) = (cfg.chains, target.dim());
     let dev = target.device();
     let mut q = Vec::with_capacity(p * d);
@@ -179,7 +199,7 @@ fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T
     }
     let tries = if cfg.init.is_some() { 1 } else { 100 };
     for _ in 0..tries {
-        let rays = DeviceRays::at(target, upload(dev, &q, p, d), E::normals(dev, p, d))?;
+        let rays = DeviceRays::evaluated(&mut |x: &Rows<E, D>| density.eval(x), upload(dev, &q, p, d), E::normals(dev, p, d))?;
         let ok = (finite(&rays.lp) & finite(&rays.gn)).as_vec();
         let Some(bad) = ok.iter().position(|o| !o) else { return Ok(rays) };
         if tries == 1 {
@@ -192,6 +212,49 @@ fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T
     }
     Err(SamplerError::Init { chain: 0, tries, detail: "some chains found no point with a finite log density and gradient".into() })
 }
+
+/// How the population's density is evaluated: exactly, or each row on the next batch of its
+/// chain's schedule.
+struct Evaluation<'a, T> {
+    target: &'a T,
+    /// One schedule and batch stream per chain, with minibatches.
+    schedules: Option<Vec<(Batches, ChaCha8Rng)>>,
+}
+
+impl<'a, T> Evaluation<'a, T> {
+    fn new<E: DfdxElem, D: Device<E>>(target: &'a T, rt: &RayTracing, cfg: &RunConfig) -> Result<Self, SamplerError>
+    where
+        T: DeviceDensity<E, D>,
+    {
+        let Some(m) = &rt.minibatch else { return Ok(Self { target, schedules: None }) };
+        let n = target.n_obs().ok_or_else(super::no_minibatches)?;
+        let schedules = (0..cfg.chains)
+            .map(|c| {
+                // a stream of the seed that neither the chains' starts nor the step choice use
+                let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+                rng.set_stream(BATCH_STREAMS + c as u64);
+                Ok((Batches::new(n, m.batch_size, m.order)?, rng))
+            })
+            .collect::<Result<_, SamplerError>>()?;
+        Ok(Self { target, schedules: Some(schedules) })
+    }
+
+    fn eval<E: DfdxElem, D: Device<E>>(&mut self, x: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>
+    where
+        T: DeviceDensity<E, D>,
+    {
+        match &mut self.schedules {
+            None => self.target.logp_grad(x),
+            Some(s) => {
+                let batches: Vec<Vec<usize>> = s.iter_mut().map(|(b, rng)| b.next(rng).to_vec()).collect();
+                self.target.logp_grad_batches(x, &batches)
+            }
+        }
+    }
+}
+
+/// The first of the random streams of the chains' batch schedules.
+const BATCH_STREAMS: u64 = 1 << 62;
 
 /// The Metropolis test of every chain (§1.8), on the device.
 struct Tested<E: DfdxElem, D: Device<E>> {
@@ -209,6 +272,11 @@ fn metropolis<E: DeviceFloat, D: Device<E>>(rt: &RayTracing, s: &DeviceRays<E, D
     let accept_prob = ln_alpha.clone().minimum(zeros(&dev, p)).exp();
     let divergent = !traj.alive.clone() | ln_alpha.lt(E::of_f64(-rt.max_error));
     let accepted = if rt.metropolis { traj.alive.clone() & E::uniforms(&dev, p).lt(&accept_prob) } else { traj.alive.clone() };
+    // §1.10 (c): with minibatches, reject trajectories whose estimated error is too large
+    let accepted = match rt.minibatch.as_ref().and_then(|m| m.reject_above) {
+        Some(bound) => accepted & ln_alpha.clone().abs().le(E::of_f64(bound)),
+        None => accepted,
+    };
     Tested { accept_prob, ln_alpha, accepted, divergent }
 }
 

@@ -10,6 +10,8 @@ mod ops;
 mod rays;
 
 pub use density::{DeviceDensity, DeviceGaussian, LogpGrad};
+pub(crate) use density::no_minibatches;
+pub(crate) use network::DevicePrior;
 pub use driver::DeviceRayTracing;
 pub use ops::{Column, Rows};
 pub use rays::{DeviceFloat, DeviceRays, DeviceTrajectory};
@@ -31,4 +33,12 @@ pub(crate) fn check_dim(got: usize, want: usize) -> Result<(), SamplerError> {
     } else {
         Err(SamplerError::Setting { name: "dimension", detail: format!("points of dimension {got} for a density of dimension {want}") })
     }
+}
+
+/// Bytes of CUDA device memory in use (the driver's total minus free) on the current thread's
+/// device, or `None` where the driver cannot tell. dfdx keeps freed buffers in its cache rather
+/// than returning them to the driver, so after a run this is close to the run's peak.
+#[cfg(feature = "cuda")]
+pub fn cuda_memory_in_use() -> Option<usize> {
+    cudarc::driver::result::mem_get_info().ok().map(|(free, total)| total.saturating_sub(free))
 }

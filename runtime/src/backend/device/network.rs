@@ -1,18 +1,93 @@
-//! [`NetworkRegression`] as a [`DeviceDensity`]: the population's weights stay on the network's
-//! device; the prior, the Gaussian likelihood and their gradients are tensor ops there.
+//! The network targets of [`crate::nn`] as [`DeviceDensity`]s: the population's weights stay on
+//! the network's device; the prior, the likelihood and their gradients are tensor ops there, on
+//! all observations or on one minibatch per row.
 
 use super::density::{DeviceDensity, LogpGrad};
-use super::ops::{c, row_sum, spread, Rows};
-use crate::backend::network::{LocalBuilder, LocalDevice};
+use super::ops::{c, row_sum, spread, Column, Rows};
+use crate::backend::network::{LocalBuilder, LocalDevice, LocalSequenceBuilder};
 use crate::backend::DfdxElem;
-use crate::nn::{NetworkRegression, Noise, HALF_LN_2PI};
+use crate::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, HALF_LN_2PI};
 use crate::sampler::SamplerError;
 use dfdx::prelude::{Axis, BroadcastTo, ReshapeTo, TryConcatAlong};
 use dfdx::shapes::HasShape;
 
+/// The isotropic-per-weight Gaussian prior `w ~ N(0, diag(sd²))` on a device: `1/sd²` of every
+/// weight held there once, so each evaluation is two element-wise products and a row sum.
+pub(crate) struct DevicePrior<E: DfdxElem, D: LocalDevice<E>> {
+    inv_var: Column<E, D>,
+    /// `−Σ (ln sd + ½ ln 2π)`.
+    constant: f64,
+}
+
+impl<E: DfdxElem, D: LocalDevice<E>> DevicePrior<E, D> {
+    /// The prior of weights with standard deviations `sd`, on `dev`.
+    pub(crate) fn new(dev: &D, sd: &[f64]) -> Self {
+        let inv_var = super::upload_column(dev, &sd.iter().map(|s| 1.0 / (s * s)).collect::<Vec<_>>());
+        Self { inv_var, constant: -sd.iter().map(|s| s.ln() + HALF_LN_2PI).sum::<f64>() }
+    }
+
+    /// `ln prior` of every row of `w` (`(P, K)`) and its gradient rows `−w / sd²`.
+    fn log_prior_grad(&self, w: &Rows<E, D>) -> LogpGrad<E, D> {
+        let shape = *w.shape();
+        let grad = (w.clone() * self.inv_var.clone().broadcast_like::<_, Axis<0>>(&shape)).negate();
+        (row_sum(grad.clone() * w.clone()) * c::<E>(0.5) + c::<E>(self.constant), grad)
+    }
+}
+
+/// `batches`, if given, holds one non-empty batch per row with indices below `n`.
+fn check_batches(batches: Option<&[Vec<usize>]>, rows: usize, n: usize) -> Result<(), SamplerError> {
+    let Some(batches) = batches else { return Ok(()) };
+    let bad = |detail: String| SamplerError::Setting { name: "minibatch", detail };
+    if batches.len() != rows {
+        return Err(bad(format!("{} batches for {rows} rows: one per row", batches.len())));
+    }
+    if let Some(b) = batches.iter().find(|b| b.is_empty() || b.iter().any(|&i| i >= n)) {
+        return Err(bad(format!("a batch must be non-empty with indices below the {n} observations, got {} indices (largest {:?})", b.len(), b.iter().max())));
+    }
+    Ok(())
+}
+
 /// `ln p(w, σ | y) = ln N(w; 0, diag(sd²)) + Σ_i ln N(y_i; f_w(x_i), σ)` (with `ln σ`'s Gamma prior
 /// and Jacobian when the noise is learned), the same density as the host evaluation. Each row's
 /// network pass is one forward and reverse pass of the dfdx module on the device.
+impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
+where
+    E: DfdxElem,
+    D: LocalDevice<E>,
+    B: LocalBuilder<I, 1, E, D>,
+{
+    fn device_eval(&self, q: &Rows<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, SamplerError> {
+        let (p, d) = *q.shape();
+        super::check_dim(d, self.param_names().len())?;
+        let (net, prior, noise) = self.device_parts();
+        check_batches(batches, p, net.n_obs())?;
+        let k = self.n_weights();
+        let n = net.n_obs() as f64;
+        let w = if d == k { q.clone() } else { q.clone().slice((0..p, 0..k)) };
+        // the squared errors, scaled by N / B_r on minibatches: every term below is then the
+        // full-data one
+        let (sse, g_sse) = net.loss_grad_rows(&w, batches);
+        let (log_prior, g_prior) = prior.log_prior_grad(&w);
+        Ok(match noise {
+            Noise::Fixed(s) => {
+                let lik = sse * c::<E>(-0.5 / (s * s)) + c::<E>(-n * (s.ln() + HALF_LN_2PI));
+                (log_prior + lik, g_prior + g_sse * c::<E>(-0.5 / (s * s)))
+            }
+            Noise::Gamma { shape, rate } => {
+                let ln_sigma = q.clone().slice((0..p, k..k + 1)).reshape_like(&(p,));
+                let sigma = ln_sigma.clone().exp();
+                let inv_s2 = (ln_sigma.clone() * c::<E>(-2.0)).exp();
+                let lik = sse.clone() * inv_s2.clone() * c::<E>(-0.5) - (ln_sigma.clone() + c::<E>(HALF_LN_2PI)) * c::<E>(n);
+                let sigma_prior = ln_sigma * c::<E>(shape) - sigma.clone() * c::<E>(rate) + c::<E>(shape * rate.ln() - crate::special::lgamma(shape));
+                let g_w = g_prior + g_sse * spread(inv_s2.clone() * c::<E>(-0.5), k);
+                let g_ls = (sse * inv_s2 - c::<E>(n)) - sigma * c::<E>(rate) + c::<E>(shape);
+                let grad = (g_w, g_ls.reshape_like(&(p, 1))).concat_along(Axis::<1>);
+                (log_prior + sigma_prior + lik, grad)
+            }
+        })
+    }
+}
+
 impl<B, const I: usize, E, D> DeviceDensity<E, D> for NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
@@ -35,33 +110,63 @@ where
         self.constrain_point(q).unwrap_or_else(|_| q.to_vec())
     }
     fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
-        let (p, d) = *q.shape();
-        super::check_dim(d, self.param_names().len())?;
-        let (net, sd, inv_var, noise) = self.device_parts();
-        let k = sd.len();
-        let n = net.n_obs() as f64;
-        let w = if d == k { q.clone() } else { q.clone().slice((0..p, 0..k)) };
-        let (sse, g_sse) = net.loss_grad_rows(&w);
-        let inv_var = inv_var.clone().broadcast_like::<_, Axis<0>>(&(p, k));
-        let prior_const: f64 = -sd.iter().map(|s| s.ln() + HALF_LN_2PI).sum::<f64>();
-        let g_prior = (w.clone() * inv_var).negate();
-        let log_prior = row_sum(g_prior.clone() * w) * c::<E>(0.5) + c::<E>(prior_const);
-        Ok(match noise {
-            Noise::Fixed(s) => {
-                let lik = sse * c::<E>(-0.5 / (s * s)) + c::<E>(-n * (s.ln() + HALF_LN_2PI));
-                (log_prior + lik, g_prior + g_sse * c::<E>(-0.5 / (s * s)))
-            }
-            Noise::Gamma { shape, rate } => {
-                let ln_sigma = q.clone().slice((0..p, k..k + 1)).reshape_like(&(p,));
-                let sigma = ln_sigma.clone().exp();
-                let inv_s2 = (ln_sigma.clone() * c::<E>(-2.0)).exp();
-                let lik = sse.clone() * inv_s2.clone() * c::<E>(-0.5) - (ln_sigma.clone() + c::<E>(HALF_LN_2PI)) * c::<E>(n);
-                let sigma_prior = ln_sigma * c::<E>(shape) - sigma.clone() * c::<E>(rate) + c::<E>(shape * rate.ln() - crate::special::lgamma(shape));
-                let g_w = g_prior + g_sse * spread(inv_s2.clone() * c::<E>(-0.5), k);
-                let g_ls = (sse * inv_s2 - c::<E>(n)) - sigma * c::<E>(rate) + c::<E>(shape);
-                let grad = (g_w, g_ls.reshape_like(&(p, 1))).concat_along(Axis::<1>);
-                (log_prior + sigma_prior + lik, grad)
-            }
-        })
+        self.device_eval(q, None)
+    }
+    fn n_obs(&self) -> Option<usize> {
+        Some(self.device_parts().0.n_obs())
+    }
+    fn logp_grad_batches(&self, q: &Rows<E, D>, batches: &[Vec<usize>]) -> Result<LogpGrad<E, D>, SamplerError> {
+        self.device_eval(q, Some(batches))
     }
 }
+
+/// `ln N(w; 0, diag(sd²)) − Σ_i CE_i(w)` for a network whose likelihood is a categorical
+/// cross-entropy `loss_rows` (the classifier's, the sequence model's), on the device.
+fn categorical_eval<E: DfdxElem, D: LocalDevice<E>>(q: &Rows<E, D>, k: usize, n: usize, prior: &DevicePrior<E, D>, batches: Option<&[Vec<usize>]>, loss_rows: impl FnOnce(&Rows<E, D>) -> LogpGrad<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
+    let (p, d) = *q.shape();
+    super::check_dim(d, k)?;
+    check_batches(batches, p, n)?;
+    let (ce, g_ce) = loss_rows(q);
+    let (log_prior, g_prior) = prior.log_prior_grad(q);
+    Ok((log_prior - ce, g_prior - g_ce))
+}
+
+/// The device evaluation of a network target with a categorical likelihood: the
+/// [`DeviceDensity`] methods over `categorical_eval`.
+macro_rules! categorical_device_density {
+    ($ty:ty, [$($gen:tt)*], $bound:path) => {
+        impl<$($gen)*, E, D> DeviceDensity<E, D> for $ty
+        where
+            E: DfdxElem,
+            D: LocalDevice<E>,
+            B: $bound,
+        {
+            fn dim(&self) -> usize {
+                self.n_weights()
+            }
+            fn device(&self) -> &D {
+                self.device_parts().0.device()
+            }
+            fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+                self.init_point(rng)
+            }
+            fn names(&self) -> Vec<String> {
+                (1..=self.n_weights()).map(|i| format!("w.{i}")).collect()
+            }
+            fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
+                let (net, prior) = self.device_parts();
+                categorical_eval(q, self.n_weights(), net.n_obs(), prior, None, |w| net.loss_grad_rows(w, None))
+            }
+            fn n_obs(&self) -> Option<usize> {
+                Some(self.device_parts().0.n_obs())
+            }
+            fn logp_grad_batches(&self, q: &Rows<E, D>, batches: &[Vec<usize>]) -> Result<LogpGrad<E, D>, SamplerError> {
+                let (net, prior) = self.device_parts();
+                categorical_eval(q, self.n_weights(), net.n_obs(), prior, Some(batches), |w| net.loss_grad_rows(w, Some(batches)))
+            }
+        }
+    };
+}
+
+categorical_device_density!(NetworkClassifier<B, I, K, E, D>, [B, const I: usize, const K: usize], LocalBuilder<I, K, E, D>);
+categorical_device_density!(NetworkSequenceModel<B, V, E, D>, [B, const V: usize], LocalSequenceBuilder<V, E, D>);

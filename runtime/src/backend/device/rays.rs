@@ -2,7 +2,7 @@
 //! on a dfdx device, and the integration of one trajectory for all of them in lockstep
 //! (`docs/algorithms.md` §1.5–1.7, §1.12), every operation a tensor op on the device.
 
-use super::density::DeviceDensity;
+use super::density::{DeviceDensity, LogpGrad};
 use super::ops::{finite, full, kick, row_norm, zeros, Column, Mask, Rows};
 use crate::backend::DfdxElem;
 use crate::sampler::ray_tracing::{Integrator, OMELYAN_LAMBDA};
@@ -112,7 +112,12 @@ impl<E: DfdxElem, D: Device<E>> DeviceRays<E, D> {
 
     /// Rays at device positions `x` with velocities `v`; evaluates the density.
     pub(crate) fn at<T: DeviceDensity<E, D>>(target: &T, x: Rows<E, D>, v: Rows<E, D>) -> Result<Self, SamplerError> {
-        let (lp, grad) = target.logp_grad(&x)?;
+        Self::evaluated(&mut |x: &Rows<E, D>| target.logp_grad(x), x, v)
+    }
+
+    /// Rays at device positions `x` with velocities `v`, evaluated by `eval`.
+    pub(crate) fn evaluated(eval: &mut impl FnMut(&Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>, x: Rows<E, D>, v: Rows<E, D>) -> Result<Self, SamplerError> {
+        let (lp, grad) = eval(&x)?;
         let gn = row_norm(&grad);
         Ok(Self { x, v, lp, grad, gn })
     }
@@ -152,9 +157,19 @@ impl<E: DfdxElem, D: Device<E>> DeviceRays<E, D> {
     where
         E: DeviceFloat,
     {
+        self.integrate_with(&mut |x: &Rows<E, D>| target.logp_grad(x), dt, n_steps, integrator, refresh_rate, rng)
+    }
+
+    /// [`integrate`](Self::integrate) with the density evaluated by `eval` (e.g. on the next
+    /// minibatch of each ray at every call).
+    pub(crate) fn integrate_with<F, R: Rng>(&mut self, eval: &mut F, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<DeviceTrajectory<E, D>, SamplerError>
+    where
+        E: DeviceFloat,
+        F: FnMut(&Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>,
+    {
         let p = self.len();
         let dev = self.x.device().clone();
-        let mut it = Integration { rays: self, target, dirty: false, pred: zeros(&dev, p), n_grad: zeros(&dev, p), turning: zeros(&dev, p), alive: full::<E, D>(&dev, p, 1.0).gt(E::of_f64(0.0)) };
+        let mut it = Integration { rays: self, eval, dirty: false, pred: zeros(&dev, p), n_grad: zeros(&dev, p), turning: zeros(&dev, p), alive: full::<E, D>(&dev, p, 1.0).gt(E::of_f64(0.0)) };
         for j in 0..n_steps {
             if refresh_rate > 0.0 {
                 it.refresh(refresh_rate, if j == 0 { 0.5 * dt } else { dt });
@@ -195,9 +210,9 @@ impl<E: DfdxElem, D: Device<E>> DeviceRays<E, D> {
 
 use dfdx::prelude::TryGt;
 
-struct Integration<'a, E: DfdxElem, D: Device<E>, T> {
+struct Integration<'a, E: DfdxElem, D: Device<E>, F> {
     rays: &'a mut DeviceRays<E, D>,
-    target: &'a T,
+    eval: &'a mut F,
     dirty: bool,
     pred: Column<E, D>,
     n_grad: Column<E, D>,
@@ -205,7 +220,7 @@ struct Integration<'a, E: DfdxElem, D: Device<E>, T> {
     alive: Mask<D>,
 }
 
-impl<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>> Integration<'_, E, D, T> {
+impl<E: DeviceFloat, D: Device<E>, F: FnMut(&Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>> Integration<'_, E, D, F> {
     fn dim(&self) -> usize {
         self.rays.x.shape().1
     }
@@ -220,7 +235,7 @@ impl<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>> Integration<'_, E, D,
             return Ok(());
         }
         let r = &mut *self.rays;
-        (r.lp, r.grad) = self.target.logp_grad(&r.x)?;
+        (r.lp, r.grad) = (self.eval)(&r.x)?;
         r.gn = row_norm(&r.grad);
         let p = r.lp.shape().0;
         let dev = r.lp.device().clone();

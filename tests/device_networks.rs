@@ -1,0 +1,215 @@
+//! The network targets on the device ray tracer: the regression, the classifier and the sequence
+//! model evaluate a population of weight rows on the device exactly as their host `Target` and
+//! `MinibatchTarget` evaluations do (all observations, and one minibatch per row), and the device
+//! sampler with minibatches keeps the exact posterior of a Bayesian linear regression (with a
+//! check shown to fail on the wrong posterior), reproducibly, with settings errors as `Result`s.
+
+use dfdx::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
+use snell::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+use snell::sampler::minibatch::MinibatchTarget;
+use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceGaussian, DeviceRayTracing};
+use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
+use snell::sampler::{Draws, RunConfig, SamplerError, Target};
+use snell::Matrix;
+
+fn max_rel(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0.0, f64::max)
+}
+
+/// `rows` points near the target's starting points.
+fn points<T: Target>(target: &T, rows: usize, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let q: Vec<f64> = (0..rows).flat_map(|_| target.init(&mut rng)).collect();
+    q.into_iter().map(|w| w + 0.2 * rng.sample::<f64, _>(StandardNormal)).collect()
+}
+
+/// Row `r`'s batch: a few distinct observations, a different set per row.
+fn batches(rows: usize, n: usize, size: usize, seed: u64) -> Vec<Vec<usize>> {
+    use rand::seq::SliceRandom;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..rows)
+        .map(|_| {
+            let mut all: Vec<usize> = (0..n).collect();
+            all.shuffle(&mut rng);
+            all.truncate(size);
+            all
+        })
+        .collect()
+}
+
+/// The device rows (all observations, then each row on its batch) against the host evaluations.
+fn check_rows<T: Target + MinibatchTarget + DeviceDensity<f64, Cpu>>(target: &T, what: &str, tol: f64) {
+    let (d, p) = (Target::dim(target), 3);
+    let q = points(target, p, 5);
+    let n = MinibatchTarget::n_obs(target).unwrap();
+    assert_eq!(DeviceDensity::n_obs(target), Some(n));
+    let x = DeviceDensity::device(target).tensor_from_vec(q.clone(), (p, d));
+    let b = batches(p, n, (n / 3).max(1), 6);
+    let (lp, grad) = DeviceDensity::logp_grad(target, &x).unwrap();
+    let (lpb, gradb) = target.logp_grad_batches(&x, &b).unwrap();
+    let (lp, grad, lpb, gradb) = (lp.as_vec(), grad.as_vec(), lpb.as_vec(), gradb.as_vec());
+    for r in 0..p {
+        let row = &q[r * d..(r + 1) * d];
+        let mut g = vec![0.0; d];
+        let want = Target::logp_grad(target, row, &mut g).unwrap();
+        assert!(max_rel(&[lp[r]], &[want]) < tol, "{what}: row {r}: lp {} vs host {want}", lp[r]);
+        assert!(max_rel(&grad[r * d..(r + 1) * d], &g) < tol, "{what}: row {r}: gradients differ by {}", max_rel(&grad[r * d..(r + 1) * d], &g));
+        let want_b = target.logp_grad_minibatch(row, &b[r], &mut g).unwrap();
+        assert!(max_rel(&[lpb[r]], &[want_b]) < tol, "{what}: row {r}: minibatch lp {} vs host {want_b}", lpb[r]);
+        assert!(max_rel(&gradb[r * d..(r + 1) * d], &g) < tol, "{what}: row {r}: minibatch gradients differ");
+        // the batches differ by row, so the rows' estimates differ from the full density
+        assert!((lpb[r] - lp[r]).abs() > 1e-8, "{what}: row {r}: the minibatch estimate equals the full density");
+    }
+    // batches must be one per row, non-empty, in range
+    let setting = |e: SamplerError| matches!(e, SamplerError::Setting { name: "minibatch", .. });
+    assert!(setting(target.logp_grad_batches(&x, &b[..2]).err().unwrap()));
+    assert!(setting(target.logp_grad_batches(&x, &[vec![0], vec![], vec![1]]).err().unwrap()));
+    assert!(setting(target.logp_grad_batches(&x, &[vec![0], vec![n], vec![1]]).err().unwrap()));
+}
+
+fn sin_data(n: usize) -> (Matrix, Vec<f64>) {
+    let xs: Vec<f64> = (0..n).map(|i| -3.0 + 6.0 * i as f64 / (n - 1) as f64).collect();
+    let ys = xs.iter().map(|x| x.sin() + 0.1 * (7.0 * x).cos()).collect();
+    (Matrix::new(n, 1, xs).unwrap(), ys)
+}
+
+#[test]
+fn regression_rows_and_minibatches_equal_the_host_evaluation() {
+    let (x, y) = sin_data(30);
+    for noise in [Noise::Fixed(0.3), Noise::Gamma { shape: 2.0, rate: 10.0 }] {
+        let target = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(1.5), noise).unwrap();
+        check_rows(&target, &format!("regression, {noise:?}"), 1e-12);
+    }
+}
+
+#[test]
+fn classifier_rows_and_minibatches_equal_the_host_evaluation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let n = 40;
+    let xs: Vec<f64> = (0..n * 4).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let labels: Vec<usize> = xs.chunks(4).map(|r| if r[0] + r[1] > 0.5 { 2 } else if r[2] > 0.0 { 1 } else { 0 }).collect();
+    let target = NetworkClassifier::<(Linear<4, 8>, Tanh, Linear<8, 3>), 4, 3>::new(Cpu::seed_from_u64(0), &Matrix::new(n, 4, xs).unwrap(), &labels, WeightPrior::per_tensor(vec![1.0, 2.0, 1.0, 2.0])).unwrap();
+    check_rows(&target, "classifier", 1e-12);
+}
+
+#[test]
+fn sequence_model_rows_and_minibatches_equal_the_host_evaluation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let tokens: Vec<usize> = (0..6 * 8 + 1).map(|_| rng.gen_range(0..16)).collect();
+    type Lm = (Embedding<16, 8>, TransformerEncoder<8, 2, 16, 1>, Linear<8, 16>);
+    let target = NetworkSequenceModel::<Lm, 16, f64, Cpu>::new(Cpu::seed_from_u64(0), tokens, 8, WeightPrior::isotropic(1.0)).unwrap();
+    check_rows(&target, "sequence model", 1e-10);
+}
+
+/// y = 1.5 x₁ − 0.5 x₂ + 0.3 + N(0, 0.5²), N = 400, as a `Linear<2, 1>` network with a N(0, 2²)
+/// prior: the exact posterior is Gaussian.
+struct Linear2 {
+    target: NetworkRegression<Linear<2, 1>, 2>,
+    x: Matrix,
+    y: Vec<f64>,
+}
+
+const SIGMA: f64 = 0.5;
+const S0: f64 = 2.0;
+
+fn linear_regression(n: usize) -> Linear2 {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let xs: Vec<f64> = (0..2 * n).map(|_| rng.sample(StandardNormal)).collect();
+    let y = xs.chunks(2).map(|r| 1.5 * r[0] - 0.5 * r[1] + 0.3 + SIGMA * rng.sample::<f64, _>(StandardNormal)).collect::<Vec<_>>();
+    let x = Matrix::new(n, 2, xs).unwrap();
+    let target = NetworkRegression::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(S0), Noise::Fixed(SIGMA)).unwrap();
+    Linear2 { target, x, y }
+}
+
+/// The exact posterior mean and sds of `(w₁, w₂, b)` given the first `n` observations.
+fn exact_posterior(x: &Matrix, y: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    use nalgebra::{DMatrix, DVector};
+    let xm = DMatrix::from_fn(n, 3, |i, j| if j < 2 { x.get(i, j) } else { 1.0 });
+    let cov = (xm.transpose() * &xm / (SIGMA * SIGMA) + DMatrix::identity(3, 3) / (S0 * S0)).try_inverse().unwrap();
+    let mean = &cov * (xm.transpose() * DVector::from_vec(y[..n].to_vec()) / (SIGMA * SIGMA));
+    ((0..3).map(|j| mean[j]).collect(), (0..3).map(|j| cov[(j, j)].sqrt()).collect())
+}
+
+/// Means within 4·MCSE + 10% of an sd, sds within (0.7, 1.1) of the exact ones — the host
+/// minibatch test's tolerances (minibatch rays shrink the sds by a few to 25%).
+fn close_to(draws: &Draws, mean: &[f64], sd: &[f64]) -> Result<(), String> {
+    let s = draws.summary();
+    for j in 0..3 {
+        let row = &s.rows()[j + 1];
+        eprintln!("{}: mean {:.4} (exact {:.4}, mcse {:.4}), sd ratio {:.3}, ESS {:.0}", row.name, row.mean, mean[j], row.mcse_mean, row.sd / sd[j], row.ess_bulk);
+        if (row.mean - mean[j]).abs() > 4.0 * row.mcse_mean + 0.1 * sd[j] {
+            return Err(format!("{}: mean {} vs {} (mcse {})", row.name, row.mean, mean[j], row.mcse_mean));
+        }
+        if !(0.7..1.1).contains(&(row.sd / sd[j])) {
+            return Err(format!("{}: sd ratio {}", row.name, row.sd / sd[j]));
+        }
+    }
+    Ok(())
+}
+
+fn minibatch_rays(batch: usize) -> RayTracing {
+    RayTracing { metropolis: false, minibatch: Some(MinibatchSettings::new(batch)), ..RayTracing::new(0.008, 10) }
+}
+
+#[test]
+fn minibatch_rays_on_the_device_keep_the_linear_regression_posterior() {
+    // B = 40 of N = 400 (10%), dt = 0.008 ≈ 0.3 × the posterior sds (0.025), 10 steps
+    let m = linear_regression(400);
+    let cfg = RunConfig { chains: 8, warmup: 100, draws: 500, seed: 21, init: None };
+    let draws = DeviceRayTracing::new(minibatch_rays(40)).run(&m.target, &cfg).unwrap();
+    assert_eq!(draws.chains[0].step_size, 0.008, "with minibatches dt is used as given");
+    let n_grad: f64 = draws.stat("n_grad__").unwrap().iter().flatten().sum();
+    assert_eq!(n_grad, (8 * 500 * 11) as f64, "one gradient per step and one at the end");
+    let (mean, sd) = exact_posterior(&m.x, &m.y, 400);
+    close_to(&draws, &mean, &sd).unwrap();
+    // power: the same draws are far from the posterior of a quarter of the data
+    let (mean_q, sd_q) = exact_posterior(&m.x, &m.y, 100);
+    assert!(close_to(&draws, &mean_q, &sd_q).is_err(), "the check cannot tell the posterior of N/4 from that of N");
+    // same seeds (the run's, and the device's: velocities come from its stream), same draws;
+    // another run seed, other batches and draws
+    let short = |seed: u64| {
+        let m = linear_regression(400);
+        DeviceRayTracing::new(minibatch_rays(40)).run(&m.target, &RunConfig { warmup: 0, draws: 20, seed, ..cfg.clone() }).unwrap().chains[3].values.clone()
+    };
+    assert_eq!(short(21), short(21));
+    assert_ne!(short(21), short(22));
+}
+
+#[test]
+fn the_threshold_rule_rejects_on_the_device() {
+    let m = linear_regression(400);
+    let cfg = RunConfig { chains: 4, warmup: 0, draws: 50, seed: 2, init: None };
+    let with = |bound: f64| RayTracing { minibatch: Some(MinibatchSettings { reject_above: Some(bound), ..MinibatchSettings::new(10) }), ..minibatch_rays(10) };
+    // a kept trajectory moves the chain: count the changes between consecutive draws
+    let moved = |rt: RayTracing| -> usize {
+        let d = DeviceRayTracing::new(rt).run(&m.target, &cfg).unwrap();
+        d.chains.iter().map(|c| c.values.chunks(3).collect::<Vec<_>>().windows(2).filter(|w| w[0] != w[1]).count()).sum()
+    };
+    assert_eq!(moved(with(1e-9)), 0, "a tiny bound rejects every trajectory");
+    assert_eq!(moved(with(1e12)), 4 * 49, "a huge bound keeps every trajectory");
+}
+
+#[test]
+fn minibatch_settings_errors_on_the_device() {
+    let m = linear_regression(50);
+    let cfg = RunConfig { chains: 2, warmup: 0, draws: 2, seed: 1, init: None };
+    let err = |rt: RayTracing| match DeviceRayTracing::new(rt).run(&m.target, &cfg).unwrap_err() {
+        SamplerError::Setting { name, detail } => (name, detail),
+        e => panic!("{e}"),
+    };
+    assert_eq!(err(RayTracing { metropolis: true, ..minibatch_rays(10) }).0, "metropolis");
+    assert_eq!(err(minibatch_rays(51)).0, "batch_size");
+    assert_eq!(err(RayTracing { start_at_mode: true, ..RayTracing::default() }).0, "start_at_mode");
+    assert_eq!(err(RayTracing { target_dphi: Some(0.2), ..RayTracing::default() }).0, "target_dphi");
+    assert_eq!(err(RayTracing { metric: true, ..RayTracing::default() }).0, "metric");
+    // a density without observations has no minibatches
+    let gauss = DeviceGaussian::<f64, Cpu>::new(Cpu::default(), &[0.0; 3], &[1.0; 3]).unwrap();
+    match DeviceRayTracing::new(minibatch_rays(1)).run(&gauss, &cfg).unwrap_err() {
+        SamplerError::Setting { name, detail } => assert!(name == "minibatch" && detail.contains("indexed by observation"), "{detail}"),
+        e => panic!("{e}"),
+    }
+}
