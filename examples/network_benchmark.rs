@@ -6,8 +6,10 @@
 //!   runs 1,000 chains one after another);
 //! - (b) an MLP 784-1000-1000-10 on synthetic data, minibatch 256 (peer: 10.1 ms);
 //! - (c) a GPT-2-small-shaped model (peer: 193.5 ms for 124M parameters, sequence 256);
-//! - (d) GPT-2-XL-shaped (1.5B; peer 941 ms): not run here — its weights alone need 6 GB in f32
-//!   and the evaluation copies them through the host.
+//! - (d) GPT-2-XL-shaped (1.5B; peer 941 ms): only with `--cuda --xl`, on the device driver
+//!   (48 blocks, width 1600, sequence 256; about 1.6B parameters with an untied head, 6.5 GB per
+//!   f32 copy: the state, gradient and module copy need several, and the host holds the prior's
+//!   scales and the starting point in f64). Never run here (no GPU).
 //!
 //! By default (c) runs at a CPU size (2 blocks, width 64, sequence 64); `--full` runs the
 //! GPT-2-small shape (12 blocks, width 768, vocabulary 50,257, sequence 256; about 163M
@@ -18,7 +20,9 @@
 //! step of all chains for the lockstep row (the peer's 7,352 ms is one step of its 1,000 chains).
 //!
 //! Every row also runs on the device ray tracer, which keeps every chain's state (and the
-//! weights of (b) and (c)) in dfdx tensors on one thread, with minibatches drawn per chain: on
+//! weights of (b) and (c)) in dfdx tensors on one thread, with minibatches drawn per chain — row
+//! (a) twice: one dfdx module pass per chain, and as `snell::nn::MlpRegression`, whose 1,000
+//! weight rows are one batched matrix product per layer: on
 //! dfdx's CPU device here, and with `--cuda` (built with `--features cuda`, see
 //! `scripts/build-cuda.sh`) on CUDA device 0, where `dev MiB` is the device memory in use after
 //! the row. The threaded and lockstep rows stay on the CPU: dfdx 0.13's CUDA device is neither
@@ -43,6 +47,7 @@ type Regression = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
 type Mlp = (Linear<784, 1000>, ReLU, Linear<1000, 1000>, ReLU, Linear<1000, 10>);
 type GptCpu = (Embedding<512, 64>, TransformerEncoder<64, 4, 256, 2>, Linear<64, 512>);
 type Gpt2Small = (Embedding<50257, 768>, TransformerEncoder<768, 12, 3072, 12>, Linear<768, 50257>);
+type Gpt2Xl = (Embedding<50257, 1600>, TransformerEncoder<1600, 25, 6400, 48>, Linear<1600, 50257>);
 
 /// The seed's data: 50 points of 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²) on [0, 1].
 fn regression_data() -> (Matrix, Vec<f64>) {
@@ -86,7 +91,7 @@ fn minibatch_rays(d: usize, batch: usize, n_steps: usize) -> RayTracing {
 }
 
 macro_rules! benchmark {
-    ($dev:expr, $elem:ty, $full:expr, $chains:expr, $lockstep:expr, $device:expr, $device_label:expr, $device_mib:expr) => {{
+    ($dev:expr, $elem:ty, $full:expr, $xl:expr, $chains:expr, $lockstep:expr, $device:expr, $device_label:expr, $device_mib:expr) => {{
         let dev = $dev;
         println!("{}", Row::header());
         let (x, y) = regression_data();
@@ -106,6 +111,13 @@ macro_rules! benchmark {
         let on_device = NetworkRegression::<Regression, 1, f32, _>::new($device, &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
         let rays = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
         let mut row = Bench { name: &format!("(a) device driver, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
+        row.device_mib = $device_mib();
+        println!("{row}");
+        drop(on_device);
+        // and as an MLP whose 1,000 weight rows are one batched product per layer
+        let on_device = snell::nn::MlpRegression::<f32, _>::new($device, &mlp, &x, &y, Noise::Gamma { shape: 2.0, rate: 1.0 })?;
+        let rays = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let mut row = Bench { name: &format!("(a) batched MLP, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
         row.device_mib = $device_mib();
         println!("{row}");
         drop(on_device);
@@ -145,7 +157,16 @@ macro_rules! benchmark {
             row.device_mib = $device_mib();
             println!("{row}");
         }
-        println!("{:<34} not run: 1.5B weights need a device-resident parameter buffer (see the doc comment)", "(d) GPT-2-XL shape");
+        if $xl {
+            let seq = 256;
+            let gpt = NetworkSequenceModel::<Gpt2Xl, 50257, f32, _>::new($device, tokens(2 * seq + 1, 50257), seq, WeightPrior::isotropic(1.0))?;
+            let d = snell::sampler::ray_tracing::device::DeviceDensity::dim(&gpt);
+            let mut row = Bench { name: &format!("(d) GPT-2-XL shape, {}", $device_label), sampler: minibatch_rays(d, 1, 2), chains: 1, trajectories: 1, flops_per_grad: 6.0 * d as f64 * seq as f64, bytes_per_param: 4.0, peer_ms: Some(941.0) }.run_device(&gpt, 4)?;
+            row.device_mib = $device_mib();
+            println!("{row}");
+        } else {
+            println!("{:<36} not run: `--cuda --xl` runs it on the device driver (see the doc comment)", "(d) GPT-2-XL shape");
+        }
     }};
 }
 
@@ -156,17 +177,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("ray tracing on networks, f32, {} threads; floors: bytes / 3 TB/s and FLOPs / 67 TFLOP/s (an H100)\n", rayon::current_num_threads());
     let lockstep = args.iter().position(|a| a == "--lockstep").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok()).unwrap_or(1000);
     let cuda = args.iter().any(|a| a == "--cuda");
+    let xl = args.iter().any(|a| a == "--xl");
     if cuda {
         #[cfg(feature = "cuda")]
         {
             let dev = snell::sampler::ray_tracing::device::Cuda::try_build(0, 1).map_err(|e| format!("CUDA device 0: {e:?}"))?;
             let in_use = || snell::sampler::ray_tracing::device::cuda_memory_in_use().map(|b| b as f64 / (1024.0 * 1024.0));
-            benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, dev.clone(), "CUDA, f32", in_use);
+            benchmark!(snell::nn::Cpu::default(), f32, full, xl, chains, lockstep, dev.clone(), "CUDA, f32", in_use);
             return Ok(());
         }
         #[cfg(not(feature = "cuda"))]
         return Err("--cuda needs the cuda feature (scripts/build-cuda.sh --release --features cuda --example network_benchmark)".into());
     }
-    benchmark!(snell::nn::Cpu::default(), f32, full, chains, lockstep, snell::nn::Cpu::default(), "CPU, f32", || None);
+    if xl {
+        return Err("--xl needs --cuda: GPT-2-XL's weights, state and gradients take tens of GB".into());
+    }
+    benchmark!(snell::nn::Cpu::default(), f32, full, false, chains, lockstep, snell::nn::Cpu::default(), "CPU, f32", || None);
     Ok(())
 }

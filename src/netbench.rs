@@ -35,9 +35,10 @@ pub struct Row {
     pub peak_mib: f64,
     /// Device memory in use after the run, in MiB, for rows on a GPU (`None` elsewhere).
     pub device_mib: Option<f64>,
-    /// Bytes moved per step over the floor bandwidth, in milliseconds.
+    /// Bytes moved per step (of `ms_per_step`: one chain's, or all chains' in lockstep) over the
+    /// floor bandwidth, in milliseconds.
     pub floor_bandwidth_ms: f64,
-    /// FLOPs per step over the floor rate, in milliseconds.
+    /// FLOPs per step (as `floor_bandwidth_ms`) over the floor rate, in milliseconds.
     pub floor_flops_ms: f64,
     /// The peers' time per step (PyTorch on an H100), if known, in milliseconds.
     pub peer_ms: Option<f64>,
@@ -56,7 +57,7 @@ impl fmt::Display for Row {
         let device = self.device_mib.map_or("-".to_string(), |m| format!("{m:.0}"));
         write!(
             f,
-            "{:<36} {:>12} {:>6} {:>10.1} {:>10.1} {:>11.3} {:>9.0} {:>9} {:>10.4} {:>10.4} {:>10}",
+            "{:<36} {:>12} {:>6} {:>10.1} {:>10.1} {:>11.3} {:>9.0} {:>9} {:>10.2e} {:>10.2e} {:>10}",
             self.name, self.params, self.chains, self.steps_per_s, self.grads_per_s, self.ms_per_step, self.peak_mib, device, self.floor_bandwidth_ms, self.floor_flops_ms, peer
         )
     }
@@ -96,7 +97,7 @@ impl Bench<'_> {
         let first = target.names().into_iter().next().unwrap_or_default();
         let recorded = Select::new(target, &[first.as_str()])?;
         let threads = rayon::current_num_threads().min(self.chains).max(1) as f64;
-        self.time(target.dim(), threads, |cfg| run(&self.sampler, &recorded, cfg), seed, None)
+        self.time(target.dim(), threads, 1.0, |cfg| run(&self.sampler, &recorded, cfg), seed, None)
     }
 
     /// As [`Bench::run`], with all chains in lockstep on one population evaluation per step
@@ -105,16 +106,19 @@ impl Bench<'_> {
     pub fn run_lockstep<T: PopulationTarget>(&self, target: &T, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {
         let first = target.names().into_iter().next().unwrap_or_default();
         let recorded = Select::new(target, &[first.as_str()])?;
-        self.time(target.dim(), self.chains as f64, |cfg| run_ray_tracing_population(&self.sampler, &recorded, cfg), seed, init)
+        self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| run_ray_tracing_population(&self.sampler, &recorded, cfg), seed, init)
     }
 
     /// As [`Bench::run_lockstep`], with every chain's state on `target`'s dfdx device
     /// (`snell::sampler::ray_tracing::device`); only the recorded draws come back to the host.
     pub fn run_device<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>>(&self, target: &T, seed: u64) -> Result<Row, SamplerError> {
-        self.time(target.dim(), self.chains as f64, |cfg| DeviceRayTracing::new(self.sampler.clone()).run(target, cfg), seed, None)
+        self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| DeviceRayTracing::new(self.sampler.clone()).run(target, cfg), seed, None)
     }
 
-    fn time(&self, d: usize, chains_per_step: f64, sample: impl FnOnce(&RunConfig) -> Result<Draws, SamplerError>, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {
+    /// Times `sample`; `chains_per_step` chains share the wall time of a step, and a step (of
+    /// `ms_per_step`) moves `members` chains, whose bytes and FLOPs the floors count.
+    #[allow(clippy::too_many_arguments)]
+    fn time(&self, d: usize, chains_per_step: f64, members: f64, sample: impl FnOnce(&RunConfig) -> Result<Draws, SamplerError>, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {
         let cfg = RunConfig { chains: self.chains, warmup: 0, draws: self.trajectories, seed, init };
         let t = Instant::now();
         let draws = sample(&cfg)?;
@@ -133,8 +137,8 @@ impl Bench<'_> {
             ms_per_step: 1e3 * secs * chains_per_step / steps,
             peak_mib: peak_mib(),
             device_mib: None,
-            floor_bandwidth_ms: 1e3 * bytes / FLOOR_BANDWIDTH,
-            floor_flops_ms: 1e3 * self.flops_per_grad / FLOOR_FLOPS,
+            floor_bandwidth_ms: 1e3 * members * bytes / FLOOR_BANDWIDTH,
+            floor_flops_ms: 1e3 * members * self.flops_per_grad / FLOOR_FLOPS,
             peer_ms: self.peer_ms,
         })
     }

@@ -213,3 +213,32 @@ fn minibatch_settings_errors_on_the_device() {
         e => panic!("{e}"),
     }
 }
+
+#[test]
+fn the_batched_mlp_equals_the_module_per_row() {
+    use snell::nn::{Activation, Mlp, MlpRegression};
+    let (x, y) = sin_data(30);
+    let mlp = Mlp::new(&[1, 8, 8, 1], Activation::Tanh, WeightPrior::per_tensor(vec![1.0, 2.0, 1.5, 1.0, 0.5, 2.0])).unwrap();
+    for noise in [Noise::Fixed(0.3), Noise::Gamma { shape: 2.0, rate: 10.0 }] {
+        let modules = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::per_tensor(vec![1.0, 2.0, 1.5, 1.0, 0.5, 2.0]), noise).unwrap();
+        let batched = MlpRegression::<f64, Cpu>::new(Cpu::seed_from_u64(0), &mlp, &x, &y, noise).unwrap();
+        assert_eq!(DeviceDensity::names(&batched), DeviceDensity::names(&modules));
+        let (p, d) = (5, DeviceDensity::dim(&modules));
+        let q = points(&modules, p, 9);
+        let rows = Cpu::default().tensor_from_vec(q, (p, d));
+        let b = batches(p, 30, 7, 4);
+        for (what, (lp, g), (want_lp, want_g)) in [
+            ("all data", batched.logp_grad(&rows).unwrap(), DeviceDensity::logp_grad(&modules, &rows).unwrap()),
+            ("minibatches", batched.logp_grad_batches(&rows, &b).unwrap(), modules.logp_grad_batches(&rows, &b).unwrap()),
+        ] {
+            assert!(max_rel(&lp.as_vec(), &want_lp.as_vec()) < 1e-12, "{noise:?}, {what}: {:?} vs {:?}", lp.as_vec(), want_lp.as_vec());
+            assert!(max_rel(&g.as_vec(), &want_g.as_vec()) < 1e-12, "{noise:?}, {what}: gradients differ by {}", max_rel(&g.as_vec(), &want_g.as_vec()));
+        }
+        // batches of different sizes cannot share one batched product
+        let uneven = vec![vec![0, 1], vec![2], vec![3, 4], vec![5, 6], vec![7, 8]];
+        assert!(matches!(batched.logp_grad_batches(&rows, &uneven), Err(SamplerError::Setting { name: "minibatch", .. })));
+    }
+    let two_outputs = Mlp::new(&[1, 4, 2], Activation::Tanh, WeightPrior::isotropic(1.0)).unwrap();
+    assert!(MlpRegression::<f32, Cpu>::new(Cpu::default(), &two_outputs, &x, &y, Noise::Fixed(1.0)).is_err());
+    assert!(MlpRegression::<f32, Cpu>::new(Cpu::default(), &mlp, &x, &y[..29], Noise::Fixed(1.0)).is_err());
+}

@@ -45,8 +45,13 @@ fn benchmark_rows_for_three_kinds_of_network() {
     // and with every chain's state on dfdx's CPU device
     let on_device = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1, f32>::new(Default::default(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
     let rays = RayTracing { dt: 0.05, n_steps: 4, ..Default::default() };
-    let row = Bench { name: "regression, device driver", sampler: rays, chains: 6, trajectories: 3, flops_per_grad: 6.0 * on_device.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None }.run_device(&on_device, 1).unwrap();
+    let bench = Bench { name: "regression, device driver", sampler: rays, chains: 6, trajectories: 3, flops_per_grad: 6.0 * on_device.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None };
+    check(&bench.run_device(&on_device, 1).unwrap());
+    // the batched MLP of the same layers: the floors count all six chains of a lockstep step
+    let batched = snell::nn::MlpRegression::<f32>::new(Default::default(), &mlp, &x, &y, Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
+    let row = Bench { name: "regression, batched MLP", ..bench }.run_device(&batched, 1).unwrap();
     check(&row);
+    assert!((row.floor_flops_ms - 6.0 * 6.0 * 26.0 * 16.0 / snell_examples::netbench::FLOOR_FLOPS * 1e3).abs() < 1e-12);
 
     let x = Matrix::new(32, 4, (0..128).map(|i| ((i * 7) % 13) as f64 / 13.0).collect()).unwrap();
     let labels: Vec<usize> = (0..32).map(|i| i % 3).collect();

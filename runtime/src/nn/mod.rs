@@ -28,6 +28,7 @@
 //! ```
 
 mod classifier;
+mod mlp_regression;
 mod network;
 mod regression;
 mod sequence;
@@ -35,6 +36,7 @@ mod weights;
 
 pub use crate::backend::network::{flatten, load, tensor_sizes};
 pub use classifier::NetworkClassifier;
+pub use mlp_regression::MlpRegression;
 /// dfdx's layer builders (`Linear`, `Tanh`, `ReLU`, `LayerNorm1D`, …), to declare networks with.
 pub use dfdx::nn::builders as layers;
 pub use dfdx::nn::BuildOnDevice;

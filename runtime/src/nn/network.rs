@@ -57,6 +57,11 @@ impl NetworkWeights {
         &self.init
     }
 
+    /// The weights' prior and initial scales.
+    pub(crate) fn prior(&self) -> &Weights {
+        &self.weights
+    }
+
     /// Initial weights drawn at the scale of the initialisation of each tensor.
     pub fn random_weights(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.weights.init(rng)
@@ -259,6 +264,11 @@ impl Mlp {
     /// The layer widths, inputs first.
     pub fn widths(&self) -> &[usize] {
         &self.widths
+    }
+
+    /// The activation between the layers.
+    pub fn activation(&self) -> Activation {
+        self.act
     }
 
     fn function(&self, x: &Matrix) -> MlpFunction<f64, Cpu> {

@@ -26,6 +26,53 @@ pub enum Noise {
     },
 }
 
+/// Checks regression data for a network of `inputs` inputs and the noise's settings.
+pub(crate) fn check_data(x: &Matrix, y: &[f64], inputs: usize, noise: Noise) -> Result<(), ModelError> {
+    let data = |name: &str, detail: String| ModelError::Data { name: name.into(), detail };
+    if x.cols() != inputs {
+        return Err(data("x", format!("has {} columns, the network takes {inputs} inputs", x.cols())));
+    }
+    if x.rows() != y.len() || y.is_empty() {
+        return Err(data("y", format!("has {} values for {} rows of x (at least one needed)", y.len(), x.rows())));
+    }
+    if let Some(v) = x.data().iter().chain(y).find(|v| !v.is_finite()) {
+        return Err(data("x, y", format!("contain a non-finite value ({v})")));
+    }
+    match noise {
+        Noise::Fixed(s) if !(s > 0.0 && s.is_finite()) => Err(data("noise", format!("sd {s} must be positive and finite"))),
+        Noise::Gamma { shape, rate } if !(shape > 0.0 && rate > 0.0 && shape.is_finite() && rate.is_finite()) => Err(data("noise", format!("Gamma({shape}, {rate}) needs a positive, finite shape and rate"))),
+        _ => Ok(()),
+    }
+}
+
+/// `w.1 … w.K`, then `sigma` when the noise is learned.
+pub(crate) fn names_with_noise(weights: &Weights, noise: Noise) -> Vec<String> {
+    let mut names = weights.names();
+    if matches!(noise, Noise::Gamma { .. }) {
+        names.push("sigma".into());
+    }
+    names
+}
+
+/// `q` with `sigma = exp(last)` when the noise is learned.
+pub(crate) fn constrain_noise(q: &[f64], noise: Noise) -> Vec<f64> {
+    let mut out = q.to_vec();
+    if matches!(noise, Noise::Gamma { .. }) {
+        let last = out.len() - 1;
+        out[last] = out[last].exp();
+    }
+    out
+}
+
+/// Weights at the scale of their initialisation, then `ln sigma = 0` when the noise is learned.
+pub(crate) fn init_with_noise(weights: &Weights, noise: Noise, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+    let mut q = weights.init(rng);
+    if matches!(noise, Noise::Gamma { .. }) {
+        q.push(0.0);
+    }
+    q
+}
+
 /// `y_i ~ Normal(f_w(x_i), sigma)` with `w ~ WeightPrior` for a dfdx network `f` built from the
 /// builder type `B` (e.g. `(Linear<1, 50>, Tanh, Linear<50, 1>)`) with `I` inputs, in element type
 /// `E` on device `D` (f64 on the CPU by default).
@@ -47,30 +94,11 @@ where
     /// The model for inputs `x` (`n × I`) and targets `y` (`n`) on device `dev`; checks the data
     /// and the prior.
     pub fn new(dev: D, x: &Matrix, y: &[f64], prior: WeightPrior, noise: Noise) -> Result<Self, ModelError> {
-        let data = |name: &str, detail: String| ModelError::Data { name: name.into(), detail };
-        if x.cols() != I {
-            return Err(data("x", format!("has {} columns, the network takes {I} inputs", x.cols())));
-        }
-        if x.rows() != y.len() || y.is_empty() {
-            return Err(data("y", format!("has {} values for {} rows of x (at least one needed)", y.len(), x.rows())));
-        }
-        if let Some(v) = x.data().iter().chain(y).find(|v| !v.is_finite()) {
-            return Err(data("x, y", format!("contain a non-finite value ({v})")));
-        }
-        match noise {
-            Noise::Fixed(s) if !(s > 0.0 && s.is_finite()) => return Err(data("noise", format!("sd {s} must be positive and finite"))),
-            Noise::Gamma { shape, rate } if !(shape > 0.0 && rate > 0.0 && shape.is_finite() && rate.is_finite()) => {
-                return Err(data("noise", format!("Gamma({shape}, {rate}) needs a positive, finite shape and rate")))
-            }
-            _ => {}
-        }
+        check_data(x, y, I, noise)?;
         let net = DeviceNetwork::<B, I, 1, E, D>::new(dev, x.data(), y, Loss::SquaredError);
         let weights = Weights::new(&net.tensor_sizes(), &net.initial_weights(), &prior)?;
         let device_prior = DevicePrior::new(net.device(), weights.sds());
-        let mut names = weights.names();
-        if matches!(noise, Noise::Gamma { .. }) {
-            names.push("sigma".into());
-        }
+        let names = names_with_noise(&weights, noise);
         Ok(Self { net, weights, noise, names, device_prior })
     }
 
@@ -87,21 +115,12 @@ where
     /// The constrained values of an unconstrained point (`sigma = exp(last)`).
     pub fn constrain_point(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         self.check(q)?;
-        let mut out = q.to_vec();
-        if matches!(self.noise, Noise::Gamma { .. }) {
-            let last = out.len() - 1;
-            out[last] = out[last].exp();
-        }
-        Ok(out)
+        Ok(constrain_noise(q, self.noise))
     }
 
     /// A starting point: weights at the scale of dfdx's initialisation, `ln sigma = 0`.
     pub fn init_point(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-        let mut q = self.weights.init(rng);
-        if matches!(self.noise, Noise::Gamma { .. }) {
-            q.push(0.0);
-        }
-        q
+        init_with_noise(&self.weights, self.noise, rng)
     }
 
     /// The network, the prior on the device and the noise, for the device density.

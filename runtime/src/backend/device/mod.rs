@@ -5,12 +5,14 @@
 
 mod density;
 mod driver;
+mod mlp;
 mod network;
 mod ops;
 mod rays;
 
 pub use density::{DeviceDensity, DeviceGaussian, LogpGrad};
 pub(crate) use density::no_minibatches;
+pub(crate) use mlp::DeviceMlp;
 pub(crate) use network::DevicePrior;
 pub use driver::DeviceRayTracing;
 pub use ops::{Column, Rows};

@@ -6,7 +6,7 @@ use super::density::{DeviceDensity, LogpGrad};
 use super::ops::{c, row_sum, spread, Column, Rows};
 use crate::backend::network::{LocalBuilder, LocalDevice, LocalSequenceBuilder};
 use crate::backend::DfdxElem;
-use crate::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, HALF_LN_2PI};
+use crate::nn::{MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, HALF_LN_2PI};
 use crate::sampler::SamplerError;
 use dfdx::prelude::{Axis, BroadcastTo, ReshapeTo, TryConcatAlong};
 use dfdx::shapes::HasShape;
@@ -50,75 +50,88 @@ fn check_batches(batches: Option<&[Vec<usize>]>, rows: usize, n: usize) -> Resul
 /// `ln p(w, σ | y) = ln N(w; 0, diag(sd²)) + Σ_i ln N(y_i; f_w(x_i), σ)` (with `ln σ`'s Gamma prior
 /// and Jacobian when the noise is learned), the same density as the host evaluation. Each row's
 /// network pass is one forward and reverse pass of the dfdx module on the device.
-impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
-where
-    E: DfdxElem,
-    D: LocalDevice<E>,
-    B: LocalBuilder<I, 1, E, D>,
-{
-    fn device_eval(&self, q: &Rows<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, SamplerError> {
-        let (p, d) = *q.shape();
-        super::check_dim(d, self.param_names().len())?;
-        let (net, prior, noise) = self.device_parts();
-        check_batches(batches, p, net.n_obs())?;
-        let k = self.n_weights();
-        let n = net.n_obs() as f64;
-        let w = if d == k { q.clone() } else { q.clone().slice((0..p, 0..k)) };
-        // the squared errors, scaled by N / B_r on minibatches: every term below is then the
-        // full-data one
-        let (sse, g_sse) = net.loss_grad_rows(&w, batches);
-        let (log_prior, g_prior) = prior.log_prior_grad(&w);
-        Ok(match noise {
-            Noise::Fixed(s) => {
-                let lik = sse * c::<E>(-0.5 / (s * s)) + c::<E>(-n * (s.ln() + HALF_LN_2PI));
-                (log_prior + lik, g_prior + g_sse * c::<E>(-0.5 / (s * s)))
-            }
-            Noise::Gamma { shape, rate } => {
-                let ln_sigma = q.clone().slice((0..p, k..k + 1)).reshape_like(&(p,));
-                let sigma = ln_sigma.clone().exp();
-                let inv_s2 = (ln_sigma.clone() * c::<E>(-2.0)).exp();
-                let lik = sse.clone() * inv_s2.clone() * c::<E>(-0.5) - (ln_sigma.clone() + c::<E>(HALF_LN_2PI)) * c::<E>(n);
-                let sigma_prior = ln_sigma * c::<E>(shape) - sigma.clone() * c::<E>(rate) + c::<E>(shape * rate.ln() - crate::special::lgamma(shape));
-                let g_w = g_prior + g_sse * spread(inv_s2.clone() * c::<E>(-0.5), k);
-                let g_ls = (sse * inv_s2 - c::<E>(n)) - sigma * c::<E>(rate) + c::<E>(shape);
-                let grad = (g_w, g_ls.reshape_like(&(p, 1))).concat_along(Axis::<1>);
-                (log_prior + sigma_prior + lik, grad)
-            }
-        })
-    }
+/// `ln N(w; 0, diag(sd²)) + Σ_i ln N(y_i; f_w(x_i), σ)` of every row of `q` (weights, then `ln σ`
+/// when the noise is learned, with its Gamma prior and Jacobian), from the rows' squared errors
+/// `sse_rows` (scaled by `N / B_r` on minibatches, so every term below is the full-data one): the
+/// same density as the host `NetworkRegression`.
+fn gaussian_eval<E: DfdxElem, D: LocalDevice<E>>(q: &Rows<E, D>, k: usize, n: usize, prior: &DevicePrior<E, D>, noise: Noise, batches: Option<&[Vec<usize>]>, sse_rows: impl FnOnce(&Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>) -> Result<LogpGrad<E, D>, SamplerError> {
+    let (p, d) = *q.shape();
+    super::check_dim(d, k + usize::from(matches!(noise, Noise::Gamma { .. })))?;
+    check_batches(batches, p, n)?;
+    let n = n as f64;
+    let w = if d == k { q.clone() } else { q.clone().slice((0..p, 0..k)) };
+    let (sse, g_sse) = sse_rows(&w)?;
+    let (log_prior, g_prior) = prior.log_prior_grad(&w);
+    Ok(match noise {
+        Noise::Fixed(s) => {
+            let lik = sse * c::<E>(-0.5 / (s * s)) + c::<E>(-n * (s.ln() + HALF_LN_2PI));
+            (log_prior + lik, g_prior + g_sse * c::<E>(-0.5 / (s * s)))
+        }
+        Noise::Gamma { shape, rate } => {
+            let ln_sigma = q.clone().slice((0..p, k..k + 1)).reshape_like(&(p,));
+            let sigma = ln_sigma.clone().exp();
+            let inv_s2 = (ln_sigma.clone() * c::<E>(-2.0)).exp();
+            let lik = sse.clone() * inv_s2.clone() * c::<E>(-0.5) - (ln_sigma.clone() + c::<E>(HALF_LN_2PI)) * c::<E>(n);
+            let sigma_prior = ln_sigma * c::<E>(shape) - sigma.clone() * c::<E>(rate) + c::<E>(shape * rate.ln() - crate::special::lgamma(shape));
+            let g_w = g_prior + g_sse * spread(inv_s2.clone() * c::<E>(-0.5), k);
+            let g_ls = (sse * inv_s2 - c::<E>(n)) - sigma * c::<E>(rate) + c::<E>(shape);
+            let grad = (g_w, g_ls.reshape_like(&(p, 1))).concat_along(Axis::<1>);
+            (log_prior + sigma_prior + lik, grad)
+        }
+    })
 }
 
-impl<B, const I: usize, E, D> DeviceDensity<E, D> for NetworkRegression<B, I, E, D>
-where
-    E: DfdxElem,
-    D: LocalDevice<E>,
-    B: LocalBuilder<I, 1, E, D>,
-{
-    fn dim(&self) -> usize {
-        self.param_names().len()
-    }
-    fn device(&self) -> &D {
-        self.device_parts().0.device()
-    }
-    fn names(&self) -> Vec<String> {
-        self.param_names().to_vec()
-    }
-    fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-        self.init_point(rng)
-    }
-    fn constrain(&self, q: &[f64]) -> Vec<f64> {
-        self.constrain_point(q).unwrap_or_else(|_| q.to_vec())
-    }
-    fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
-        self.device_eval(q, None)
-    }
-    fn n_obs(&self) -> Option<usize> {
-        Some(self.device_parts().0.n_obs())
-    }
-    fn logp_grad_batches(&self, q: &Rows<E, D>, batches: &[Vec<usize>]) -> Result<LogpGrad<E, D>, SamplerError> {
-        self.device_eval(q, Some(batches))
-    }
+/// The [`DeviceDensity`] methods of a Gaussian-likelihood network target over
+/// `gaussian_eval`, given how its network computes the rows' squared errors (`$sse`:
+/// `|net, w, batches| -> Result<LogpGrad>`).
+macro_rules! gaussian_device_density {
+    ($ty:ty, [$($gen:tt)*], where [$($bounds:tt)*], $constrain:expr, $sse:expr) => {
+        impl<$($gen)*> DeviceDensity<E, D> for $ty
+        where
+            $($bounds)*
+        {
+            fn dim(&self) -> usize {
+                self.param_names().len()
+            }
+            fn device(&self) -> &D {
+                self.device_parts().0.device()
+            }
+            fn names(&self) -> Vec<String> {
+                self.param_names().to_vec()
+            }
+            fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+                self.init_point(rng)
+            }
+            fn constrain(&self, q: &[f64]) -> Vec<f64> {
+                $constrain(self, q)
+            }
+            fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
+                let (net, prior, noise) = self.device_parts();
+                gaussian_eval(q, self.n_weights(), net.n_obs(), prior, noise, None, |w| $sse(net, w, None))
+            }
+            fn n_obs(&self) -> Option<usize> {
+                Some(self.device_parts().0.n_obs())
+            }
+            fn logp_grad_batches(&self, q: &Rows<E, D>, batches: &[Vec<usize>]) -> Result<LogpGrad<E, D>, SamplerError> {
+                let (net, prior, noise) = self.device_parts();
+                gaussian_eval(q, self.n_weights(), net.n_obs(), prior, noise, Some(batches), |w| $sse(net, w, Some(batches)))
+            }
+        }
+    };
 }
+
+// one dfdx module pass per row
+gaussian_device_density!(
+    NetworkRegression<B, I, E, D>, [B, const I: usize, E, D], where [E: DfdxElem, D: LocalDevice<E>, B: LocalBuilder<I, 1, E, D>],
+    |t: &NetworkRegression<B, I, E, D>, q: &[f64]| t.constrain_point(q).unwrap_or_else(|_| q.to_vec()),
+    |net: &crate::backend::network::DeviceNetwork<B, I, 1, E, D>, w: &Rows<E, D>, b: Option<&[Vec<usize>]>| Ok(net.loss_grad_rows(w, b))
+);
+// all rows at once: one batched product per layer
+gaussian_device_density!(
+    MlpRegression<E, D>, [E, D], where [E: DfdxElem, D: LocalDevice<E>],
+    |t: &MlpRegression<E, D>, q: &[f64]| t.constrain_point(q),
+    |mlp: &super::DeviceMlp<E, D>, w: &Rows<E, D>, b: Option<&[Vec<usize>]>| mlp.sse_rows(w, b)
+);
 
 /// `ln N(w; 0, diag(sd²)) − Σ_i CE_i(w)` for a network whose likelihood is a categorical
 /// cross-entropy `loss_rows` (the classifier's, the sequence model's), on the device.
