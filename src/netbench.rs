@@ -110,9 +110,12 @@ impl Bench<'_> {
     }
 
     /// As [`Bench::run_lockstep`], with every chain's state on `target`'s dfdx device
-    /// (`snell::sampler::ray_tracing::device`); only the recorded draws come back to the host.
+    /// (`snell::sampler::ray_tracing::device`); only the recorded first value of each draw comes
+    /// back to the host (the target must be coordinatewise, as snell's networks are).
     pub fn run_device<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>>(&self, target: &T, seed: u64) -> Result<Row, SamplerError> {
-        self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| DeviceRayTracing::new(self.sampler.clone()).run(target, cfg), seed, None)
+        let first = target.names().into_iter().next().unwrap_or_default();
+        let sampler = DeviceRayTracing::new(self.sampler.clone()).recording(&[first.as_str()]);
+        self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| sampler.run(target, cfg), seed, None)
     }
 
     /// Times `sample`; `chains_per_step` chains share the wall time of a step, and a step (of

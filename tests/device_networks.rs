@@ -242,3 +242,48 @@ fn the_batched_mlp_equals_the_module_per_row() {
     assert!(MlpRegression::<f32, Cpu>::new(Cpu::default(), &two_outputs, &x, &y, Noise::Fixed(1.0)).is_err());
     assert!(MlpRegression::<f32, Cpu>::new(Cpu::default(), &mlp, &x, &y[..29], Noise::Fixed(1.0)).is_err());
 }
+
+/// A density that does not say its values are coordinatewise (the trait's default).
+struct Opaque(DeviceGaussian<f64, Cpu>);
+
+impl DeviceDensity<f64, Cpu> for Opaque {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn device(&self) -> &Cpu {
+        self.0.device()
+    }
+    fn logp_grad(&self, x: &snell::sampler::ray_tracing::device::Rows<f64, Cpu>) -> Result<snell::sampler::ray_tracing::device::LogpGrad<f64, Cpu>, SamplerError> {
+        self.0.logp_grad(x)
+    }
+}
+
+#[test]
+fn recording_a_subset_keeps_those_values_of_the_full_draws() {
+    let (x, y) = sin_data(30);
+    let target = || NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(1.5), Noise::Gamma { shape: 2.0, rate: 10.0 }).unwrap();
+    let cfg = RunConfig { chains: 3, warmup: 10, draws: 8, seed: 4, init: None };
+    let rt = RayTracing { dt: 0.05, n_steps: 5, ..Default::default() };
+    let full = DeviceRayTracing::new(rt.clone()).run(&target(), &cfg).unwrap();
+    let some = DeviceRayTracing::new(rt.clone()).recording(&["sigma", "w.3"]).run(&target(), &cfg).unwrap();
+    assert_eq!(some.names, ["sigma", "w.3"]);
+    let (d, at) = (full.names.len(), full.names.iter().position(|n| n == "w.3").unwrap());
+    for (a, b) in full.chains.iter().zip(&some.chains) {
+        assert_eq!(a.lp, b.lp);
+        for (row, kept) in a.values.chunks(d).zip(b.values.chunks(2)) {
+            // sigma is recorded constrained (exp of its coordinate), as in the full draws
+            assert!((kept[0] - row[d - 1]).abs() < 1e-12 * row[d - 1] && kept[1] == row[at], "{kept:?} vs sigma {} and w.3 {}", row[d - 1], row[at]);
+        }
+    }
+    let err = |s: DeviceRayTracing| match s.run(&target(), &cfg).unwrap_err() {
+        SamplerError::Setting { name, detail } => (name, detail),
+        e => panic!("{e}"),
+    };
+    assert!(err(DeviceRayTracing::new(rt.clone()).recording(&["tau"])).1.contains("no value `tau`"));
+    assert_eq!(err(DeviceRayTracing::new(rt.clone()).recording(&[])).0, "record");
+    let opaque = Opaque(DeviceGaussian::new(Cpu::default(), &[0.0; 3], &[1.0; 3]).unwrap());
+    match DeviceRayTracing::new(rt).recording(&["x.1"]).run(&opaque, &cfg).unwrap_err() {
+        SamplerError::Setting { name, detail } => assert!(name == "record" && detail.contains("coordinatewise"), "{detail}"),
+        e => panic!("{e}"),
+    }
+}

@@ -244,7 +244,7 @@ fn runs_in_f32() {
 fn same_seeds_same_draws() {
     let d = 10;
     let make = |seed| DeviceGaussian::<f64, Cpu>::new(Cpu::seed_from_u64(seed), &vec![0.0; d], &vec![1.0; d]).unwrap();
-    let sampler = DeviceRayTracing { settings: RayTracing { integrator: Integrator::Rdkd, full_refresh: false, refresh_rate: 1.0, ..Default::default() }, thin: 2 };
+    let sampler = DeviceRayTracing { settings: RayTracing { integrator: Integrator::Rdkd, full_refresh: false, refresh_rate: 1.0, ..Default::default() }, thin: 2, record: None };
     let cfg = RunConfig { chains: 4, warmup: 50, draws: 30, seed: 11, init: None };
     let one = sampler.run(&make(1), &cfg).unwrap();
     let two = sampler.run(&make(1), &cfg).unwrap();

@@ -49,6 +49,20 @@ pub trait DeviceDensity<E: DfdxElem, D: Device<E>> {
     fn constrain(&self, q: &[f64]) -> Vec<f64> {
         q.to_vec()
     }
+    /// Whether recorded value `j` depends on coordinate `j` alone, as
+    /// [`constrain_coordinate`](Self::constrain_coordinate) computes it (default: true when the
+    /// values are the coordinates, `constrain` being the default). This lets the sampler record a
+    /// chosen subset of values ([`DeviceRayTracing::recording`](super::DeviceRayTracing::recording))
+    /// by copying only those coordinates to the host.
+    fn coordinatewise(&self) -> bool {
+        false
+    }
+    /// Recorded value `j` from coordinate `j`, for a [`coordinatewise`](Self::coordinatewise)
+    /// density (default: the coordinate itself).
+    fn constrain_coordinate(&self, j: usize, x: f64) -> f64 {
+        let _ = j;
+        x
+    }
 }
 
 /// The error of a minibatch request to a density without observations.
@@ -89,6 +103,9 @@ impl<E: DfdxElem, D: Device<E>> DeviceDensity<E, D> for DeviceGaussian<E, D> {
     }
     fn device(&self) -> &D {
         &self.dev
+    }
+    fn coordinatewise(&self) -> bool {
+        true
     }
     fn logp_grad(&self, x: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
         let shape = *x.shape();

@@ -8,7 +8,7 @@ use crate::sampler::adapt::DualAveraging;
 use crate::sampler::ray_tracing::{RayTracing, Weighting, STAT_NAMES};
 use crate::sampler::minibatch::Batches;
 use crate::sampler::{chain_rng, ChainDraws, ChainStart, Draws, Observer, Phase, RunConfig, Sampler, SamplerError};
-use dfdx::prelude::{ChooseFrom, SumTo, TryLe, TryLt};
+use dfdx::prelude::{ChooseFrom, GatherTo, SumTo, TryLe, TryLt};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use dfdx::shapes::HasShape;
@@ -48,12 +48,21 @@ pub struct DeviceRayTracing {
     /// Record every `thin`-th trajectory after warmup (default 1): `cfg.draws` draws are
     /// recorded from `cfg.draws · thin` trajectories. Only recorded draws are copied to the host.
     pub thin: usize,
+    /// Record only the values of these names (default `None`: all), for a
+    /// [`coordinatewise`](DeviceDensity::coordinatewise) density: only their coordinates are
+    /// copied to the host per draw — for networks whose draws would not fit in memory.
+    pub record: Option<Vec<String>>,
 }
 
 impl DeviceRayTracing {
     /// The device sampler with the given settings, recording every draw.
     pub fn new(settings: RayTracing) -> Self {
-        Self { settings, thin: 1 }
+        Self { settings, thin: 1, record: None }
+    }
+
+    /// The sampler recording only the values named `names` (e.g. `["w.1", "sigma"]`).
+    pub fn recording(self, names: &[&str]) -> Self {
+        Self { record: Some(names.iter().map(|n| n.to_string()).collect()), ..self }
     }
 
     /// Checks the settings.
@@ -102,7 +111,8 @@ impl DeviceRayTracing {
         let mut dt = rt.dt;
         let mut da = DualAveraging::new(rt.target_accept, rt.dt);
         let mut out: Vec<ChainDraws> = (0..p).map(|_| ChainDraws { step_size: rt.dt, inv_metric: vec![1.0; d], ..Default::default() }).collect();
-        let (names, settings) = (target.names(), self.settings());
+        let recorded = Recorded::new(target, self.record.as_deref(), p)?;
+        let (names, settings) = (recorded.names(target), self.settings());
         for c in 0..p {
             let start = ChainStart { chain: c, sampler: SAMPLER, settings: &settings, config: cfg, names: &names, stat_names: &STAT_NAMES };
             for o in observers {
@@ -142,7 +152,7 @@ impl DeviceRayTracing {
                     }
                 }
             } else if (iter - cfg.warmup + 1) % self.thin == 0 {
-                record(target, &s, &test, &traj, used, rt.n_steps, &mut out, observers)?;
+                record(target, &recorded, &s, &test, &traj, used, rt.n_steps, &mut out, observers)?;
             }
             if iter + 1 == cfg.warmup {
                 warmup_secs = clock.elapsed().as_secs_f64();
@@ -211,6 +221,69 @@ fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T
         }
     }
     Err(SamplerError::Init { chain: 0, tries, detail: "some chains found no point with a finite log density and gradient".into() })
+}
+
+/// Which values a draw records: all (`constrain` of the whole position), or the coordinates
+/// `coords` of a coordinatewise density, gathered on the device by `idx` (`(P, K)`).
+enum Recorded<D: dfdx::tensor::Storage<usize>> {
+    All,
+    Subset { coords: Vec<usize>, idx: dfdx::prelude::Tensor<(usize, usize), usize, D> },
+}
+
+impl<D: dfdx::tensor::Storage<usize>> Recorded<D> {
+    fn new<E: DfdxElem, T: DeviceDensity<E, D>>(target: &T, record: Option<&[String]>, p: usize) -> Result<Self, SamplerError>
+    where
+        D: Device<E>,
+    {
+        let Some(record) = record else { return Ok(Self::All) };
+        let bad = |detail: String| SamplerError::Setting { name: "record", detail };
+        if !target.coordinatewise() {
+            return Err(bad("recording a subset needs a coordinatewise density (DeviceDensity::coordinatewise)".into()));
+        }
+        let names = target.names();
+        let coords = record
+            .iter()
+            .map(|r| names.iter().position(|n| n == r).ok_or_else(|| bad(format!("the density has no value `{r}`"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if coords.is_empty() {
+            return Err(bad("name at least one value to record".into()));
+        }
+        let k = coords.len();
+        let idx = target.device().tensor_from_vec(coords.iter().copied().cycle().take(p * k).collect(), (p, k));
+        Ok(Self::Subset { coords, idx })
+    }
+
+    fn names<E: DfdxElem, T: DeviceDensity<E, D>>(&self, target: &T) -> Vec<String>
+    where
+        D: Device<E>,
+    {
+        let all = target.names();
+        match self {
+            Self::All => all,
+            Self::Subset { coords, .. } => coords.iter().map(|&j| all[j].clone()).collect(),
+        }
+    }
+
+    /// The recorded values of every chain, copied to the host: a function of the chain.
+    fn values<'a, E: DfdxElem, T: DeviceDensity<E, D>>(&'a self, target: &'a T, s: &DeviceRays<E, D>) -> impl Fn(usize) -> Vec<f64> + 'a
+    where
+        D: Device<E>,
+    {
+        let (x, width) = match self {
+            Self::All => (s.positions(), target.dim()),
+            Self::Subset { coords, idx } => {
+                let picked: Rows<E, D> = s.x.clone().gather(idx.clone());
+                (super::rays::download(&picked), coords.len())
+            }
+        };
+        move |c| {
+            let row = &x[c * width..(c + 1) * width];
+            match self {
+                Self::All => target.constrain(row),
+                Self::Subset { coords, .. } => coords.iter().zip(row).map(|(&j, &v)| target.constrain_coordinate(j, v)).collect(),
+            }
+        }
+    }
 }
 
 /// How the population's density is evaluated: exactly, or each row on the next batch of its
@@ -283,16 +356,15 @@ fn metropolis<E: DeviceFloat, D: Device<E>>(rt: &RayTracing, s: &DeviceRays<E, D
 /// Copies one draw of every chain to the host: positions, log densities and the statistics of
 /// [`STAT_NAMES`] (the host sampler's).
 #[allow(clippy::too_many_arguments)]
-fn record<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, s: &DeviceRays<E, D>, test: &Tested<E, D>, traj: &DeviceTrajectory<E, D>, dt: f64, n_steps: usize, out: &mut [ChainDraws], observers: &[&dyn Observer]) -> Result<(), SamplerError> {
-    let d = target.dim();
-    let x = s.positions();
+fn record<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, recorded: &Recorded<D>, s: &DeviceRays<E, D>, test: &Tested<E, D>, traj: &DeviceTrajectory<E, D>, dt: f64, n_steps: usize, out: &mut [ChainDraws], observers: &[&dyn Observer]) -> Result<(), SamplerError> {
     let lp = s.log_densities();
+    let values = recorded.values(target, s);
     let (acc, pred, err, n_grad) = (download(&test.accept_prob), traj.dlnl_pred(), download(&test.ln_alpha), traj.n_grad());
     let turning = download(&traj.turning);
     let divergent = test.divergent.as_vec();
     for (c, o) in out.iter_mut().enumerate() {
         let stats = [acc[c], dt, n_steps as f64, n_grad[c], f64::from(u8::from(divergent[c])), pred[c], err[c], turning[c] / n_steps.max(1) as f64];
-        let values = target.constrain(&x[c * d..(c + 1) * d]);
+        let values = values(c);
         for obs in observers {
             obs.draw(c, Phase::Sampling, lp[c], &stats, &values, divergent[c])?;
         }

@@ -105,6 +105,14 @@ macro_rules! gaussian_device_density {
             fn constrain(&self, q: &[f64]) -> Vec<f64> {
                 $constrain(self, q)
             }
+            fn coordinatewise(&self) -> bool {
+                true
+            }
+            /// `sigma = exp(ln sigma)` for the last coordinate when the noise is learned.
+            fn constrain_coordinate(&self, j: usize, x: f64) -> f64 {
+                let (_, _, noise) = self.device_parts();
+                if matches!(noise, Noise::Gamma { .. }) && j == self.n_weights() { x.exp() } else { x }
+            }
             fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
                 let (net, prior, noise) = self.device_parts();
                 gaussian_eval(q, self.n_weights(), net.n_obs(), prior, noise, None, |w| $sse(net, w, None))
@@ -165,6 +173,9 @@ macro_rules! categorical_device_density {
             }
             fn names(&self) -> Vec<String> {
                 (1..=self.n_weights()).map(|i| format!("w.{i}")).collect()
+            }
+            fn coordinatewise(&self) -> bool {
+                true
             }
             fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
                 let (net, prior) = self.device_parts();
