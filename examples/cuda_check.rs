@@ -1,5 +1,7 @@
 //! Evaluates a batch of eight-schools log densities and gradients on the GPU and on the CPU and
-//! prints the largest differences (f64 and f32).
+//! prints the largest differences (f64 and f32); then the device ray tracer's network densities
+//! (`MlpRegression`, `NetworkRegression`, `NetworkClassifier`, `NetworkSequenceModel`, all rows
+//! and minibatches) on CUDA against dfdx's CPU device in f32, and a short minibatch run there.
 //!
 //! Build without a GPU: `scripts/build-cuda.sh --release --features cuda --example cuda_check`
 //! (see scripts/README.md), then run the binary on a machine with a CUDA 13 driver.
@@ -45,7 +47,63 @@ fn main() -> Result<(), snell::ModelError> {
     let ok = max_diff(&cpu.log_density, &g64.log_density) < 1e-9 && max_diff(cpu.grad.as_deref().unwrap(), g64.grad.as_deref().unwrap()) < 1e-9;
     println!("{}", if ok { "CUDA matches CPU" } else { "MISMATCH" });
 
+    let networks_ok = networks::check().map_err(|e| snell::ModelError::Data { name: "device".into(), detail: e.to_string() })?;
+    println!("{}", if networks_ok { "device networks: CUDA matches CPU" } else { "device networks: MISMATCH" });
     Ok(())
+}
+
+/// The network densities of the device ray tracer on CUDA and on dfdx's CPU device, f32.
+#[cfg(feature = "cuda")]
+mod networks {
+    use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
+    use snell::nn::{Activation, Mlp, MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+    use snell::sampler::ray_tracing::device::{Cpu, Cuda, DeviceDensity, DeviceRayTracing, DeviceRays};
+    use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
+    use snell::sampler::RunConfig;
+    use snell::Matrix;
+    use std::error::Error;
+
+    /// Largest relative difference of the log densities and gradients of `rows` points on the two
+    /// devices; prints it under `what`.
+    fn compare<A: DeviceDensity<f32, Cpu>, B: DeviceDensity<f32, Cuda>>(what: &str, cpu: &A, gpu: &B, rows: usize) -> Result<f64, Box<dyn Error>> {
+        let d = cpu.dim();
+        let q: Vec<f64> = (0..rows * d).map(|i| 0.3 * (((i * 7919) % 1000) as f64 / 500.0 - 1.0)).collect();
+        let v = vec![0.0; q.len()];
+        let (a, b) = (DeviceRays::new(cpu, &q, &v)?, DeviceRays::new(gpu, &q, &v)?);
+        let rel = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| (x - y).abs() / (1.0 + x.abs())).fold(0.0, f64::max);
+        let (lp, g) = (rel(&a.log_densities(), &b.log_densities()), rel(&a.gradients(), &b.gradients()));
+        println!("{what:<40} {rows:>5} rows: max rel diff log density {lp:.2e}, gradient {g:.2e}");
+        Ok(lp.max(g))
+    }
+
+    pub fn check() -> Result<bool, Box<dyn Error>> {
+        let gpu = Cuda::try_build(0, 1).map_err(|e| format!("CUDA device 0: {e:?}"))?;
+        let xs: Vec<f64> = (0..50).map(|i| i as f64 / 49.0).collect();
+        let ys: Vec<f64> = xs.iter().map(|x| (6.0 * x).sin()).collect();
+        let x = Matrix::new(50, 1, xs)?;
+        let noise = Noise::Gamma { shape: 2.0, rate: 1.0 };
+        let mut worst = 0.0f64;
+        let mlp = Mlp::new(&[1, 50, 50, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
+        worst = worst.max(compare("MlpRegression 1-50-50-1", &MlpRegression::<f32, _>::new(Cpu::default(), &mlp, &x, &ys, noise)?, &MlpRegression::<f32, _>::new(gpu.clone(), &mlp, &x, &ys, noise)?, 1000)?);
+        type Reg = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
+        let reg = |dev| NetworkRegression::<Reg, 1, f32, _>::new(dev, &x, &ys, WeightPrior::isotropic(1.0), noise);
+        worst = worst.max(compare("NetworkRegression 1-50-50-1", &reg(Cpu::default())?, &NetworkRegression::<Reg, 1, f32, _>::new(gpu.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise)?, 16)?);
+        let xc = Matrix::new(256, 16, (0..256 * 16).map(|i| ((i * 31) % 17) as f64 / 17.0).collect())?;
+        let labels: Vec<usize> = (0..256).map(|i| (i * 7) % 10).collect();
+        type Clf = (Linear<16, 64>, ReLU, Linear<64, 10>);
+        worst = worst.max(compare("NetworkClassifier 16-64-10", &NetworkClassifier::<Clf, 16, 10, f32, _>::new(Cpu::default(), &xc, &labels, WeightPrior::isotropic(1.0))?, &NetworkClassifier::<Clf, 16, 10, f32, _>::new(gpu.clone(), &xc, &labels, WeightPrior::isotropic(1.0))?, 4)?);
+        let tokens: Vec<usize> = (0..8 * 32 + 1).map(|i| (i * 13) % 64).collect();
+        type Lm = (Embedding<64, 32>, TransformerEncoder<32, 4, 64, 2>, Linear<32, 64>);
+        worst = worst.max(compare("NetworkSequenceModel 2 blocks × 32", &NetworkSequenceModel::<Lm, 64, f32, _>::new(Cpu::default(), tokens.clone(), 32, WeightPrior::isotropic(1.0))?, &NetworkSequenceModel::<Lm, 64, f32, _>::new(gpu.clone(), tokens, 32, WeightPrior::isotropic(1.0))?, 2)?);
+        // a short minibatch run on the GPU: the chains' batches, the threshold rule, recording
+        let target = MlpRegression::<f32, _>::new(gpu, &mlp, &x, &ys, noise)?;
+        let rt = RayTracing { dt: 0.005, n_steps: 10, metropolis: false, minibatch: Some(MinibatchSettings::new(10)), ..Default::default() };
+        let t = std::time::Instant::now();
+        let draws = DeviceRayTracing::new(rt).recording(&["w.1", "sigma"]).run(&target, &RunConfig { chains: 1000, warmup: 0, draws: 20, seed: 1, init: None })?;
+        println!("minibatch rays, 1,000 chains × 20 trajectories of 10 steps on CUDA: {:.2?}; mean sigma {:.3}", t.elapsed(), draws.mean("sigma").unwrap_or(f64::NAN));
+        // f32 on two devices: summation orders differ
+        Ok(worst < 1e-3)
+    }
 }
 
 #[cfg(not(feature = "cuda"))]
