@@ -1,7 +1,8 @@
 //! Bayesian neural net regression, as in the Langevin/SMC neural-net workflow: 50 points of
 //! y = 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²) on x ∈ [0, 1], a 1-50-50-1 net (2,701
 //! weights and biases, activation 1 + tanh) with N(0, 1) priors on every weight and a Gamma(1, 1)
-//! prior on the noise σ. Three fits:
+//! prior on the noise σ, written as a `#[model]` whose network is a `snell::nn::Mlp`
+//! (`src/bnn.rs`). Three fits:
 //!
 //! 1. BAOAB from the MAP point (Adam): a burn-in with high friction and a large mass, then a
 //!    production run; predictions kept every 100 steps;
@@ -21,7 +22,10 @@ use snell::sampler::langevin::{Baoab, LangevinParams};
 use snell::sampler::map::{find_map, Adam};
 use snell::sampler::smc::{run_smc, Schedule, Smc, SmcOutput};
 use snell::sampler::{chain_rng, Phase, Sampler, Target};
-use snell_examples::bnn::{toy_data, truth, Bnn};
+use snell::nn::Mlp;
+use snell::sampler::smc::SmcTarget;
+use snell::Matrix;
+use snell_examples::bnn::{seed_net, toy_data, truth, Bnn};
 use snell_examples::plot::Plot;
 use std::time::Instant;
 
@@ -76,7 +80,7 @@ fn rmse_truth(mean: &[(f64, f64)]) -> f64 {
     (inside.iter().sum::<f64>() / inside.len() as f64).sqrt()
 }
 
-fn figure(title: &str, path: &str, data: &(Vec<f64>, Vec<f64>), mean: Curve, b: Band) {
+fn figure(title: &str, path: &str, data: &(Matrix, Vec<f64>), mean: Curve, b: Band) {
     let truth_line: Vec<(f64, f64)> = grid().into_iter().map(|x| (x, truth(x))).collect();
     Plot::new(title)
         .labels("x", "y")
@@ -84,28 +88,33 @@ fn figure(title: &str, path: &str, data: &(Vec<f64>, Vec<f64>), mean: Curve, b: 
         .band("90% credible band of f(x)", b)
         .line("posterior mean", mean)
         .line("truth", truth_line)
-        .points("data", data.0.iter().cloned().zip(data.1.iter().cloned()).collect())
+        .points("data", data.0.data().iter().cloned().zip(data.1.iter().cloned()).collect())
         .save(path)
         .unwrap_or_else(|e| eprintln!("{e}"));
 }
 
-fn smc_fit(net: &Bnn, schedule: Schedule, particles: usize, moves: usize, seed: u64) -> (SmcOutput, f64) {
+fn smc_fit(model: &Bnn, schedule: Schedule, particles: usize, moves: usize, seed: u64) -> (SmcOutput, f64) {
     let t = Instant::now();
     let smc = Smc { particles, schedule, moves, runs: RUNS, seed, ..Default::default() };
-    let out = run_smc(&smc, net).expect("SMC");
+    let out = run_smc(&smc, model).expect("SMC");
     (out, t.elapsed().as_secs_f64())
 }
 
-fn smc_predictions(net: &Bnn, out: &SmcOutput) -> (Vec<Vec<f64>>, Vec<f64>) {
-    let d = Target::dim(net);
-    let xs = grid();
+fn smc_predictions(net: &Mlp, model: &Bnn, out: &SmcOutput) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let d = Target::dim(model);
     let mut preds = Vec::new();
     for run in &out.runs {
         for j in 0..run.log_weights.len() {
-            preds.push(net.predict(&run.particles[j * d..(j + 1) * d], &xs));
+            preds.push(predict(net, &run.particles[j * d..(j + 1) * d]));
         }
     }
     (preds, out.weights())
+}
+
+/// The network's outputs on the grid for the unconstrained parameters `[ln σ, w…]`.
+fn predict(net: &Mlp, q: &[f64]) -> Vec<f64> {
+    let xs = grid();
+    net.predict(&q[1..], &Matrix::new(xs.len(), 1, xs).expect("a column")).expect("weights of the net")
 }
 
 fn report_smc(what: &str, out: &SmcOutput, secs: f64) {
@@ -128,12 +137,13 @@ fn main() {
     std::fs::create_dir_all("output").ok();
     let mut rng = ChaCha8Rng::seed_from_u64(2026);
     let data = toy_data(50, &mut rng);
-    let net = Bnn::new(&[50, 50], data.0.clone(), data.1.clone(), 1.0, 1.0).unwrap();
-    println!("1-50-50-1 net: {} weights and biases + ln σ; 50 observations", net.n_weights());
+    let mlp = seed_net(&[50, 50], 1.0).unwrap();
+    let net = Bnn::new(&mlp, &data.0, &data.1, 1.0).unwrap();
+    println!("1-50-50-1 net: {} weights and biases + ln σ; 50 observations", mlp.len());
 
     // 1. MAP, then BAOAB: burn-in (γ = 100, m = 10), production (γ = 10, m = 1)
     let t = Instant::now();
-    let init = Target::init(&net, &mut rng);
+    let init = SmcTarget::sample_prior(&net, &mut rng).unwrap();
     let map = find_map(&net, &init, &Adam { learning_rate: 1e-2, max_steps: 3000, ..Default::default() }).unwrap();
     let map_sigma = map.point[0].exp();
     println!("MAP (Adam, {} steps): log density {:.1}, σ = {map_sigma:.3}; {:.1} s", map.steps, map.log_density, t.elapsed().as_secs_f64());
@@ -152,7 +162,7 @@ fn main() {
         let s = chain.step(&mut crng, Phase::Sampling).unwrap();
         divergent += (s[1] != 0.0) as usize;
         if i % thin == thin - 1 {
-            preds.push(net.predict(chain.position(), &grid()));
+            preds.push(predict(&mlp, chain.position()));
             sigmas.push(chain.position()[0].exp());
         }
     }
@@ -177,7 +187,7 @@ fn main() {
     for (seed, (what, file, schedule)) in fits.into_iter().enumerate() {
         let (out, secs) = smc_fit(&net, schedule, particles, MOVES, 2 + seed as u64);
         report_smc(&format!("SMC {what} ({particles} particles × {RUNS} runs, {MOVES} MALA moves)"), &out, secs);
-        let (preds, w) = smc_predictions(&net, &out);
+        let (preds, w) = smc_predictions(&mlp, &net, &out);
         let (mean, b) = band(&preds, &w);
         println!("  posterior mean σ = {:.3}, RMSE of the mean curve to the truth {:.3}", out.weighted_mean("sigma").unwrap(), rmse_truth(&mean));
         figure(&format!("BNN 1-50-50-1, SMC {what}"), &format!("output/bnn_smc_{file}.svg"), &data, mean, b);
@@ -191,8 +201,8 @@ fn main() {
         let out = if h == 50 {
             adaptive.clone()
         } else {
-            let net = Bnn::new(&[h, h], data.0.clone(), data.1.clone(), 1.0, 1.0).unwrap();
-            smc_fit(&net, Schedule::Adaptive { target_ess: 0.5 }, particles, MOVES, 4).0
+            let mlp = seed_net(&[h, h], 1.0).unwrap();
+            smc_fit(&Bnn::new(&mlp, &data.0, &data.1, 1.0).unwrap(), Schedule::Adaptive { target_ess: 0.5 }, particles, MOVES, 4).0
         };
         println!("  1-{h}-{h}-1: ln Z = {:.1} ± {:.1}", out.log_evidence, out.log_evidence_se);
     }

@@ -207,7 +207,7 @@ fn an_mlp_reads_the_weights_as_the_dfdx_module_does_and_batches_the_population()
 #[test]
 fn mlp_gradients_match_finite_differences_for_every_activation() {
     let (x, y) = data(7);
-    for act in [Activation::Tanh, Activation::ReLU, Activation::Sigmoid] {
+    for act in [Activation::Tanh, Activation::ReLU, Activation::Sigmoid, Activation::OnePlusTanh] {
         let mlp = Mlp::new(&[2, 5, 3, 1], act, WeightPrior::isotropic(1.0)).unwrap();
         let m = MlpScaled::new(&mlp, &x, &y).unwrap();
         let q = point(LogDensity::dim(&m), 0.61);

@@ -624,6 +624,9 @@ pub enum Activation {
     ReLU,
     /// `1 / (1 + e⁻ˣ)`
     Sigmoid,
+    /// `1 + tanh(x)`, the hidden activation of the Langevin neural-net workflow
+    /// (`docs/algorithms.md` §3.1).
+    OnePlusTanh,
 }
 
 /// A multilayer perceptron (dense layers with one activation between them) as a
@@ -692,6 +695,7 @@ impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
                     Activation::Tanh => z.tanh(),
                     Activation::ReLU => z.relu(),
                     Activation::Sigmoid => z.sigmoid(),
+                    Activation::OnePlusTanh => z.tanh() + E::of_f64(1.0),
                 }
             };
         }

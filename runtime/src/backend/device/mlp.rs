@@ -97,6 +97,7 @@ impl<E: DfdxElem, D: LocalDevice<E>> DeviceMlp<E, D> {
                     Activation::Tanh => z.tanh(),
                     Activation::ReLU => z.relu(),
                     Activation::Sigmoid => z.sigmoid(),
+                    Activation::OnePlusTanh => z.tanh() + E::of_f64(1.0),
                 }
             });
         }
