@@ -31,6 +31,7 @@ mod classifier;
 mod network;
 mod regression;
 mod sequence;
+mod sequence_network;
 mod weights;
 
 pub use crate::backend::network::{flatten, load, tensor_sizes};
@@ -43,6 +44,7 @@ pub use dfdx::tensor::Cpu;
 pub use network::{Activation, Mlp, Network, NetworkWeights};
 pub use regression::{NetworkRegression, Noise};
 pub use sequence::NetworkSequenceModel;
+pub use sequence_network::SequenceNetwork;
 pub(crate) use weights::Weights;
 
 use crate::data::Matrix;

@@ -1,0 +1,66 @@
+//! [`CategoricalLogitRows`](super::CategoricalLogitRows): a categorical likelihood with one row of
+//! logits per label, the likelihood of a classifier network (`n` rows of `K` outputs) or of a
+//! next-token model (one row of `V` logits per position).
+
+use super::Dist;
+use crate::backend::Backend;
+use crate::value::Real;
+
+impl<'c, B: Backend> Dist<'c, B> {
+    /// The number of classes `K` (the constant second argument) and of rows of logits.
+    pub(crate) fn logit_rows(&self) -> Result<(usize, usize), String> {
+        let k = match self.ctx.host_const(self.args[1]) {
+            Some(v) if v.len() == 1 => v[0],
+            _ => return Err("classes must be a constant, the number of classes K".into()),
+        };
+        if !(k >= 1.0 && k.fract() == 0.0 && k.is_finite()) {
+            return Err(format!("classes must be a positive integer, got {k}"));
+        }
+        let k = k as usize;
+        let len = self.args[0].len();
+        if len % k != 0 {
+            return Err(format!("logits has length {len}, not a multiple of the {k} classes (one row of {k} logits per label)"));
+        }
+        Ok((k, len / k))
+    }
+
+    /// `K` and the rows, checked against the labels: one label per row, each in `0..K`.
+    pub(crate) fn check_labels(&self, labels: &[f64]) -> Result<usize, String> {
+        let (k, rows) = self.logit_rows()?;
+        if labels.len() != rows {
+            return Err(format!("{} labels for {rows} rows of {k} logits (the logits have length {})", labels.len(), rows * k));
+        }
+        match labels.iter().enumerate().find(|(_, &v)| !(v >= 0.0 && v.fract() == 0.0 && v < k as f64)) {
+            Some((i, v)) => Err(format!("element {i} is {v}, must be a label in 0..{k}")),
+            None => Ok(k),
+        }
+    }
+
+    /// `logits[i·K + yᵢ] − ln Σₖ exp(logits[i·K + k])` for each label `yᵢ`, per population member:
+    /// gathers, one `exp` and one `ln` over all rows, with each row shifted by its maximum (a
+    /// constant, so the gradient is exact) so that large logits do not overflow.
+    pub(crate) fn log_prob_rows(&self, x: Real<'c, B>) -> Real<'c, B> {
+        let ctx = self.ctx;
+        let labels = x.to_host();
+        let k = match self.check_labels(&labels) {
+            Ok(k) => k,
+            Err(detail) => return ctx.fail(detail),
+        };
+        let n = labels.len();
+        let (p, len) = self.args[0].shape();
+        let logits = ctx.expand(self.args[0], p, len);
+        let host = logits.to_host();
+        let max: Vec<f64> = host
+            .chunks_exact(k)
+            .map(|row| row.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+            .map(|m| if m.is_finite() { m } else { 0.0 })
+            .collect();
+        let shift = ctx.constant_rows(max, p, n);
+        let tile: Vec<usize> = (0..n).flat_map(|i| std::iter::repeat_n(i, k)).collect();
+        let e = (logits - shift.gather(&tile)).exp();
+        let column = |c: usize| -> Vec<usize> { (0..n).map(|i| i * k + c).collect() };
+        let total = (1..k).fold(e.gather(&column(0)), |acc, c| acc + e.gather(&column(c)));
+        let picked: Vec<usize> = labels.iter().enumerate().map(|(i, &y)| i * k + y as usize).collect();
+        logits.gather(&picked) - (total.ln() + shift)
+    }
+}
