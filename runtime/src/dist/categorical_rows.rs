@@ -36,9 +36,11 @@ impl<'c, B: Backend> Dist<'c, B> {
         }
     }
 
-    /// `logits[i·K + yᵢ] − ln Σₖ exp(logits[i·K + k])` for each label `yᵢ`, per population member:
-    /// gathers, one `exp` and one `ln` over all rows, with each row shifted by its maximum (a
-    /// constant, so the gradient is exact) so that large logits do not overflow.
+    /// `logits[i·K + yᵢ] − ln Σₖ exp(logits[i·K + k])` for each label `yᵢ`, per population member.
+    /// The logits are gathered once into class-major order (class `k` of every row side by side),
+    /// shifted by each row's maximum (a constant, so the gradient is exact) so that large logits do
+    /// not overflow, exponentiated at once and summed over classes by halving: `O(log K)` slices
+    /// and additions of shrinking size, so that the reverse pass stays `O(n · K)` too.
     pub(crate) fn log_prob_rows(&self, x: Real<'c, B>) -> Real<'c, B> {
         let ctx = self.ctx;
         let labels = x.to_host();
@@ -49,18 +51,31 @@ impl<'c, B: Backend> Dist<'c, B> {
         let n = labels.len();
         let (p, len) = self.args[0].shape();
         let logits = ctx.expand(self.args[0], p, len);
-        let host = logits.to_host();
-        let max: Vec<f64> = host
+        let max: Vec<f64> = logits
+            .to_host()
             .chunks_exact(k)
             .map(|row| row.iter().copied().fold(f64::NEG_INFINITY, f64::max))
             .map(|m| if m.is_finite() { m } else { 0.0 })
             .collect();
-        let shift = ctx.constant_rows(max, p, n);
-        let tile: Vec<usize> = (0..n).flat_map(|i| std::iter::repeat_n(i, k)).collect();
-        let e = (logits - shift.gather(&tile)).exp();
-        let column = |c: usize| -> Vec<usize> { (0..n).map(|i| i * k + c).collect() };
-        let total = (1..k).fold(e.gather(&column(0)), |acc, c| acc + e.gather(&column(c)));
+        let by_class: Vec<usize> = (0..k).flat_map(|c| (0..n).map(move |i| i * k + c)).collect();
+        let shift_by_class: Vec<f64> = max.chunks_exact(n).flat_map(|m| std::iter::repeat_n(m, k).flatten().copied()).collect();
+        let shifted = logits.gather(&by_class) - ctx.constant_rows(shift_by_class, p, len);
+        let total = sum_classes(shifted.exp(), k, n);
         let picked: Vec<usize> = labels.iter().enumerate().map(|(i, &y)| i * k + y as usize).collect();
-        logits.gather(&picked) - (total.ln() + shift)
+        logits.gather(&picked) - (total.ln() + ctx.constant_rows(max, p, n))
+    }
+}
+
+/// `Σₖ z[k·n .. (k + 1)·n]`: the sum over the `k` classes of class-major values `z`, by halving.
+fn sum_classes<'c, B: Backend>(z: Real<'c, B>, k: usize, n: usize) -> Real<'c, B> {
+    if k == 1 {
+        return z;
+    }
+    let h = k / 2;
+    let pairs = sum_classes(z.slice(0, h * n) + z.slice(h * n, 2 * h * n), h, n);
+    if k % 2 == 1 {
+        pairs + z.slice(2 * h * n, k * n)
+    } else {
+        pairs
     }
 }
