@@ -18,7 +18,7 @@ impl<'c, B: Backend> Dist<'c, B> {
         }
         let k = k as usize;
         let len = self.args[0].len();
-        if len % k != 0 {
+        if !len.is_multiple_of(k) {
             return Err(format!("logits has length {len}, not a multiple of the {k} classes (one row of {k} logits per label)"));
         }
         Ok((k, len / k))
@@ -73,7 +73,7 @@ fn sum_classes<'c, B: Backend>(z: Real<'c, B>, k: usize, n: usize) -> Real<'c, B
     }
     let h = k / 2;
     let pairs = sum_classes(z.slice(0, h * n) + z.slice(h * n, 2 * h * n), h, n);
-    if k % 2 == 1 {
+    if !k.is_multiple_of(2) {
         pairs + z.slice(2 * h * n, k * n)
     } else {
         pairs
