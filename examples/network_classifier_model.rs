@@ -8,7 +8,8 @@
 //! 2. The classifier model sampled by ray tracing on three Gaussian classes in 4 dimensions
 //!    (150 training points): the held-out accuracy of the posterior predictive class
 //!    probabilities, beside the Bayes classifier's (the true class densities) and the rate of the
-//!    most frequent class.
+//!    most frequent class, and their reliability diagram (`output/network_classifier_reliability.svg`)
+//!    with the expected calibration error.
 //!
 //! `cargo run --release --example network_classifier_model`
 
@@ -19,6 +20,7 @@ use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
 use snell::nn::{Network, NetworkClassifier, NetworkSequenceModel, SequenceNetwork, WeightPrior};
 use snell::prelude::*;
 use snell::sampler::{ray_tracing::RayTracing, run, RunConfig, Target};
+use snell_examples::plot::Plot;
 use std::time::Instant;
 
 type Classes = (Linear<4, 8>, Tanh, Linear<8, 3>);
@@ -75,6 +77,33 @@ fn compare(name: &str, model: &impl Model, target: &impl Target, q: &[f64]) -> R
     Ok(())
 }
 
+/// The reliability diagram of the predictive probabilities `probs` (rows of 3) at `path`: test
+/// points binned by the probability of their predicted class, each bin's mean probability against
+/// its accuracy. Returns the expected calibration error (the points' share-weighted mean of
+/// |accuracy − probability| over the bins).
+fn reliability(probs: &[f64], predicted: &[usize], labels: &[usize], path: &str) -> f64 {
+    let bins = 10;
+    let mut sums = vec![(0.0, 0.0, 0usize); bins];
+    for ((p, &c), &l) in probs.chunks(3).zip(predicted).zip(labels) {
+        let b = ((p[c] * bins as f64) as usize).min(bins - 1);
+        sums[b].0 += p[c];
+        sums[b].1 += f64::from(u8::from(c == l));
+        sums[b].2 += 1;
+    }
+    let points: Vec<(f64, f64)> = sums.iter().filter(|s| s.2 > 0).map(|s| (s.0 / s.2 as f64, s.1 / s.2 as f64)).collect();
+    let ece = sums.iter().map(|s| (s.1 - s.0).abs()).sum::<f64>() / labels.len() as f64;
+    std::fs::create_dir_all("output").ok();
+    Plot::new("classifier #[model], ray tracing: held-out reliability")
+        .labels("predictive probability of the predicted class", "accuracy")
+        .x_range(0.3, 1.0)
+        .y_range(0.0, 1.0)
+        .line("calibrated", vec![(0.3, 0.3), (1.0, 1.0)])
+        .points("bins of 0.1", points)
+        .save(path)
+        .unwrap_or_else(|e| eprintln!("{e}"));
+    ece
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     println!("{:<44} {:>6} {:>10} {:>10} {:>8}", "µs per gradient (CPU, f64)", "dim", "#[model]", "target", "ratio");
@@ -117,8 +146,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             count += 1;
         }
     }
-    let predicted = probs.chunks(3).map(|p| (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0));
-    let correct = predicted.zip(&labels_test).filter(|(p, l)| p == *l).count();
+    probs.iter_mut().for_each(|p| *p /= count as f64);
+    let predicted: Vec<usize> = probs.chunks(3).map(|p| (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0)).collect();
+    let correct = predicted.iter().zip(&labels_test).filter(|(p, l)| p == l).count();
+    let ece = reliability(&probs, &predicted, &labels_test, "output/network_classifier_reliability.svg");
     // the Bayes classifier of these classes (equal weights, unit covariance) picks the largest of
     // the first three coordinates
     let bayes = (0..x_test.rows()).filter(|&i| (0..3).max_by(|&a, &b| x_test.get(i, a).total_cmp(&x_test.get(i, b))) == Some(labels_test[i])).count();
@@ -126,11 +157,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let w1 = draws.param("w.1").ok_or("no w.1 in the draws")?;
     let ess = snell::diagnostics::ess_bulk(&w1.iter().map(Vec::as_slice).collect::<Vec<_>>());
     println!(
-        "\nray tracing, 4 chains x 500 draws ({secs:.1} s, {count} draws; ESS of w.1 {ess:.0}): held-out accuracy {:.3} ({} test points; the Bayes classifier {:.3}, the most frequent class {:.3})",
+        "\nray tracing, 4 chains x 500 draws ({secs:.1} s, {count} draws; ESS of w.1 {ess:.0}): held-out accuracy {:.3} ({} test points; the Bayes classifier {:.3}, the most frequent class {:.3}); expected calibration error {ece:.3}",
         correct as f64 / x_test.rows() as f64,
         x_test.rows(),
         bayes as f64 / x_test.rows() as f64,
         majority as f64 / x_test.rows() as f64
     );
+    println!("figure: output/network_classifier_reliability.svg");
     Ok(())
 }
