@@ -99,6 +99,12 @@ fn per_row_categorical_population_rows_and_draws() {
     let model = Rows::new(&labels, 3, 1.0).unwrap();
     let members: Vec<Vec<f64>> = (0..4).map(|p| point(12, 0.2 + 0.45 * p as f64)).collect();
     assert_population_rows(&model, &members, 1e-12);
+    // one pointwise log likelihood per label, summing to the likelihood
+    let q = &members[1];
+    let pointwise = model.log_likelihood_pointwise(q).unwrap();
+    assert_eq!(pointwise.len(), 4);
+    common::assert_close(pointwise.iter().sum(), model.log_likelihood(q).unwrap(), 1e-12, "pointwise sum");
+    common::assert_close(pointwise[0], by_hand(&q[..3], &[2], 3, 1.0) - by_hand(&q[..3], &[], 3, 1.0), 1e-12, "first label");
     // simulated labels come from their own rows: row i puts all its mass on class (2i + 1) mod 3
     let mut l = vec![-30.0; 12];
     for i in 0..4 {
@@ -108,8 +114,18 @@ fn per_row_categorical_population_rows_and_draws() {
     assert_eq!(sim.values["labels"], vec![1.0, 0.0, 2.0, 1.0]);
 }
 
+#[model]
+fn learned_classes(labels: &[usize]) {
+    let l = sample!([12] ~ Normal(0.0, 1.0));
+    let k = sample!(HalfNormal(3.0));
+    observe!(labels ~ CategoricalLogitRows(l, k));
+}
+
 #[test]
 fn per_row_categorical_mistakes_are_errors() {
+    // the number of classes is a constant, not a parameter
+    let err = LearnedClasses::new(&[0, 1, 2, 0]).unwrap_err();
+    assert!(matches!(&err, ModelError::InvalidParameter { .. }) && err.to_string().contains("constant"), "{err}");
     // 12 logits are not rows of 5
     let err = Rows::new(&[0, 1], 5, 1.0).unwrap_err();
     assert!(matches!(&err, ModelError::InvalidParameter { .. }) && err.to_string().contains("multiple of the 5 classes"), "{err}");
