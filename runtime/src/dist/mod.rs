@@ -4,7 +4,7 @@
 //! struct whose fields may be numbers, data slices or [`Real`]s, broadcasting element-wise.
 //! Parametrisations follow Stan (`Gamma(shape, rate)`, `StudentT(nu, mu, sigma)`, …). Invalid
 //! parameters give a log density of `−∞` (or a [`ModelError`](crate::ModelError) when they are data or constants).
-//! Labels of `CategoricalLogit` are 0-based, as indices are in Rust.
+//! Labels of `CategoricalLogit` and `CategoricalLogitRows` are 0-based, as indices are in Rust.
 
 mod categorical_rows;
 mod check;

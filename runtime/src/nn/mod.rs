@@ -11,6 +11,11 @@
 //! writes the weights into the module, runs the forward and reverse pass there and returns the
 //! gradient on the host.
 //!
+//! Inside a `#[model]`, [`Network`], [`Mlp`] and [`SequenceNetwork`] (token windows to logits) are
+//! data arguments called on a vector parameter of their weights, beside any other priors and
+//! likelihoods; [`CategoricalLogitRows`](crate::dist::CategoricalLogitRows) is the likelihood of a
+//! classifier's or a token model's rows of logits there.
+//!
 //! ```no_run
 //! use snell::nn::layers::{Linear, Tanh};
 //! use snell::nn::{Noise, NetworkRegression, WeightPrior};
