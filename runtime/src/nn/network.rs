@@ -16,8 +16,8 @@ use std::sync::Arc;
 pub use crate::backend::network::Activation;
 
 /// The weights of a network as a parameter block: their number, tensor sizes, prior scales and
-/// starting values. [`Network`] and [`Mlp`] dereference to it, so `net.len()` and
-/// `net.prior_sd()` work on both.
+/// starting values. [`Network`], [`Mlp`] and [`SequenceNetwork`](super::SequenceNetwork)
+/// dereference to it, so `net.len()` and `net.prior_sd()` work on all of them.
 #[derive(Clone, Debug)]
 pub struct NetworkWeights {
     sizes: Vec<usize>,
@@ -71,7 +71,7 @@ impl NetworkWeights {
     }
 
     /// The weight vectors of the vector parameter `param` (outputs `param.1 …`) in `draws`.
-    pub(crate) fn weights_in<'d>(&self, draws: &'d crate::sampler::Draws, param: &str) -> Result<Vec<&'d [f64]>, ModelError> {
+    fn weights_in<'d>(&self, draws: &'d crate::sampler::Draws, param: &str) -> Result<Vec<&'d [f64]>, ModelError> {
         let first = format!("{param}.1");
         let Some(at) = draws.names.iter().position(|n| *n == first) else {
             return Err(ModelError::Data { name: param.into(), detail: format!("the draws have no output `{first}`") });
