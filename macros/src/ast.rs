@@ -16,7 +16,8 @@ pub struct DataArg {
     pub by_ref: bool,
     /// A single number (cannot be indexed by observation).
     pub scalar: bool,
-    /// A `snell::nn::Network` (a function of weights, not indexed by observation either).
+    /// A `snell::nn::Network`, `Mlp` or `SequenceNetwork` (a function of weights, not indexed by
+    /// observation either).
     pub network: bool,
 }
 
@@ -96,8 +97,10 @@ fn vec_elem(ty: &Type) -> Option<&Type> {
     }
 }
 
+/// An element of a data slice: a number, or a row of floats (`Vec<f64>`) or of integers
+/// (`Vec<usize>`: token windows, labels per window).
 fn is_element(ty: &Type) -> bool {
-    is_scalar(ty) || vec_elem(ty).is_some_and(|t| type_name(t).as_deref() == Some("f64"))
+    is_scalar(ty) || vec_elem(ty).is_some_and(|t| matches!(type_name(t).as_deref(), Some("f64" | "usize")))
 }
 
 fn is_matrix(ty: &Type) -> bool {
@@ -105,11 +108,11 @@ fn is_matrix(ty: &Type) -> bool {
 }
 
 fn is_network(ty: &Type) -> bool {
-    matches!(type_name(ty).as_deref(), Some("Network" | "Mlp"))
+    matches!(type_name(ty).as_deref(), Some("Network" | "Mlp" | "SequenceNetwork"))
 }
 
 const SUPPORTED: &str =
-    "a data argument is a number (f64, i64, usize, bool, …), a slice or Vec of numbers (`&[f64]`, `Vec<usize>`), a `&[Vec<f64>]`, a `&Matrix`, or a network (`&Network<…>`, `&Mlp`)";
+    "a data argument is a number (f64, i64, usize, bool, …), a slice or Vec of numbers (`&[f64]`, `Vec<usize>`), a `&[Vec<f64>]` or `&[Vec<usize>]`, a `&Matrix`, or a network (`&Network<…>`, `&Mlp`, `&SequenceNetwork<…>`)";
 
 fn data_arg(name: Ident, ty: &Type) -> Result<DataArg, syn::Error> {
     let unsupported = || syn::Error::new_spanned(ty, format!("unsupported data argument type `{}`: {SUPPORTED}", quote::quote!(#ty)));
@@ -131,7 +134,7 @@ fn data_arg(name: Ident, ty: &Type) -> Result<DataArg, syn::Error> {
         }
         t if is_scalar(t) => Ok(DataArg { name, ty: ty.clone(), owned: ty.clone(), by_ref: false, scalar: true, network: false }),
         t if vec_elem(t).is_some_and(is_element) || is_matrix(t) => Ok(DataArg { name, ty: ty.clone(), owned: ty.clone(), by_ref: false, scalar: false, network: false }),
-        t if is_network(t) => Err(syn::Error::new_spanned(t, "pass a network by reference: `net: &Network<…>` or `net: &Mlp`")),
+        t if is_network(t) => Err(syn::Error::new_spanned(t, "pass a network by reference: `net: &Network<…>`, `net: &Mlp` or `net: &SequenceNetwork<…>`")),
         _ => Err(unsupported()),
     }
 }

@@ -22,6 +22,7 @@ pub const DISTRIBUTIONS: &[(&str, &[&str], bool, bool)] = &[
     ("Poisson", &["rate"], false, true),
     ("PoissonLog", &["log_rate"], false, true),
     ("CategoricalLogit", &["logits"], false, true),
+    ("CategoricalLogitRows", &["logits", "classes"], false, true),
     ("Dirichlet", &["alpha"], true, false),
     ("Flat", &[], false, false),
     ("MultivariateNormal", &["mu", "cholesky_factor"], true, false),

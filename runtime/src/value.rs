@@ -283,6 +283,19 @@ macro_rules! into_real_slice {
 }
 into_real_slice!(f64, f32, i32, i64, u32, u64, usize);
 
+/// Rows of integers (token windows, labels per window) flattened row by row: the labels of
+/// `CategoricalLogitRows` over a sequence network's `(windows, S, V)` logits.
+impl<'c, B: Backend> IntoReal<'c, B> for &[Vec<usize>] {
+    fn into_real(self, ctx: &'c Ctx<B>) -> Real<'c, B> {
+        ctx.data(self.iter().flatten().map(|&v| v as f64).collect())
+    }
+}
+impl<'c, B: Backend> IntoReal<'c, B> for &Vec<Vec<usize>> {
+    fn into_real(self, ctx: &'c Ctx<B>) -> Real<'c, B> {
+        self.as_slice().into_real(ctx)
+    }
+}
+
 impl<'c, B: Backend> IntoReal<'c, B> for &[bool] {
     fn into_real(self, ctx: &'c Ctx<B>) -> Real<'c, B> {
         ctx.data(self.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect())

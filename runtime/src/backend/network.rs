@@ -7,8 +7,12 @@ use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptio
 use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
 use dfdx::prelude::{Axis, BroadcastTo, Const, GatherTo, Gradients, NoneTape, OwnedTape, ReshapeTo, SelectTo, SumTo, Tensor, Trace, TryConcatAlong, TryMatMul, TryStack};
 use dfdx::shapes::{HasShape, Shape};
-use dfdx::tensor::TensorFromVec;
+use dfdx::tensor::{Storage, TensorFromVec};
 use dfdx::tensor_ops::{Backward, Device};
+
+mod module_function;
+
+pub use module_function::{DenseFunction, ModuleFunction, TapedModule, TokenFunction};
 
 /// Something done to each trainable tensor, read-only, in the module's own order.
 trait ReadTensor<E: DfdxElem, D: Device<E>> {
@@ -183,21 +187,9 @@ where
 
 /// What a built dfdx module must offer to serve as a network with `I` inputs and `O` outputs:
 /// a forward pass with and without a tape, gradients, and cheap clones.
-pub trait NetworkModule<const I: usize, const O: usize, E: DfdxElem, D: Device<E>>:
-    Clone
-    + ZeroGrads<E, D>
-    + Module<Tensor<(usize, Const<I>), E, D, OwnedTape<E, D>>, Output = Tensor<(usize, Const<O>), E, D, OwnedTape<E, D>>>
-    + Module<Tensor<(usize, Const<I>), E, D>, Output = Tensor<(usize, Const<O>), E, D>>
-{
-}
+pub trait NetworkModule<const I: usize, const O: usize, E: DfdxElem, D: Device<E>>: TapedModule<(usize, Const<I>), E, (usize, Const<O>), E, D> {}
 
-impl<const I: usize, const O: usize, E: DfdxElem, D: Device<E>, M> NetworkModule<I, O, E, D> for M where
-    M: Clone
-        + ZeroGrads<E, D>
-        + Module<Tensor<(usize, Const<I>), E, D, OwnedTape<E, D>>, Output = Tensor<(usize, Const<O>), E, D, OwnedTape<E, D>>>
-        + Module<Tensor<(usize, Const<I>), E, D>, Output = Tensor<(usize, Const<O>), E, D>>
-{
-}
+impl<const I: usize, const O: usize, E: DfdxElem, D: Device<E>, M> NetworkModule<I, O, E, D> for M where M: TapedModule<(usize, Const<I>), E, (usize, Const<O>), E, D> {}
 
 /// A device a network can be built and evaluated on by one thread: dfdx's device for element type
 /// `E`, with index tensors for minibatches (dfdx's `Cuda` is one; the device ray tracer needs no
@@ -367,21 +359,9 @@ where
 
 /// What a built dfdx module must offer to serve as a sequence model over a vocabulary of `V`
 /// tokens: `(batch, seq)` token ids to `(batch, seq, V)` logits, with and without a tape.
-pub trait SequenceModule<const V: usize, E: DfdxElem, D: Device<E>>:
-    Clone
-    + ZeroGrads<E, D>
-    + Module<Tensor<(usize, usize), usize, D, OwnedTape<E, D>>, Output = Tensor<(usize, usize, Const<V>), E, D, OwnedTape<E, D>>>
-    + Module<Tensor<(usize, usize), usize, D>, Output = Tensor<(usize, usize, Const<V>), E, D>>
-{
-}
+pub trait SequenceModule<const V: usize, E: DfdxElem, D: Device<E> + Storage<usize>>: TapedModule<(usize, usize), usize, (usize, usize, Const<V>), E, D> {}
 
-impl<const V: usize, E: DfdxElem, D: Device<E>, M> SequenceModule<V, E, D> for M where
-    M: Clone
-        + ZeroGrads<E, D>
-        + Module<Tensor<(usize, usize), usize, D, OwnedTape<E, D>>, Output = Tensor<(usize, usize, Const<V>), E, D, OwnedTape<E, D>>>
-        + Module<Tensor<(usize, usize), usize, D>, Output = Tensor<(usize, usize, Const<V>), E, D>>
-{
-}
+impl<const V: usize, E: DfdxElem, D: Device<E> + Storage<usize>, M> SequenceModule<V, E, D> for M where M: TapedModule<(usize, usize), usize, (usize, usize, Const<V>), E, D> {}
 
 /// A dfdx builder of a sequence model over `V` tokens on `D` (e.g. `(Embedding<V, M>,
 /// TransformerEncoder<M, H, F, L>, Linear<M, V>)`), evaluated by one thread.
@@ -502,116 +482,6 @@ where
             debug_assert!(b > 0);
             self.cross_entropy(m, batch) * E::of_f64(scale)
         })
-    }
-}
-
-/// A dfdx network with `I` inputs and `O` outputs as a [`HostFunction`](super::HostFunction) of its
-/// flat weights, at fixed inputs: row `p` of the input holds weight set `p`, row `p` of the output
-/// the network's outputs at every input row (`n · O` values, input row by input row). The reverse
-/// pass is dfdx's, seeded with the output gradient.
-pub struct ModuleFunction<M, const I: usize, const O: usize, E: DfdxElem, D: Device<E>> {
-    name: String,
-    template: std::sync::Arc<M>,
-    dev: D,
-    x: Tensor<(usize, Const<I>), E, D>,
-    n: usize,
-    n_weights: usize,
-    /// The taped forward passes of the last `forward_for_vjp`, for the `vjp` of the same weights.
-    kept: std::cell::RefCell<Vec<TapedRow<M, O, E, D>>>,
-}
-
-/// One member's module and its taped outputs, kept from the forward pass for the reverse pass.
-struct TapedRow<M, const O: usize, E: DfdxElem, D: Device<E>> {
-    w: Vec<f64>,
-    module: M,
-    out: Tensor<(usize, Const<O>), E, D, OwnedTape<E, D>>,
-}
-
-impl<M, const I: usize, const O: usize, E, D> ModuleFunction<M, I, O, E, D>
-where
-    E: DfdxElem,
-    D: Device<E>,
-    M: NetworkModule<I, O, E, D>,
-{
-    /// The function of the weights of `template` at the inputs `x` (row-major `(n, I)`).
-    pub fn new(name: String, template: std::sync::Arc<M>, dev: &D, x: &[f64]) -> Self {
-        let n = x.len() / I;
-        let xs: Vec<E> = x.iter().map(|&v| E::of_f64(v)).collect();
-        let x = dev.tensor_from_vec(xs, (n, Const::<I>));
-        let n_weights = tensor_sizes(template.as_ref()).iter().sum();
-        Self { name, template, dev: dev.clone(), x, n, n_weights, kept: Default::default() }
-    }
-
-    fn with_weights(&self, w: &[f64]) -> M {
-        let mut m = self.template.as_ref().clone();
-        load(&mut m, w);
-        m
-    }
-
-    /// The taped forward pass of one member.
-    fn taped(&self, w: &[f64]) -> TapedRow<M, O, E, D> {
-        let module = self.with_weights(w);
-        let grads = module.alloc_grads();
-        let out = module.forward(self.x.clone().traced(grads));
-        TapedRow { w: w.to_vec(), module, out }
-    }
-}
-
-impl<M, const I: usize, const O: usize, E, D> super::HostFunction for ModuleFunction<M, I, O, E, D>
-where
-    E: DfdxElem,
-    D: Device<E>,
-    M: NetworkModule<I, O, E, D>,
-{
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-    fn in_cols(&self) -> usize {
-        self.n_weights
-    }
-    fn out_cols(&self) -> usize {
-        self.n * O
-    }
-    fn forward(&self, w: &[f64], rows: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(rows * self.n * O);
-        for row in w.chunks_exact(self.n_weights).take(rows) {
-            let m = self.with_weights(row);
-            let y = m.forward(self.x.clone());
-            out.extend(y.as_vec().into_iter().map(DfdxElem::as_f64));
-        }
-        out
-    }
-    fn forward_for_vjp(&self, w: &[f64], rows: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(rows * self.n * O);
-        let mut kept = self.kept.borrow_mut();
-        kept.clear();
-        for row in w.chunks_exact(self.n_weights).take(rows) {
-            let taped = self.taped(row);
-            out.extend(taped.out.as_vec().into_iter().map(DfdxElem::as_f64));
-            kept.push(taped);
-        }
-        out
-    }
-    fn vjp(&self, w: &[f64], rows: usize, g: &[f64]) -> Vec<f64> {
-        let mut out = Vec::with_capacity(rows * self.n_weights);
-        let dev = &self.dev;
-        let per_row = self.n * O;
-        let mut grad = Vec::with_capacity(self.n_weights);
-        let mut kept = std::mem::take(&mut *self.kept.borrow_mut()).into_iter();
-        for (row, g) in w.chunks_exact(self.n_weights).zip(g.chunks_exact(per_row)).take(rows) {
-            // the forward pass of these weights, if `forward_for_vjp` just ran it
-            let TapedRow { module, out: y, .. } = match kept.next() {
-                Some(t) if t.w == row => t,
-                _ => self.taped(row),
-            };
-            let seed: Vec<E> = g.iter().map(|&v| E::of_f64(v)).collect();
-            let seed = dev.tensor_from_vec(seed, (self.n, Const::<O>));
-            let grads = (y * seed).sum::<(), _>().backward();
-            grad.clear();
-            walk(&module, FlattenGrads { grads: &grads, out: &mut grad });
-            out.extend_from_slice(&grad);
-        }
-        out
     }
 }
 

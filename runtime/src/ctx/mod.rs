@@ -211,6 +211,15 @@ impl<B: Backend> Ctx<B> {
         self.push(t, range, Some(Rc::new(values)))
     }
 
+    /// A constant `(rows, cols)` (one row per population member, or one shared row): a value that
+    /// depends on the parameters' values but carries no gradient, e.g. the shift of a stable
+    /// log-sum-exp.
+    pub(crate) fn constant_rows(&self, values: Vec<f64>, rows: usize, cols: usize) -> Real<'_, B> {
+        let range = Range::of(&values);
+        let t = self.backend.from_host(&values, rows, cols);
+        self.push(t, range, None)
+    }
+
     /// Records the first error of the evaluation; returns a placeholder so that evaluation can go
     /// on to the end, where the error is reported.
     pub(crate) fn fail(&self, detail: String) -> Real<'_, B> {

@@ -66,6 +66,9 @@ impl<'c, B: Backend> Dist<'c, B> {
                     }
                 }
             }
+            Family::CategoricalLogitRows => {
+                self.logit_rows().map_err(bad)?;
+            }
             Family::CategoricalLogit | Family::Dirichlet if self.args[0].len() < 2 => {
                 return Err(bad(format!("needs a vector of at least 2 {}", self.family.args()[0].0)));
             }
@@ -107,6 +110,7 @@ impl<'c, B: Backend> Dist<'c, B> {
                 let k = self.args[0].len() as f64;
                 first_bad(&|_, v| is_count(v) && v < k, &format!("a label in 0..{k}"))
             }
+            Family::CategoricalLogitRows => self.check_labels(x).map(|_| ()),
             Family::Dirichlet => {
                 let k = self.args[0].len();
                 let sum: f64 = x.iter().sum();

@@ -21,7 +21,7 @@ impl<'c, B: Backend> Dist<'c, B> {
         use rand_distr as rd;
         let h: Vec<Vec<f64>> = self.args.iter().map(|a| a.to_host()).collect();
         for (a, &(name, _)) in h.iter().zip(self.family.args()) {
-            if a.len() != 1 && a.len() != n && self.event_len().is_none() && self.family != Family::CategoricalLogit {
+            if a.len() != 1 && a.len() != n && self.event_len().is_none() && !matches!(self.family, Family::CategoricalLogit | Family::CategoricalLogitRows) {
                 return Err(format!("{name} has length {} but {n} values are drawn", a.len()));
             }
         }
@@ -39,6 +39,19 @@ impl<'c, B: Backend> Dist<'c, B> {
                 let w: Vec<f64> = h[0].iter().map(|&l| (l - m).exp()).collect();
                 let d = rd::WeightedIndex::new(&w).map_err(err)?;
                 return Ok((0..n).map(|_| d.sample(rng) as f64).collect());
+            }
+            Family::CategoricalLogitRows => {
+                let (k, rows) = self.logit_rows()?;
+                if rows != n {
+                    return Err(format!("{n} labels are drawn from {rows} rows of {k} logits"));
+                }
+                let mut out = Vec::with_capacity(n);
+                for row in h[0].chunks_exact(k) {
+                    let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let w: Vec<f64> = row.iter().map(|&l| (l - m).exp()).collect();
+                    out.push(rd::WeightedIndex::new(&w).map_err(err)?.sample(rng) as f64);
+                }
+                return Ok(out);
             }
             _ => {}
         }
@@ -65,7 +78,9 @@ impl<'c, B: Backend> Dist<'c, B> {
                 Family::BinomialLogit => rd::Binomial::new(p(0) as u64, sigmoid(p(1))).map_err(err)?.sample(rng) as f64,
                 Family::Poisson => poisson(rng, p(0))?,
                 Family::PoissonLog => poisson(rng, p(0).exp())?,
-                Family::Dirichlet | Family::MultivariateNormal | Family::CategoricalLogit | Family::Flat => unreachable!(),
+                Family::Dirichlet | Family::MultivariateNormal | Family::CategoricalLogit | Family::CategoricalLogitRows | Family::Flat => {
+                    unreachable!()
+                }
             };
             out.push(v);
         }

@@ -80,6 +80,7 @@ impl<'c, B: Backend> Dist<'c, B> {
                 let labels: Vec<usize> = x.to_host().iter().map(|&k| k as usize).collect();
                 logits.gather(&labels) - logits.log_sum_exp()
             }
+            Family::CategoricalLogitRows => self.log_prob_rows(x),
             Family::Dirichlet => {
                 let alpha = a[0];
                 let terms = (alpha - 1.0) * x.ln() - alpha.lgamma();

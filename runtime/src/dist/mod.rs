@@ -4,8 +4,9 @@
 //! struct whose fields may be numbers, data slices or [`Real`]s, broadcasting element-wise.
 //! Parametrisations follow Stan (`Gamma(shape, rate)`, `StudentT(nu, mu, sigma)`, …). Invalid
 //! parameters give a log density of `−∞` (or a [`ModelError`](crate::ModelError) when they are data or constants).
-//! Labels of `CategoricalLogit` are 0-based, as indices are in Rust.
+//! Labels of `CategoricalLogit` and `CategoricalLogitRows` are 0-based, as indices are in Rust.
 
+mod categorical_rows;
 mod check;
 mod draw;
 mod log_prob;
@@ -55,6 +56,8 @@ pub enum Family {
     PoissonLog,
     /// See [`CategoricalLogit`].
     CategoricalLogit,
+    /// See [`CategoricalLogitRows`].
+    CategoricalLogitRows,
     /// See [`Dirichlet`].
     Dirichlet,
     /// See [`Flat`].
@@ -94,6 +97,7 @@ impl Family {
             Family::Poisson => "Poisson",
             Family::PoissonLog => "PoissonLog",
             Family::CategoricalLogit => "CategoricalLogit",
+            Family::CategoricalLogitRows => "CategoricalLogitRows",
             Family::Dirichlet => "Dirichlet",
             Family::Flat => "Flat",
             Family::MultivariateNormal => "MultivariateNormal",
@@ -120,6 +124,7 @@ impl Family {
             Family::Poisson => &[("rate", Positive)],
             Family::PoissonLog => &[("log_rate", Real)],
             Family::CategoricalLogit => &[("logits", Real)],
+            Family::CategoricalLogitRows => &[("logits", Real), ("classes", Count)],
             Family::Dirichlet => &[("alpha", Positive)],
             Family::Flat => &[],
             Family::MultivariateNormal => &[("mu", Real)],
@@ -130,7 +135,9 @@ impl Family {
     pub fn is_discrete(self) -> bool {
         matches!(
             self,
-            Family::Bernoulli | Family::BernoulliLogit | Family::BinomialLogit | Family::Poisson | Family::PoissonLog | Family::CategoricalLogit
+            Family::Bernoulli | Family::BernoulliLogit | Family::BinomialLogit | Family::Poisson | Family::PoissonLog
+                | Family::CategoricalLogit
+                | Family::CategoricalLogitRows
         )
     }
 }
@@ -198,7 +205,7 @@ impl<'c, B: Backend> Dist<'c, B> {
     pub(crate) fn broadcast_len(&self, len: usize) -> usize {
         match self.event_len() {
             Some(k) => k,
-            None if self.family == Family::CategoricalLogit => len,
+            None if matches!(self.family, Family::CategoricalLogit | Family::CategoricalLogitRows) => len,
             None => self.args.iter().map(|a| a.len()).chain(std::iter::once(len)).max().unwrap_or(1),
         }
     }
@@ -267,8 +274,41 @@ distributions! {
     Poisson(R);
     /// Poisson with log-rate `log_rate`.
     PoissonLog(L);
-    /// Categorical over `0..K` with unnormalised log-probabilities `logits` (a vector of length K).
+    /// Categorical over `0..K` with unnormalised log-probabilities `logits` (a vector of length K),
+    /// shared by every label.
     CategoricalLogit(L);
+    /// Categorical over `0..K` with one logit vector per label: label `i` has the logits
+    /// `logits[i·K .. (i + 1)·K]`, i.e. row `i` of an `(n, K)` matrix of logits laid out row by
+    /// row, as a network with `K` outputs returns them (`net.forward(w, x)` at `n` rows, or a
+    /// sequence network's `(windows, positions, V)` logits). `classes` is `K`, a constant.
+    ///
+    /// ```
+    /// use snell::prelude::*;
+    ///
+    /// // multinomial logistic regression: 2 features, 3 classes, one row of logits per label
+    /// #[model]
+    /// fn softmax_regression(x: &Matrix, labels: &[usize]) {
+    ///     let beta = sample!([6] ~ Normal(0.0, 1.0));                   // (2, 3), row-major
+    ///     let logits = concat(&(0..x.rows()).map(|i| {
+    ///         let xi: &[f64] = x.row(i);
+    ///         concat(&(0..3).map(|k| beta.gather(&[k, 3 + k]).dot(xi)).collect::<Vec<_>>())
+    ///     }).collect::<Vec<_>>());
+    ///     observe!(labels ~ CategoricalLogitRows(logits, 3));
+    /// }
+    ///
+    /// # fn main() -> Result<(), ModelError> {
+    /// let x = Matrix::new(3, 2, vec![1.0, 0.5, -0.3, 2.0, 0.0, -1.0])?;
+    /// let model = SoftmaxRegression::new(&x, &[0, 2, 1])?;
+    /// let (lp, grad) = model.log_density_and_grad(&[0.1; 6])?;
+    /// assert!(lp.is_finite() && grad.len() == 6);
+    /// // a label must be below the number of classes
+    /// assert!(SoftmaxRegression::new(&x, &[0, 3, 1]).is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The logits' length must be a multiple of `K` and there must be one label per row; both,
+    /// and labels outside `0..K`, are errors when the model is built.
+    CategoricalLogitRows(L, K);
     /// Dirichlet with concentrations `alpha` (a vector of length K): a simplex of length K.
     Dirichlet(A);
 }

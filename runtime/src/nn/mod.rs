@@ -11,6 +11,11 @@
 //! writes the weights into the module, runs the forward and reverse pass there and returns the
 //! gradient on the host.
 //!
+//! Inside a `#[model]`, [`Network`], [`Mlp`] and [`SequenceNetwork`] (token windows to logits) are
+//! data arguments called on a vector parameter of their weights, beside any other priors and
+//! likelihoods; [`CategoricalLogitRows`](crate::dist::CategoricalLogitRows) is the likelihood of a
+//! classifier's or a token model's rows of logits there.
+//!
 //! ```no_run
 //! use snell::nn::layers::{Linear, Tanh};
 //! use snell::nn::{Noise, NetworkRegression, WeightPrior};
@@ -32,6 +37,7 @@ mod mlp_regression;
 mod network;
 mod regression;
 mod sequence;
+mod sequence_network;
 mod weights;
 
 pub use crate::backend::network::{flatten, load, tensor_sizes};
@@ -45,6 +51,7 @@ pub use dfdx::tensor::Cpu;
 pub use network::{Activation, Mlp, Network, NetworkWeights};
 pub use regression::{NetworkRegression, Noise};
 pub use sequence::NetworkSequenceModel;
+pub use sequence_network::SequenceNetwork;
 pub(crate) use weights::Weights;
 
 use crate::data::Matrix;

@@ -2,7 +2,7 @@
 //! module) and [`Mlp`] (dense layers, batched over the population), sharing [`NetworkWeights`].
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{flatten, tensor_sizes, MlpFunction, ModuleFunction, NetworkModule};
+use crate::backend::network::{flatten, tensor_sizes, DenseFunction, MlpFunction, NetworkModule};
 use crate::backend::{Backend, HostFunction};
 use crate::data::Matrix;
 use crate::error::ModelError;
@@ -16,8 +16,8 @@ use std::sync::Arc;
 pub use crate::backend::network::Activation;
 
 /// The weights of a network as a parameter block: their number, tensor sizes, prior scales and
-/// starting values. [`Network`] and [`Mlp`] dereference to it, so `net.len()` and
-/// `net.prior_sd()` work on both.
+/// starting values. [`Network`], [`Mlp`] and [`SequenceNetwork`](super::SequenceNetwork)
+/// dereference to it, so `net.len()` and `net.prior_sd()` work on all of them.
 #[derive(Clone, Debug)]
 pub struct NetworkWeights {
     sizes: Vec<usize>,
@@ -26,7 +26,7 @@ pub struct NetworkWeights {
 }
 
 impl NetworkWeights {
-    fn new(sizes: Vec<usize>, init: Vec<f64>, prior: &WeightPrior) -> Result<Self, ModelError> {
+    pub(crate) fn new(sizes: Vec<usize>, init: Vec<f64>, prior: &WeightPrior) -> Result<Self, ModelError> {
         let weights = Weights::new(&sizes, &init, prior)?;
         Ok(Self { sizes, weights, init })
     }
@@ -67,11 +67,12 @@ impl NetworkWeights {
         self.weights.init(rng)
     }
 
-    fn call<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix, inputs: usize, f: impl FnOnce() -> Rc<dyn HostFunction>) -> Real<'c, B> {
-        if x.cols() != inputs {
-            return w.ctx().fail(format!("the network takes {inputs} inputs per row, and `x` has {} columns", x.cols()));
+    /// `f` of the weights `w`, once `inputs` (what the inputs say of themselves) is `Ok`.
+    pub(crate) fn call<'c, B: Backend>(&self, w: Real<'c, B>, inputs: Result<(), String>, f: impl FnOnce() -> Rc<dyn HostFunction>) -> Real<'c, B> {
+        match inputs {
+            Ok(()) => w.ctx().op_host(w, f()),
+            Err(detail) => w.ctx().fail(detail),
         }
-        w.ctx().op_host(w, f())
     }
 
     /// The weight vectors of the vector parameter `param` (outputs `param.1 …`) in `draws`.
@@ -87,12 +88,20 @@ impl NetworkWeights {
         Ok(draws.chains.iter().flat_map(|c| c.values.chunks(width)).map(|v| &v[at..at + k]).collect())
     }
 
-    fn predict_with(&self, w: &[f64], x: &Matrix, inputs: usize, f: impl FnOnce() -> Box<dyn HostFunction>) -> Result<Vec<f64>, ModelError> {
+    /// `f` of one weight vector on the host, once `inputs` (named `name` in errors) is `Ok`.
+    pub(crate) fn predict_with(&self, w: &[f64], name: &str, inputs: Result<(), String>, f: impl FnOnce() -> Box<dyn HostFunction>) -> Result<Vec<f64>, ModelError> {
         super::check_len(w, self.len())?;
-        if x.cols() != inputs {
-            return Err(ModelError::Data { name: "x".into(), detail: format!("the network takes {inputs} inputs per row, and `x` has {} columns", x.cols()) });
-        }
+        inputs.map_err(|detail| ModelError::Data { name: name.into(), detail })?;
         Ok(f().forward(w, 1))
+    }
+}
+
+/// `x` must have `inputs` columns.
+fn columns(x: &Matrix, inputs: usize) -> Result<(), String> {
+    if x.cols() == inputs {
+        Ok(())
+    } else {
+        Err(format!("the network takes {inputs} inputs per row, and `x` has {} columns", x.cols()))
     }
 }
 
@@ -152,9 +161,9 @@ where
         Ok(Self { template: Arc::new(template), dev, weights })
     }
 
-    fn function(&self, x: &Matrix) -> ModuleFunction<Net::Built, I, O, f64, Cpu> {
+    fn function(&self, x: &Matrix) -> DenseFunction<Net::Built, I, O, f64, Cpu> {
         let name = format!("a network of {} weights", self.weights.len());
-        ModuleFunction::new(name, Arc::clone(&self.template), &self.dev, x.data())
+        DenseFunction::dense(name, Arc::clone(&self.template), &self.dev, x.data())
     }
 
     /// The network's outputs (`n · O` values, row by row) at the `n` rows of `x`, for the weights
@@ -162,13 +171,13 @@ where
     /// wrong length of `w` or number of columns of `x` is reported as a model error naming the
     /// statement.
     pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix) -> Real<'c, B> {
-        self.weights.call(w, x, I, || Rc::new(self.function(x)))
+        self.weights.call(w, columns(x, I), || Rc::new(self.function(x)))
     }
 
     /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host:
     /// for predictions from draws.
     pub fn predict(&self, w: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
-        self.weights.predict_with(w, x, I, || Box::new(self.function(x)))
+        self.weights.predict_with(w, "x", columns(x, I), || Box::new(self.function(x)))
     }
 
     /// Posterior predictive mean and quantiles `probs` of the (first) output at the rows of `x`,
@@ -177,7 +186,7 @@ where
     pub fn predictive_bands(&self, draws: &crate::sampler::Draws, param: &str, x: &Matrix, probs: &[f64], batch: usize) -> Result<super::Bands, ModelError> {
         let weights = self.weights.weights_in(draws, param)?;
         super::bands_over(&weights, x, I, probs, batch, |w, rows| {
-            let out = ModuleFunction::<Net::Built, I, O, f64, Cpu>::new(String::new(), Arc::clone(&self.template), &self.dev, rows).forward(w, 1);
+            let out = DenseFunction::<Net::Built, I, O, f64, Cpu>::dense(String::new(), Arc::clone(&self.template), &self.dev, rows).forward(w, 1);
             out.chunks(O).map(|o| o[0]).collect()
         })
     }
@@ -278,12 +287,12 @@ impl Mlp {
     /// The outputs (`n · O` values, row by row) at the `n` rows of `x`, for the weights `w`; as
     /// [`Network::forward`].
     pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix) -> Real<'c, B> {
-        self.weights.call(w, x, self.widths[0], || Rc::new(self.function(x)))
+        self.weights.call(w, columns(x, self.widths[0]), || Rc::new(self.function(x)))
     }
 
     /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host.
     pub fn predict(&self, w: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
-        self.weights.predict_with(w, x, self.widths[0], || Box::new(self.function(x)))
+        self.weights.predict_with(w, "x", columns(x, self.widths[0]), || Box::new(self.function(x)))
     }
 
     /// As [`Network::predictive_bands`]: predictive mean and quantiles of the first output from
