@@ -250,8 +250,12 @@ fn same_seeds_same_draws() {
     let two = sampler.run(&make(1), &cfg).unwrap();
     assert_eq!(one, two);
     assert_eq!(one.n_draws(), 30);
+    // the random numbers come from the run's seed, not from the device's
     let other_device = sampler.run(&make(2), &cfg).unwrap();
-    assert_ne!(one.chains[0].values, other_device.chains[0].values);
+    assert_eq!(one, other_device);
+    // whatever the thread count
+    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| sampler.run(&make(1), &cfg).unwrap());
+    assert_eq!(one, single);
     let other_init = sampler.run(&make(1), &RunConfig { seed: 12, ..cfg }).unwrap();
     assert_ne!(one.chains[0].values, other_init.chains[0].values);
     assert_ne!(one.chains[0].values, one.chains[1].values, "chains must not share a stream");
@@ -366,4 +370,33 @@ fn non_finite_densities_are_rejected_and_counted() {
     assert!(draws.param("x.1").unwrap().concat().iter().all(|x| *x <= 1.5));
     let accepted_at_wall = draws.stat("accept_stat__").unwrap().concat().iter().zip(draws.stat("divergent__").unwrap().concat()).all(|(a, d)| d == 0.0 || *a == 0.0);
     assert!(accepted_at_wall, "a trajectory through the wall had a positive acceptance");
+}
+
+#[test]
+fn the_noise_is_standard_normal_and_uniform_and_chunks_are_independent() {
+    use snell::sampler::ray_tracing::device::Noise;
+    let dev = Cpu::default();
+    let mut noise = Noise::new(3);
+    let (p, d) = (40, 25_000); // 10⁶ numbers: 31 chunks
+    let z = noise.normals::<f64, _>(&dev, p, d).as_vec();
+    let n = z.len() as f64;
+    let mean = z.iter().sum::<f64>() / n;
+    let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    let kurt = z.iter().map(|v| (v - mean).powi(4)).sum::<f64>() / n / (var * var);
+    assert!(mean.abs() < 4.0 / n.sqrt(), "mean {mean}");
+    assert!((var - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "variance {var}");
+    assert!((kurt - 3.0).abs() < 4.0 * (96.0 / n).sqrt(), "kurtosis {kurt}");
+    // neighbouring chunks (2¹⁵ numbers each) are not copies or shifts of each other
+    let chunk = 1 << 15;
+    let corr = (0..chunk).map(|i| z[i] * z[chunk + i]).sum::<f64>() / chunk as f64;
+    assert!(corr.abs() < 4.0 / (chunk as f64).sqrt(), "correlation of chunks 0 and 1: {corr}");
+    // the next request draws other numbers; uniforms lie in [0, 1) with mean 1/2
+    let z2 = noise.normals::<f64, _>(&dev, p, d).as_vec();
+    assert_ne!(z[..10], z2[..10]);
+    let u = noise.uniforms::<f64, _>(&dev, 100_000).as_vec();
+    assert!(u.iter().all(|u| (0.0..1.0).contains(u)));
+    let mu = u.iter().sum::<f64>() / u.len() as f64;
+    assert!((mu - 0.5).abs() < 4.0 * (1.0 / 12.0f64 / u.len() as f64).sqrt(), "uniform mean {mu}");
+    // the same seed, the same numbers
+    assert_eq!(Noise::new(3).normals::<f64, _>(&dev, p, d).as_vec(), z);
 }

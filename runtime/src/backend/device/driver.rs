@@ -1,6 +1,7 @@
 //! [`DeviceRayTracing`]: the ray tracing sampler with every chain's state on a dfdx device.
 
 use super::density::{DeviceDensity, LogpGrad};
+use super::noise::Noise;
 use super::ops::{finite, full, spread_mask, zeros, Column, Rows};
 use super::rays::{download, upload, DeviceFloat, DeviceRays, DeviceTrajectory};
 use crate::backend::DfdxElem;
@@ -17,12 +18,12 @@ use dfdx::tensor_ops::Device;
 /// The ray tracing sampler (`docs/algorithms.md` §1) for P chains in lockstep on a dfdx device.
 ///
 /// Positions, velocities, log densities and gradients of all chains stay in device tensors for
-/// the whole run: drifts, kicks, refreshes (normals from the device's random stream), the
-/// Metropolis test of each chain and the choice between its proposal and its start are tensor
-/// ops. What comes back to the host is the mean acceptance of each warmup trajectory (one
-/// scalar, for the step size) and the recorded draws. With dfdx 0.13 the device's random stream
-/// is drawn on the host and uploaded (its `Cuda` device samples on the CPU): one `(P, D)` upload
-/// per refresh and `P` uniforms per Metropolis test travel host → device.
+/// the whole run: drifts, kicks, refreshes, the Metropolis test of each chain and the choice
+/// between its proposal and its start are tensor ops. What comes back to the host is the mean
+/// acceptance of each warmup trajectory (one scalar, for the step size) and the recorded draws.
+/// The random numbers are drawn on the host (dfdx 0.13 has no device-side generator; its `Cuda`
+/// device samples on the CPU too), on all cores ([`Noise`]), and uploaded: one `(P, D)` upload per
+/// refresh and `P` uniforms per Metropolis test travel host → device.
 ///
 /// The settings are [`RayTracing`]'s, with plain ray tracing (unit weighting, identity metric,
 /// no mode search, the step tuned to the acceptance rate). Unlike the host drivers, all chains
@@ -33,14 +34,16 @@ use dfdx::tensor_ops::Device;
 /// own schedule ([`Batches`], shuffled per epoch from a stream of `cfg.seed` that no other draw
 /// uses), so one evaluation of the population is P rows on P batches. As on the host, the
 /// Metropolis test is off, `dt` is used as given, and `reject_above` rejects trajectories whose
-/// minibatch `|ΔlnL − Σ dlnL_pred|` exceeds it. Only the batch indices travel host → device. [`Integrator::Rdkd`]
+/// minibatch `|ΔlnL − Σ dlnL_pred|` exceeds it. Only the batch indices travel host → device.
+///
+/// [`Integrator::Rdkd`]
 /// (crate::sampler::ray_tracing::Integrator::Rdkd) picks each step's integrator once for all
 /// chains.
 ///
 /// Randomness: initial points come from `cfg.seed`'s per-chain streams (as in
-/// [`run`](crate::sampler::run)); velocities and Metropolis uniforms from the device's stream,
-/// seeded when the device is made (`Cpu::seed_from_u64(seed)`, `Cuda::try_build(ordinal,
-/// seed)`). The same device seed and `cfg` give the same draws.
+/// [`run`](crate::sampler::run)); velocities and Metropolis uniforms from [`Noise`] streams of
+/// `cfg.seed`. The same `cfg` gives the same draws, whatever the thread count or the device's
+/// own seed.
 #[derive(Clone, Debug)]
 pub struct DeviceRayTracing {
     /// The sampler's settings.
@@ -105,7 +108,8 @@ impl DeviceRayTracing {
         }
         let dev = target.device().clone();
         let mut density = Evaluation::new(target, rt, cfg)?;
-        let mut s = initial_rays(target, &mut density, cfg)?;
+        let mut noise = Noise::new(cfg.seed);
+        let mut s = initial_rays(target, &mut density, &mut noise, cfg)?;
         // the step choice of RDKD, one per step for all chains: a stream no chain uses
         let mut step_rng = chain_rng(cfg.seed, usize::MAX);
         let mut dt = rt.dt;
@@ -127,11 +131,11 @@ impl DeviceRayTracing {
         let total = cfg.warmup + cfg.draws * self.thin;
         for iter in 0..total {
             if rt.full_refresh {
-                s.v = E::normals(&dev, p, d);
+                s.v = noise.normals(&dev, p, d);
             }
             let mut prop = s.clone();
-            let traj = prop.integrate_with(&mut |x: &Rows<E, D>| density.eval(x), dt, rt.n_steps, rt.integrator, rt.refresh_rate, &mut step_rng)?;
-            let test = metropolis(rt, &s, &prop, &traj);
+            let traj = prop.integrate_with(&mut |x: &Rows<E, D>| density.eval(x), dt, rt.n_steps, rt.integrator, rt.refresh_rate, &mut step_rng, &mut noise)?;
+            let test = metropolis(rt, &s, &prop, &traj, &mut noise);
             let used = dt;
             let keep = spread_mask(&test.accepted, d);
             s = DeviceRays {
@@ -189,7 +193,7 @@ const SAMPLER: &str = "ray_tracing_device";
 
 /// The initial points of every chain (`cfg.init`, or [`DeviceDensity::init`] from each chain's stream with
 /// up to 100 tries for rows whose density is not finite), on the device.
-fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, density: &mut Evaluation<'_, T>, cfg: &RunConfig) -> Result<DeviceRays<E, D>, SamplerError> {
+fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T, density: &mut Evaluation<'_, T>, noise: &mut Noise, cfg: &RunConfig) -> Result<DeviceRays<E, D>, SamplerError> {
     let (p, d) = (cfg.chains, target.dim());
     let dev = target.device();
     let mut q = Vec::with_capacity(p * d);
@@ -209,7 +213,7 @@ fn initial_rays<E: DeviceFloat, D: Device<E>, T: DeviceDensity<E, D>>(target: &T
     }
     let tries = if cfg.init.is_some() { 1 } else { 100 };
     for _ in 0..tries {
-        let rays = DeviceRays::evaluated(&mut |x: &Rows<E, D>| density.eval(x), upload(dev, &q, p, d), E::normals(dev, p, d))?;
+        let rays = DeviceRays::evaluated(&mut |x: &Rows<E, D>| density.eval(x), upload(dev, &q, p, d), noise.normals(dev, p, d))?;
         let ok = (finite(&rays.lp) & finite(&rays.gn)).as_vec();
         let Some(bad) = ok.iter().position(|o| !o) else { return Ok(rays) };
         if tries == 1 {
@@ -337,14 +341,14 @@ struct Tested<E: DfdxElem, D: Device<E>> {
     divergent: super::ops::Mask<D>,
 }
 
-fn metropolis<E: DeviceFloat, D: Device<E>>(rt: &RayTracing, s: &DeviceRays<E, D>, prop: &DeviceRays<E, D>, traj: &DeviceTrajectory<E, D>) -> Tested<E, D> {
+fn metropolis<E: DeviceFloat, D: Device<E>>(rt: &RayTracing, s: &DeviceRays<E, D>, prop: &DeviceRays<E, D>, traj: &DeviceTrajectory<E, D>, noise: &mut Noise) -> Tested<E, D> {
     let p = s.lp.shape().0;
     let dev = s.lp.device().clone();
     let ln_alpha = prop.lp.clone() - s.lp.clone() - traj.pred.clone();
     let ln_alpha = traj.alive.clone().choose(ln_alpha, full(&dev, p, f64::NEG_INFINITY)).nans_to(f64::NEG_INFINITY);
     let accept_prob = ln_alpha.clone().minimum(zeros(&dev, p)).exp();
     let divergent = !traj.alive.clone() | ln_alpha.lt(E::of_f64(-rt.max_error));
-    let accepted = if rt.metropolis { traj.alive.clone() & E::uniforms(&dev, p).lt(&accept_prob) } else { traj.alive.clone() };
+    let accepted = if rt.metropolis { traj.alive.clone() & noise.uniforms(&dev, p).lt(&accept_prob) } else { traj.alive.clone() };
     // §1.10 (c): with minibatches, reject trajectories whose estimated error is too large
     let accepted = match rt.minibatch.as_ref().and_then(|m| m.reject_above) {
         Some(bound) => accepted & ln_alpha.clone().abs().le(E::of_f64(bound)),

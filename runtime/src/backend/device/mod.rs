@@ -7,6 +7,7 @@ mod density;
 mod driver;
 mod mlp;
 mod network;
+mod noise;
 mod ops;
 mod rays;
 
@@ -16,6 +17,7 @@ pub(crate) use mlp::DeviceMlp;
 pub(crate) use network::DevicePrior;
 pub use driver::DeviceRayTracing;
 pub use ops::{Column, Rows};
+pub use noise::Noise;
 pub use rays::{DeviceFloat, DeviceRays, DeviceTrajectory};
 pub(crate) use rays::upload_column;
 /// dfdx's device trait: what a [`DeviceDensity`] and the sampler run on.

@@ -149,7 +149,8 @@ impl<E: DfdxElem, D: Device<E>> DeviceRays<E, D> {
 
     /// Integrates `n_steps` steps of size `dt` for every ray in place (the host
     /// [`integrate`](crate::sampler::ray_tracing::integrate) on each row): with `refresh_rate >
-    /// 0`, partial refreshes O(dt/2) Φ O(dt) … Φ O(dt/2) with normals from the device's stream.
+    /// 0`, partial refreshes O(dt/2) Φ O(dt) … Φ O(dt/2) with normals from a
+    /// [`Noise`](super::Noise) seeded from `rng`.
     /// A ray that meets a non-finite value stops there: its later steps count nothing (gradients,
     /// predictions, turning) and its end point is undefined (the Metropolis test rejects it).
     /// [`Integrator::Rdkd`] picks DKD or KDK per step from `rng`, the same choice for every ray.
@@ -157,19 +158,21 @@ impl<E: DfdxElem, D: Device<E>> DeviceRays<E, D> {
     where
         E: DeviceFloat,
     {
-        self.integrate_with(&mut |x: &Rows<E, D>| target.logp_grad(x), dt, n_steps, integrator, refresh_rate, rng)
+        let mut noise = super::noise::Noise::new(rng.gen());
+        self.integrate_with(&mut |x: &Rows<E, D>| target.logp_grad(x), dt, n_steps, integrator, refresh_rate, rng, &mut noise)
     }
 
     /// [`integrate`](Self::integrate) with the density evaluated by `eval` (e.g. on the next
-    /// minibatch of each ray at every call).
-    pub(crate) fn integrate_with<F, R: Rng>(&mut self, eval: &mut F, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<DeviceTrajectory<E, D>, SamplerError>
+    /// minibatch of each ray at every call) and the partial refreshes' normals from `noise`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn integrate_with<F, R: Rng>(&mut self, eval: &mut F, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R, noise: &mut super::noise::Noise) -> Result<DeviceTrajectory<E, D>, SamplerError>
     where
         E: DeviceFloat,
         F: FnMut(&Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>,
     {
         let p = self.len();
         let dev = self.x.device().clone();
-        let mut it = Integration { rays: self, eval, dirty: false, pred: zeros(&dev, p), n_grad: zeros(&dev, p), turning: zeros(&dev, p), alive: full::<E, D>(&dev, p, 1.0).gt(E::of_f64(0.0)) };
+        let mut it = Integration { rays: self, eval, noise, dirty: false, pred: zeros(&dev, p), n_grad: zeros(&dev, p), turning: zeros(&dev, p), alive: full::<E, D>(&dev, p, 1.0).gt(E::of_f64(0.0)) };
         for j in 0..n_steps {
             if refresh_rate > 0.0 {
                 it.refresh(refresh_rate, if j == 0 { 0.5 * dt } else { dt });
@@ -213,6 +216,7 @@ use dfdx::prelude::TryGt;
 struct Integration<'a, E: DfdxElem, D: Device<E>, F> {
     rays: &'a mut DeviceRays<E, D>,
     eval: &'a mut F,
+    noise: &'a mut super::noise::Noise,
     dirty: bool,
     pred: Column<E, D>,
     n_grad: Column<E, D>,
@@ -262,6 +266,6 @@ impl<E: DeviceFloat, D: Device<E>, F: FnMut(&Rows<E, D>) -> Result<LogpGrad<E, D
         let s = (1.0 - f * f).sqrt();
         let r = &mut *self.rays;
         let (p, d) = *r.v.shape();
-        r.v = r.v.clone() * E::of_f64(f) + E::normals(r.v.device(), p, d) * E::of_f64(s);
+        r.v = r.v.clone() * E::of_f64(f) + self.noise.normals(r.v.device(), p, d) * E::of_f64(s);
     }
 }
