@@ -10,7 +10,11 @@ use dfdx::shapes::{HasShape, Shape};
 use dfdx::tensor::{Storage, TensorFromVec};
 use dfdx::tensor_ops::{Backward, Device};
 
+mod dense_cpu;
 mod module_function;
+mod tanh;
+
+pub(crate) use dense_cpu::{Buffers, DenseMlp};
 
 pub use module_function::{DenseFunction, ModuleFunction, TapedModule, TokenFunction};
 
