@@ -81,7 +81,9 @@ fn main() -> Result<(), ModelError> {
     println!("{:>6} {:>10} {:>9} {:>10} {:>9} {:>12}", "P", "dense", "/ P = 1", "dfdx", "/ P = 1", "dense / dfdx");
     for (s, &p) in SIZES.iter().enumerate().filter(|(_, &p)| only == 0 || p == only) {
         let (a, b) = (best[0][s], best[1][s]);
-        println!("{p:>6} {a:>10.1} {:>9.2} {b:>10.1} {:>9.2} {:>12.2}", a / best[0][0], b / best[1][0], a / b);
+        // relative to P = 1 where it ran (not with `--only`)
+        let to_one = |v: f64, one: f64| if one.is_finite() { format!("{:.2}", v / one) } else { "-".into() };
+        println!("{p:>6} {a:>10.1} {:>9} {b:>10.1} {:>9} {:>12.2}", to_one(a, best[0][0]), to_one(b, best[1][0]), a / b);
     }
     Ok(())
 }
