@@ -20,9 +20,9 @@ const INV_FACTORIAL: [f64; 13] = {
 /// |z| (k = 0 is expm1 itself) and none beyond a factor 3 elsewhere.
 #[inline(always)]
 fn tanh(z: f64) -> f64 {
-    // ln 2 in two parts, the first with trailing zero bits so that k · LN2_HI is exact
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    // ln 2 in two parts (fdlibm's), the first with trailing zero bits so that k · LN2_HI is exact
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     // adding 1.5 · 2^52 rounds to an integer and leaves it in the low mantissa bits
     const ROUND: f64 = 6_755_399_441_055_744.0;
     // tanh(20) is 1 in f64; the cap keeps 2^k finite
