@@ -10,7 +10,8 @@
 //! gradients.
 //!
 //! `cargo run --release --example mlp_batch_bench` (about ten seconds; `--rounds N`, default 5,
-//! `--seconds S` per measurement, default 0.2, and `--only P` for one population size)
+//! `--seconds S` per measurement, default 0.2, `--only P` for one population size, `--dense-only`
+//! without the dfdx kernel)
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -65,12 +66,13 @@ fn main() -> Result<(), ModelError> {
 
     // best[kernel][size], alternating the kernels within every round
     let mut best = [[f64::INFINITY; SIZES.len()]; 2];
-    // `--only P`: that population size alone (for profiling)
+    // `--only P`: that population size alone; `--dense-only`: without the dfdx kernel (profiling)
     let only = arg("--only", 0.0) as usize;
+    let dense_only = std::env::args().any(|a| a == "--dense-only");
     for _ in 0..rounds {
         for (s, &p) in SIZES.iter().enumerate() {
             for (k, model) in models.iter().enumerate() {
-                if only > 0 && p != only {
+                if (only > 0 && p != only) || (dense_only && k > 0) {
                     continue;
                 }
                 best[k][s] = best[k][s].min(per_member(model, &theta[..p * d], p, seconds));
