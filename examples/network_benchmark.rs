@@ -35,37 +35,17 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
 use snell::nn::{Activation, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
-use snell::prelude::*;
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
 use snell::Matrix;
-use snell_examples::netbench::{Bench, Row};
+use snell_examples::netbench::{regression_data, Bench, RegressionNet, Row};
 
 type Regression = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
 type Mlp = (Linear<784, 1000>, ReLU, Linear<1000, 1000>, ReLU, Linear<1000, 10>);
 type GptCpu = (Embedding<512, 64>, TransformerEncoder<64, 4, 256, 2>, Linear<64, 512>);
 type Gpt2Small = (Embedding<50257, 768>, TransformerEncoder<768, 12, 3072, 12>, Linear<768, 50257>);
 type Gpt2Xl = (Embedding<50257, 1600>, TransformerEncoder<1600, 25, 6400, 48>, Linear<1600, 50257>);
-
-/// The seed's data: 50 points of 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²) on [0, 1].
-fn regression_data() -> (Matrix, Vec<f64>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(50);
-    let xs: Vec<f64> = (0..50).map(|_| rng.gen_range(0.0..1.0)).collect();
-    let ys = xs.iter().map(|x| 4.0 * (x - 2.0f64).sin() + (8.0 * x - 2.0f64).sin() - 4.0 * x * x + 0.5 * rng.sample::<f64, _>(StandardNormal)).collect();
-    (Matrix::new(50, 1, xs).expect("50 × 1"), ys)
-}
-
-/// (a) in the model language: the same network and likelihood as `NetworkRegression` with
-/// `Noise::Gamma { shape: 2, rate: 1 }`, as a `#[model]` whose network is a batched [`snell::nn::Mlp`]
-/// (f64), so that a population of chains is one batched evaluation.
-#[model(observations(x, y))]
-fn regression_net(net: &snell::nn::Mlp, x: &Matrix, y: &[f64]) {
-    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
-    let sigma = sample!(Gamma(2.0, 1.0));
-    observe!(y ~ Normal(net.forward(w, x), sigma));
-}
 
 /// Synthetic classification data: uniform inputs labelled by a random linear teacher.
 fn mlp_data(n: usize) -> (Matrix, Vec<usize>) {

@@ -1,6 +1,6 @@
 //! Timing ray tracing on neural-network targets: steps and gradient evaluations per second, peak
 //! memory, and the time per step beside the physical floors of the GPU the peers' figures come
-//! from. Shared by `examples/network_benchmark.rs` and its smoke test.
+//! from. Shared by `examples/network_benchmark.rs`, `examples/mlp_batch_bench.rs` and their smoke test.
 
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::population::{run_ray_tracing_population, PopulationTarget};
@@ -8,12 +8,35 @@ use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceRayT
 use snell::sampler::{run, Draws, RunConfig, SamplerError, Select, Target};
 use std::fmt;
 use std::time::Instant;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use snell::prelude::*;
+use snell::Matrix;
 
 /// Memory bandwidth used for the floor (bytes/s): an H100's HBM3, about 3 TB/s.
 pub const FLOOR_BANDWIDTH: f64 = 3.0e12;
 /// Arithmetic rate used for the floor (FLOP/s): an H100's f32 rate without tensor cores, 67 TFLOP/s
 /// (dfdx's matmuls do not use tensor cores).
 pub const FLOOR_FLOPS: f64 = 67.0e12;
+
+/// The seed's data: 50 points of 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²) on [0, 1].
+pub fn regression_data() -> (Matrix, Vec<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(50);
+    let xs: Vec<f64> = (0..50).map(|_| rng.gen_range(0.0..1.0)).collect();
+    let ys = xs.iter().map(|x| 4.0 * (x - 2.0f64).sin() + (8.0 * x - 2.0f64).sin() - 4.0 * x * x + 0.5 * rng.sample::<f64, _>(StandardNormal)).collect();
+    (Matrix::new(50, 1, xs).expect("50 × 1"), ys)
+}
+
+/// Row (a) of the benchmark in the model language: the same network and likelihood as
+/// `NetworkRegression` with `Noise::Gamma { shape: 2, rate: 1 }`, as a `#[model]` whose network is
+/// a batched [`snell::nn::Mlp`] (f64), so that a population of chains is one batched evaluation.
+#[model(observations(x, y))]
+pub fn regression_net(net: &snell::nn::Mlp, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+    let sigma = sample!(Gamma(2.0, 1.0));
+    observe!(y ~ Normal(net.forward(w, x), sigma));
+}
 
 /// One row of the benchmark.
 #[derive(Clone, Debug)]

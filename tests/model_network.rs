@@ -8,7 +8,7 @@ mod common;
 use snell::backend::Cpu64;
 use snell::model::EvalOptions;
 use snell::nn::layers::{Linear, Tanh};
-use snell::nn::{Activation, Mlp, Network, NetworkRegression, Noise, WeightPrior};
+use snell::nn::{Activation, Mlp, MlpKernel, Network, NetworkRegression, Noise, WeightPrior};
 use snell::prelude::*;
 use snell::sampler::{nutpie::Nutpie, run, Batches, Order, RunConfig};
 use snell::sampler::Target;
@@ -217,4 +217,30 @@ fn mlp_gradients_match_finite_differences_for_every_activation() {
     }
     assert!(Mlp::new(&[3], Activation::Tanh, WeightPrior::isotropic(1.0)).is_err());
     assert!(Mlp::new(&[3, 0, 1], Activation::Tanh, WeightPrior::isotropic(1.0)).is_err());
+}
+
+#[test]
+fn the_dense_kernel_equals_dfdx_batched_matmul_for_every_activation_and_population_size() {
+    let (x, y) = data(11);
+    for act in [Activation::Tanh, Activation::ReLU, Activation::Sigmoid, Activation::OnePlusTanh] {
+        let dense = Mlp::new(&[2, 6, 5, 1], act, WeightPrior::isotropic(1.0)).unwrap();
+        assert_eq!(dense.kernel(), MlpKernel::Dense);
+        let dfdx = dense.clone().with_kernel(MlpKernel::DfdxBatched);
+        let (a, b) = (MlpScaled::new(&dense, &x, &y).unwrap(), MlpScaled::new(&dfdx, &x, &y).unwrap());
+        let d = LogDensity::dim(&a);
+        // 1, a chunk of dfdx's four, and more than one chunk with a remainder
+        for p in [1, 4, 7] {
+            let rows: Vec<f64> = (0..p).flat_map(|r| point(d, 0.41 + 0.23 * r as f64)).collect();
+            let (lp_a, g_a) = a.log_density_and_grad_batch(&rows).unwrap();
+            let (lp_b, g_b) = b.log_density_and_grad_batch(&rows).unwrap();
+            common::assert_all_close(&lp_a, &lp_b, 1e-10, &format!("dense against dfdx, log density ({act:?}, P = {p})"));
+            common::assert_all_close(&g_a, &g_b, 1e-10, &format!("dense against dfdx, gradient ({act:?}, P = {p})"));
+            // the values alone (no taped pass kept) agree with those of the taped pass
+            let values = |m: &MlpScaled, grad: bool| m.evaluate(&snell::backend::Native, &rows, None, EvalOptions { grad, ..Default::default() }).unwrap().log_density;
+            common::assert_all_close(&values(&a, false), &values(&a, true), 1e-12, "dense values without the gradient");
+            common::assert_all_close(&values(&a, false), &values(&b, false), 1e-10, "dense against dfdx, values without the gradient");
+        }
+        let w = point(dense.len(), 0.77);
+        common::assert_all_close(&dense.predict(&w, &x).unwrap(), &dfdx.predict(&w, &x).unwrap(), 1e-12, &format!("predictions ({act:?})"));
+    }
 }

@@ -4,18 +4,10 @@
 
 use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
 use snell::nn::{Activation, Mlp, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
-use snell::prelude::*;
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
 use snell::sampler::Target as _;
 use snell::Matrix;
-use snell_examples::netbench::{Bench, Row};
-
-#[model(observations(x, y))]
-fn regression_net(net: &Mlp, x: &Matrix, y: &[f64]) {
-    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
-    let sigma = sample!(Gamma(2.0, 1.0));
-    observe!(y ~ Normal(net.forward(w, x), sigma));
-}
+use snell_examples::netbench::{Bench, RegressionNet, Row};
 
 fn check(row: &Row) {
     println!("{row}");

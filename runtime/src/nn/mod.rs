@@ -48,7 +48,7 @@ pub use dfdx::nn::builders as layers;
 pub use dfdx::nn::BuildOnDevice;
 /// dfdx's CPU device.
 pub use dfdx::tensor::Cpu;
-pub use network::{Activation, Mlp, Network, NetworkWeights};
+pub use network::{Activation, Mlp, MlpKernel, Network, NetworkWeights};
 pub use regression::{NetworkRegression, Noise};
 pub use sequence::NetworkSequenceModel;
 pub use sequence_network::SequenceNetwork;

@@ -2,7 +2,7 @@
 //! module) and [`Mlp`] (dense layers, batched over the population), sharing [`NetworkWeights`].
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{flatten, tensor_sizes, DenseFunction, MlpFunction, NetworkModule};
+use crate::backend::network::{flatten, tensor_sizes, Buffers, DenseFunction, DenseMlp, MlpFunction, NetworkModule};
 use crate::backend::{Backend, HostFunction};
 use crate::data::Matrix;
 use crate::error::ModelError;
@@ -218,10 +218,28 @@ impl<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize> crate::data::
     }
 }
 
+/// How an [`Mlp`] evaluates its layers (both on the CPU in f64, with the same results to rounding).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MlpKernel {
+    /// Forward and reverse passes written out for the host, one member after another, each layer
+    /// one `matrixmultiply` product on views of the member's flat weights, the activations of the
+    /// taped pass kept in buffers that the `Mlp` (and its clones) holds between evaluations (per
+    /// member, the points times the widths after the input: 40 MB at P = 1,000 for 1-50-50-1 at
+    /// 50 points). The default: per member faster at every population size than
+    /// [`MlpKernel::DfdxBatched`] at P = 1, and more than twice as fast as it at the same P.
+    #[default]
+    Dense,
+    /// dfdx's batched matmul `(P, n, in) × (P, in, out)` and its tape, four members at a time: the
+    /// earlier implementation, kept as a reference for tests and timings
+    /// (`examples/mlp_batch_bench.rs`). Per member it costs up to twice a single evaluation.
+    DfdxBatched,
+}
+
 /// A multilayer perceptron — dense layers of the given widths with one activation between them —
 /// called inside a `#[model]` like [`Network`], but evaluated for a whole population of weight
-/// sets at once: each layer is one batched matrix product over the P members (dfdx's batched
-/// `matmul` on the CPU, f64), where [`Network`] runs its module once per member. The flat weights
+/// sets in one operation of the model (on the CPU, f64, by [`MlpKernel::Dense`]: one member's
+/// layers after another's, without a dfdx module per member), where [`Network`] runs its module
+/// once per member. The flat weights
 /// are laid out as dfdx's `Linear` layers are, so `Mlp::new(&[1, 50, 1], Activation::Tanh, …)`
 /// reads a weight vector exactly as `Network<(Linear<1, 50>, Tanh, Linear<50, 1>), 1, 1>` does.
 ///
@@ -246,6 +264,8 @@ pub struct Mlp {
     widths: Vec<usize>,
     act: Activation,
     dev: Cpu,
+    kernel: MlpKernel,
+    buffers: Buffers,
     weights: NetworkWeights,
 }
 
@@ -267,7 +287,7 @@ impl Mlp {
             }
         }
         let weights = NetworkWeights::new(sizes, init, &prior)?;
-        Ok(Self { widths: widths.to_vec(), act: activation, dev: Cpu::default(), weights })
+        Ok(Self { widths: widths.to_vec(), act: activation, dev: Cpu::default(), kernel: MlpKernel::default(), buffers: Buffers::default(), weights })
     }
 
     /// The layer widths, inputs first.
@@ -280,19 +300,34 @@ impl Mlp {
         self.act
     }
 
-    fn function(&self, x: &Matrix) -> MlpFunction<f64, Cpu> {
-        MlpFunction::new(self.widths.clone(), self.act, &self.dev, x.data())
+    /// The same network evaluated by `kernel` (by default [`MlpKernel::Dense`]).
+    pub fn with_kernel(mut self, kernel: MlpKernel) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// The kernel the layers are evaluated by.
+    pub fn kernel(&self) -> MlpKernel {
+        self.kernel
+    }
+
+    /// The network as a function of its weights at the inputs `x` (row-major, `widths[0]` columns).
+    fn function(&self, x: &[f64]) -> Box<dyn HostFunction> {
+        match self.kernel {
+            MlpKernel::Dense => Box::new(DenseMlp::new(self.widths.clone(), self.act, x, &self.buffers)),
+            MlpKernel::DfdxBatched => Box::new(MlpFunction::<f64, Cpu>::new(self.widths.clone(), self.act, &self.dev, x)),
+        }
     }
 
     /// The outputs (`n · O` values, row by row) at the `n` rows of `x`, for the weights `w`; as
     /// [`Network::forward`].
     pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix) -> Real<'c, B> {
-        self.weights.call(w, columns(x, self.widths[0]), || Rc::new(self.function(x)))
+        self.weights.call(w, columns(x, self.widths[0]), || Rc::from(self.function(x.data())))
     }
 
     /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host.
     pub fn predict(&self, w: &[f64], x: &Matrix) -> Result<Vec<f64>, ModelError> {
-        self.weights.predict_with(w, "x", columns(x, self.widths[0]), || Box::new(self.function(x)))
+        self.weights.predict_with(w, "x", columns(x, self.widths[0]), || self.function(x.data()))
     }
 
     /// As [`Network::predictive_bands`]: predictive mean and quantiles of the first output from
@@ -301,7 +336,7 @@ impl Mlp {
         let weights = self.weights.weights_in(draws, param)?;
         let o = *self.widths.last().unwrap_or(&1);
         super::bands_over(&weights, x, self.widths[0], probs, batch, |w, rows| {
-            let out = MlpFunction::<f64, Cpu>::new(self.widths.clone(), self.act, &self.dev, rows).forward(w, 1);
+            let out = self.function(rows).forward(w, 1);
             out.chunks(o).map(|v| v[0]).collect()
         })
     }
