@@ -12,8 +12,9 @@ use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::Device;
 use rand::Rng;
 
-/// The element types the device ray tracer runs in (f32, f64): draws from the device's random
-/// stream in that type.
+/// The element types the device ray tracer runs in (f32, f64), with draws from the device's own
+/// random stream in that type (dfdx's; the sampler itself draws from [`Noise`](super::Noise), so
+/// that its draws depend on the run's seed only).
 pub trait DeviceFloat: DfdxElem {
     /// `(p, d)` standard normals from the device's stream.
     fn normals<D: Device<Self>>(dev: &D, p: usize, d: usize) -> Rows<Self, D>;
