@@ -503,6 +503,18 @@ pub enum Activation {
     OnePlusTanh,
 }
 
+impl Activation {
+    /// The nonlinearity applied to a taped tensor (the dfdx kernels' layers).
+    pub(crate) fn taped<S: Shape, E: DfdxElem, D: Device<E>>(self, z: Tensor<S, E, D, OwnedTape<E, D>>) -> Tensor<S, E, D, OwnedTape<E, D>> {
+        match self {
+            Activation::Tanh => z.tanh(),
+            Activation::ReLU => z.relu(),
+            Activation::Sigmoid => z.sigmoid(),
+            Activation::OnePlusTanh => z.tanh() + E::of_f64(1.0),
+        }
+    }
+}
+
 /// A multilayer perceptron (dense layers with one activation between them) as a
 /// [`HostFunction`](super::HostFunction) of its flat weights at fixed inputs, evaluated for all
 /// population members at once: layer `l` is one batched matrix product `(P, n, in) × (P, in, out)`
@@ -568,16 +580,7 @@ impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
         for (l, (wt, b)) in layers.iter().enumerate() {
             let o = wt.shape().2;
             let z = h.matmul(wt.clone().leaky_traced()) + b.clone().leaky_traced().broadcast_like::<_, dfdx::shapes::Axis<1>>(&(p, n, o));
-            h = if l == last {
-                z
-            } else {
-                match self.act {
-                    Activation::Tanh => z.tanh(),
-                    Activation::ReLU => z.relu(),
-                    Activation::Sigmoid => z.sigmoid(),
-                    Activation::OnePlusTanh => z.tanh() + E::of_f64(1.0),
-                }
-            };
+            h = if l == last { z } else { self.act.taped(z) };
         }
         Graph { w: w.to_vec(), p, out: h, layers }
     }

@@ -90,16 +90,7 @@ impl<E: DfdxElem, D: LocalDevice<E>> DeviceMlp<E, D> {
                 (None, Some(prev)) => wl.matmul(prev) + bias,
                 (None, None) => unreachable!("every layer has an input"),
             };
-            out = Some(if l == last {
-                z
-            } else {
-                match self.act {
-                    Activation::Tanh => z.tanh(),
-                    Activation::ReLU => z.relu(),
-                    Activation::Sigmoid => z.sigmoid(),
-                    Activation::OnePlusTanh => z.tanh() + E::of_f64(1.0),
-                }
-            });
+            out = Some(if l == last { z } else { self.act.taped(z) });
         }
         let f = out.expect("an MLP has a layer").reshape_like(&(p, b));
         let sse = (f - y).square().sum::<(usize,), Axis<1>>() * E::of_f64(self.n as f64 / b as f64);

@@ -12,30 +12,12 @@ use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::Device;
 use rand::Rng;
 
-/// The element types the device ray tracer runs in (f32, f64), with draws from the device's own
-/// random stream in that type (dfdx's; the sampler itself draws from [`Noise`](super::Noise), so
-/// that its draws depend on the run's seed only).
-pub trait DeviceFloat: DfdxElem {
-    /// `(p, d)` standard normals from the device's stream.
-    fn normals<D: Device<Self>>(dev: &D, p: usize, d: usize) -> Rows<Self, D>;
-    /// `p` uniforms on `[0, 1)` from the device's stream.
-    fn uniforms<D: Device<Self>>(dev: &D, p: usize) -> Column<Self, D>;
-}
+/// The element types the device ray tracer runs in: f32 and f64. (Its random numbers come from
+/// [`Noise`](super::Noise), drawn on the host from the run's seed.)
+pub trait DeviceFloat: DfdxElem + Send {}
 
-macro_rules! device_float {
-    ($t:ty) => {
-        impl DeviceFloat for $t {
-            fn normals<D: Device<Self>>(dev: &D, p: usize, d: usize) -> Rows<Self, D> {
-                dev.sample_normal_like(&(p, d))
-            }
-            fn uniforms<D: Device<Self>>(dev: &D, p: usize) -> Column<Self, D> {
-                dev.sample_uniform_like(&(p,))
-            }
-        }
-    };
-}
-device_float!(f32);
-device_float!(f64);
+impl DeviceFloat for f32 {}
+impl DeviceFloat for f64 {}
 
 /// `(P, D)` host values (row-major) as a device tensor.
 pub(crate) fn upload<E: DfdxElem, D: Device<E>>(dev: &D, values: &[f64], p: usize, d: usize) -> Rows<E, D> {
