@@ -7,13 +7,12 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use snell::model::LogDensity;
 use snell::prelude::*;
 use snell::sampler::hmc::Hmc;
-use snell::sampler::population::{run_hmc_population, run_ray_tracing_population, PopulationTarget};
+use snell::sampler::population::{run_hmc_population, run_ray_tracing_population};
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::nutpie::Nutpie;
-use snell::sampler::{nuts::Nuts, run, RunConfig, Sampler, Target};
+use snell::sampler::{nuts::Nuts, run, RunConfig, Sampler};
 use snell_examples::counting::Counting;
 use snell_examples::peers::PeerModels;
 use snell_examples::posteriordb::*;
@@ -23,10 +22,10 @@ use std::time::Instant;
 fn micros_per_gradient<M: Model>(m: &M) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let q = m.init(&mut rng);
-    let mut g = vec![0.0; LogDensity::dim(m)];
+    let mut g = vec![0.0; m.dim()];
     let (mut n, t) = (0usize, Instant::now());
     while t.elapsed().as_secs_f64() < 0.5 {
-        Target::logp_grad(m, &q, &mut g).expect("gradient");
+        m.logp_grad(&q, &mut g).expect("gradient");
         n += 1;
     }
     t.elapsed().as_secs_f64() / n as f64 * 1e6
@@ -76,7 +75,7 @@ fn bench<M: Model>(name: &str, m: &M) {
 
 /// The same static-HMC run (identical draws) with chains in threads and in lockstep on one batched
 /// evaluation per leapfrog step.
-fn threads_vs_lockstep<M: Model + PopulationTarget>(name: &str, m: &M, chains: usize) {
+fn threads_vs_lockstep<M: Model >(name: &str, m: &M, chains: usize) {
     let cfg = RunConfig { chains, warmup: 1000, draws: 1000, seed: 1, init: None };
     let hmc = Hmc::new(10);
     let t = Instant::now();

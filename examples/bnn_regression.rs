@@ -21,9 +21,9 @@ use rand_chacha::ChaCha8Rng;
 use snell::sampler::langevin::{Baoab, LangevinParams};
 use snell::sampler::map::{find_map, Adam};
 use snell::sampler::smc::{run_smc, Schedule, Smc, SmcOutput};
-use snell::sampler::{chain_rng, Phase, Sampler, Target};
+use snell::sampler::{chain_rng, Phase, Sampler};
+use snell::target::Target;
 use snell::nn::Mlp;
-use snell::sampler::smc::SmcTarget;
 use snell::Matrix;
 use snell_examples::bnn::{seed_net, toy_data, truth, Bnn};
 use snell_examples::plot::Plot;
@@ -101,7 +101,7 @@ fn smc_fit(model: &Bnn, schedule: Schedule, particles: usize, moves: usize, seed
 }
 
 fn smc_predictions(net: &Mlp, model: &Bnn, out: &SmcOutput) -> (Vec<Vec<f64>>, Vec<f64>) {
-    let d = Target::dim(model);
+    let d = model.dim();
     let mut preds = Vec::new();
     for run in &out.runs {
         for j in 0..run.log_weights.len() {
@@ -143,7 +143,7 @@ fn main() {
 
     // 1. MAP, then BAOAB: burn-in (γ = 100, m = 10), production (γ = 10, m = 1)
     let t = Instant::now();
-    let init = SmcTarget::sample_prior(&net, &mut rng).unwrap();
+    let init = net.prior_draw(&mut rng).unwrap();
     let map = find_map(&net, &init, &Adam { learning_rate: 1e-2, max_steps: 3000, ..Default::default() }).unwrap();
     let map_sigma = map.point[0].exp();
     println!("MAP (Adam, {} steps): log density {:.1}, σ = {map_sigma:.3}; {:.1} s", map.steps, map.log_density, t.elapsed().as_secs_f64());

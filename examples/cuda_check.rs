@@ -24,7 +24,7 @@ fn main() -> Result<(), snell::ModelError> {
     let sigma = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0];
     let model = EightSchools::new(&y, &sigma)?;
     let p = 1024;
-    let theta: Vec<f64> = (0..p * snell::LogDensity::dim(&model)).map(|i| ((i * 7919) % 1000) as f64 / 250.0 - 2.0).collect();
+    let theta: Vec<f64> = (0..p * model.dim()).map(|i| ((i * 7919) % 1000) as f64 / 250.0 - 2.0).collect();
     let opts = EvalOptions::default();
 
     let max_diff = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs() / (1.0 + x.abs())).fold(0.0, f64::max);

@@ -39,6 +39,7 @@ use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
 use snell::nn::{Activation, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
 use snell::Matrix;
+use snell::target::Target;
 use snell_examples::netbench::{regression_data, Bench, RegressionNet, Row};
 
 type Regression = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
@@ -76,7 +77,7 @@ macro_rules! benchmark {
         println!("{}", Row::header());
         let (x, y) = regression_data();
         let reg = NetworkRegression::<Regression, 1, $elem, _>::new(dev.clone(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
-        let d = snell::sampler::Target::dim(&reg);
+        let d = reg.dim();
         let exact = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
         let row = Bench { name: "(a) 1-50-50-1, 50 points", sampler: exact.clone(), chains: $chains, trajectories: 20, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run(&reg, 1)?;
         println!("{row}");
@@ -104,7 +105,7 @@ macro_rules! benchmark {
 
         let (x, labels) = mlp_data(4096);
         let mlp = NetworkClassifier::<Mlp, 784, 10, $elem, _>::new(dev.clone(), &x, &labels, WeightPrior::isotropic(1.0))?;
-        let d = snell::sampler::Target::dim(&mlp);
+        let d = mlp.dim();
         let row = Bench { name: "(b) MLP 784-1000-1000-10, batch 256", sampler: minibatch_rays(d, 256, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 256.0, bytes_per_param: 4.0, peer_ms: Some(10.1) }.run(&mlp, 2)?;
         println!("{row}");
         drop(mlp);
@@ -117,7 +118,7 @@ macro_rules! benchmark {
         if $full {
             let seq = 256;
             let gpt = NetworkSequenceModel::<Gpt2Small, 50257, $elem, _>::new(dev.clone(), tokens(4 * seq + 1, 50257), seq, WeightPrior::isotropic(1.0))?;
-            let d = snell::sampler::Target::dim(&gpt);
+            let d = gpt.dim();
             let bench = Bench { name: "(c) GPT-2-small shape, seq 256", sampler: minibatch_rays(d, 1, 2), chains: 1, trajectories: 1, flops_per_grad: 6.0 * d as f64 * seq as f64, bytes_per_param: 4.0, peer_ms: Some(193.5) };
             println!("{}", bench.run(&gpt, 3)?);
             drop(gpt);
@@ -128,7 +129,7 @@ macro_rules! benchmark {
         } else {
             let seq = 64;
             let gpt = NetworkSequenceModel::<GptCpu, 512, $elem, _>::new(dev.clone(), tokens(64 * seq + 1, 512), seq, WeightPrior::isotropic(1.0))?;
-            let d = snell::sampler::Target::dim(&gpt);
+            let d = gpt.dim();
             let bench = Bench { name: "(c) 2 blocks × 64 wide, seq 64, b 4", sampler: minibatch_rays(d, 4, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 4.0 * seq as f64, bytes_per_param: 4.0, peer_ms: None };
             println!("{}", bench.run(&gpt, 3)?);
             drop(gpt);

@@ -19,7 +19,8 @@ use rand_distr::StandardNormal;
 use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
 use snell::nn::{Network, NetworkClassifier, NetworkSequenceModel, SequenceNetwork, WeightPrior};
 use snell::prelude::*;
-use snell::sampler::{ray_tracing::RayTracing, run, RunConfig, Target};
+use snell::sampler::{ray_tracing::RayTracing, run, RunConfig};
+use snell::target::Target;
 use snell_examples::plot::Plot;
 use std::time::Instant;
 

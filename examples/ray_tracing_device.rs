@@ -14,11 +14,13 @@
 use snell::diagnostics::ess_bulk;
 use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{NetworkRegression, Noise, WeightPrior};
-use snell::sampler::population::{run_ray_tracing_population, PopulationTarget};
+use snell::sampler::population::run_ray_tracing_population;
+use snell::target::Target;
 use snell::backend::network::{LocalBuilder, LocalDevice};
 use snell::sampler::ray_tracing::device::{Cpu, DeviceDensity, DeviceFloat, DeviceGaussian, DeviceRayTracing, DfdxDevice};
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::{Draws, FnDensity, RunConfig};
+use snell::sampler::{Draws, RunConfig};
+use snell::target::FnDensity;
 use snell::Matrix;
 use snell_examples::plot::Plot;
 use std::time::Instant;
@@ -51,7 +53,7 @@ fn acceptance(draws: &Draws) -> f64 {
 }
 
 /// Runs both drivers, prints their rates and ratios; returns (device, host) draws.
-fn compare<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>, H: PopulationTarget>(name: &str, device: &T, host: &H, rt: &RayTracing, cfg: &RunConfig) -> (Draws, Draws) {
+fn compare<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>, H: Target>(name: &str, device: &T, host: &H, rt: &RayTracing, cfg: &RunConfig) -> (Draws, Draws) {
     let t = Instant::now();
     let dev = DeviceRayTracing::new(rt.clone()).run(device, cfg).unwrap();
     let dev_secs = t.elapsed().as_secs_f64();

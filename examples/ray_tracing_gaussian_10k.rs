@@ -14,7 +14,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use snell::sampler::ray_tracing::{Integrator, RayTracing};
-use snell::sampler::{run, FnDensity, RunConfig};
+use snell::sampler::{run, RunConfig};
+use snell::target::FnDensity;
 use snell_examples::plot::Plot;
 
 const D: usize = 10_000;

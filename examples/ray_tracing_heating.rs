@@ -13,7 +13,8 @@
 
 use snell::sampler::ray_tracing::{Integrator, MinibatchSettings, RayTracing, Weighting};
 use snell::sampler::sgld::{Sgld, StepSchedule};
-use snell::sampler::{run, Draws, Order, RunConfig, Target};
+use snell::sampler::{run, Draws, Order, RunConfig};
+use snell::target::Target;
 use snell_examples::mlp::Mlp;
 use snell_examples::plot::Plot;
 use snell_examples::regression::Regression;

@@ -12,7 +12,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::{run, Draws, FnDensity, RunConfig, Target};
+use snell::sampler::{run, Draws, RunConfig};
+use snell::target::{FnDensity, Target};
 use snell_examples::targets::figure1_mixture;
 use std::time::Instant;
 

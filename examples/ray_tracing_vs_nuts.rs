@@ -10,7 +10,8 @@
 
 use snell::sampler::nuts::Nuts;
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::{run, RunConfig, Sampler, Target};
+use snell::sampler::{run, RunConfig, Sampler};
+use snell::target::Target;
 use snell_examples::counting::Counting;
 use snell_examples::posteriordb::*;
 use std::time::Instant;

@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut g = vec![0.0; q.len()];
     let t = Instant::now();
     for _ in 0..1000 {
-        snell::sampler::Target::logp_grad(&net, &q, &mut g)?;
+        net.logp_grad(&q, &mut g)?;
     }
     println!("{} weights; 20 observations; {:.1} µs per gradient (dfdx, CPU, f64)", net.n_weights(), t.elapsed().as_secs_f64() * 1e3);
     println!("90% bands of the mean function on [−5, 5]\n");

@@ -1,7 +1,7 @@
 //! [`Counting`]: a target wrapper that counts log density + gradient evaluations, for benchmarks
 //! that report ESS per gradient.
 
-use snell::sampler::{MinibatchTarget, Target};
+use snell::target::Target;
 use snell::ModelError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -26,6 +26,11 @@ impl<T: Target + ?Sized> Target for Counting<'_, T> {
     fn dim(&self) -> usize {
         self.inner.dim()
     }
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        // One evaluation per member of the population.
+        self.calls.fetch_add(lp.len(), Ordering::Relaxed);
+        self.inner.logp_grad_batch(q, lp, grad)
+    }
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.inner.logp_grad(q, grad)
@@ -38,27 +43,17 @@ impl<T: Target + ?Sized> Target for Counting<'_, T> {
     fn names(&self) -> Vec<String> {
         self.inner.names()
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        self.inner.constrain(q)
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.inner.output_values(q)
     }
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.inner.init(rng)
     }
-    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
-        self.inner.as_minibatch().map(|_| self as &dyn MinibatchTarget)
-    }
-}
-
-/// Minibatch evaluations count too.
-impl<T: Target + ?Sized> MinibatchTarget for Counting<'_, T> {
-    fn n_obs(&self) -> Option<usize> {
-        self.inner.as_minibatch().and_then(|m| m.n_obs())
+    fn observations(&self) -> Option<usize> {
+        self.inner.observations()
     }
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        match self.inner.as_minibatch() {
-            Some(m) => m.logp_grad_minibatch(q, batch, grad),
-            None => Err(ModelError::Data { name: "target".into(), detail: "is not indexed by observation".into() }),
-        }
+        self.inner.logp_grad_minibatch(q, batch, grad)
     }
 }

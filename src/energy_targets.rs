@@ -10,7 +10,8 @@ use snell::diagnostics::ess_known_moments;
 use snell::sampler::hmc::transition as hmc_transition;
 use snell::sampler::metric::Metric;
 use snell::sampler::nuts::{Point, TransitionParams};
-use snell::sampler::{FnDensity, SamplerError, Target};
+use snell::sampler::SamplerError;
+use snell::target::{FnDensity, Target};
 
 /// A density `f(q, grad) -> ln p(q)`.
 pub type Density = FnDensity<Box<dyn Fn(&[f64], &mut [f64]) -> f64 + Send + Sync>>;

@@ -1,4 +1,4 @@
-//! A small Bayesian neural network written by hand, as a [`MinibatchTarget`]: one input, `H`
+//! A small Bayesian neural network written by hand, as a [`Target`] with minibatches: one input, `H`
 //! tanh hidden units, one output, `y ~ N(f(x), σ)` with σ known and N(0, 1) priors on all
 //! `3H + 1` weights. The gradient is back-propagated analytically (checked against finite
 //! differences in `tests/mlp.rs`), so minibatch samplers can run on it without a model compiler.
@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use snell::error::ModelError;
-use snell::sampler::{MinibatchTarget, Target};
+use snell::target::Target;
 
 /// The network and its data.
 #[derive(Clone, Debug)]
@@ -80,6 +80,9 @@ impl Target for Mlp {
     fn dim(&self) -> usize {
         3 * self.hidden + 1
     }
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        snell::target::logp_grad_rows(self.dim(), q, lp, grad, |q, g| self.logp_grad(q, g))
+    }
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
         self.eval(q, 0..self.y.len(), 1.0, grad)
     }
@@ -88,19 +91,13 @@ impl Target for Mlp {
         let name = |p: &str, j: usize| format!("{p}.{}", j + 1);
         (0..h).map(|j| name("w1", j)).chain((0..h).map(|j| name("b1", j))).chain((0..h).map(|j| name("w2", j))).chain(["b2".to_string()]).collect()
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         Ok(q.to_vec())
     }
     fn init(&self, rng: &mut ChaCha8Rng) -> Vec<f64> {
         (0..self.dim()).map(|_| rng.gen_range(-1.0..1.0)).collect()
     }
-    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
-        Some(self)
-    }
-}
-
-impl MinibatchTarget for Mlp {
-    fn n_obs(&self) -> Option<usize> {
+    fn observations(&self) -> Option<usize> {
         Some(self.y.len())
     }
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {

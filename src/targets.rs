@@ -4,7 +4,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use snell::error::ModelError;
-use snell::sampler::{FnDensity, MinibatchTarget, Target};
+use snell::target::{FnDensity, Target};
 
 /// The 2-D Gaussian mixture of the ray-tracing paper's Figure 1:
 /// `L(x) = [exp(−½(x₁−2)²) + exp(−½(x₁+2)²)]·exp(−½x₂²)`, two unit-variance modes at x₁ = ±2
@@ -62,6 +62,9 @@ impl Target for NoisyGaussian {
     fn dim(&self) -> usize {
         self.dim
     }
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        snell::target::logp_grad_rows(self.dim(), q, lp, grad, |q, g| self.logp_grad(q, g))
+    }
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
         grad.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
         Ok(-0.5 * q.iter().map(|x| x * x).sum::<f64>())
@@ -69,16 +72,10 @@ impl Target for NoisyGaussian {
     fn names(&self) -> Vec<String> {
         (1..=self.dim).map(|i| format!("x.{i}")).collect()
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         Ok(q.to_vec())
     }
-    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
-        Some(self)
-    }
-}
-
-impl MinibatchTarget for NoisyGaussian {
-    fn n_obs(&self) -> Option<usize> {
+    fn observations(&self) -> Option<usize> {
         Some(Self::N_OFFSETS)
     }
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {

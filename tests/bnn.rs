@@ -8,8 +8,7 @@ use common::fd_grad;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use snell::nn::Mlp;
-use snell::sampler::smc::SmcTarget;
-use snell::sampler::{MinibatchTarget, Target};
+use snell::target::Target;
 use snell_examples::bnn::{seed_net, toy_data, Bnn};
 
 fn close(a: &[f64], b: &[f64], tol: f64, what: &str) {
@@ -28,30 +27,30 @@ fn gradients_match_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let (x, y) = toy_data(7, &mut rng);
     let model = Bnn::new(&net, &x, &y, 2.0).unwrap();
-    let d = Target::dim(&model);
+    let d = model.dim();
     assert_eq!(d, 1 + (3 * 2) + (4 * 4) + 5);
-    assert_eq!(Target::names(&model)[..2], ["sigma".to_string(), "w.1".to_string()]);
+    assert_eq!(model.names()[..2], ["sigma".to_string(), "w.1".to_string()]);
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     for _ in 0..3 {
-        let q = SmcTarget::sample_prior(&model, &mut rng).unwrap();
+        let q = model.prior_draw(&mut rng).unwrap();
         let mut g = vec![0.0; d];
         let lp = model.logp_grad(&q, &mut g).unwrap();
         let f = |x: &[f64]| model.logp_grad(x, &mut vec![0.0; d]).unwrap();
         close(&g, &fd_grad(f, &q, 1e-5), 1e-5, "full gradient");
         // the parts: prior + weight · likelihood of some observations, population-batched
         let obs = [0usize, 3, 5];
-        let q2: Vec<f64> = q.iter().chain(&SmcTarget::sample_prior(&model, &mut rng).unwrap()).cloned().collect();
+        let q2: Vec<f64> = q.iter().chain(&model.prior_draw(&mut rng).unwrap()).cloned().collect();
         let mut g2 = vec![0.0; 2 * d];
-        let parts = model.parts(&q2, Some(&obs), 0.3, Some(&mut g2)).unwrap();
+        let parts = model.logp_parts(&q2, Some(&obs), 0.3, Some(&mut g2)).unwrap();
         for j in 0..2 {
             let qj = &q2[j * d..(j + 1) * d];
             let f = |x: &[f64]| {
-                let p = model.parts(x, Some(&obs), 0.3, None).unwrap();
+                let p = model.logp_parts(x, Some(&obs), 0.3, None).unwrap();
                 p.log_prior[0] + 0.3 * p.log_likelihood[0]
             };
             close(&g2[j * d..(j + 1) * d], &fd_grad(f, qj, 1e-5), 1e-5, "tempered gradient");
         }
-        let all = model.parts(&q, None, 1.0, None).unwrap();
+        let all = model.logp_parts(&q, None, 1.0, None).unwrap();
         assert!((all.log_prior[0] + all.log_likelihood[0] - lp).abs() < 1e-9);
         // minibatch: prior + (N / B) · likelihood of the batch
         let mut gm = vec![0.0; d];
@@ -69,7 +68,7 @@ fn prior_draws_and_sizes() {
     let (x, y) = toy_data(7, &mut rng);
     let model = Bnn::new(&net, &x, &y, 2.0).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let draws: Vec<Vec<f64>> = (0..4000).map(|_| SmcTarget::sample_prior(&model, &mut rng).unwrap()).collect();
+    let draws: Vec<Vec<f64>> = (0..4000).map(|_| model.prior_draw(&mut rng).unwrap()).collect();
     // σ ~ Gamma(2, 1): mean 2; weights N(0, 1.3²)
     let n = draws.len() as f64;
     let sigma_mean = draws.iter().map(|q| q[0].exp()).sum::<f64>() / n;

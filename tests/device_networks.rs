@@ -1,6 +1,6 @@
 //! The network targets on the device ray tracer: the regression, the classifier and the sequence
 //! model evaluate a population of weight rows on the device exactly as their host `Target` and
-//! `MinibatchTarget` evaluations do (all observations, and one minibatch per row), and the device
+//! minibatch `Target` evaluations do (all observations, and one minibatch per row), and the device
 //! sampler with minibatches keeps the exact posterior of a Bayesian linear regression (with a
 //! check shown to fail on the wrong posterior), reproducibly, with settings errors as `Result`s.
 
@@ -10,10 +10,10 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
 use snell::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
-use snell::sampler::minibatch::MinibatchTarget;
+use snell::target::Target;
 use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceGaussian, DeviceRayTracing};
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
-use snell::sampler::{Draws, RunConfig, SamplerError, Target};
+use snell::sampler::{Draws, RunConfig, SamplerError};
 use snell::Matrix;
 
 fn max_rel(a: &[f64], b: &[f64]) -> f64 {
@@ -42,10 +42,11 @@ fn batches(rows: usize, n: usize, size: usize, seed: u64) -> Vec<Vec<usize>> {
 }
 
 /// The device rows (all observations, then each row on its batch) against the host evaluations.
-fn check_rows<T: Target + MinibatchTarget + DeviceDensity<f64, Cpu>>(target: &T, what: &str, tol: f64) {
-    let (d, p) = (Target::dim(target), 3);
+fn check_rows<T: Target + DeviceDensity<f64, Cpu>>(target: &T, what: &str, tol: f64) {
+    let host: &dyn Target = target; // the network as the host samplers see it
+    let (d, p) = (host.dim(), 3);
     let q = points(target, p, 5);
-    let n = MinibatchTarget::n_obs(target).unwrap();
+    let n = target.observations().unwrap();
     assert_eq!(DeviceDensity::n_obs(target), Some(n));
     let x = DeviceDensity::device(target).tensor_from_vec(q.clone(), (p, d));
     let b = batches(p, n, (n / 3).max(1), 6);
@@ -55,7 +56,7 @@ fn check_rows<T: Target + MinibatchTarget + DeviceDensity<f64, Cpu>>(target: &T,
     for r in 0..p {
         let row = &q[r * d..(r + 1) * d];
         let mut g = vec![0.0; d];
-        let want = Target::logp_grad(target, row, &mut g).unwrap();
+        let want = host.logp_grad(row, &mut g).unwrap();
         assert!(max_rel(&[lp[r]], &[want]) < tol, "{what}: row {r}: lp {} vs host {want}", lp[r]);
         assert!(max_rel(&grad[r * d..(r + 1) * d], &g) < tol, "{what}: row {r}: gradients differ by {}", max_rel(&grad[r * d..(r + 1) * d], &g));
         let want_b = target.logp_grad_minibatch(row, &b[r], &mut g).unwrap();

@@ -14,9 +14,9 @@ use snell::sampler::l2hmc::dynamics::{backward_step, forward_step};
 use snell::sampler::l2hmc::net::masks;
 use snell::sampler::l2hmc::{load_networks, propose, L2hmc, Networks, State, TrainSettings, Trainer};
 use snell::sampler::metric::Metric;
-use snell::sampler::population::PopulationTarget;
 use snell::sampler::nuts::Point;
-use snell::sampler::{run, FnDensity, RunConfig, SamplerError, Target};
+use snell::sampler::{run, RunConfig, SamplerError};
+use snell::target::{FnDensity, Target};
 use snell_examples::energy_targets::{correlated_gaussian, hmc_grid, ill_conditioned_gaussian};
 
 fn normals(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
@@ -313,7 +313,7 @@ struct Shape {
 /// The training gradient of the loss of 4 proposals from 4 draws of `start` (M, ε and the heads'
 /// init from `shape`) against central differences of the loss, at ten parameters; returns the
 /// largest relative error.
-fn gradient_error<const N: usize, const H: usize, T: PopulationTarget>(target: &T, shape: &Shape, start: impl Fn(&mut ChaCha8Rng) -> Vec<f64>, curvature: bool, forward: bool) -> f64 {
+fn gradient_error<const N: usize, const H: usize, T: Target>(target: &T, shape: &Shape, start: impl Fn(&mut ChaCha8Rng) -> Vec<f64>, curvature: bool, forward: bool) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
     let nets = Networks::random(N, H, shape.n_steps, shape.step_size, shape.head_factor, &mut rng);
     let x0: Vec<f64> = (0..4).flat_map(|_| start(&mut rng)).collect();

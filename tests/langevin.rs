@@ -176,7 +176,7 @@ fn bad_langevin_settings_are_errors() {
     assert!(matches!(run(&sgld, &target, &cfg), Err(SamplerError::Setting { name: "schedule", .. })));
     assert!(matches!(find_map(&target, &[0.0], &Adam::default()), Err(SamplerError::Setting { name: "init", .. })));
     // a density that becomes −∞ far out: BAOAB steps there are undone and counted
-    let wall = snell::sampler::FnDensity::new(1, |q: &[f64], g: &mut [f64]| {
+    let wall = snell::target::FnDensity::new(1, |q: &[f64], g: &mut [f64]| {
         g[0] = -q[0];
         if q[0].abs() > 1.0 { f64::NEG_INFINITY } else { -0.5 * q[0] * q[0] }
     });

@@ -5,7 +5,7 @@
 mod common;
 use common::fd_grad;
 
-use snell::sampler::{MinibatchTarget, Target};
+use snell::target::Target;
 use snell_examples::mlp::Mlp;
 
 #[test]
@@ -45,8 +45,8 @@ fn an_epoch_of_minibatches_averages_to_the_full_density() {
     let mean: f64 = (0..3).map(|b| m.logp_grad_minibatch(&q, &(10 * b..10 * b + 10).collect::<Vec<_>>(), &mut g).unwrap()).sum::<f64>() / 3.0;
     assert!((mean - full).abs() < 1e-9 * full.abs(), "{mean} vs {full}");
     assert!(full < prior);
-    assert_eq!(m.n_obs(), Some(30));
-    assert!(m.as_minibatch().is_some());
+    assert_eq!(m.observations(), Some(30));
+    assert!(m.observations().is_some());
 }
 
 #[test]

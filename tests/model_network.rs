@@ -11,7 +11,7 @@ use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{Activation, Mlp, MlpKernel, Network, NetworkRegression, Noise, WeightPrior};
 use snell::prelude::*;
 use snell::sampler::{nutpie::Nutpie, run, Batches, Order, RunConfig};
-use snell::sampler::Target;
+use snell::target::Target;
 
 type Small = (Linear<2, 4>, Tanh, Linear<4, 1>);
 
@@ -46,10 +46,10 @@ fn the_model_equals_the_network_regression_target() {
     let net = Network::<Small, 2, 1>::new(prior.clone()).unwrap();
     let model = FixedNoise::new(&net, &x, &y).unwrap();
     let target = NetworkRegression::<Small, 2>::new(Default::default(), &x, &y, prior, Noise::Fixed(0.4)).unwrap();
-    assert_eq!(LogDensity::dim(&model), net.len());
+    assert_eq!(model.dim(), net.len());
     assert_eq!(net.len(), 2 * 4 + 4 + 4 + 1);
     for k in [0.3, 0.7, 1.9] {
-        let q = point(LogDensity::dim(&model), k);
+        let q = point(model.dim(), k);
         let (lp, grad) = model.log_density_and_grad(&q).unwrap();
         let mut g = vec![0.0; q.len()];
         let want = target.logp_grad(&q, &mut g).unwrap();
@@ -64,7 +64,7 @@ fn gradients_match_finite_differences_through_a_scale_parameter() {
     let net = Network::<Small, 2, 1>::new(WeightPrior::isotropic(1.0)).unwrap();
     let model = Scaled::new(&net, &x, &y).unwrap();
     for k in [0.4, 1.1] {
-        let q = point(LogDensity::dim(&model), k);
+        let q = point(model.dim(), k);
         let (_, grad) = model.log_density_and_grad(&q).unwrap();
         let fd = common::fd_grad(|p| model.log_density(p).unwrap(), &q, 1e-6);
         common::assert_all_close(&grad, &fd, 1e-5, "gradient of the scaled network model");
@@ -76,7 +76,7 @@ fn population_rows_equal_single_evaluations() {
     let (x, y) = data(8);
     let net = Network::<Small, 2, 1>::new(WeightPrior::isotropic(1.0)).unwrap();
     let model = Scaled::new(&net, &x, &y).unwrap();
-    let d = LogDensity::dim(&model);
+    let d = model.dim();
     let rows: Vec<Vec<f64>> = (0..5).map(|p| point(d, 0.2 + 0.37 * p as f64)).collect();
     let flat: Vec<f64> = rows.concat();
     let (lps, grads) = model.log_density_and_grad_batch(&flat).unwrap();
@@ -92,7 +92,7 @@ fn minibatches_average_to_the_full_log_density_over_an_epoch() {
     let (x, y) = data(12);
     let net = Network::<Small, 2, 1>::new(WeightPrior::isotropic(1.0)).unwrap();
     let model = Scaled::new(&net, &x, &y).unwrap();
-    let q = point(LogDensity::dim(&model), 0.9);
+    let q = point(model.dim(), 0.9);
     let (full, g_full) = model.log_density_and_grad(&q).unwrap();
     let mut rng = common::rng(3);
     for size in [1, 4, 6] {
@@ -114,7 +114,7 @@ fn values_run_on_dfdx_and_gradients_there_are_a_clear_error() {
     let (x, y) = data(6);
     let net = Network::<Small, 2, 1>::new(WeightPrior::isotropic(1.0)).unwrap();
     let model = Scaled::new(&net, &x, &y).unwrap();
-    let q = point(LogDensity::dim(&model), 0.5);
+    let q = point(model.dim(), 0.5);
     let want = model.log_density(&q).unwrap();
     let dfdx = Cpu64::default();
     let values = model.evaluate(&dfdx, &q, None, EvalOptions { grad: false, ..Default::default() }).unwrap();
@@ -192,7 +192,7 @@ fn an_mlp_reads_the_weights_as_the_dfdx_module_does_and_batches_the_population()
     assert_eq!(mlp.tensor_sizes(), net.tensor_sizes());
     let a = Scaled::new(&net, &x, &y).unwrap();
     let b = MlpScaled::new(&mlp, &x, &y).unwrap();
-    let d = LogDensity::dim(&a);
+    let d = a.dim();
     let rows: Vec<Vec<f64>> = (0..6).map(|p| point(d, 0.3 + 0.29 * p as f64)).collect();
     let (lp_a, g_a) = a.log_density_and_grad_batch(&rows.concat()).unwrap();
     let (lp_b, g_b) = b.log_density_and_grad_batch(&rows.concat()).unwrap();
@@ -210,7 +210,7 @@ fn mlp_gradients_match_finite_differences_for_every_activation() {
     for act in [Activation::Tanh, Activation::ReLU, Activation::Sigmoid, Activation::OnePlusTanh] {
         let mlp = Mlp::new(&[2, 5, 3, 1], act, WeightPrior::isotropic(1.0)).unwrap();
         let m = MlpScaled::new(&mlp, &x, &y).unwrap();
-        let q = point(LogDensity::dim(&m), 0.61);
+        let q = point(m.dim(), 0.61);
         let (_, grad) = m.log_density_and_grad(&q).unwrap();
         let fd = common::fd_grad(|p| m.log_density(p).unwrap(), &q, 1e-6);
         common::assert_all_close(&grad, &fd, 1e-5, &format!("MLP gradient ({act:?})"));
@@ -227,7 +227,7 @@ fn the_dense_kernel_equals_dfdx_batched_matmul_for_every_activation_and_populati
         assert_eq!(dense.kernel(), MlpKernel::Dense);
         let dfdx = dense.clone().with_kernel(MlpKernel::DfdxBatched);
         let (a, b) = (MlpScaled::new(&dense, &x, &y).unwrap(), MlpScaled::new(&dfdx, &x, &y).unwrap());
-        let d = LogDensity::dim(&a);
+        let d = a.dim();
         // 1, a chunk of dfdx's four, and more than one chunk with a remainder
         for p in [1, 4, 7] {
             let rows: Vec<f64> = (0..p).flat_map(|r| point(d, 0.41 + 0.23 * r as f64)).collect();

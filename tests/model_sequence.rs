@@ -11,7 +11,8 @@ use snell::model::EvalOptions;
 use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
 use snell::nn::{Network, NetworkClassifier, NetworkSequenceModel, SequenceNetwork, WeightPrior};
 use snell::prelude::*;
-use snell::sampler::{Batches, MinibatchTarget, Order, Target};
+use snell::sampler::{Batches, Order};
+use snell::target::Target;
 
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
@@ -161,7 +162,7 @@ fn a_classifier_model_equals_the_network_classifier() {
     let model = Classifier::new(&net, &x, &labels).unwrap();
     let target = NetworkClassifier::<ClassNet, 4, 3>::new(Default::default(), &x, &labels, prior).unwrap();
     let d = target.dim();
-    assert_eq!(LogDensity::dim(&model), d);
+    assert_eq!(model.dim(), d);
     let mut g = vec![0.0; d];
     for k in [0.3, 0.9] {
         let q = point(d, k);
@@ -213,7 +214,7 @@ fn a_token_model_equals_the_network_sequence_model() {
     let model = Lm::new(&net, &inputs, &next).unwrap();
     let target = NetworkSequenceModel::<Tiny, 16, f64>::new(Default::default(), tokens, 5, prior).unwrap();
     let d = target.dim();
-    assert_eq!(LogDensity::dim(&model), d);
+    assert_eq!(model.dim(), d);
     assert_eq!(snell::Model::n_obs(&model), Some(8));
     let mut g = vec![0.0; d];
     let q = point(d, 0.37);

@@ -5,7 +5,7 @@
 use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
 use snell::nn::{Activation, Mlp, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
-use snell::sampler::Target as _;
+use snell::target::Target as _;
 use snell::Matrix;
 use snell_examples::netbench::{Bench, RegressionNet, Row};
 

@@ -7,7 +7,8 @@ mod common;
 use nalgebra::{DMatrix, DVector};
 use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{flatten, load, BuildOnDevice, Cpu, NetworkClassifier, NetworkRegression, Noise, WeightPrior};
-use snell::sampler::{nuts::Nuts, run, Batches, MinibatchTarget, Order, RunConfig, Target};
+use snell::sampler::{nuts::Nuts, run, Batches, Order, RunConfig};
+use snell::target::Target;
 use snell::{Matrix, ModelError};
 
 type Small = (Linear<2, 4>, Tanh, Linear<4, 1>);
@@ -157,7 +158,7 @@ type Tiny = (snell::nn::layers::Embedding<8, 4>, snell::nn::layers::TransformerE
 fn sequence_model_gradients_and_minibatches() {
     let tokens: Vec<usize> = (0..41).map(|i| (i * 5 + i / 3) % 8).collect();
     let m = snell::nn::NetworkSequenceModel::<Tiny, 8, f64>::new(Default::default(), tokens, 5, WeightPrior::isotropic(1.0)).unwrap();
-    assert_eq!(MinibatchTarget::n_obs(&m), Some(8));
+    assert_eq!(m.observations(), Some(8));
     let d = m.dim();
     let q: Vec<f64> = (0..d).map(|i| ((i as f64 + 0.3) * 0.41).sin() * 0.5).collect();
     let mut g = vec![0.0; d];

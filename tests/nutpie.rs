@@ -6,7 +6,8 @@ mod common;
 use common::{check_invariance, check_thread_reproducibility, diag_gaussian, exact_inits, std_normal};
 use snell::output::{read_cmdstan_csv, CsvWriter};
 use snell::sampler::nutpie::Nutpie;
-use snell::sampler::{run, run_observed, FnDensity, RunConfig, SamplerError};
+use snell::sampler::{run, run_observed, RunConfig, SamplerError};
+use snell::target::FnDensity;
 use snell::ModelError;
 
 #[test]
@@ -87,11 +88,14 @@ fn bad_settings_and_model_errors_are_errors() {
     assert!(matches!(run(&bad, &target, &cfg), Err(SamplerError::Setting { name: "max_depth", .. })));
     // a model error raised while sampling reaches the caller as it is
     struct Failing;
-    impl snell::sampler::Target for Failing {
+    impl snell::target::Target for Failing {
         fn dim(&self) -> usize {
             2
         }
-        fn logp_grad(&self, q: &[f64], g: &mut [f64]) -> Result<f64, ModelError> {
+        fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        snell::target::logp_grad_rows(self.dim(), q, lp, grad, |q, g| self.logp_grad(q, g))
+    }
+    fn logp_grad(&self, q: &[f64], g: &mut [f64]) -> Result<f64, ModelError> {
             if q[0].abs() > 0.5 {
                 return Err(ModelError::Data { name: "x".into(), detail: "out of range".into() });
             }
@@ -101,7 +105,7 @@ fn bad_settings_and_model_errors_are_errors() {
         fn names(&self) -> Vec<String> {
             vec!["a".into(), "b".into()]
         }
-        fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+        fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
             Ok(q.to_vec())
         }
     }

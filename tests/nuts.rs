@@ -5,7 +5,8 @@ mod common;
 use common::{check_invariance, check_thread_reproducibility, exact_inits, std_normal};
 use snell::sampler::hmc::Hmc;
 use snell::sampler::nuts::Nuts;
-use snell::sampler::{run, FnDensity, RunConfig, SamplerError};
+use snell::sampler::{run, RunConfig, SamplerError};
+use snell::target::FnDensity;
 
 #[test]
 fn nuts_leaves_a_100d_standard_normal_invariant() {

@@ -5,7 +5,8 @@
 mod common;
 use snell::sampler::adapt::{WindowedAdaptation, WindowedSettings};
 use snell::sampler::nuts::Nuts;
-use snell::sampler::{run, FnDensity, RunConfig};
+use snell::sampler::{run, RunConfig};
+use snell::target::FnDensity;
 
 #[test]
 fn window_boundaries_match_stan() {

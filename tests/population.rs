@@ -3,7 +3,8 @@
 use snell::prelude::*;
 use snell::sampler::hmc::Hmc;
 use snell::sampler::population::run_hmc_population;
-use snell::sampler::{run, FnDensity, RunConfig};
+use snell::sampler::{run, RunConfig};
+use snell::target::FnDensity;
 
 #[model]
 fn eight_schools(y: &[f64], sigma: &[f64]) {

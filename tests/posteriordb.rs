@@ -19,7 +19,8 @@ use snell::prelude::*;
 use snell_examples::posteriordb::*;
 use snell::sampler::nuts::Nuts;
 use snell::sampler::nutpie::Nutpie;
-use snell::sampler::{run, Draws, FnDensity, RunConfig, Sampler};
+use snell::sampler::{run, Draws, RunConfig, Sampler};
+use snell::target::FnDensity;
 use std::time::Instant;
 
 // ---- references and the comparison -------------------------------------------------------------
@@ -32,7 +33,7 @@ fn config(seed: u64) -> RunConfig {
 }
 
 /// Samples `target` with `sampler` (4 × (1000 + 1000)), timing the run.
-fn sample<S: Sampler, T: snell::sampler::Target>(what: &str, sampler: &S, target: &T, seed: u64) -> Draws {
+fn sample<S: Sampler, T: snell::target::Target>(what: &str, sampler: &S, target: &T, seed: u64) -> Draws {
     let t = Instant::now();
     let draws = run(sampler, target, &config(seed)).unwrap_or_else(|e| panic!("{what}: {e}"));
     println!("{what}: sampled in {:.1} s", t.elapsed().as_secs_f64());
@@ -236,7 +237,7 @@ fn gp_pois_regr_matches_the_reference() {
     let r = reference("gp_pois_regr-gp_pois_regr");
     let m = GpPoisRegr::new(&reals(&r["data"]["x"]), &ints(&r["data"]["k"])).unwrap();
     // the gradient through the factorisation against finite differences
-    let d = snell::LogDensity::dim(&m);
+    let d = m.dim();
     for q in [vec![0.3; d], (0..d).map(|i| ((i as f64) * 0.7).sin()).collect::<Vec<_>>()] {
         let (_, g) = m.log_density_and_grad(&q).unwrap();
         let h = 1e-6;

@@ -11,7 +11,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use snell::sampler::ray_tracing::{integrate, kick, kick_atan2, kick_turning, Integrator, RayState, RayTracing};
-use snell::sampler::{run, FnDensity, RunConfig, SamplerError};
+use snell::sampler::{run, RunConfig, SamplerError};
+use snell::target::FnDensity;
 use snell_examples::targets::quartic;
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

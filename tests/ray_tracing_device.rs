@@ -12,7 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use snell::sampler::ray_tracing::device::{Cpu, DeviceDensity, DeviceGaussian, DeviceRayTracing, DeviceRays, LogpGrad, Rows};
 use snell::sampler::ray_tracing::{integrate, Integrator, RayState, RayTracing};
-use snell::sampler::{Draws, FnDensity, RunConfig, SamplerError};
+use snell::sampler::{Draws, RunConfig, SamplerError};
+use snell::target::FnDensity;
 
 /// The host twin of `DeviceGaussian`: the same operations in the same order.
 fn host_gaussian(mean: Vec<f64>, prec: Vec<f64>) -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
@@ -293,7 +294,7 @@ mod network {
     use super::*;
     use snell::nn::layers::{Linear, Tanh};
     use snell::nn::{NetworkRegression, Noise, WeightPrior};
-    use snell::sampler::Target;
+    use snell::target::Target;
     use snell::Matrix;
 
     type Net = (Linear<1, 8>, Tanh, Linear<8, 1>);
@@ -308,16 +309,17 @@ mod network {
     fn the_device_evaluation_of_a_network_equals_the_host_one() {
         for noise in [Noise::Fixed(0.3), Noise::Gamma { shape: 2.0, rate: 10.0 }] {
             let target = regression(noise);
-            let d = Target::dim(&target);
+            let host: &dyn Target = &target; // the same network as every host sampler sees it
+            let d = host.dim();
             let mut rng = ChaCha8Rng::seed_from_u64(8);
-            let mut q: Vec<f64> = (0..4).flat_map(|_| Target::init(&target, &mut rng)).collect();
+            let mut q: Vec<f64> = (0..4).flat_map(|_| host.init(&mut rng)).collect();
             let jitter = normals(&mut rng, q.len());
             q.iter_mut().zip(jitter).for_each(|(w, z)| *w += 0.3 * z);
             let rays = DeviceRays::new(&target, &q, &vec![0.0; q.len()]).unwrap();
             let (lp, grad) = (rays.log_densities(), rays.gradients());
             for r in 0..4 {
                 let mut g = vec![0.0; d];
-                let want = Target::logp_grad(&target, &q[r * d..(r + 1) * d], &mut g).unwrap();
+                let want = host.logp_grad(&q[r * d..(r + 1) * d], &mut g).unwrap();
                 assert!(max_rel(&[lp[r]], &[want]) < 1e-12, "{noise:?}: lp {} vs {want}", lp[r]);
                 let e = max_rel(&grad[r * d..(r + 1) * d], &g);
                 assert!(e < 1e-12, "{noise:?}: gradients differ by {e}");

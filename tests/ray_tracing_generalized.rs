@@ -10,6 +10,7 @@ use common::{check_invariance, exact_inits, std_normal};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use snell::target::Target;
 use snell::sampler::hmc;
 use snell::sampler::metric::Metric;
 use snell::sampler::nuts::{Point, TransitionParams};
@@ -102,7 +103,7 @@ fn metropolis_weighting_is_random_walk_metropolis() {
     let rt = RayTracing { weighting: Weighting::Metropolis, ..RayTracing::new(scale, 1) };
     let logp = |x: &[f64]| {
         let mut g = vec![0.0; d];
-        snell::sampler::Target::logp_grad(&target, x, &mut g).unwrap()
+        target.logp_grad(x, &mut g).unwrap()
     };
     let x0 = vec![0.5; d];
     let (mut r1, mut r2) = (ChaCha8Rng::seed_from_u64(3), ChaCha8Rng::seed_from_u64(3));

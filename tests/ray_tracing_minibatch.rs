@@ -8,9 +8,10 @@
 mod common;
 
 use snell::prelude::*;
-use snell::sampler::minibatch::{MinibatchTarget, Order};
+use snell::sampler::minibatch::Order;
 use snell::sampler::ray_tracing::{Integrator, MinibatchSettings, RayTracing, Weighting};
-use snell::sampler::{run, Draws, FnDensity, RunConfig, SamplerError, Target};
+use snell::sampler::{run, Draws, RunConfig, SamplerError};
+use snell::target::{FnDensity, Target};
 use snell_examples::regression::{LinregKnownSigma, Regression};
 use std::sync::Mutex;
 
@@ -109,6 +110,9 @@ impl Target for Recording {
     fn dim(&self) -> usize {
         2
     }
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        snell::target::logp_grad_rows(self.dim(), q, lp, grad, |q, g| self.logp_grad(q, g))
+    }
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
         *self.full_calls.lock().unwrap() += 1;
         Ok(self.eval(q, &(0..self.y.len()).collect::<Vec<_>>(), 1.0, grad))
@@ -116,16 +120,10 @@ impl Target for Recording {
     fn names(&self) -> Vec<String> {
         vec!["a".into(), "b".into()]
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         Ok(q.to_vec())
     }
-    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
-        Some(self)
-    }
-}
-
-impl MinibatchTarget for Recording {
-    fn n_obs(&self) -> Option<usize> {
+    fn observations(&self) -> Option<usize> {
         Some(self.y.len())
     }
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {

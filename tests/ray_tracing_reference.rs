@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use snell::sampler::ray_tracing::{integrate_weighted, Integrator, RayState, Weighting};
-use snell::sampler::FnDensity;
+use snell::target::FnDensity;
 use snell_examples::targets::{figure1_mixture, quartic};
 
 fn reals(v: &Value) -> Vec<f64> {
@@ -33,7 +33,7 @@ fn err(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs() / y.abs().max(1.0)).fold(0.0, f64::max)
 }
 
-fn check(case: &Value, target: &dyn snell::sampler::Target) -> f64 {
+fn check(case: &Value, target: &dyn snell::target::Target) -> f64 {
     let name = case["name"].as_str().unwrap();
     let weighting = if case["kind"] == "hmc" { Weighting::Hmc } else { Weighting::Unit };
     let dt = case["dt"].as_f64().unwrap();

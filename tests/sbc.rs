@@ -4,7 +4,8 @@
 use rand_chacha::ChaCha8Rng;
 use snell::prelude::*;
 use snell::sampler::nuts::Nuts;
-use snell::sampler::{Chain, Phase, Sampler, SamplerError, Target};
+use snell::sampler::{Chain, Phase, Sampler, SamplerError};
+use snell::target::Target;
 use snell::sbc::{sbc, SbcConfig, SbcReport};
 
 #[model]

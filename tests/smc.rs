@@ -13,6 +13,7 @@ use rand_distr::{Distribution, StandardNormal};
 use snell::prelude::*;
 use snell::sampler::smc::{log_ess, run_smc, solve_increment, Move, Resampling, Schedule, Smc, SmcOutput};
 use snell::sampler::SamplerError;
+use snell::target::Parts;
 
 /// Bayesian linear regression with known noise `sigma` and prior N(0, s0²) on every coefficient.
 #[model(observations(x, y))]
@@ -257,27 +258,29 @@ fn evidence_standard_error_matches_the_spread_of_independent_estimates() {
 /// Z = P(|θ| < h) and the moves meet −∞ log densities.
 struct Window(f64);
 
-impl snell::sampler::smc::SmcTarget for Window {
+impl Target for Window {
     fn dim(&self) -> usize {
         1
     }
-    fn n_obs(&self) -> Option<usize> {
-        None
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        let parts = self.logp_parts(q, None, 1.0, Some(grad))?;
+        lp.iter_mut().enumerate().for_each(|(i, l)| *l = parts.log_prior[i] + parts.log_likelihood[i]);
+        Ok(())
     }
     fn names(&self) -> Vec<String> {
         vec!["theta".into()]
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         Ok(q.to_vec())
     }
-    fn sample_prior(&self, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
+    fn prior_draw(&self, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
         Ok(vec![StandardNormal.sample(rng)])
     }
-    fn parts(&self, theta: &[f64], _obs: Option<&[usize]>, _weight: f64, grad: Option<&mut [f64]>) -> Result<snell::sampler::smc::Parts, ModelError> {
+    fn logp_parts(&self, theta: &[f64], _obs: Option<&[usize]>, _weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
         if let Some(g) = grad {
             g.iter_mut().zip(theta).for_each(|(g, t)| *g = -t);
         }
-        Ok(snell::sampler::smc::Parts {
+        Ok(Parts {
             log_prior: theta.iter().map(|t| -0.5 * t * t - 0.918_938_533_204_672_8).collect(),
             log_likelihood: theta.iter().map(|t| if t.abs() < self.0 { 0.0 } else { f64::NEG_INFINITY }).collect(),
         })

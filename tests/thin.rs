@@ -1,7 +1,8 @@
 //! Thinning: the recorded draws are exactly every k-th transition of the same chain, the counts of
 //! the skipped transitions are kept, and a zero interval is a settings error.
 
-use snell::sampler::{hmc::Hmc, run, FnDensity, RunConfig, SamplerError, Thin};
+use snell::sampler::{hmc::Hmc, run, RunConfig, SamplerError, Thin};
+use snell::target::FnDensity;
 
 fn gaussian() -> FnDensity<impl Fn(&[f64], &mut [f64]) -> f64 + Sync> {
     FnDensity::new(3, |q, g| {

@@ -96,7 +96,7 @@ fn same_seed_same_fit_and_bad_settings_are_errors() {
 #[test]
 fn non_finite_draws_are_counted_not_fatal() {
     // a density that is -inf for x > 2: draws of q landing there are rejected and counted
-    let t = snell::sampler::FnDensity::new(1, |q: &[f64], g: &mut [f64]| {
+    let t = snell::target::FnDensity::new(1, |q: &[f64], g: &mut [f64]| {
         g[0] = -q[0];
         if q[0] > 2.0 { f64::NEG_INFINITY } else { -0.5 * q[0] * q[0] }
     });

@@ -79,6 +79,14 @@ pub enum ModelError {
         /// What is wrong.
         detail: String,
     },
+    /// The target does not offer a capability a sampler asked of it (minibatches, prior draws, …).
+    #[error("{what} not available: {detail}")]
+    Unsupported {
+        /// The capability.
+        what: &'static str,
+        /// Why, and what would offer it.
+        detail: String,
+    },
 }
 
 /// `Result` with [`ModelError`].

@@ -8,7 +8,8 @@
 //!
 //! - the model language: [`#[model]`](macro@model), [`sample!`], [`observe!`], [`deterministic!`], [`factor!`],
 //!   [`log_prob!`]; values are [`Real`]s, distributions are in [`dist`];
-//! - what a model offers: [`Model`] (log densities, constraining, prior draws, simulation);
+//! - what a model offers: [`Model`] (log densities, constraining, prior draws, simulation), and
+//!   [`Target`], the one interface every sampler consumes;
 //! - samplers: [`sampler`] (NUTS, HMC, the driver), [`diagnostics`], [`output`] (CmdStan CSV),
 //!   [`sbc`] (simulation-based calibration), [`vi`] (mean-field variational inference, the
 //!   baseline), [`optim`] (Adam).
@@ -39,6 +40,7 @@ pub mod output;
 mod range;
 pub mod sampler;
 pub mod sbc;
+pub mod target;
 pub mod special;
 mod transform;
 pub mod value;
@@ -47,7 +49,8 @@ pub mod vi;
 pub use ctx::Ctx;
 pub use data::Matrix;
 pub use error::ModelError;
-pub use model::{Layout, LogDensity, Model, Simulation};
+pub use model::{Layout, Model, Simulation};
+pub use target::Target;
 pub use snell_macros::model;
 pub use value::{concat, IntoReal, Real};
 
@@ -57,7 +60,8 @@ pub mod prelude {
     pub use crate::data::Matrix;
     pub use crate::dist::*;
     pub use crate::error::ModelError;
-    pub use crate::model::{LogDensity, Model, Simulation};
+    pub use crate::model::{Model, Simulation};
+    pub use crate::target::Target;
     pub use crate::value::{concat, IntoReal, Real};
     pub use crate::{deterministic, factor, log_prob, observe, sample};
     pub use snell_macros::model;

@@ -5,7 +5,8 @@
 use crate::backend::{Backend, Native};
 use crate::ctx::{Ctx, CtxOptions, Mode, Output};
 use crate::error::ModelError;
-use rand::{Rng, RngCore, SeedableRng};
+use crate::target::{check_population, Parts, Target};
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
@@ -158,7 +159,7 @@ impl FlatField for Vec<f64> {
 ///
 /// Implementors provide [`run`](Model::run) (the body) and the conversions of the typed parameter
 /// struct; every other method is provided.
-pub trait Model: LogDensity + Sync + Sized {
+pub trait Model: Target + Sized {
     /// The typed constrained parameters, e.g. `EightSchoolsParams { mu, tau, theta_raw }`.
     type Params: Clone + std::fmt::Debug;
 
@@ -288,19 +289,6 @@ pub trait Model: LogDensity + Sync + Sized {
         Ok(sites.iter().flat_map(|s| s.constrained.iter().cloned()).collect())
     }
 
-    /// Constrained parameters followed by the deterministic quantities (in
-    /// [`Layout::output_names`] order): what samplers record per draw.
-    fn constrain_outputs(&self, theta: &[f64]) -> Result<Vec<f64>, ModelError> {
-        self.check_single(theta)?;
-        let d = self.layout().dim();
-        let ctx = Ctx::new(default_backend(), Mode::Density, theta, d, CtxOptions { collect: true, ..Default::default() }, None);
-        self.run(&ctx, None);
-        ctx.finish(true, 1.0)?;
-        let sites = ctx.sites.borrow();
-        let derived = ctx.derived.borrow();
-        Ok(sites.iter().flat_map(|s| s.constrained.iter().cloned()).chain(derived.iter().flat_map(|o| o.values.iter().cloned())).collect())
-    }
-
     /// Typed constrained parameters at an unconstrained point.
     fn constrain(&self, theta: &[f64]) -> Result<Self::Params, ModelError> {
         Ok(self.params_from_flat(&self.constrain_flat(theta)?))
@@ -322,11 +310,6 @@ pub trait Model: LogDensity + Sync + Sized {
         ctx.finish(true, 1.0)?;
         let sites = ctx.sites.borrow();
         Ok(sites.iter().flat_map(|s| s.unconstrained.iter().cloned()).collect())
-    }
-
-    /// Stan's random initialisation: uniform(−2, 2) on the unconstrained scale.
-    fn init<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<f64> {
-        (0..self.dim()).map(|_| rng.gen_range(-2.0..2.0)).collect()
     }
 
     /// A draw of the parameters from the prior (flat constrained values).
@@ -438,24 +421,68 @@ pub fn check_observations(counts: &[(&str, usize)]) -> Result<Option<usize>, Mod
     Ok(Some(n))
 }
 
-/// The interface samplers use: a log density of unconstrained vectors with its gradient,
-/// evaluated for a population at once.
-pub trait LogDensity: Sync {
-    /// Dimension D.
-    fn dim(&self) -> usize;
-    /// Log densities `lp` (length P) and gradients `grad` (row-major `(P, D)`) of `theta` (row-major
-    /// `(P, D)`).
-    fn log_density_grad_batch(&self, theta: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError>;
-}
-
-impl<M: Model> LogDensity for M {
+/// Every model is a [`Target`]: the population evaluation on the default backend, the recorded
+/// values (constrained parameters, then deterministic quantities), minibatches when the model's data
+/// are indexed by observation, and the prior/likelihood split for tempering.
+impl<M: Model> Target for M {
     fn dim(&self) -> usize {
         self.layout().dim()
     }
-    fn log_density_grad_batch(&self, theta: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+    fn logp_grad_batch(&self, theta: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        check_population(self.layout().dim(), theta, lp, grad)?;
         let e = self.evaluate(&default_backend(), theta, None, EvalOptions::default())?;
         lp.copy_from_slice(&e.log_density);
         grad.copy_from_slice(e.grad.as_deref().unwrap_or(&[]));
         Ok(())
+    }
+    fn logp(&self, q: &[f64]) -> Result<f64, ModelError> {
+        self.log_density(q)
+    }
+    fn names(&self) -> Vec<String> {
+        self.layout().output_names()
+    }
+    /// Constrained parameters followed by the deterministic quantities (in
+    /// [`Layout::output_names`] order): what samplers record per draw.
+    fn output_values(&self, theta: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.check_single(theta)?;
+        let d = self.layout().dim();
+        let ctx = Ctx::new(default_backend(), Mode::Density, theta, d, CtxOptions { collect: true, ..Default::default() }, None);
+        self.run(&ctx, None);
+        ctx.finish(true, 1.0)?;
+        let sites = ctx.sites.borrow();
+        let derived = ctx.derived.borrow();
+        Ok(sites.iter().flat_map(|s| s.constrained.iter().cloned()).chain(derived.iter().flat_map(|o| o.values.iter().cloned())).collect())
+    }
+    fn observations(&self) -> Option<usize> {
+        self.n_obs()
+    }
+    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
+        let (lp, g) = self.log_density_and_grad_minibatch(q, batch)?;
+        crate::target::check_point(self.layout().dim(), q, grad)?;
+        grad.copy_from_slice(&g);
+        Ok(lp)
+    }
+    fn prior_draw(&self, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
+        self.unconstrain_flat(&self.sample_prior_flat(rng)?)
+    }
+    fn logp_parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
+        // `evaluate` scales a batch's likelihood by N / B; undo it so the weight applies to the
+        // batch's own likelihood.
+        let scale = match obs {
+            Some(b) => {
+                self.check_batch(b)?;
+                b.len() as f64 / self.n_obs().unwrap_or(b.len()) as f64
+            }
+            None => 1.0,
+        };
+        let e = self.evaluate(&default_backend(), theta, obs, EvalOptions { grad: grad.is_some(), jacobian: true, likelihood_weight: weight * scale })?;
+        if let (Some(g), Some(eg)) = (grad, e.grad.as_deref()) {
+            if g.len() != eg.len() {
+                return Err(ModelError::Dimension { what: "gradient buffer (P × D)".into(), expected: eg.len(), got: g.len() });
+            }
+            g.copy_from_slice(eg);
+        }
+        let log_prior = e.log_prior.iter().zip(&e.log_jacobian).map(|(p, j)| p + j).collect();
+        Ok(Parts { log_prior, log_likelihood: e.log_likelihood })
     }
 }

@@ -29,7 +29,8 @@
 //! ```
 
 use crate::optim::Adam;
-use crate::sampler::{chain_rng, ChainDraws, Draws, SamplerError, Target};
+use crate::sampler::{chain_rng, ChainDraws, Draws, SamplerError};
+use crate::target::Target;
 use rand_distr::{Distribution, StandardNormal};
 
 /// Settings of mean-field ADVI.
@@ -173,7 +174,7 @@ impl VariationalFit {
                     theta[i] = self.mean[i] + self.sd[i] * e;
                 }
                 chain.lp.push(target.logp_grad(&theta, &mut g)?);
-                chain.values.extend(target.constrain(&theta)?);
+                chain.values.extend(target.output_values(&theta)?);
             }
             out.chains.push(chain);
         }

@@ -6,7 +6,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use snell::prelude::*;
-use snell::sampler::{Draws, FnDensity};
+use snell::sampler::Draws;
+use snell::target::FnDensity;
 
 /// `½ ln 2π`
 pub const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;

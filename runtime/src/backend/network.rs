@@ -203,7 +203,7 @@ pub trait LocalDevice<E: DfdxElem>: Device<E> + TensorFromVec<usize> {}
 impl<E: DfdxElem, D: Device<E> + TensorFromVec<usize>> LocalDevice<E> for D {}
 
 /// A [`LocalDevice`] shareable between the chain threads that evaluate the network (dfdx's `Cpu`),
-/// as a [`Target`](crate::sampler::Target) needs.
+/// as a [`Target`](crate::target::Target) needs.
 pub trait NetworkDevice<E: DfdxElem>: LocalDevice<E> + Sync {}
 
 impl<E: DfdxElem, D: LocalDevice<E> + Sync> NetworkDevice<E> for D {}

@@ -6,7 +6,7 @@ use crate::backend::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;
-use crate::sampler::{MinibatchTarget, Target};
+use crate::target::{logp_grad_rows, Target};
 use dfdx::nn::BuildOnDevice;
 use dfdx::tensor_ops::Device;
 
@@ -114,31 +114,23 @@ where
     fn dim(&self) -> usize {
         self.names.len()
     }
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        logp_grad_rows(self.names.len(), q, lp, grad, |q, g| self.eval(q, None, g))
+    }
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
         self.eval(q, None, grad)
     }
     fn names(&self) -> Vec<String> {
         self.names.clone()
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         self.check(q)?;
         Ok(q.to_vec())
     }
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.weights.init(rng)
     }
-    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
-        Some(self)
-    }
-}
-
-impl<B, const I: usize, const K: usize, E, D> MinibatchTarget for NetworkClassifier<B, I, K, E, D>
-where
-    E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: NetworkBuilder<I, K, E, D>,
-{
-    fn n_obs(&self) -> Option<usize> {
+    fn observations(&self) -> Option<usize> {
         Some(self.net.n_obs())
     }
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {

@@ -1,6 +1,6 @@
 //! Bayesian neural networks: a dfdx network whose weights are parameters, with a Gaussian prior on
 //! every weight and a Gaussian ([`NetworkRegression`]) or categorical ([`NetworkClassifier`])
-//! likelihood, as a [`Target`](crate::sampler::Target) (and a
+//! likelihood, as a [`Target`](crate::target::Target) (and a
 //! [`MinibatchTarget`](crate::sampler::MinibatchTarget), so that stochastic-gradient samplers can
 //! run on it) that every sampler of the crate consumes.
 //!

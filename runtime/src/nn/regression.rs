@@ -7,8 +7,7 @@ use crate::backend::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;
-use crate::sampler::smc::{Parts, SmcTarget};
-use crate::sampler::{MinibatchTarget, Target};
+use crate::target::{logp_grad_rows, Parts, Target};
 use crate::special::lgamma as ln_gamma;
 use dfdx::tensor_ops::Device;
 
@@ -200,8 +199,8 @@ where
     }
 }
 
-/// SMC sees the network population by population; its members are evaluated one after another.
-impl<B, const I: usize, E, D> SmcTarget for NetworkRegression<B, I, E, D>
+/// Populations (lockstep chains, SMC) are evaluated one member after another.
+impl<B, const I: usize, E, D> Target for NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
     D: NetworkDevice<E>,
@@ -210,19 +209,34 @@ where
     fn dim(&self) -> usize {
         self.names.len()
     }
-    fn n_obs(&self) -> Option<usize> {
-        Some(self.net.n_obs())
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        logp_grad_rows(self.names.len(), q, lp, grad, |q, g| self.eval(q, None, g))
+    }
+    fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
+        self.eval(q, None, grad)
     }
     fn names(&self) -> Vec<String> {
         self.names.clone()
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         self.constrain_point(q)
     }
-    fn sample_prior(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
+    /// Weights at the scale of dfdx's initialisation of each tensor (drawn from the chain's
+    /// stream), `sigma` = 1: Stan's uniform(−2, 2) would saturate every unit of a wide network.
+    fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
+        self.init_point(rng)
+    }
+    fn observations(&self) -> Option<usize> {
+        Some(self.net.n_obs())
+    }
+    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
+        super::check_batch(batch, self.net.n_obs())?;
+        self.eval(q, Some(batch), grad)
+    }
+    fn prior_draw(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
         Ok(self.sample_prior_point(rng))
     }
-    fn parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
+    fn logp_parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
         let d = self.names.len();
         if let Some(b) = obs {
             super::check_batch(b, self.net.n_obs())?;
@@ -240,64 +254,5 @@ where
             out.log_likelihood.push(lik);
         }
         Ok(out)
-    }
-}
-
-impl<B, const I: usize, E, D> Target for NetworkRegression<B, I, E, D>
-where
-    E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: NetworkBuilder<I, 1, E, D>,
-{
-    fn dim(&self) -> usize {
-        self.names.len()
-    }
-    fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
-        self.eval(q, None, grad)
-    }
-    fn names(&self) -> Vec<String> {
-        self.names.clone()
-    }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        self.constrain_point(q)
-    }
-    /// Weights at the scale of dfdx's initialisation of each tensor (drawn from the chain's
-    /// stream), `sigma` = 1: Stan's uniform(−2, 2) would saturate every unit of a wide network.
-    fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-        self.init_point(rng)
-    }
-    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
-        Some(self)
-    }
-}
-
-/// The lockstep drivers evaluate the population's members one after another.
-impl<B, const I: usize, E, D> crate::sampler::population::PopulationTarget for NetworkRegression<B, I, E, D>
-where
-    E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: NetworkBuilder<I, 1, E, D>,
-{
-    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
-        let d = self.names.len();
-        for (i, l) in lp.iter_mut().enumerate() {
-            *l = self.eval(&q[i * d..(i + 1) * d], None, &mut grad[i * d..(i + 1) * d])?;
-        }
-        Ok(())
-    }
-}
-
-impl<B, const I: usize, E, D> MinibatchTarget for NetworkRegression<B, I, E, D>
-where
-    E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: NetworkBuilder<I, 1, E, D>,
-{
-    fn n_obs(&self) -> Option<usize> {
-        Some(self.net.n_obs())
-    }
-    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
-        super::check_batch(batch, self.net.n_obs())?;
-        self.eval(q, Some(batch), grad)
     }
 }

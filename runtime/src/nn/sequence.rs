@@ -7,7 +7,7 @@ use crate::backend::network::{DeviceSequenceModel, LocalDevice, LocalSequenceBui
 use crate::backend::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::error::ModelError;
-use crate::sampler::{MinibatchTarget, Target};
+use crate::target::{logp_grad_rows, Target};
 use dfdx::nn::BuildOnDevice;
 use dfdx::tensor_ops::Device;
 
@@ -83,31 +83,23 @@ where
     fn dim(&self) -> usize {
         self.names.len()
     }
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        logp_grad_rows(self.names.len(), q, lp, grad, |q, g| self.eval(q, None, g))
+    }
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
         self.eval(q, None, grad)
     }
     fn names(&self) -> Vec<String> {
         self.names.clone()
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
         super::check_len(q, self.names.len())?;
         Ok(q.to_vec())
     }
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.weights.init(rng)
     }
-    fn as_minibatch(&self) -> Option<&dyn MinibatchTarget> {
-        Some(self)
-    }
-}
-
-impl<B, const V: usize, E, D> MinibatchTarget for NetworkSequenceModel<B, V, E, D>
-where
-    E: DfdxElem,
-    D: NetworkDevice<E>,
-    B: SequenceBuilder<V, E, D>,
-{
-    fn n_obs(&self) -> Option<usize> {
+    fn observations(&self) -> Option<usize> {
         Some(self.net.n_obs())
     }
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {

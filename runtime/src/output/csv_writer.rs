@@ -23,7 +23,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// back to the [`Draws`](crate::sampler::Draws) of the run.
 ///
 /// ```no_run
-/// # use snell::sampler::{run_observed, nuts::Nuts, FnDensity, RunConfig};
+/// # use snell::sampler::{run_observed, nuts::Nuts, RunConfig};
+/// # use snell::target::FnDensity;
 /// # use snell::output::CsvWriter;
 /// # let target = FnDensity::new(2, |q: &[f64], g: &mut [f64]| { g[0] = -q[0]; g[1] = -q[1]; -0.5 * (q[0] * q[0] + q[1] * q[1]) });
 /// let csv = CsvWriter::new("out", "normal", "normal_model");

@@ -8,7 +8,7 @@
 
 use super::metric::Metric;
 use super::nuts::{Point, TransitionParams};
-use super::target::Target;
+use crate::target::Target;
 use super::SamplerError;
 use rand::Rng;
 

@@ -3,7 +3,7 @@
 //! threads.
 
 use super::draws::{ChainDraws, Draws};
-use super::target::Target;
+use crate::target::Target;
 use super::{Phase, Sampler, SamplerError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -142,7 +142,7 @@ pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfi
             let t = std::time::Instant::now();
             for _ in 0..cfg.draws {
                 let stats = chain.step(&mut rng, Phase::Sampling)?;
-                let values = target.constrain(chain.position())?;
+                let values = target.output_values(chain.position())?;
                 let divergent = chain.is_divergent(&stats);
                 for o in observers {
                     o.draw(c, Phase::Sampling, chain.log_density(), &stats, &values, divergent)?;

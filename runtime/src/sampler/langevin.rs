@@ -8,7 +8,7 @@
 //! workflow does: a burn-in (high friction, large mass) during warmup, and a production setting.
 
 use super::nuts::Point;
-use super::target::Target;
+use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

@@ -10,7 +10,7 @@
 use super::adapt::{WindowedAdaptation, WindowedSettings};
 use super::metric::Metric;
 use super::nuts::{Point, TransitionParams};
-use super::target::Target;
+use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

@@ -8,7 +8,7 @@
 //! stochastic and badly scaled gradients of neural nets, and stops when the gradient's largest
 //! entry falls below `tol`.
 
-use super::target::Target;
+use crate::target::Target;
 use super::SamplerError;
 
 /// Settings of the MAP search with Adam.

@@ -1,33 +1,11 @@
 //! Stochastic gradients: targets whose likelihood is a sum over observations, evaluated on
-//! minibatches, and [`Batches`], the schedule that says which observations each step sees.
+//! minibatches ([`Target::logp_grad_minibatch`](crate::target::Target::logp_grad_minibatch)), and [`Batches`], the schedule that says which observations each step sees.
 //!
 //! A minibatch log density is `log prior + (N / B) · Σ_{i ∈ batch} log p(y_i | θ)`: unbiased for the
 //! full one, so samplers that tolerate gradient noise (ray tracing, SGLD) can run on it.
 
-use super::target::Target;
-use crate::error::ModelError;
-use crate::model::Model;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-
-/// A [`Target`] that can also be evaluated on a subset of its observations.
-pub trait MinibatchTarget: Target {
-    /// Number of observations N, or `None` when the target is not indexed by observation.
-    fn n_obs(&self) -> Option<usize>;
-    /// `log prior + (N / B) · log likelihood of batch` and its gradient (written to `grad`).
-    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError>;
-}
-
-impl<M: Model> MinibatchTarget for M {
-    fn n_obs(&self) -> Option<usize> {
-        Model::n_obs(self)
-    }
-    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
-        let (lp, g) = self.log_density_and_grad_minibatch(q, batch)?;
-        grad.copy_from_slice(&g);
-        Ok(lp)
-    }
-}
 
 /// How the observations are split into batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,19 +30,18 @@ pub mod rwm;
 mod select;
 pub mod sgld;
 pub mod smc;
-mod target;
 mod thin;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
 pub(crate) use driver::initial_point;
 pub use draws::{ChainDraws, Draws};
-pub use minibatch::{Batches, MinibatchTarget, Order};
+pub use minibatch::{Batches, Order};
 pub use progress::Progress;
 pub use select::Select;
-pub use target::{FnDensity, Target};
 pub use thin::Thin;
 
 use crate::error::ModelError;
+use crate::target::Target;
 use rand_chacha::ChaCha8Rng;
 
 /// Errors of samplers and of the driver.

@@ -10,7 +10,7 @@
 //! Randomness: each chain's nuts-rs generator is seeded from the chain's own ChaCha stream, so the
 //! same seed gives the same draws whatever the number of threads.
 
-use super::target::Target;
+use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use crate::error::ModelError;
 use nuts_rs::rand::SeedableRng as _;

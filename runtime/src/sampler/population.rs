@@ -13,41 +13,10 @@ use super::driver::{chain_rng, initial_point, RunConfig};
 use super::hmc::{Hmc, STAT_NAMES as HMC_STATS};
 use super::nuts::{Point, TransitionParams};
 use super::ray_tracing::{finish, kick_turning as ray_kick, partial_refresh, Integrator, RayState, RayTracing, TrajectoryInfo, Weighting, OMELYAN_LAMBDA, STAT_NAMES as RAY_STATS};
-use super::target::{FnDensity, Target};
+use crate::target::Target;
 use super::{Phase, Sampler, SamplerError};
-use crate::error::ModelError;
-use crate::model::Model;
 use rand::Rng;
 use rand_distr::StandardNormal;
-
-/// A target that evaluates many points at once.
-pub trait PopulationTarget: Target {
-    /// Log densities (`lp`, length P) and gradients (`grad`, row-major `(P, D)`) of the rows of `q`.
-    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError>;
-}
-
-impl<M: Model> PopulationTarget for M {
-    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
-        self.log_density_grad_batch(q, lp, grad)
-    }
-}
-
-/// Recording a subset of the outputs leaves the population evaluation as it is.
-impl<T: PopulationTarget + ?Sized> PopulationTarget for super::Select<'_, T> {
-    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
-        self.inner().logp_grad_batch(q, lp, grad)
-    }
-}
-
-impl<F: Fn(&[f64], &mut [f64]) -> f64 + Sync> PopulationTarget for FnDensity<F> {
-    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
-        let d = self.dim();
-        for (i, l) in lp.iter_mut().enumerate() {
-            *l = self.logp_grad(&q[i * d..(i + 1) * d], &mut grad[i * d..(i + 1) * d])?;
-        }
-        Ok(())
-    }
-}
 
 struct Member {
     rng: rand_chacha::ChaCha8Rng,
@@ -59,7 +28,7 @@ struct Member {
 
 /// Static HMC with all `cfg.chains` chains in lockstep (one thread, one batched evaluation per
 /// leapfrog step).
-pub fn run_hmc_population<T: PopulationTarget>(hmc: &Hmc, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
+pub fn run_hmc_population<T: Target>(hmc: &Hmc, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
     hmc.validate()?;
     if cfg.chains == 0 {
         return Err(SamplerError::Setting { name: "chains", detail: "must be at least 1".into() });
@@ -137,7 +106,7 @@ pub fn run_hmc_population<T: PopulationTarget>(hmc: &Hmc, target: &T, cfg: &RunC
                 Phase::Sampling => {
                     m.out.lp.push(m.z.lp);
                     m.out.stats.extend_from_slice(&[accept_prob, used, hmc.n_steps as f64, f64::from(u8::from(divergent[c])), energy]);
-                    m.out.values.extend(target.constrain(&m.z.q)?);
+                    m.out.values.extend(target.output_values(&m.z.q)?);
                 }
             }
             if iter + 1 == cfg.warmup {
@@ -180,7 +149,7 @@ struct Ray {
 }
 
 /// Evaluates every active ray whose position moved, in one batch.
-fn evaluate_moved<T: PopulationTarget>(target: &T, rays: &mut [Ray], buf: &mut (Vec<f64>, Vec<f64>, Vec<f64>), d: usize) -> Result<(), SamplerError> {
+fn evaluate_moved<T: Target + ?Sized>(target: &T, rays: &mut [Ray], buf: &mut (Vec<f64>, Vec<f64>, Vec<f64>), d: usize) -> Result<(), SamplerError> {
     let (q, lp, grad) = buf;
     let rows: Vec<usize> = (0..rays.len()).filter(|&c| rays[c].active && rays[c].dirty).collect();
     if rows.is_empty() {
@@ -215,7 +184,7 @@ fn drift_all(rays: &mut [Ray], f: f64) {
     }
 }
 
-fn kick_all<T: PopulationTarget>(target: &T, rays: &mut [Ray], f: f64, buf: &mut (Vec<f64>, Vec<f64>, Vec<f64>), d: usize) -> Result<(), SamplerError> {
+fn kick_all<T: Target + ?Sized>(target: &T, rays: &mut [Ray], f: f64, buf: &mut (Vec<f64>, Vec<f64>, Vec<f64>), d: usize) -> Result<(), SamplerError> {
     evaluate_moved(target, rays, buf, d)?;
     for ray in rays.iter_mut().filter(|r| r.active) {
         let (pred, turned) = ray_kick(&mut ray.p.v, &ray.p.grad, f * ray.dt, d);
@@ -233,7 +202,7 @@ fn kick_all<T: PopulationTarget>(target: &T, rays: &mut [Ray], f: f64, buf: &mut
 /// The ray tracing sampler with all chains' rays in lockstep: every gradient evaluation of a step
 /// is one population evaluation. Gives the draws of [`super::run`] with the same settings and seed.
 /// The random per-step choice of [`Integrator::Rdkd`] cannot run in lockstep and is refused.
-pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
+pub fn run_ray_tracing_population<T: Target>(rt: &RayTracing, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
     rt.validate()?;
     if !matches!(rt.weighting, Weighting::Unit) || rt.minibatch.is_some() || rt.metric || rt.start_at_mode {
         return Err(SamplerError::Setting { name: "weighting", detail: "the lockstep driver runs plain ray tracing with exact gradients , a unit metric and the given starts: use run for weightings, minibatches, metrics and starts at the mode".into() });
@@ -317,7 +286,7 @@ pub fn run_ray_tracing_population<T: PopulationTarget>(rt: &RayTracing, target: 
             } else {
                 ray.out.lp.push(ray.s.lp);
                 ray.out.stats.extend(info.stats(used, rt.n_steps));
-                ray.out.values.extend(target.constrain(&ray.s.x)?);
+                ray.out.values.extend(target.output_values(&ray.s.x)?);
             }
             if iter + 1 == cfg.warmup || (cfg.warmup == 0 && iter == 0) {
                 ray.out.step_size = ray.dt;

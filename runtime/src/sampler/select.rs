@@ -2,7 +2,7 @@
 //! keep every weight of every draw; wrapped in `Select`, the samplers still move all parameters
 //! but the draws (and CSV files) hold only the chosen outputs.
 
-use super::target::Target;
+use crate::target::Target;
 use crate::error::ModelError;
 
 /// A target whose recorded outputs are a named subset of another's.
@@ -46,6 +46,9 @@ impl<T: Target + ?Sized> Target for Select<'_, T> {
     fn dim(&self) -> usize {
         self.inner.dim()
     }
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        self.inner.logp_grad_batch(q, lp, grad)
+    }
     fn logp_grad(&self, q: &[f64], grad: &mut [f64]) -> Result<f64, ModelError> {
         self.inner.logp_grad(q, grad)
     }
@@ -55,35 +58,32 @@ impl<T: Target + ?Sized> Target for Select<'_, T> {
     fn names(&self) -> Vec<String> {
         self.names.clone()
     }
-    fn constrain(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        let all = self.inner.constrain(q)?;
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+        let all = self.inner.output_values(q)?;
         Ok(self.keep.iter().map(|&i| all[i]).collect())
     }
     fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
         self.inner.init(rng)
     }
-    fn as_minibatch(&self) -> Option<&dyn super::MinibatchTarget> {
-        self.inner.as_minibatch().map(|_| self as &dyn super::MinibatchTarget)
-    }
-}
-
-/// The same minibatches as the wrapped target.
-impl<T: Target + ?Sized> super::MinibatchTarget for Select<'_, T> {
-    fn n_obs(&self) -> Option<usize> {
-        self.inner.as_minibatch().and_then(|m| m.n_obs())
+    fn observations(&self) -> Option<usize> {
+        self.inner.observations()
     }
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
-        match self.inner.as_minibatch() {
-            Some(m) => m.logp_grad_minibatch(q, batch, grad),
-            None => Err(ModelError::Data { name: "target".into(), detail: "is not indexed by observation".into() }),
-        }
+        self.inner.logp_grad_minibatch(q, batch, grad)
+    }
+    fn prior_draw(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
+        self.inner.prior_draw(rng)
+    }
+    fn logp_parts(&self, q: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<crate::target::Parts, ModelError> {
+        self.inner.logp_parts(q, obs, weight, grad)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampler::{hmc::Hmc, run, FnDensity, RunConfig};
+    use crate::sampler::{hmc::Hmc, run, RunConfig};
+    use crate::target::FnDensity;
 
     #[test]
     fn records_only_the_chosen_outputs_with_the_same_draws() {

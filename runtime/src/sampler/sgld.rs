@@ -2,11 +2,11 @@
 //! observations, `θ ← θ + (ε_t/2)·[∇ln p(θ) + (N/n) Σ_{i∈B_t} ∇ln p(y_i|θ)] + N(0, ε_t I)`, no
 //! Metropolis test, with ε_t = a(b + t)^{−γ} (Σε = ∞, Σε² < ∞ for γ ∈ (0.5, 1]) or constant.
 //!
-//! SGLD runs on targets that offer minibatches ([`Target::as_minibatch`]: every `#[model]` with
+//! SGLD runs on targets that offer minibatches ([`Target::observations`]: every `#[model]` with
 //! `observations(…)`); each chain draws its batches from its own stream.
 
-use super::minibatch::{Batches, MinibatchTarget, Order};
-use super::target::Target;
+use super::minibatch::{Batches, Order};
+use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -54,7 +54,7 @@ pub struct Sgld {
 /// one evaluation. On return `grad` holds the gradient on `next_batch` at the (new) `q`, and the
 /// minibatch log density there is returned. A step to a non-finite log density or gradient is not
 /// taken and reported as divergent (`true`).
-pub fn sgld_step<R: Rng>(target: &dyn MinibatchTarget, rng: &mut R, q: &mut [f64], grad: &mut [f64], eps: f64, next_batch: &[usize]) -> Result<(f64, bool), SamplerError> {
+pub fn sgld_step<R: Rng>(target: &dyn Target, rng: &mut R, q: &mut [f64], grad: &mut [f64], eps: f64, next_batch: &[usize]) -> Result<(f64, bool), SamplerError> {
     let s = eps.sqrt();
     let new: Vec<f64> = q.iter().zip(grad.iter()).map(|(q, g)| q + 0.5 * eps * g + s * rng.sample::<f64, _>(StandardNormal)).collect();
     let mut g_new = vec![0.0; q.len()];
@@ -71,7 +71,7 @@ pub fn sgld_step<R: Rng>(target: &dyn MinibatchTarget, rng: &mut R, q: &mut [f64
 const STAT_NAMES: [&str; 2] = ["stepsize__", "divergent__"];
 
 struct SgldChain<'t> {
-    target: &'t dyn MinibatchTarget,
+    target: &'t dyn Target,
     q: Vec<f64>,
     grad: Vec<f64>,
     lp: f64,
@@ -129,12 +129,11 @@ impl Sampler for Sgld {
     }
     fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, _warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
         let no_batches = || SamplerError::Setting { name: "target", detail: "SGLD needs a likelihood indexed by observation (#[model(observations(…))])".into() };
-        let mb = target.as_minibatch().ok_or_else(no_batches)?;
-        let n = mb.n_obs().ok_or_else(no_batches)?;
+        let n = target.observations().ok_or_else(no_batches)?;
         let mut batches = Batches::new(n, self.batch_size, self.order)?;
         let mut grad = vec![0.0; position.len()];
-        let lp = mb.logp_grad_minibatch(&position, batches.next(rng), &mut grad)?;
-        let chain = SgldChain { target: mb, q: position, grad, lp, batches, schedule: self.schedule, t: 0 };
+        let lp = target.logp_grad_minibatch(&position, batches.next(rng), &mut grad)?;
+        let chain = SgldChain { target, q: position, grad, lp, batches, schedule: self.schedule, t: 0 };
         Ok(Box::new(chain))
     }
 }

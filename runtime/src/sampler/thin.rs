@@ -2,7 +2,8 @@
 //! per recorded draw; thinning (with [`super::Select`] for a subset of outputs) bounds both while
 //! the chain still makes every transition.
 
-use super::{Chain, Phase, Sampler, SamplerError, Target};
+use super::{Chain, Phase, Sampler, SamplerError};
+use crate::target::Target;
 use rand_chacha::ChaCha8Rng;
 
 /// Runs `sampler` and records one draw every `every` transitions after warmup (warmup is not
@@ -12,7 +13,8 @@ use rand_chacha::ChaCha8Rng;
 /// warnings stay complete.
 ///
 /// ```
-/// use snell::sampler::{hmc::Hmc, run, FnDensity, RunConfig, Thin};
+/// use snell::sampler::{hmc::Hmc, run, RunConfig, Thin};
+/// use snell::target::FnDensity;
 /// let target = FnDensity::new(2, |q, g| { g[0] = -q[0]; g[1] = -q[1]; -0.5 * (q[0] * q[0] + q[1] * q[1]) });
 /// let thinned = Thin::new(Hmc::new(5), 10);
 /// let draws = run(&thinned, &target, &RunConfig { chains: 1, warmup: 100, draws: 50, seed: 1, init: None }).unwrap();

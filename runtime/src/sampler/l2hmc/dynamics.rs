@@ -8,7 +8,7 @@
 //! With S = Q = T = 0 a forward step is the standard leapfrog and its log-Jacobian is 0.
 
 use super::net::Networks;
-use crate::sampler::target::Target;
+use crate::target::Target;
 use crate::sampler::SamplerError;
 
 /// A point of the augmented state with its log density and gradient.

@@ -24,7 +24,7 @@ pub use dynamics::{propose, propose_with_step_size, Proposal, State};
 pub use net::{Net, Networks};
 pub use train::{load_networks, TrainDevice, TrainSettings, TrainStats, Trainer};
 
-use super::target::Target;
+use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;

@@ -19,14 +19,14 @@
 //! (stop-gradient) without it. Only the training gradient is approximate: the kernel that samples
 //! ([`super::L2hmc`]) is exact for any network.
 //!
-//! The target is evaluated as one population per step ([`PopulationTarget`]); the whole batch
+//! The target is evaluated as one population per step ([`Target::logp_grad_batch`]); the whole batch
 //! runs in lockstep.
 
 use super::dynamics::time_encoding;
 use super::modules::{tensor, Col, DNet, DNets, Rows, Tp};
 use super::net::{masks, Net, Networks};
 pub use super::settings::{TrainSettings, TrainStats};
-use crate::sampler::population::PopulationTarget;
+use crate::target::Target;
 use crate::sampler::SamplerError;
 use dfdx::nn::{LoadFromSafetensors, SaveToSafetensors};
 use dfdx::optim::{Adam, Optimizer, OptimizerUpdateError};
@@ -134,7 +134,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
     }
 
     /// Runs the remaining `settings.iterations` steps, calling `progress` after each.
-    pub fn train<T: PopulationTarget>(&mut self, target: &T, mut progress: impl FnMut(usize, &TrainStats)) -> Result<Vec<TrainStats>, SamplerError> {
+    pub fn train<T: Target + ?Sized>(&mut self, target: &T, mut progress: impl FnMut(usize, &TrainStats)) -> Result<Vec<TrainStats>, SamplerError> {
         let mut out = Vec::new();
         while self.iter < self.settings.iterations {
             let s = self.step(target)?;
@@ -150,7 +150,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
         self.settings.anneal_from + (1.0 - self.settings.anneal_from) * f
     }
 
-    fn eval<T: PopulationTarget>(&self, target: &T, x: &[f64], temp: f64) -> Result<(Vec<f64>, Vec<f64>), SamplerError> {
+    fn eval<T: Target + ?Sized>(&self, target: &T, x: &[f64], temp: f64) -> Result<(Vec<f64>, Vec<f64>), SamplerError> {
         let b = x.len() / N;
         let (mut lp, mut grad) = (vec![0.0; b], vec![0.0; b * N]);
         target.logp_grad_batch(x, &mut lp, &mut grad)?;
@@ -167,7 +167,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
     /// ∇U at the taped positions `x` (values `xv`, gradient of ln π `grad`): a constant, or with
     /// [`TrainSettings::curvature`] `sg(∇U) + H·(x − sg(x))`, H the Hessian of U by central
     /// differences of the gradient (the value is unchanged; the training gradient sees H).
-    fn grad_u<T: PopulationTarget>(&self, tp: &mut Tp<D>, target: &T, x: &Rows<N, D>, xv: Vec<f64>, grad: &[f64], temp: f64) -> Result<Rows<N, D>, SamplerError> {
+    fn grad_u<T: Target + ?Sized>(&self, tp: &mut Tp<D>, target: &T, x: &Rows<N, D>, xv: Vec<f64>, grad: &[f64], temp: f64) -> Result<Rows<N, D>, SamplerError> {
         let b = grad.len() / N;
         let gu: Rows<N, D> = self.rows(grad.iter().map(|g| -g).collect());
         if !self.settings.curvature {
@@ -210,7 +210,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
     }
 
     /// One augmented leapfrog step (or its inverse) of the whole batch on the tape.
-    fn leapfrog<T: PopulationTarget>(&self, tp: &mut Tp<D>, target: &T, z: Batch<N, D>, t: usize, forward: bool, temp: f64) -> Result<Batch<N, D>, SamplerError> {
+    fn leapfrog<T: Target + ?Sized>(&self, tp: &mut Tp<D>, target: &T, z: Batch<N, D>, t: usize, forward: bool, temp: f64) -> Result<Batch<N, D>, SamplerError> {
         let b = z.lp.len();
         let shape = (b, Const::<N>);
         let eps = tp.op(&self.nets.log_eps, |l| l.exp().broadcast_like(&shape));
@@ -256,7 +256,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
 
     /// Proposals for the rows `x0, v0` (all in one direction); returns the per-row loss on the
     /// tape and the proposal's positions and acceptance probabilities as values.
-    fn proposals<T: PopulationTarget>(&self, tp: &mut Tp<D>, target: &T, x0: Vec<f64>, v0: Vec<f64>, forward: bool, temp: f64) -> Result<(Col<D>, Vec<f64>, Vec<f64>), SamplerError> {
+    fn proposals<T: Target + ?Sized>(&self, tp: &mut Tp<D>, target: &T, x0: Vec<f64>, v0: Vec<f64>, forward: bool, temp: f64) -> Result<(Col<D>, Vec<f64>, Vec<f64>), SamplerError> {
         let b = x0.len() / N;
         let (lp0, grad0) = self.eval(target, &x0, temp)?;
         let h0: Vec<f64> = (0..b).map(|i| -lp0[i] + 0.5 * v0[i * N..(i + 1) * N].iter().map(|v| v * v).sum::<f64>()).collect();
@@ -287,7 +287,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
 
     /// Loss of one batch `x0` (momenta and directions drawn here), summed with weight `w / batch`;
     /// returns it with the proposals' positions and acceptance probabilities in row order.
-    fn batch_loss<T: PopulationTarget>(&mut self, tp: &mut Tp<D>, target: &T, x0: &[f64], w: f64, temp: f64) -> Result<(Tensor<Rank0, f64, D>, Vec<f64>, Vec<f64>), SamplerError> {
+    fn batch_loss<T: Target + ?Sized>(&mut self, tp: &mut Tp<D>, target: &T, x0: &[f64], w: f64, temp: f64) -> Result<(Tensor<Rank0, f64, D>, Vec<f64>, Vec<f64>), SamplerError> {
         let b = x0.len() / N;
         let v0: Vec<f64> = (0..b * N).map(|_| self.rng.sample(StandardNormal)).collect();
         let dirs: Vec<bool> = (0..b).map(|_| self.rng.gen()).collect();
@@ -314,7 +314,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
     /// all in one direction, at temperature 1: their positions and acceptance probabilities. They
     /// equal [`super::propose`] with [`Trainer::networks`] (a check that the two implementations
     /// of the dynamics agree).
-    pub fn proposals_of<T: PopulationTarget>(&self, target: &T, x0: &[f64], v0: &[f64], forward: bool) -> Result<(Vec<f64>, Vec<f64>), SamplerError> {
+    pub fn proposals_of<T: Target + ?Sized>(&self, target: &T, x0: &[f64], v0: &[f64], forward: bool) -> Result<(Vec<f64>, Vec<f64>), SamplerError> {
         if target.dim() != N || x0.len() != v0.len() || x0.len() % N != 0 || x0.is_empty() {
             return Err(SamplerError::Setting { name: "proposals_of", detail: format!("needs a target of dimension {N} and equal, non-empty (B, {N}) positions and momenta") });
         }
@@ -327,7 +327,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
     /// temperature 1, and its gradient as computed for training, in the layout of [`Networks`]
     /// (the masks are copied). Where ∇U is constant the training gradient is exact, which is how
     /// it is checked against finite differences.
-    pub fn loss_and_gradient<T: PopulationTarget>(&self, target: &T, x0: &[f64], v0: &[f64], forward: bool) -> Result<(f64, Networks), SamplerError> {
+    pub fn loss_and_gradient<T: Target + ?Sized>(&self, target: &T, x0: &[f64], v0: &[f64], forward: bool) -> Result<(f64, Networks), SamplerError> {
         if target.dim() != N || x0.len() != v0.len() || x0.len() % N != 0 || x0.is_empty() {
             return Err(SamplerError::Setting { name: "loss_and_gradient", detail: format!("needs a target of dimension {N} and equal, non-empty (B, {N}) positions and momenta") });
         }
@@ -351,7 +351,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
     }
 
     /// One Adam step of Alg. 1; moves the persistent chains by the Metropolis test.
-    pub fn step<T: PopulationTarget>(&mut self, target: &T) -> Result<TrainStats, SamplerError> {
+    pub fn step<T: Target + ?Sized>(&mut self, target: &T) -> Result<TrainStats, SamplerError> {
         if target.dim() != N {
             return Err(SamplerError::Setting { name: "target", detail: format!("has dimension {}, the trainer is built for {N}", target.dim()) });
         }

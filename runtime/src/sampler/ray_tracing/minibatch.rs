@@ -1,6 +1,6 @@
 //! Stochastic gradients for the ray tracing sampler (`docs/algorithms.md` §1.10): every gradient
 //! evaluation of a trajectory sees a fresh minibatch, `log prior + (N/B)·Σ_{batch} log p(y_i | θ)`
-//! ([`MinibatchTarget`]), in the order of a [`Batches`] schedule drawn from the chain's random
+//! ([`Target::logp_grad_minibatch`]), in the order of a [`Batches`] schedule drawn from the chain's random
 //! stream. The update is the exact-gradient one fed the noisy gradient, with no friction or noise
 //! correction: at constant speed the noise can only turn the ray, not heat it (§2.11.3).
 //!
@@ -10,7 +10,8 @@
 //! gradients (leapfrog, momentum redrawn per trajectory), the comparison the paper makes.
 
 use super::Density;
-use crate::sampler::minibatch::{Batches, MinibatchTarget, Order};
+use crate::sampler::minibatch::{Batches, Order};
+use crate::target::Target;
 use crate::sampler::SamplerError;
 use rand_chacha::ChaCha8Rng;
 
@@ -48,7 +49,7 @@ impl MinibatchSettings {
 
 /// The target evaluated on the next batch of the schedule at every call.
 pub(crate) struct Minibatched<'a> {
-    target: &'a dyn MinibatchTarget,
+    target: &'a dyn Target,
     batches: Batches,
     rng: ChaCha8Rng,
 }
@@ -56,10 +57,9 @@ pub(crate) struct Minibatched<'a> {
 impl<'a> Minibatched<'a> {
     /// Checks that the target is indexed by observation and the batch size fits; `rng` is the
     /// batch stream (seeded from the chain's stream).
-    pub(crate) fn new(target: Option<&'a dyn MinibatchTarget>, settings: &MinibatchSettings, rng: ChaCha8Rng) -> Result<Self, SamplerError> {
-        let detail = "minibatches need a target indexed by observation: a model with #[model(observations(x, y))], or a MinibatchTarget";
-        let target = target.ok_or_else(|| SamplerError::Setting { name: "minibatch", detail: detail.into() })?;
-        let n = target.n_obs().ok_or_else(|| SamplerError::Setting { name: "minibatch", detail: format!("the model has no observations: {detail}") })?;
+    pub(crate) fn new(target: &'a dyn Target, settings: &MinibatchSettings, rng: ChaCha8Rng) -> Result<Self, SamplerError> {
+        let detail = "minibatches need a target indexed by observation: a model with #[model(observations(x, y))], or a Target with observations() and logp_grad_minibatch";
+        let n = target.observations().ok_or_else(|| SamplerError::Setting { name: "minibatch", detail: detail.into() })?;
         let batches = Batches::new(n, settings.batch_size, settings.order)?;
         Ok(Self { target, batches, rng })
     }

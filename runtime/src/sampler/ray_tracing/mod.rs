@@ -39,7 +39,7 @@ pub use minibatch::MinibatchSettings;
 pub use weighting::{WeightFn, Weighting};
 
 use super::adapt::DualAveraging;
-use super::target::Target;
+use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use minibatch::Minibatched;
 use rand::{Rng, SeedableRng};
@@ -740,7 +740,7 @@ impl Sampler for RayTracing {
         let v: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
         let density: Box<dyn Density + Send + 't> = match &self.minibatch {
             // the batch schedule draws from its own stream, seeded from the chain's
-            Some(m) => Box::new(Minibatched::new(target.as_minibatch(), m, ChaCha8Rng::seed_from_u64(rng.gen()))?),
+            Some(m) => Box::new(Minibatched::new(target, m, ChaCha8Rng::seed_from_u64(rng.gen()))?),
             None => Box::new(Weighted::new(target, &self.weighting)),
         };
         let mut density = Scaled { inner: density, scale: vec![1.0; d], x: vec![0.0; d] };

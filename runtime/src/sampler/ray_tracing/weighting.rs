@@ -17,7 +17,7 @@
 //!   `n_steps·Δt` (one density evaluation per proposal).
 
 use super::Density;
-use crate::sampler::target::Target;
+use crate::target::Target;
 use crate::sampler::SamplerError;
 use std::sync::Arc;
 

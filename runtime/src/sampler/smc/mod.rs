@@ -22,16 +22,15 @@
 
 mod moves;
 mod resampling;
-mod target;
 
 pub use moves::{hmc_step, Move};
 pub use resampling::Resampling;
-pub use target::{Parts, SmcTarget};
 
 use super::draws::{ChainDraws, Draws};
 use super::driver::chain_rng;
 use super::SamplerError;
 use crate::error::ModelError;
+use crate::target::Target;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
@@ -298,8 +297,8 @@ impl Particles {
 }
 
 /// Runs SMC on `target`: `smc.runs` independent runs in parallel.
-pub fn run_smc<T: SmcTarget>(smc: &Smc, target: &T) -> Result<SmcOutput, SamplerError> {
-    smc.validate(target.n_obs())?;
+pub fn run_smc<T: Target + ?Sized>(smc: &Smc, target: &T) -> Result<SmcOutput, SamplerError> {
+    smc.validate(target.observations())?;
     let runs: Vec<SmcRun> = (0..smc.runs).into_par_iter().map(|r| run_one(smc, target, &mut chain_rng(smc.seed, r))).collect::<Result<_, _>>()?;
     let logz: Vec<f64> = runs.iter().map(|r| r.log_evidence).collect();
     let nr = logz.len() as f64;
@@ -311,9 +310,9 @@ pub fn run_smc<T: SmcTarget>(smc: &Smc, target: &T) -> Result<SmcOutput, Sampler
     for run in &runs {
         let d = target.dim();
         let mut chain = ChainDraws { step_size: run.stages.last().map_or(f64::NAN, |s| s.step_size), ..Default::default() };
-        let parts = target.parts(&run.particles, None, 1.0, None)?;
+        let parts = target.logp_parts(&run.particles, None, 1.0, None)?;
         for j in 0..smc.particles {
-            chain.values.extend(target.constrain(&run.particles[j * d..(j + 1) * d])?);
+            chain.values.extend(target.output_values(&run.particles[j * d..(j + 1) * d])?);
             chain.lp.push(parts.log_prior[j] + parts.log_likelihood[j]);
             chain.stats.push(run.log_weights[j]);
         }
@@ -346,17 +345,17 @@ fn model_err(e: ModelError) -> SamplerError {
 /// Stages after which a run gives up (adaptive tempering with a degenerate likelihood).
 const MAX_STAGES: usize = 100_000;
 
-fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<SmcRun, SamplerError> {
+fn run_one<T: Target + ?Sized>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<SmcRun, SamplerError> {
     let (n, d) = (smc.particles, target.dim());
-    let n_total = target.n_obs().unwrap_or(0);
+    let n_total = target.observations().unwrap_or(0);
     let data = matches!(smc.schedule, Schedule::Data { .. });
     let mut q = Vec::with_capacity(n * d);
     for _ in 0..n {
-        q.extend(target.sample_prior(rng).map_err(model_err)?);
+        q.extend(target.prior_draw(rng).map_err(model_err)?);
     }
     // the likelihood in the current target: all data when tempering, none yet for data annealing
-    let first = if data { vec![0.0; n] } else { target.parts(&q, None, 0.0, None)?.log_likelihood };
-    let log_prior = target.parts(&q, None, 0.0, None)?.log_prior;
+    let first = if data { vec![0.0; n] } else { target.logp_parts(&q, None, 0.0, None)?.log_likelihood };
+    let log_prior = target.logp_parts(&q, None, 0.0, None)?.log_prior;
     let mut ps = Particles { n, d, q, log_prior, loglik: first, log_w: vec![-(n as f64).ln(); n] };
     let (mut lambda, mut seen, mut logz) = (0.0f64, 0usize, 0.0);
     let mut tau = 0.5 * (d as f64).powf(-1.0 / 3.0);
@@ -384,7 +383,7 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
                 let packet: Vec<usize> = (seen..(seen + batch).min(n_total)).collect();
                 seen += packet.len();
                 lambda = seen as f64 / n_total as f64;
-                let l = target.parts(&ps.q, Some(&packet), 1.0, None)?.log_likelihood;
+                let l = target.logp_parts(&ps.q, Some(&packet), 1.0, None)?.log_likelihood;
                 l.iter().map(|l| increment(1.0, *l)).collect()
             }
         };
@@ -407,14 +406,14 @@ fn run_one<T: SmcTarget>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<
         let mut grad = vec![0.0; n * d];
         let (mut acc_sum, mut divergent) = (0.0, 0);
         if smc.moves > 0 || data {
-            let parts = target.parts(&ps.q, obs.as_deref(), weight, if smc.moves > 0 { Some(&mut grad) } else { None })?;
+            let parts = target.logp_parts(&ps.q, obs.as_deref(), weight, if smc.moves > 0 { Some(&mut grad) } else { None })?;
             ps.loglik = parts.log_likelihood;
         }
         let mut lp: Vec<f64> = ps.log_prior.iter().zip(&ps.loglik).map(|(p, l)| p + weight * l).collect();
         for _ in 0..smc.moves {
             let mut aux: Vec<f64> = ps.loglik.clone();
             let info = smc.kernel.step(&mut ps.q, &mut lp, &mut grad, &mut aux, tau, &precond, rng, |q, lp, g, ll| {
-                let parts = target.parts(q, obs.as_deref(), weight, Some(g))?;
+                let parts = target.logp_parts(q, obs.as_deref(), weight, Some(g))?;
                 for j in 0..lp.len() {
                     lp[j] = parts.log_prior[j] + weight * parts.log_likelihood[j];
                     if lp[j].is_nan() {
