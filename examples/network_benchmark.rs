@@ -68,7 +68,7 @@ fn tokens(n: usize, vocab: usize) -> Vec<usize> {
 /// Ray tracing as the paper runs networks: minibatch gradients, no Metropolis test, the default
 /// step `dt = 0.001·sqrt(1000/D)`.
 fn minibatch_rays(d: usize, batch: usize, n_steps: usize) -> RayTracing {
-    RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps, metropolis: false, minibatch: Some(MinibatchSettings::new(batch)), ..Default::default() }
+    RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps, metropolis: false, minibatch: Some(MinibatchSettings::new(batch)), ..Default::default() }
 }
 
 macro_rules! benchmark {
@@ -78,7 +78,7 @@ macro_rules! benchmark {
         let (x, y) = regression_data();
         let reg = NetworkRegression::<Regression, 1, $elem, _>::new(dev.clone(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
         let d = reg.dim();
-        let exact = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let exact = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
         let row = Bench { name: "(a) 1-50-50-1, 50 points", sampler: exact.clone(), chains: $chains, trajectories: 20, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run(&reg, 1)?;
         println!("{row}");
         // the same posterior as a #[model] with a batched MLP, all chains in lockstep (f64)
@@ -90,14 +90,14 @@ macro_rules! benchmark {
         println!("{row}");
         // the same network with every chain's state on the device (f32)
         let on_device = NetworkRegression::<Regression, 1, f32, _>::new($device, &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
-        let rays = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let rays = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
         let mut row = Bench { name: &format!("(a) device driver, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
         row.device_mib = $device_mib();
         println!("{row}");
         drop(on_device);
         // and as an MLP whose 1,000 weight rows are one batched product per layer
         let on_device = snell::nn::MlpRegression::<f32, _>::new($device, &mlp, &x, &y, Noise::Gamma { shape: 2.0, rate: 1.0 })?;
-        let rays = RayTracing { dt: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let rays = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
         let mut row = Bench { name: &format!("(a) batched MLP, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
         row.device_mib = $device_mib();
         println!("{row}");

@@ -16,7 +16,7 @@ use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{NetworkRegression, Noise, WeightPrior};
 use snell::sampler::population::run_ray_tracing_population;
 use snell::target::Target;
-use snell::backend::network::{LocalBuilder, LocalDevice};
+use snell::nn::module::{LocalBuilder, LocalDevice};
 use snell::sampler::ray_tracing::device::{Cpu, DeviceDensity, DeviceFloat, DeviceGaussian, DeviceRayTracing, DfdxDevice};
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{Draws, RunConfig};
@@ -61,7 +61,7 @@ fn compare<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>, H: Target>(
     let hst = run_ray_tracing_population(rt, host, cfg).unwrap();
     let host_secs = t.elapsed().as_secs_f64();
     let (d, h) = (rates(&dev, rt, cfg, dev_secs), rates(&hst, rt, cfg, host_secs));
-    println!("{name}: {} chains, {} warmup + {} draws, dt₀ {}, {} steps", cfg.chains, cfg.warmup, cfg.draws, rt.dt, rt.n_steps);
+    println!("{name}: {} chains, {} warmup + {} draws, dt₀ {}, {} steps", cfg.chains, cfg.warmup, cfg.draws, rt.step_size, rt.n_steps);
     println!("  {:<14} {:>8} {:>8} {:>12} {:>14} {:>10} {:>8}", "driver", "seconds", "accept", "steps/s", "gradients/s", "ESS/s", "dt");
     for (label, draws, secs, r) in [("device", &dev, dev_secs, d), ("host lockstep", &hst, host_secs, h)] {
         let dt = draws.chains.iter().map(|c| c.step_size).sum::<f64>() / draws.chains.len() as f64;

@@ -9,7 +9,7 @@ use rand_distr::StandardNormal;
 use snell::diagnostics::ess_known_moments;
 use snell::sampler::hmc::transition as hmc_transition;
 use snell::sampler::metric::Metric;
-use snell::sampler::nuts::{Point, TransitionParams};
+use snell::sampler::phase_space::{Point, TransitionParams};
 use snell::sampler::SamplerError;
 use snell::target::{FnDensity, Target};
 
@@ -144,7 +144,7 @@ pub fn rough_well(dim: usize, eta: f64) -> Known {
 /// adaptation) started from `inits`, `draws` transitions each, as row-major `(draws, n)` per chain.
 pub fn hmc_chains(target: &dyn Target, inits: &[Vec<f64>], step_size: f64, n_steps: usize, draws: usize, seed: u64) -> Result<Vec<Vec<f64>>, SamplerError> {
     let d = target.dim();
-    let params = TransitionParams { step_size, metric: Metric::unit(d), max_depth: 0, max_delta_h: 1000.0 };
+    let params = TransitionParams { step_size, metric: Metric::unit(d), max_depth: 0, max_energy_error: 1000.0 };
     inits
         .iter()
         .enumerate()

@@ -14,7 +14,7 @@ use snell::sampler::l2hmc::dynamics::{backward_step, forward_step};
 use snell::sampler::l2hmc::net::masks;
 use snell::sampler::l2hmc::{load_networks, propose, L2hmc, Networks, State, TrainSettings, Trainer};
 use snell::sampler::metric::Metric;
-use snell::sampler::nuts::Point;
+use snell::sampler::phase_space::Point;
 use snell::sampler::{run, RunConfig, SamplerError};
 use snell::target::{FnDensity, Target};
 use snell_examples::energy_targets::{correlated_gaussian, hmc_grid, ill_conditioned_gaussian};

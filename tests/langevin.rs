@@ -16,7 +16,7 @@ use snell::prelude::*;
 use snell::sampler::langevin::{baoab_step, Baoab, LangevinParams};
 use snell::sampler::mala::Mala;
 use snell::sampler::map::{find_map, Adam};
-use snell::sampler::nuts::Point;
+use snell::sampler::phase_space::Point;
 use snell::sampler::sgld::{Sgld, StepSchedule};
 use snell::sampler::{run, Order, RunConfig, SamplerError};
 
@@ -31,7 +31,7 @@ fn mean_bm(x: &[f64], batch: usize) -> (f64, f64) {
 /// Position variance and end-of-step ⟨p²⟩/m of BAOAB on N(0, 1) (with their standard errors).
 fn baoab_moments(dt: f64, steps: usize, seed: u64) -> ((f64, f64), (f64, f64)) {
     let target = std_normal(1);
-    let params = LangevinParams { dt, gamma: 1.0, mass: 1.0, beta: 1.0 };
+    let params = LangevinParams { step_size: dt, gamma: 1.0, mass: 1.0, beta: 1.0 };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut z = Point::new(&target, vec![0.3]).unwrap();
     params.draw_momentum(&mut rng, &mut z.p);
@@ -67,7 +67,7 @@ fn baoab_is_exact_in_position_and_second_order_in_momentum_on_a_gaussian() {
 fn baoab_sampler_with_burn_in_and_production_recovers_a_gaussian() {
     let d = 3;
     let target = std_normal(d);
-    let sampler = Baoab { burn_in: LangevinParams { dt: 0.2, gamma: 10.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { dt: 0.4, gamma: 1.0, mass: 1.0, beta: 1.0 } };
+    let sampler = Baoab { burn_in: LangevinParams { step_size: 0.2, gamma: 10.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { step_size: 0.4, gamma: 1.0, mass: 1.0, beta: 1.0 } };
     let cfg = RunConfig { chains: 4, warmup: 500, draws: 5000, seed: 3, init: Some(vec![vec![3.0; d]]) };
     let draws = run(&sampler, &target, &cfg).unwrap();
     assert_eq!(draws.divergences(), 0);
@@ -166,8 +166,8 @@ fn adam_finds_the_closed_form_mode_and_starts_a_sampler() {
 fn bad_langevin_settings_are_errors() {
     let target = std_normal(2);
     let cfg = RunConfig { chains: 1, warmup: 10, draws: 10, seed: 0, init: None };
-    let ok = LangevinParams { dt: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 };
-    for (bad, name) in [(LangevinParams { dt: 0.0, ..ok }, "dt"), (LangevinParams { gamma: -1.0, ..ok }, "gamma"), (LangevinParams { mass: f64::NAN, ..ok }, "mass"), (LangevinParams { beta: 0.0, ..ok }, "beta")] {
+    let ok = LangevinParams { step_size: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 };
+    for (bad, name) in [(LangevinParams { step_size: 0.0, ..ok }, "step_size"), (LangevinParams { gamma: -1.0, ..ok }, "gamma"), (LangevinParams { mass: f64::NAN, ..ok }, "mass"), (LangevinParams { beta: 0.0, ..ok }, "beta")] {
         assert!(matches!(run(&Baoab { burn_in: ok, production: bad }, &target, &cfg), Err(SamplerError::Setting { name: n, .. }) if n == name));
     }
     let sgld = Sgld { batch_size: 0, order: Order::Shuffled, schedule: StepSchedule::Constant(0.1) };
@@ -180,7 +180,7 @@ fn bad_langevin_settings_are_errors() {
         g[0] = -q[0];
         if q[0].abs() > 1.0 { f64::NEG_INFINITY } else { -0.5 * q[0] * q[0] }
     });
-    let draws = run(&Baoab::constant(LangevinParams { dt: 0.5, ..ok }), &wall, &RunConfig { chains: 1, warmup: 0, draws: 2000, seed: 1, init: Some(vec![vec![0.0]]) }).unwrap();
+    let draws = run(&Baoab::constant(LangevinParams { step_size: 0.5, ..ok }), &wall, &RunConfig { chains: 1, warmup: 0, draws: 2000, seed: 1, init: Some(vec![vec![0.0]]) }).unwrap();
     assert!(draws.divergences() > 0);
     assert!(draws.param("x.1").unwrap()[0].iter().all(|x| x.abs() <= 1.0));
 }
@@ -195,7 +195,7 @@ fn beta_binomial(k: &[f64], n: &[f64]) {
 #[test]
 fn baoab_recovers_the_beta_binomial_posterior_mean() {
     let model = BetaBinomial::new(&[5.0], &[50.0]).unwrap();
-    let sampler = Baoab { burn_in: LangevinParams { dt: 0.05, gamma: 10.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { dt: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 } };
+    let sampler = Baoab { burn_in: LangevinParams { step_size: 0.05, gamma: 10.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { step_size: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 } };
     let cfg = RunConfig { chains: 4, warmup: 1000, draws: 20_000, seed: 11, init: None };
     let draws = run(&sampler, &model, &cfg).unwrap();
     let r = draws.summary().row("p").unwrap().clone();

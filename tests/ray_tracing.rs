@@ -193,10 +193,10 @@ fn leaves_a_100d_standard_normal_invariant() {
     let settings = [
         ("dkd", RayTracing::default()),
         ("kdk", RayTracing { integrator: Integrator::Kdk, ..Default::default() }),
-        ("omelyan", RayTracing { integrator: Integrator::Omelyan, dt: 0.5, n_steps: 3, ..Default::default() }),
+        ("omelyan", RayTracing { integrator: Integrator::Omelyan, step_size: 0.5, n_steps: 3, ..Default::default() }),
         ("rdkd", RayTracing { integrator: Integrator::Rdkd, ..Default::default() }),
         // §1.16 item 5: partial refresh, persistent v negated on rejection
-        ("partial refresh", RayTracing { dt: 0.3, n_steps: 10, full_refresh: false, refresh_rate: 1.0, ..Default::default() }),
+        ("partial refresh", RayTracing { step_size: 0.3, n_steps: 10, full_refresh: false, refresh_rate: 1.0, ..Default::default() }),
     ];
     for (k, (name, rt)) in settings.iter().enumerate() {
         let cfg = RunConfig { chains, warmup: 0, draws: 20, seed: 10 + k as u64, init: Some(exact_inits(chains, d, 100 + k as u64)) };
@@ -314,8 +314,8 @@ fn bad_settings_are_errors() {
     let target = std_normal(3);
     let cfg = RunConfig { chains: 1, warmup: 10, draws: 10, ..Default::default() };
     let err = |rt: RayTracing| run(&rt, &target, &cfg).unwrap_err();
-    assert!(matches!(err(RayTracing { dt: 0.0, ..Default::default() }), SamplerError::Setting { name: "dt", .. }));
-    assert!(matches!(err(RayTracing { dt: -1.0, ..Default::default() }), SamplerError::Setting { name: "dt", .. }));
+    assert!(matches!(err(RayTracing { step_size: 0.0, ..Default::default() }), SamplerError::Setting { name: "step_size", .. }));
+    assert!(matches!(err(RayTracing { step_size: -1.0, ..Default::default() }), SamplerError::Setting { name: "step_size", .. }));
     assert!(matches!(err(RayTracing { n_steps: 0, ..Default::default() }), SamplerError::Setting { name: "n_steps", .. }));
     assert!(matches!(err(RayTracing { full_refresh: false, ..Default::default() }), SamplerError::Setting { name: "refresh_rate", .. }));
     assert!(matches!(err(RayTracing { refresh_rate: -1.0, ..Default::default() }), SamplerError::Setting { name: "refresh_rate", .. }));
@@ -352,7 +352,7 @@ fn warmup_tunes_dt_from_a_bad_start_and_then_freezes_it() {
     let d = 100;
     let target = std_normal(d);
     for (k, dt0) in [0.01, 3.0].into_iter().enumerate() {
-        let rt = RayTracing { dt: dt0, ..Default::default() };
+        let rt = RayTracing { step_size: dt0, ..Default::default() };
         let draws = run(&rt, &target, &RunConfig { chains: 4, warmup: 500, draws: 300, seed: 60 + k as u64, init: None }).unwrap();
         let acc = mean(&draws.stat("accept_stat__").unwrap().concat());
         let steps = draws.stat("stepsize__").unwrap();

@@ -138,9 +138,9 @@ fn leaves_a_100d_standard_normal_invariant() {
     let (mean, sd) = (vec![0.0; d], vec![1.0; d]);
     let settings = [
         ("dkd", RayTracing::default()),
-        ("omelyan", RayTracing { integrator: Integrator::Omelyan, dt: 0.5, n_steps: 3, ..Default::default() }),
+        ("omelyan", RayTracing { integrator: Integrator::Omelyan, step_size: 0.5, n_steps: 3, ..Default::default() }),
         ("rdkd", RayTracing { integrator: Integrator::Rdkd, ..Default::default() }),
-        ("partial refresh", RayTracing { dt: 0.3, n_steps: 10, full_refresh: false, refresh_rate: 1.0, ..Default::default() }),
+        ("partial refresh", RayTracing { step_size: 0.3, n_steps: 10, full_refresh: false, refresh_rate: 1.0, ..Default::default() }),
     ];
     for (k, (name, rt)) in settings.into_iter().enumerate() {
         let target = DeviceGaussian::<f64, Cpu>::new(Cpu::seed_from_u64(k as u64), &mean, &vec![1.0; d]).unwrap();
@@ -166,7 +166,7 @@ fn leaves_an_ill_conditioned_gaussian_invariant_and_the_checks_have_power() {
     let inits = exact_draws(chains, &mean, &sd, 7);
     let cfg = RunConfig { chains, warmup: 0, draws: 15, seed: 5, init: Some(inits.clone()) };
     // a step that turns the narrowest coordinates by ≈ 0.3 rad
-    let rt = RayTracing { dt: 0.03, n_steps: 8, ..Default::default() };
+    let rt = RayTracing { step_size: 0.03, n_steps: 8, ..Default::default() };
     let draws = DeviceRayTracing::new(rt.clone()).run(&target, &cfg).unwrap();
     check_invariance(&draws, &mean, &sd);
     let acc = mean_stat(&draws, "accept_stat__");
@@ -176,7 +176,7 @@ fn leaves_an_ill_conditioned_gaussian_invariant_and_the_checks_have_power() {
     let wrong = DeviceRayTracing::new(rt.clone()).run(&wide, &cfg).unwrap();
     assert!(std::panic::catch_unwind(|| check_invariance(&wrong, &mean, &sd)).is_err(), "the check passed draws of a wrong density");
     // power 2: a big step is exact with the Metropolis test and biased without it
-    let big = RayTracing { dt: 0.3, n_steps: 8, ..Default::default() };
+    let big = RayTracing { step_size: 0.3, n_steps: 8, ..Default::default() };
     let tested = DeviceRayTracing::new(big.clone()).run(&target, &cfg).unwrap();
     check_invariance(&tested, &mean, &sd);
     let untested = DeviceRayTracing::new(RayTracing { metropolis: false, ..big }).run(&target, &cfg).unwrap();
@@ -190,7 +190,7 @@ fn warmup_tunes_the_shared_step_and_draws_work_with_the_summaries() {
     let target = DeviceGaussian::<f64, Cpu>::new(Cpu::seed_from_u64(9), &vec![1.0; d], &vec![4.0; d]).unwrap();
     // from a step 20 times too small; dual averaging's final average overshoots the target
     // acceptance on this Gaussian after short warmups (the host sampler too: 0.83 after 500)
-    let rt = RayTracing { dt: 0.02, ..Default::default() };
+    let rt = RayTracing { step_size: 0.02, ..Default::default() };
     let draws = DeviceRayTracing::new(rt.clone()).run(&target, &RunConfig { chains: 16, warmup: 2000, draws: 200, seed: 2, init: None }).unwrap();
     let acc = mean_stat(&draws, "accept_stat__");
     let dt = draws.chains[0].step_size;
@@ -272,8 +272,8 @@ fn bad_settings_are_errors() {
         e => panic!("unexpected error {e}"),
     };
     let rt = |rt: RayTracing| DeviceRayTracing::new(rt);
-    assert_eq!(setting(err(rt(RayTracing { dt: 0.0, ..Default::default() }), &cfg)), "dt");
-    assert_eq!(setting(err(rt(RayTracing { dt: -0.5, ..Default::default() }), &cfg)), "dt");
+    assert_eq!(setting(err(rt(RayTracing { step_size: 0.0, ..Default::default() }), &cfg)), "step_size");
+    assert_eq!(setting(err(rt(RayTracing { step_size: -0.5, ..Default::default() }), &cfg)), "step_size");
     assert_eq!(setting(err(rt(RayTracing { n_steps: 0, ..Default::default() }), &cfg)), "n_steps");
     assert_eq!(setting(err(rt(RayTracing { metric: true, ..Default::default() }), &cfg)), "metric");
     assert_eq!(setting(err(DeviceRayTracing { thin: 0, ..rt(RayTracing::default()) }, &cfg)), "thin");
@@ -330,7 +330,7 @@ mod network {
     #[test]
     fn the_device_sampler_runs_a_network_regression() {
         let target = regression(Noise::Gamma { shape: 2.0, rate: 10.0 });
-        let rt = RayTracing { dt: 0.05, n_steps: 10, ..Default::default() };
+        let rt = RayTracing { step_size: 0.05, n_steps: 10, ..Default::default() };
         let draws = DeviceRayTracing::new(rt).run(&target, &RunConfig { chains: 8, warmup: 150, draws: 50, seed: 3, init: None }).unwrap();
         assert_eq!(draws.names.last().unwrap(), "sigma");
         let acc = mean_stat(&draws, "accept_stat__");

@@ -13,7 +13,7 @@ use rand_distr::StandardNormal;
 use snell::target::Target;
 use snell::sampler::hmc;
 use snell::sampler::metric::Metric;
-use snell::sampler::nuts::{Point, TransitionParams};
+use snell::sampler::phase_space::{Point, TransitionParams};
 use snell::sampler::population::run_ray_tracing_population;
 use snell::sampler::ray_tracing::{integrate_weighted, transition, Integrator, RayState, RayTracing, Weighting};
 use snell::sampler::{run, RunConfig, SamplerError};
@@ -71,7 +71,7 @@ fn hmc_weighting_gives_static_hmc_draws() {
     let target = quartic(d);
     let (eps, steps) = (0.3, 7);
     let rt = RayTracing { weighting: Weighting::Hmc, integrator: Integrator::Kdk, ..RayTracing::new(eps, steps) };
-    let params = TransitionParams { step_size: eps, metric: Metric::unit(d), max_depth: 0, max_delta_h: 1000.0 };
+    let params = TransitionParams { step_size: eps, metric: Metric::unit(d), max_depth: 0, max_energy_error: 1000.0 };
     let x0: Vec<f64> = (0..d).map(|i| 0.1 * i as f64 - 0.4).collect();
     let (mut r1, mut r2) = (ChaCha8Rng::seed_from_u64(2), ChaCha8Rng::seed_from_u64(2));
     let mut s = RayState::weighted(&target, &Weighting::Hmc, x0.clone(), vec![0.0; d]).unwrap();

@@ -47,7 +47,7 @@ fn leaves_an_ill_conditioned_100d_gaussian_invariant_with_the_adapted_step() {
     let chains = 64;
     let mut rng = ChaCha8Rng::seed_from_u64(71);
     let inits: Vec<Vec<f64>> = (0..chains).map(|_| sd.iter().map(|s| { let z: f64 = StandardNormal.sample(&mut rng); s * z }).collect()).collect();
-    let draws = run(&RayTracing { dt, ..rt }, &target, &RunConfig { chains, warmup: 0, draws: 40, seed: 72, init: Some(inits) }).unwrap();
+    let draws = run(&RayTracing { step_size: dt, ..rt }, &target, &RunConfig { chains, warmup: 0, draws: 40, seed: 72, init: Some(inits) }).unwrap();
     let acc = mean(&draws.stat("accept_stat__").unwrap().concat());
     eprintln!("acceptance {acc:.3}, {} divergences", draws.divergences());
     assert!(acc > 0.5, "acceptance {acc}");

@@ -4,16 +4,15 @@
 //! [`Backend`], applied to 2-D tensors of shape `(rows, cols)`. `rows` is either 1 (a value shared by
 //! the whole population, e.g. data) or `P` (one row per population member); `cols` is 1 for scalars
 //! or the length of a vector. Broadcasting, shapes and the choice of operations are decided above this
-//! trait (in [`crate::value`]), so a backend only has to execute them and differentiate them.
+//! trait (in `snell::value`), so a backend only has to execute them and differentiate them.
 //!
-//! The first backend is dfdx ([`Dfdx`], CPU by default, CUDA behind the `cuda` feature). A second one
-//! (e.g. a scalar reverse-mode tape for small models, where dfdx's per-op cost dominates) implements
-//! this trait and nothing else changes: neither the code that `#[model]` generates nor the samplers.
+//! Two backends implement it: [`Native`], snell's own CPU tape in f64 (the default: dfdx's per-op
+//! cost dominates small models), and dfdx ([`Dfdx`]: `Cpu64`, `Cpu32`, and `Cuda64`/`Cuda32` behind
+//! the `cuda` feature). This module is the only place that names dfdx's tensors and tapes for model
+//! evaluation; nothing here knows of samplers or networks, which sit above it.
 
-pub mod device;
 mod dfdx_backend;
 mod native;
-pub mod network;
 
 pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem};
 pub use native::Native;
@@ -73,9 +72,9 @@ pub enum Scalar {
 
 /// A function of a whole row that the backend does not know, computed on the host with its own
 /// vector–Jacobian product: the hook through which a dfdx network runs inside a model
-/// ([`crate::nn::Network`]). Rows are population members: `forward` maps each row of `x` (`rows ×
-/// in_cols`, row-major) to a row of `out_cols()` values, and `vjp` pulls an output gradient `g`
-/// (`rows × out_cols`) back to `x`.
+/// (`snell::nn::Network`) or a Gaussian-process factorisation. Rows are population members:
+/// `forward` maps each row of `x` (`rows × in_cols`, row-major) to a row of `out_cols()` values,
+/// and `vjp` pulls an output gradient `g` (`rows × out_cols`) back to `x`.
 pub trait HostFunction {
     /// What to call the function in messages.
     fn name(&self) -> String;

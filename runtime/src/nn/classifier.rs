@@ -1,8 +1,8 @@
 //! [`NetworkClassifier`]: a network whose `K` outputs are the logits of a categorical likelihood.
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
-use crate::backend::device::DevicePrior;
+use crate::nn::module::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
+use super::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;

@@ -4,8 +4,9 @@
 
 use super::regression::{check_data, constrain_noise, init_with_noise, names_with_noise};
 use super::{Mlp, Noise, Weights};
-use crate::backend::device::{DeviceMlp, DevicePrior};
-use crate::backend::network::LocalDevice;
+use super::device::DevicePrior;
+use super::device_mlp::DeviceMlp;
+use crate::nn::module::LocalDevice;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;

@@ -33,14 +33,17 @@
 //! ```
 
 mod classifier;
+mod device;
+mod device_mlp;
 mod mlp_regression;
+pub mod module;
 mod network;
 mod regression;
 mod sequence;
 mod sequence_network;
 mod weights;
 
-pub use crate::backend::network::{flatten, load, tensor_sizes};
+pub use module::{flatten, load, tensor_sizes};
 pub use classifier::NetworkClassifier;
 pub use mlp_regression::MlpRegression;
 /// dfdx's layer builders (`Linear`, `Tanh`, `ReLU`, `LayerNorm1D`, …), to declare networks with.

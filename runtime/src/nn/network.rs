@@ -2,7 +2,7 @@
 //! module) and [`Mlp`] (dense layers, batched over the population), sharing [`NetworkWeights`].
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{flatten, tensor_sizes, Buffers, DenseFunction, DenseMlp, MlpFunction, NetworkModule};
+use crate::nn::module::{flatten, tensor_sizes, Buffers, DenseFunction, DenseMlp, MlpFunction, NetworkModule};
 use crate::backend::{Backend, HostFunction};
 use crate::data::Matrix;
 use crate::error::ModelError;
@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use std::rc::Rc;
 use std::sync::Arc;
 
-pub use crate::backend::network::Activation;
+pub use crate::nn::module::Activation;
 
 /// The weights of a network as a parameter block: their number, tensor sizes, prior scales and
 /// starting values. [`Network`], [`Mlp`] and [`SequenceNetwork`](super::SequenceNetwork)

@@ -1,9 +1,9 @@
 //! [`NetworkRegression`]: a network with a Gaussian likelihood on one output.
 
 use super::{Bands, WeightPrior, Weights, HALF_LN_2PI};
-use crate::backend::network::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
+use crate::nn::module::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
 use dfdx::nn::BuildOnDevice;
-use crate::backend::device::DevicePrior;
+use super::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::data::Matrix;
 use crate::error::ModelError;

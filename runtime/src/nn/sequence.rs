@@ -3,8 +3,8 @@
 //! stream — the shape of a GPT-style language model.
 
 use super::{WeightPrior, Weights};
-use crate::backend::network::{DeviceSequenceModel, LocalDevice, LocalSequenceBuilder, NetworkDevice, SequenceBuilder};
-use crate::backend::device::DevicePrior;
+use crate::nn::module::{DeviceSequenceModel, LocalDevice, LocalSequenceBuilder, NetworkDevice, SequenceBuilder};
+use super::device::DevicePrior;
 use crate::backend::DfdxElem;
 use crate::error::ModelError;
 use crate::target::{logp_grad_rows, Target};

@@ -3,7 +3,7 @@
 //! [`Network`](super::Network).
 
 use super::{NetworkWeights, WeightPrior};
-use crate::backend::network::{flatten, tensor_sizes, SequenceModule, TokenFunction};
+use crate::nn::module::{flatten, tensor_sizes, SequenceModule, TokenFunction};
 use crate::backend::Backend;
 use crate::error::ModelError;
 use crate::value::Real;

@@ -7,7 +7,7 @@
 //!   a final fast buffer (50).
 
 use super::metric::Metric;
-use super::nuts::{Point, TransitionParams};
+use super::phase_space::{Point, TransitionParams};
 use crate::target::Target;
 use super::SamplerError;
 use rand::Rng;

@@ -3,7 +3,7 @@
 
 use super::adapt::{WindowedAdaptation, WindowedSettings};
 use super::metric::Metric;
-use super::nuts::{Point, TransitionParams};
+use super::phase_space::{Point, TransitionParams};
 use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
@@ -31,7 +31,7 @@ pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, z: &Point, params: &
     let mut divergent = false;
     for _ in 0..n_steps {
         x.leapfrog(target, &params.metric, params.step_size, &mut scratch)?;
-        if x.hamiltonian(&params.metric) - h0 > params.max_delta_h {
+        if x.hamiltonian(&params.metric) - h0 > params.max_energy_error {
             divergent = true;
             break;
         }
@@ -50,7 +50,7 @@ pub struct Hmc {
     /// Leapfrog steps per transition.
     pub n_steps: usize,
     /// Energy error that marks a divergence (1000).
-    pub max_delta_h: f64,
+    pub max_energy_error: f64,
     /// Warmup settings (step size towards the target acceptance, metric).
     pub adapt: WindowedSettings,
 }
@@ -58,7 +58,7 @@ pub struct Hmc {
 impl Hmc {
     /// HMC with `n_steps` leapfrog steps and default warmup.
     pub fn new(n_steps: usize) -> Self {
-        Self { n_steps, max_delta_h: 1000.0, adapt: WindowedSettings { target_accept: 0.65, ..Default::default() } }
+        Self { n_steps, max_energy_error: 1000.0, adapt: WindowedSettings { target_accept: 0.65, ..Default::default() } }
     }
 }
 
@@ -68,7 +68,7 @@ impl Hmc {
     pub(crate) fn begin<R: Rng>(&self, target: &dyn Target, position: Vec<f64>, warmup: usize, rng: &mut R) -> Result<(Point, TransitionParams, WindowedAdaptation), SamplerError> {
         let d = position.len();
         let mut z = Point::new(target, position)?;
-        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_delta_h: self.max_delta_h };
+        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_energy_error: self.max_energy_error };
         let adapt = WindowedAdaptation::begin(self.adapt.clone(), warmup, target, rng, &mut z, &mut params)?;
         Ok((z, params, adapt))
     }

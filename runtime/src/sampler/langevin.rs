@@ -7,7 +7,7 @@
 //! Gaussian targets). [`Baoab`] runs as a sampler with two settings, as the Bayesian neural net
 //! workflow does: a burn-in (high friction, large mass) during warmup, and a production setting.
 
-use super::nuts::Point;
+use super::phase_space::Point;
 use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
@@ -18,7 +18,7 @@ use rand_distr::StandardNormal;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LangevinParams {
     /// Time step.
-    pub dt: f64,
+    pub step_size: f64,
     /// Friction γ (0 gives Hamiltonian dynamics, ∞ overdamped).
     pub gamma: f64,
     /// Scalar mass m.
@@ -31,8 +31,8 @@ impl LangevinParams {
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), SamplerError> {
         let bad = |name, v: f64, what: &str| Err(SamplerError::Setting { name, detail: format!("must be {what}, got {v}") });
-        if !(self.dt > 0.0 && self.dt.is_finite()) {
-            return bad("dt", self.dt, "positive and finite");
+        if !(self.step_size > 0.0 && self.step_size.is_finite()) {
+            return bad("step_size", self.step_size, "positive and finite");
         }
         if !(self.gamma >= 0.0 && self.gamma.is_finite()) {
             return bad("gamma", self.gamma, "non-negative and finite");
@@ -62,7 +62,7 @@ impl LangevinParams {
 /// non-finite log density or gradient is undone (position restored, momentum redrawn) and
 /// reported as divergent (`true`).
 pub fn baoab_step<R: Rng>(target: &dyn Target, rng: &mut R, z: &mut Point, params: &LangevinParams) -> Result<bool, SamplerError> {
-    let (h, m) = (0.5 * params.dt, params.mass);
+    let (h, m) = (0.5 * params.step_size, params.mass);
     let start = (z.q.clone(), z.lp, z.grad.clone());
     for (p, g) in z.p.iter_mut().zip(&z.grad) {
         *p += h * g;
@@ -70,7 +70,7 @@ pub fn baoab_step<R: Rng>(target: &dyn Target, rng: &mut R, z: &mut Point, param
     for (q, p) in z.q.iter_mut().zip(&z.p) {
         *q += h * p / m;
     }
-    let e = (-params.gamma * params.dt).exp();
+    let e = (-params.gamma * params.step_size).exp();
     let s = ((1.0 - e * e) * m / params.beta).sqrt();
     for p in z.p.iter_mut() {
         *p = e * *p + s * rng.sample::<f64, _>(StandardNormal);
@@ -111,7 +111,7 @@ impl Default for Baoab {
     /// The Bayesian neural net workflow's settings: burn-in dt = 10⁻³, γ = 100, m = 10;
     /// production dt = 10⁻³, γ = 10, m = 1 (β = 1).
     fn default() -> Self {
-        Self { burn_in: LangevinParams { dt: 1e-3, gamma: 100.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { dt: 1e-3, gamma: 10.0, mass: 1.0, beta: 1.0 } }
+        Self { burn_in: LangevinParams { step_size: 1e-3, gamma: 100.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { step_size: 1e-3, gamma: 10.0, mass: 1.0, beta: 1.0 } }
     }
 }
 
@@ -132,7 +132,7 @@ impl Chain for BaoabChain<'_> {
             self.current = params;
         }
         let divergent = baoab_step(self.target, rng, &mut self.z, &params)?;
-        Ok(vec![params.dt, f64::from(u8::from(divergent)), -self.z.lp + params.kinetic(&self.z.p)])
+        Ok(vec![params.step_size, f64::from(u8::from(divergent)), -self.z.lp + params.kinetic(&self.z.p)])
     }
     fn position(&self) -> &[f64] {
         &self.z.q
@@ -144,7 +144,7 @@ impl Chain for BaoabChain<'_> {
         STAT_NAMES.to_vec()
     }
     fn step_size(&self) -> f64 {
-        self.settings.production.dt
+        self.settings.production.step_size
     }
     fn inv_metric(&self) -> Vec<f64> {
         vec![1.0 / self.settings.production.mass; self.z.q.len()]
@@ -160,7 +160,7 @@ impl Sampler for Baoab {
         self.production.validate()
     }
     fn settings(&self) -> Vec<(String, String)> {
-        let p = |n: &str, v: &LangevinParams| vec![(format!("{n}_dt"), v.dt.to_string()), (format!("{n}_gamma"), v.gamma.to_string()), (format!("{n}_mass"), v.mass.to_string()), (format!("{n}_beta"), v.beta.to_string())];
+        let p = |n: &str, v: &LangevinParams| vec![(format!("{n}_dt"), v.step_size.to_string()), (format!("{n}_gamma"), v.gamma.to_string()), (format!("{n}_mass"), v.mass.to_string()), (format!("{n}_beta"), v.beta.to_string())];
         let mut out = vec![("engine".into(), "baoab".into())];
         out.extend(p("burn_in", &self.burn_in));
         out.extend(p("production", &self.production));

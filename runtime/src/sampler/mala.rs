@@ -9,7 +9,7 @@
 
 use super::adapt::{WindowedAdaptation, WindowedSettings};
 use super::metric::Metric;
-use super::nuts::{Point, TransitionParams};
+use super::phase_space::{Point, TransitionParams};
 use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
@@ -165,7 +165,7 @@ impl Sampler for Mala {
     fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
         let d = position.len();
         let mut z = Point::new(target, position)?;
-        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_delta_h: f64::INFINITY };
+        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_energy_error: f64::INFINITY };
         let adapt = WindowedAdaptation::begin(self.adapt.clone(), warmup, target, rng, &mut z, &mut params)?;
         Ok(Box::new(MalaChain { target, z, params, adapt }))
     }

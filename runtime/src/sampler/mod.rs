@@ -24,6 +24,7 @@ pub mod minibatch;
 pub mod nuts;
 #[cfg(feature = "nuts-rs")]
 pub mod nutpie;
+pub mod phase_space;
 pub mod population;
 pub mod ray_tracing;
 pub mod rwm;

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Debug)]
 pub struct Nutpie {
     /// Maximum tree depth (10).
-    pub max_depth: u64,
+    pub max_depth: usize,
     /// Target mean acceptance of the step-size adaptation (0.8).
     pub target_accept: f64,
     /// Energy error above which a leapfrog step counts as divergent (1000).
@@ -69,7 +69,7 @@ impl Sampler for Nutpie {
         self.validate()?;
         let mut settings = DiagNutsSettings::default();
         settings.num_tune = warmup as u64;
-        settings.maxdepth = self.max_depth;
+        settings.maxdepth = self.max_depth as u64;
         settings.max_energy_error = self.max_energy_error;
         settings.adapt_options.step_size_settings.target_accept = self.target_accept;
         settings.adapt_options.mass_matrix_options.store_mass_matrix = true;

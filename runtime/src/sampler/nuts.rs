@@ -6,75 +6,11 @@
 
 use super::adapt::{WindowedAdaptation, WindowedSettings};
 use super::metric::Metric;
+use super::phase_space::{Point, TransitionParams};
 use crate::target::Target;
 use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-
-/// A point of phase space: position, momentum, log density and its gradient.
-#[derive(Clone, Debug)]
-pub struct Point {
-    /// Position (unconstrained).
-    pub q: Vec<f64>,
-    /// Momentum.
-    pub p: Vec<f64>,
-    /// `ln π(q)`.
-    pub lp: f64,
-    /// `∇ ln π(q)`.
-    pub grad: Vec<f64>,
-}
-
-impl Point {
-    /// The point `q` with zero momentum; evaluates the density.
-    pub fn new(target: &dyn Target, q: Vec<f64>) -> Result<Self, SamplerError> {
-        let mut grad = vec![0.0; q.len()];
-        let lp = target.logp_grad(&q, &mut grad)?;
-        Ok(Self { p: vec![0.0; q.len()], q, lp, grad })
-    }
-
-    /// Hamiltonian `−ln π(q) + ½ pᵀ M⁻¹ p`; NaN counts as +∞.
-    pub fn hamiltonian(&self, metric: &Metric) -> f64 {
-        let h = -self.lp + metric.kinetic(&self.p);
-        if h.is_nan() {
-            f64::INFINITY
-        } else {
-            h
-        }
-    }
-
-    /// One leapfrog step of size `eps` (negative to go backwards).
-    pub fn leapfrog(&mut self, target: &dyn Target, metric: &Metric, eps: f64, scratch: &mut [f64]) -> Result<(), SamplerError> {
-        for (p, g) in self.p.iter_mut().zip(&self.grad) {
-            *p += 0.5 * eps * g;
-        }
-        metric.velocity(&self.p, scratch);
-        for (q, v) in self.q.iter_mut().zip(scratch.iter()) {
-            *q += eps * v;
-        }
-        self.lp = target.logp_grad(&self.q, &mut self.grad)?;
-        if !self.lp.is_finite() || self.grad.iter().any(|g| !g.is_finite()) {
-            self.lp = f64::NEG_INFINITY;
-            return Ok(());
-        }
-        for (p, g) in self.p.iter_mut().zip(&self.grad) {
-            *p += 0.5 * eps * g;
-        }
-        Ok(())
-    }
-}
-
-/// Fixed parameters of one transition.
-#[derive(Clone, Debug)]
-pub struct TransitionParams {
-    /// Leapfrog step size.
-    pub step_size: f64,
-    /// Inverse metric.
-    pub metric: Metric,
-    /// Maximum tree depth: at most `2^max_depth − 1` leapfrog steps.
-    pub max_depth: usize,
-    /// Energy error above which a trajectory is divergent.
-    pub max_delta_h: f64,
-}
 
 /// What one transition did.
 #[derive(Clone, Debug, Default)]
@@ -146,7 +82,7 @@ impl Tree<'_> {
             z.leapfrog(self.target, &self.params.metric, sign * self.params.step_size, &mut self.scratch)?;
             self.n_leapfrog += 1;
             let h = z.hamiltonian(&self.params.metric);
-            if h - self.h0 > self.params.max_delta_h {
+            if h - self.h0 > self.params.max_energy_error {
                 self.divergent = true;
             }
             let delta = self.h0 - h;
@@ -263,7 +199,7 @@ pub struct Nuts {
     /// Maximum tree depth (default 10).
     pub max_depth: usize,
     /// Energy error that marks a divergence (default 1000).
-    pub max_delta_h: f64,
+    pub max_energy_error: f64,
     /// Warmup settings: target acceptance, windows, dense metric.
     pub adapt: WindowedSettings,
     /// Initial step size (default 1, then Stan's heuristic refines it during warmup).
@@ -275,7 +211,7 @@ pub struct Nuts {
 
 impl Default for Nuts {
     fn default() -> Self {
-        Self { max_depth: 10, max_delta_h: 1000.0, adapt: WindowedSettings::default(), init_step_size: 1.0, init_metric: None }
+        Self { max_depth: 10, max_energy_error: 1000.0, adapt: WindowedSettings::default(), init_step_size: 1.0, init_metric: None }
     }
 }
 
@@ -338,8 +274,8 @@ impl Sampler for Nuts {
         if !(self.init_step_size > 0.0 && self.init_step_size.is_finite()) {
             return Err(SamplerError::Setting { name: "init_step_size", detail: format!("must be positive, got {}", self.init_step_size) });
         }
-        if !(self.max_delta_h > 0.0) {
-            return Err(SamplerError::Setting { name: "max_delta_h", detail: format!("must be positive, got {}", self.max_delta_h) });
+        if !(self.max_energy_error > 0.0) {
+            return Err(SamplerError::Setting { name: "max_energy_error", detail: format!("must be positive, got {}", self.max_energy_error) });
         }
         self.adapt.validate()
     }
@@ -359,7 +295,7 @@ impl Sampler for Nuts {
             Some(m) => return Err(SamplerError::Setting { name: "init_metric", detail: format!("has dimension {}, the target {d}", m.dim()) }),
             None => Metric::unit(d),
         };
-        let mut params = TransitionParams { step_size: self.init_step_size, metric, max_depth: self.max_depth, max_delta_h: self.max_delta_h };
+        let mut params = TransitionParams { step_size: self.init_step_size, metric, max_depth: self.max_depth, max_energy_error: self.max_energy_error };
         let adapt = WindowedAdaptation::begin(self.adapt.clone(), warmup, target, rng, &mut z, &mut params)?;
         Ok(Box::new(NutsChain { target, z, params, adapt }))
     }

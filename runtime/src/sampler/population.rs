@@ -11,7 +11,7 @@ use super::adapt::{DualAveraging, WindowedAdaptation};
 use super::draws::{ChainDraws, Draws};
 use super::driver::{chain_rng, initial_point, RunConfig};
 use super::hmc::{Hmc, STAT_NAMES as HMC_STATS};
-use super::nuts::{Point, TransitionParams};
+use super::phase_space::{Point, TransitionParams};
 use super::ray_tracing::{finish, kick_turning as ray_kick, partial_refresh, Integrator, RayState, RayTracing, TrajectoryInfo, Weighting, OMELYAN_LAMBDA, STAT_NAMES as RAY_STATS};
 use crate::target::Target;
 use super::{Phase, Sampler, SamplerError};
@@ -86,7 +86,7 @@ pub fn run_hmc_population<T: Target>(hmc: &Hmc, target: &T, cfg: &RunConfig) -> 
                         *pi += 0.5 * eps * g;
                     }
                 }
-                if x.hamiltonian(&m.params.metric) - h0[c] > m.params.max_delta_h {
+                if x.hamiltonian(&m.params.metric) - h0[c] > m.params.max_energy_error {
                     divergent[c] = true;
                     active[c] = false;
                 }
@@ -223,7 +223,7 @@ pub fn run_ray_tracing_population<T: Target>(rt: &RayTracing, target: &T, cfg: &
         let q0 = initial_point(target, cfg, c, &mut rng)?;
         let v: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
         let s = RayState::new(target, q0, v)?;
-        rays.push(Ray { rng, p: s.clone(), s, dt: rt.dt, da: DualAveraging::new(rt.target_accept, rt.dt), out: ChainDraws::default(), dirty: false, active: true, non_finite: false, pred: 0.0, n_grad: 0, turning: 0.0 });
+        rays.push(Ray { rng, p: s.clone(), s, dt: rt.step_size, da: DualAveraging::new(rt.target_accept, rt.step_size), out: ChainDraws::default(), dirty: false, active: true, non_finite: false, pred: 0.0, n_grad: 0, turning: 0.0 });
     }
     let n = rays.len();
     let mut buf = (vec![0.0; n * d], vec![0.0; n], vec![0.0; n * d]);

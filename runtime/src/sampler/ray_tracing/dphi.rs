@@ -1,10 +1,10 @@
 //! Warmup of the step size towards a target mean change of direction per step `⟨Δφ⟩`, the
 //! paper's own measure of the step. Unlike the acceptance rate it is observable with minibatch
-//! gradients too, so it tunes `dt` where dual averaging on acceptance cannot.
+//! gradients too, so it tunes `step_size` where dual averaging on acceptance cannot.
 
 /// Stochastic approximation of `ln dt` towards `ln dt + ln(target / measured)`: exact in one step
 /// where `⟨Δφ⟩ ∝ dt` (the Gaussian), with gains `min(1, 3/√k)` that average out the noise of
-/// minibatch trajectories. The final `dt` is the geometric mean over the second half of warmup.
+/// minibatch trajectories. The final `step_size` is the geometric mean over the second half of warmup.
 #[derive(Clone, Debug)]
 pub(crate) struct DphiTuner {
     target: f64,
@@ -19,7 +19,7 @@ impl DphiTuner {
         Self { target, sum_ln_dt: 0.0, n: 0, since: 0 }
     }
 
-    /// The next `dt` after a trajectory with step `dt` turned by `measured` radians per step, at
+    /// The next `step_size` after a trajectory with step `step_size` turned by `measured` radians per step, at
     /// warmup iteration `iter` of `total`.
     pub(crate) fn learn(&mut self, dt: f64, measured: f64, iter: usize, total: usize) -> f64 {
         let next = if measured > 0.0 && measured.is_finite() {
@@ -42,7 +42,7 @@ impl DphiTuner {
     }
 
     /// Starts again from full gains at warmup iteration `iter` and forgets the average (after
-    /// the metric changes the coordinates, when `dt` restarts from its initial value).
+    /// the metric changes the coordinates, when `step_size` restarts from its initial value).
     pub(crate) fn restart(&mut self, iter: usize) {
         self.sum_ln_dt = 0.0;
         self.n = 0;

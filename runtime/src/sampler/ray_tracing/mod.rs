@@ -6,16 +6,16 @@
 //! moves `x` by `h·v` (path length `|v|·h`), a [`kick`] of duration `h` rotates `v` towards the
 //! gradient by the exact constant-gradient solution `tan(θ_f/2) = tan(θ_i/2)·e^{−δ}`,
 //! `δ = |v|·|g|·h/(D−1)`, and returns the predicted change of `ln L` along the segment
-//! (`dlnL_pred`). A trajectory of `n_steps` steps of size `dt` ([`Integrator`]) ends in the
+//! (`dlnL_pred`). A trajectory of `n_steps` steps of size `step_size` ([`Integrator`]) ends in the
 //! Metropolis test `ln α = ΔlnL − Σ dlnL_pred` (§1.8).
 //!
-//! **Step size.** `dt` is the code's "effective timestep" (`Δt = Δs/√D`, §1.3). Read it as the
+//! **Step size.** `step_size` is the code's "effective timestep" (`Δt = Δs/√D`, §1.3). Read it as the
 //! mean change of direction per step `Δφ`: for the unit Gaussian in any `D` the typical set is the
 //! shell of radius `√D`, a ray moves a path length `|v|·dt ≈ √D·dt` per step on a (near) great
 //! circle, so its direction turns by `Δφ ≈ dt` radians per step, and `n_steps·dt` is the arc swept
-//! by a trajectory (`π/2` is the reference choice). For a target of scale `σ` the same `dt` turns
+//! by a trajectory (`π/2` is the reference choice). For a target of scale `σ` the same `step_size` turns
 //! the ray by about `dt/σ`. Every draw reports the measured mean turning per step as `dphi__`
-//! (tested: it equals `dt` within 1% on N(0, I) in D = 1000).
+//! (tested: it equals `step_size` within 1% on N(0, I) in D = 1000).
 //!
 //! **Stochastic gradients** ([`MinibatchSettings`], §1.10): every gradient evaluation sees a fresh
 //! minibatch of a model's observations. **Generalised ray tracing** ([`Weighting`], §1.9): a
@@ -29,11 +29,7 @@ mod dphi;
 mod minibatch;
 mod weighting;
 
-/// The ray tracing sampler with every chain's state on a dfdx device (CPU, or CUDA behind the
-/// `cuda` feature): [`device::DeviceRayTracing`] on a [`device::DeviceDensity`].
-pub mod device {
-    pub use crate::backend::device::*;
-}
+pub mod device;
 
 pub use minibatch::MinibatchSettings;
 pub use weighting::{WeightFn, Weighting};
@@ -343,7 +339,7 @@ pub fn partial_refresh<R: Rng>(v: &mut [f64], rate: f64, tau: f64, rng: &mut R) 
     }
 }
 
-/// Integrates `n_steps` steps of size `dt` from `s` in place (§1.12 without the Metropolis test):
+/// Integrates `n_steps` steps of size `step_size` from `s` in place (§1.12 without the Metropolis test):
 /// with `refresh_rate > 0`, partial refreshes O(dt/2) Φ O(dt) Φ … Φ O(dt/2) around the steps.
 /// On return `s.lp` and `s.grad` belong to `s.x` (unless the trajectory met a non-finite value and
 /// stopped, `info.non_finite`).
@@ -381,11 +377,11 @@ fn integrate_density<R: Rng>(density: &mut dyn Density, kick: Kick, s: &mut RayS
 #[derive(Clone, Debug)]
 pub struct RayTracing {
     /// Step size: the effective timestep `Δt`, read as the mean change of direction per step
-    /// `Δφ` in radians (for the unit Gaussian `Δφ ≈ dt`; see the module docs). Used as given
+    /// `Δφ` in radians (for the unit Gaussian `Δφ ≈ step_size`; see the module docs). Used as given
     /// when there is no warmup, and as the starting point of the warmup's dual averaging. Default
     /// 0.3.
-    pub dt: f64,
-    /// Integration steps per trajectory (default 5: with `dt = 0.3` an arc of ≈ π/2).
+    pub step_size: f64,
+    /// Integration steps per trajectory (default 5: with `step_size = 0.3` an arc of ≈ π/2).
     pub n_steps: usize,
     /// The step (default [`Integrator::Dkd`]).
     pub integrator: Integrator,
@@ -399,16 +395,16 @@ pub struct RayTracing {
     /// Rate of the partial Ornstein–Uhlenbeck refresh of `v` within trajectories (§1.7): `1`
     /// refreshes after a travel time of 1 (default 0: none).
     pub refresh_rate: f64,
-    /// Target mean acceptance of the warmup's dual averaging of `dt` (default 0.75).
+    /// Target mean acceptance of the warmup's dual averaging of `step_size` (default 0.75).
     pub target_accept: f64,
-    /// `ln α` below `−max_error` marks a trajectory divergent (default 1000, as Stan's energy
+    /// `ln α` below `−max_energy_error` marks a trajectory divergent (default 1000, as Stan's energy
     /// error threshold).
-    pub max_error: f64,
+    pub max_energy_error: f64,
     /// The sample weight `W(x)` of generalised ray tracing (default [`Weighting::Unit`]). With a
     /// weighted choice the draws sample `L/W` and carry `log_weight__ = ln W`; `lp__` stays `ln L`.
     pub weighting: Weighting,
     /// Stochastic gradients: a fresh minibatch of the model's observations at every gradient
-    /// evaluation (default `None`: exact gradients). Needs `metropolis = false`; `dt` is then used
+    /// evaluation (default `None`: exact gradients). Needs `metropolis = false`; `step_size` is then used
     /// as given (the acceptance statistic is minibatch noise, so warmup does not tune it), and
     /// `lp__` is the minibatch estimate.
     pub minibatch: Option<MinibatchSettings>,
@@ -425,24 +421,24 @@ pub struct RayTracing {
     /// 10⁻³) they may not reach the typical set within warmup at all; from the mode they start in
     /// it. Needs exact gradients.
     pub start_at_mode: bool,
-    /// Tune `dt` in warmup so that the measured mean change of direction per step `⟨Δφ⟩`
+    /// Tune `step_size` in warmup so that the measured mean change of direction per step `⟨Δφ⟩`
     /// (`dphi__`, radians) equals this, instead of reaching `target_accept` (default `None`).
     /// The paper sets its step this way (e.g. ⟨Δφ⟩ = 0.25 for Figure 5); it also works with
-    /// minibatch gradients, where the acceptance rate is noise and `dt` is otherwise used as given.
+    /// minibatch gradients, where the acceptance rate is noise and `step_size` is otherwise used as given.
     pub target_dphi: Option<f64>,
 }
 
 impl Default for RayTracing {
     fn default() -> Self {
         Self {
-            dt: 0.3,
+            step_size: 0.3,
             n_steps: 5,
             integrator: Integrator::Dkd,
             metropolis: true,
             full_refresh: true,
             refresh_rate: 0.0,
             target_accept: 0.75,
-            max_error: 1000.0,
+            max_energy_error: 1000.0,
             weighting: Weighting::Unit,
             minibatch: None,
             metric: false,
@@ -453,9 +449,9 @@ impl Default for RayTracing {
 }
 
 impl RayTracing {
-    /// Default settings with step size `dt` and `n_steps` steps per trajectory.
-    pub fn new(dt: f64, n_steps: usize) -> Self {
-        Self { dt, n_steps, ..Default::default() }
+    /// Default settings with step size `step_size` and `n_steps` steps per trajectory.
+    pub fn new(step_size: f64, n_steps: usize) -> Self {
+        Self { step_size, n_steps, ..Default::default() }
     }
 }
 
@@ -466,7 +462,7 @@ pub struct RayInfo {
     pub accept_prob: f64,
     /// Whether the proposal was kept.
     pub accepted: bool,
-    /// Non-finite density or gradient met, or `ln α < −max_error`.
+    /// Non-finite density or gradient met, or `ln α < −max_energy_error`.
     pub divergent: bool,
     /// Σ `dlnL_pred` over the trajectory.
     pub dlnl_pred: f64,
@@ -478,7 +474,7 @@ pub struct RayInfo {
     pub dphi: f64,
 }
 
-/// One ray-tracing transition from `s` with step `dt` (§1.12). `s.v` is the persistent velocity
+/// One ray-tracing transition from `s` with step `step_size` (§1.12). `s.v` is the persistent velocity
 /// (ignored and redrawn with `full_refresh`).
 /// With a weighting, `s` must come from [`RayState::weighted`]; `cfg.minibatch` is ignored here
 /// (the sampler's chains apply it).
@@ -507,7 +503,7 @@ pub(crate) fn finish<R: Rng>(s: &RayState, p: RayState, v0: &[f64], info: &Traje
     let ln_alpha = if info.non_finite { f64::NEG_INFINITY } else { p.lp - s.lp - info.dlnl_pred + selection };
     let ln_alpha = if ln_alpha.is_nan() { f64::NEG_INFINITY } else { ln_alpha };
     let accept_prob = ln_alpha.min(0.0).exp();
-    let divergent = info.non_finite || ln_alpha < -cfg.max_error;
+    let divergent = info.non_finite || ln_alpha < -cfg.max_energy_error;
     let kept = match cfg.minibatch.as_ref().and_then(|m| m.reject_above) {
         Some(bound) => ln_alpha.abs() <= bound,
         None => !cfg.metropolis || rng.gen::<f64>() < accept_prob,
@@ -544,7 +540,7 @@ struct RayChain<'t> {
     x: Vec<f64>,
     dt: f64,
     da: DualAveraging,
-    /// Tunes `dt` towards a target `⟨Δφ⟩` instead of `da`.
+    /// Tunes `step_size` towards a target `⟨Δφ⟩` instead of `da`.
     dphi: Option<DphiTuner>,
     metric: Option<MetricWindows>,
 }
@@ -632,7 +628,7 @@ impl Chain for RayChain<'_> {
 impl RayChain<'_> {
     /// At the end of a metric window: the scales become the window's standard deviations, the ray
     /// moves to the new whitened coordinates, and the step size search restarts from the initial
-    /// `dt` — in whitened coordinates the natural change of direction per step is O(0.1–1)
+    /// `step_size` — in whitened coordinates the natural change of direction per step is O(0.1–1)
     /// whatever the target's scales, while the step reached under the previous metric can be
     /// orders of magnitude off (measured on kidiq: 2·10⁻⁵, from which the averaging never
     /// recovered).
@@ -647,7 +643,7 @@ impl RayChain<'_> {
             self.density.scale = var.iter().map(|v| v.sqrt()).collect();
             let z: Vec<f64> = self.x.iter().zip(&self.density.scale).map(|(x, s)| x / s).collect();
             self.s = RayState::from_density(&mut self.density, z, self.s.v.clone())?;
-            self.dt = self.cfg.dt;
+            self.dt = self.cfg.step_size;
             self.da = DualAveraging::new(self.cfg.target_accept, self.dt);
             if let Some(t) = self.dphi.as_mut() {
                 t.restart(iter);
@@ -663,8 +659,8 @@ impl Sampler for RayTracing {
         "ray_tracing"
     }
     fn validate(&self) -> Result<(), SamplerError> {
-        if !(self.dt > 0.0 && self.dt.is_finite()) {
-            return Err(SamplerError::Setting { name: "dt", detail: format!("must be positive and finite, got {}", self.dt) });
+        if !(self.step_size > 0.0 && self.step_size.is_finite()) {
+            return Err(SamplerError::Setting { name: "step_size", detail: format!("must be positive and finite, got {}", self.step_size) });
         }
         if self.n_steps == 0 {
             return Err(SamplerError::Setting { name: "n_steps", detail: "must be at least 1".into() });
@@ -678,8 +674,8 @@ impl Sampler for RayTracing {
         if !(self.target_accept > 0.0 && self.target_accept < 1.0) {
             return Err(SamplerError::Setting { name: "target_accept", detail: format!("must be in (0, 1), got {}", self.target_accept) });
         }
-        if !(self.max_error > 0.0) {
-            return Err(SamplerError::Setting { name: "max_error", detail: format!("must be positive, got {}", self.max_error) });
+        if !(self.max_energy_error > 0.0) {
+            return Err(SamplerError::Setting { name: "max_energy_error", detail: format!("must be positive, got {}", self.max_energy_error) });
         }
         self.weighting.validate()?;
         if let Some(t) = self.target_dphi {
@@ -707,7 +703,7 @@ impl Sampler for RayTracing {
     fn settings(&self) -> Vec<(String, String)> {
         vec![
             ("integrator".into(), self.integrator.name().into()),
-            ("dt".into(), self.dt.to_string()),
+            ("step_size".into(), self.step_size.to_string()),
             ("n_steps".into(), self.n_steps.to_string()),
             ("metropolis".into(), self.metropolis.to_string()),
             ("full_refresh".into(), self.full_refresh.to_string()),
@@ -749,6 +745,6 @@ impl Sampler for RayTracing {
             windows: super::adapt::WindowedAdaptation::new(super::adapt::WindowedSettings::default(), warmup, d).metric_windows(),
             welford: super::adapt::Welford::new(d, false),
         });
-        Ok(Box::new(RayChain { density, cfg: self.clone(), s, x: position, dt: self.dt, da: DualAveraging::new(self.target_accept, self.dt), dphi: self.target_dphi.map(DphiTuner::new), metric }))
+        Ok(Box::new(RayChain { density, cfg: self.clone(), s, x: position, dt: self.step_size, da: DualAveraging::new(self.target_accept, self.step_size), dphi: self.target_dphi.map(DphiTuner::new), metric }))
     }
 }

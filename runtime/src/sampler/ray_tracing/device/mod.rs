@@ -1,20 +1,15 @@
 //! The ray tracing sampler with its state on a dfdx device (CPU, or CUDA behind the `cuda`
 //! feature): [`DeviceDensity`] evaluates a population of points there, [`DeviceRays`] holds P rays
 //! there and integrates their trajectories in lockstep, [`DeviceRayTracing`] runs chains on them.
-//! Public as [`crate::sampler::ray_tracing::device`].
 
 mod density;
 mod driver;
-mod mlp;
-mod network;
 mod noise;
-mod ops;
+pub(crate) mod ops;
 mod rays;
 
 pub use density::{DeviceDensity, DeviceGaussian, LogpGrad};
 pub(crate) use density::no_minibatches;
-pub(crate) use mlp::DeviceMlp;
-pub(crate) use network::DevicePrior;
 pub use driver::DeviceRayTracing;
 pub use ops::{Column, Rows};
 pub use noise::Noise;

@@ -2,7 +2,7 @@
 //! tensors, and a network's forward and reverse pass on its device. The only place outside
 //! `dfdx_backend` that names dfdx; [`crate::nn`] builds targets on it.
 
-use super::DfdxElem;
+use crate::backend::DfdxElem;
 use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef};
 use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
 use dfdx::prelude::{Axis, BroadcastTo, Const, GatherTo, Gradients, NoneTape, OwnedTape, ReshapeTo, SelectTo, SumTo, Tensor, Trace, TryConcatAlong, TryMatMul, TryStack};
@@ -166,7 +166,7 @@ fn with_device_row<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D> + Clone>
 
 /// The scalar `loss(r, module)` and its gradient in the module's weights for every row `r` of `w`
 /// (`(P, K)`): `(P,)` losses and `(P, K)` gradient rows, all on the device.
-fn per_row<E, D, M>(template: &M, w: &Tensor<(usize, usize), E, D>, mut loss: impl FnMut(usize, &M) -> Tensor<(), E, D, OwnedTape<E, D>>) -> super::device::LogpGrad<E, D>
+fn per_row<E, D, M>(template: &M, w: &Tensor<(usize, usize), E, D>, mut loss: impl FnMut(usize, &M) -> Tensor<(), E, D, OwnedTape<E, D>>) -> crate::sampler::ray_tracing::device::LogpGrad<E, D>
 where
     E: DfdxElem,
     D: Device<E>,
@@ -331,7 +331,7 @@ where
     /// or with `batches` (one per row) over row `r`'s batch and scaled by `N / B_r`, the minibatch
     /// estimate of the full sum. A dfdx module holds one set of weights, so each row is one
     /// forward and reverse pass.
-    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> super::device::LogpGrad<E, D> {
+    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> crate::sampler::ray_tracing::device::LogpGrad<E, D> {
         per_row(&self.template, w, |r, m| {
             let (x, y, b) = match batches {
                 Some(all) => {
@@ -479,7 +479,7 @@ where
     /// As [`DeviceNetwork::loss_grad_rows`]: the cross-entropy of every row of weights `w`
     /// (`(P, K)`) over all windows, or over row `r`'s windows of `batches` scaled by `N / B_r`,
     /// and its gradient rows, on the device.
-    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> super::device::LogpGrad<E, D> {
+    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> crate::sampler::ray_tracing::device::LogpGrad<E, D> {
         per_row(&self.template, w, |r, m| {
             let batch = batches.map(|b| &b[r][..]);
             let (b, scale) = self.batch_scale(batch);
@@ -623,7 +623,7 @@ struct Graph<E: DfdxElem, D: Device<E>> {
     layers: Vec<(Tensor<(usize, usize, usize), E, D>, Tensor<(usize, usize), E, D>)>,
 }
 
-impl<E: DfdxElem, D: Device<E>> super::HostFunction for MlpFunction<E, D> {
+impl<E: DfdxElem, D: Device<E>> crate::backend::HostFunction for MlpFunction<E, D> {
     fn name(&self) -> String {
         format!("an MLP of widths {:?} ({} weights)", self.widths, self.n_weights)
     }

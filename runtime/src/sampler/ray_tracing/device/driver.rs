@@ -33,7 +33,7 @@ use dfdx::tensor_ops::Device;
 /// [`DeviceDensity::n_obs`]): every gradient evaluation of chain `c` sees the next batch of its
 /// own schedule ([`Batches`], shuffled per epoch from a stream of `cfg.seed` that no other draw
 /// uses), so one evaluation of the population is P rows on P batches. As on the host, the
-/// Metropolis test is off, `dt` is used as given, and `reject_above` rejects trajectories whose
+/// Metropolis test is off, `step_size` is used as given, and `reject_above` rejects trajectories whose
 /// minibatch `|ΔlnL − Σ dlnL_pred|` exceeds it. Only the batch indices travel host → device.
 ///
 /// [`Integrator::Rdkd`]
@@ -112,9 +112,9 @@ impl DeviceRayTracing {
         let mut s = initial_rays(target, &mut density, &mut noise, cfg)?;
         // the step choice of RDKD, one per step for all chains: a stream no chain uses
         let mut step_rng = chain_rng(cfg.seed, usize::MAX);
-        let mut dt = rt.dt;
-        let mut da = DualAveraging::new(rt.target_accept, rt.dt);
-        let mut out: Vec<ChainDraws> = (0..p).map(|_| ChainDraws { step_size: rt.dt, inv_metric: vec![1.0; d], ..Default::default() }).collect();
+        let mut dt = rt.step_size;
+        let mut da = DualAveraging::new(rt.target_accept, rt.step_size);
+        let mut out: Vec<ChainDraws> = (0..p).map(|_| ChainDraws { step_size: rt.step_size, inv_metric: vec![1.0; d], ..Default::default() }).collect();
         let recorded = Recorded::new(target, self.record.as_deref(), p)?;
         let (names, settings) = (recorded.names(target), self.settings());
         for c in 0..p {
@@ -347,7 +347,7 @@ fn metropolis<E: DeviceFloat, D: Device<E>>(rt: &RayTracing, s: &DeviceRays<E, D
     let ln_alpha = prop.lp.clone() - s.lp.clone() - traj.pred.clone();
     let ln_alpha = traj.alive.clone().choose(ln_alpha, full(&dev, p, f64::NEG_INFINITY)).nans_to(f64::NEG_INFINITY);
     let accept_prob = ln_alpha.clone().minimum(zeros(&dev, p)).exp();
-    let divergent = !traj.alive.clone() | ln_alpha.lt(E::of_f64(-rt.max_error));
+    let divergent = !traj.alive.clone() | ln_alpha.lt(E::of_f64(-rt.max_energy_error));
     let accepted = if rt.metropolis { traj.alive.clone() & noise.uniforms(&dev, p).lt(&accept_prob) } else { traj.alive.clone() };
     // §1.10 (c): with minibatches, reject trajectories whose estimated error is too large
     let accepted = match rt.minibatch.as_ref().and_then(|m| m.reject_above) {

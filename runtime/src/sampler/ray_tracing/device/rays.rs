@@ -130,7 +130,7 @@ impl<E: DfdxElem, D: Device<E>> DeviceRays<E, D> {
         download(&self.lp)
     }
 
-    /// Integrates `n_steps` steps of size `dt` for every ray in place (the host
+    /// Integrates `n_steps` steps of size `step_size` for every ray in place (the host
     /// [`integrate`](crate::sampler::ray_tracing::integrate) on each row): with `refresh_rate >
     /// 0`, partial refreshes O(dt/2) Φ O(dt) … Φ O(dt/2) with normals from a
     /// [`Noise`](super::Noise) seeded from `rng`.

@@ -246,7 +246,7 @@ impl DenseMlp {
     }
 }
 
-impl super::super::HostFunction for DenseMlp {
+impl crate::backend::HostFunction for DenseMlp {
     fn name(&self) -> String {
         format!("an MLP of widths {:?} ({} weights)", self.widths, self.n_weights)
     }

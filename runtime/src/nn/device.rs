@@ -2,11 +2,11 @@
 //! the network's device; the prior, the likelihood and their gradients are tensor ops there, on
 //! all observations or on one minibatch per row.
 
-use super::density::{DeviceDensity, LogpGrad};
-use super::ops::{c, row_sum, spread, Column, Rows};
-use crate::backend::network::{LocalBuilder, LocalDevice, LocalSequenceBuilder};
+use crate::sampler::ray_tracing::device::ops::{c, row_sum, spread};
+use crate::sampler::ray_tracing::device::{Column, DeviceDensity, LogpGrad, Rows};
+use super::module::{LocalBuilder, LocalDevice, LocalSequenceBuilder};
 use crate::backend::DfdxElem;
-use crate::nn::{MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, HALF_LN_2PI};
+use super::{MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, HALF_LN_2PI};
 use crate::sampler::SamplerError;
 use dfdx::prelude::{Axis, BroadcastTo, ReshapeTo, TryConcatAlong};
 use dfdx::shapes::HasShape;
@@ -22,7 +22,7 @@ pub(crate) struct DevicePrior<E: DfdxElem, D: LocalDevice<E>> {
 impl<E: DfdxElem, D: LocalDevice<E>> DevicePrior<E, D> {
     /// The prior of weights with standard deviations `sd`, on `dev`.
     pub(crate) fn new(dev: &D, sd: &[f64]) -> Self {
-        let inv_var = super::upload_column(dev, &sd.iter().map(|s| 1.0 / (s * s)).collect::<Vec<_>>());
+        let inv_var = crate::sampler::ray_tracing::device::upload_column(dev, &sd.iter().map(|s| 1.0 / (s * s)).collect::<Vec<_>>());
         Self { inv_var, constant: -sd.iter().map(|s| s.ln() + HALF_LN_2PI).sum::<f64>() }
     }
 
@@ -56,7 +56,7 @@ fn check_batches(batches: Option<&[Vec<usize>]>, rows: usize, n: usize) -> Resul
 /// same density as the host `NetworkRegression`.
 fn gaussian_eval<E: DfdxElem, D: LocalDevice<E>>(q: &Rows<E, D>, k: usize, n: usize, prior: &DevicePrior<E, D>, noise: Noise, batches: Option<&[Vec<usize>]>, sse_rows: impl FnOnce(&Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>) -> Result<LogpGrad<E, D>, SamplerError> {
     let (p, d) = *q.shape();
-    super::check_dim(d, k + usize::from(matches!(noise, Noise::Gamma { .. })))?;
+    crate::sampler::ray_tracing::device::check_dim(d, k + usize::from(matches!(noise, Noise::Gamma { .. })))?;
     check_batches(batches, p, n)?;
     let n = n as f64;
     let w = if d == k { q.clone() } else { q.clone().slice((0..p, 0..k)) };
@@ -132,20 +132,20 @@ macro_rules! gaussian_device_density {
 gaussian_device_density!(
     NetworkRegression<B, I, E, D>, [B, const I: usize, E, D], where [E: DfdxElem, D: LocalDevice<E>, B: LocalBuilder<I, 1, E, D>],
     |t: &NetworkRegression<B, I, E, D>, q: &[f64]| t.constrain_point(q).unwrap_or_else(|_| q.to_vec()),
-    |net: &crate::backend::network::DeviceNetwork<B, I, 1, E, D>, w: &Rows<E, D>, b: Option<&[Vec<usize>]>| Ok(net.loss_grad_rows(w, b))
+    |net: &crate::nn::module::DeviceNetwork<B, I, 1, E, D>, w: &Rows<E, D>, b: Option<&[Vec<usize>]>| Ok(net.loss_grad_rows(w, b))
 );
 // all rows at once: one batched product per layer
 gaussian_device_density!(
     MlpRegression<E, D>, [E, D], where [E: DfdxElem, D: LocalDevice<E>],
     |t: &MlpRegression<E, D>, q: &[f64]| t.constrain_point(q),
-    |mlp: &super::DeviceMlp<E, D>, w: &Rows<E, D>, b: Option<&[Vec<usize>]>| mlp.sse_rows(w, b)
+    |mlp: &super::device_mlp::DeviceMlp<E, D>, w: &Rows<E, D>, b: Option<&[Vec<usize>]>| mlp.sse_rows(w, b)
 );
 
 /// `ln N(w; 0, diag(sd²)) − Σ_i CE_i(w)` for a network whose likelihood is a categorical
 /// cross-entropy `loss_rows` (the classifier's, the sequence model's), on the device.
 fn categorical_eval<E: DfdxElem, D: LocalDevice<E>>(q: &Rows<E, D>, k: usize, n: usize, prior: &DevicePrior<E, D>, batches: Option<&[Vec<usize>]>, loss_rows: impl FnOnce(&Rows<E, D>) -> LogpGrad<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
     let (p, d) = *q.shape();
-    super::check_dim(d, k)?;
+    crate::sampler::ray_tracing::device::check_dim(d, k)?;
     check_batches(batches, p, n)?;
     let (ce, g_ce) = loss_rows(q);
     let (log_prior, g_prior) = prior.log_prior_grad(q);

@@ -1,9 +1,8 @@
 //! [`DeviceMlp`]: a multilayer perceptron evaluated for a whole population of weight rows as
 //! batched matrix products on a dfdx device, its gradient by one reverse pass of dfdx's tape.
 
-use super::density::LogpGrad;
-use super::ops::Rows;
-use crate::backend::network::{Activation, LocalDevice};
+use crate::sampler::ray_tracing::device::{LogpGrad, Rows};
+use super::module::{Activation, LocalDevice};
 use crate::backend::DfdxElem;
 use crate::sampler::SamplerError;
 use dfdx::prelude::{Axes3, Axis, BroadcastTo, GatherTo, Gradients, NoneTape, PermuteTo, ReshapeTo, SumTo, Tensor, Trace, TryMatMul};
