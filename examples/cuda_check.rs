@@ -1,7 +1,10 @@
 //! Evaluates a batch of eight-schools log densities and gradients on the GPU and on the CPU and
 //! prints the largest differences (f64 and f32); then the device ray tracer's network densities
 //! (`MlpRegression`, `NetworkRegression`, `NetworkClassifier`, `NetworkSequenceModel`, all rows
-//! and minibatches) on CUDA against dfdx's CPU device in f32, and a short minibatch run there.
+//! and minibatches) on CUDA against dfdx's CPU device in f32, and a short minibatch run there; then
+//! `#[model]`s on the device ray tracer (`DeviceModel`: eight schools, and the 1-50-50-1 network
+//! regression written as a model with an `Mlp`), CUDA beside dfdx's CPU device in f64: the same
+//! evaluations, and the posterior summaries of the same run on both.
 //!
 //! Build without a GPU: `scripts/build-cuda.sh --release --features cuda --example cuda_check`
 //! (see scripts/README.md), then run the binary on a machine with a CUDA 13 driver.
@@ -49,7 +52,79 @@ fn main() -> Result<(), snell::ModelError> {
 
     let networks_ok = networks::check().map_err(|e| snell::ModelError::Data { name: "device".into(), detail: e.to_string() })?;
     println!("{}", if networks_ok { "device networks: CUDA matches CPU" } else { "device networks: MISMATCH" });
+    let models_ok = models::check().map_err(|e| snell::ModelError::Data { name: "device".into(), detail: e.to_string() })?;
+    println!("{}", if models_ok { "device models: CUDA matches CPU" } else { "device models: MISMATCH" });
     Ok(())
+}
+
+/// `#[model]`s on the device ray tracer, CUDA beside dfdx's CPU device (f64).
+#[cfg(feature = "cuda")]
+mod models {
+    use snell::nn::{Activation, Mlp, WeightPrior};
+    use snell::prelude::*;
+    use snell::sampler::ray_tracing::device::{Cpu, Cuda, DeviceDensity, DeviceModel, DeviceRayTracing, DeviceRays};
+    use snell::sampler::ray_tracing::RayTracing;
+    use snell::sampler::{Draws, RunConfig};
+    use std::error::Error;
+
+    #[model]
+    fn eight_schools(y: &[f64], sigma: &[f64]) {
+        let mu = sample!(Normal(0.0, 5.0));
+        let tau = sample!(HalfCauchy(5.0));
+        let theta_raw = sample!([y.len()] ~ Normal(0.0, 1.0));
+        observe!(y ~ Normal(mu + tau * theta_raw, sigma));
+    }
+
+    /// The seed's 1-50-50-1 regression: `y ~ N(f(x; w), σ)`, N(0, 1) weights, σ ~ Gamma(2, 1).
+    #[model(observations(x, y))]
+    fn bnn(net: &Mlp, x: &Matrix, y: &[f64]) {
+        let sigma = sample!(Gamma(2.0, 1.0));
+        let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+        observe!(y ~ Normal(net.forward(w, x), sigma));
+    }
+
+    /// The two devices' log densities and gradients of 64 points, then the same run on both;
+    /// prints the largest relative differences and the summaries of the first outputs.
+    fn compare<M: Model>(what: &str, model: &M, gpu: &Cuda, rt: &RayTracing, cfg: &RunConfig) -> Result<f64, Box<dyn Error>> {
+        let cpu = DeviceModel::<_, f64, Cpu>::new(model, Cpu::default());
+        let cuda = DeviceModel::<_, f64, Cuda>::new(model, gpu.clone());
+        let d = cpu.dim();
+        let q: Vec<f64> = (0..64 * d).map(|i| 0.5 * (((i * 7919) % 1000) as f64 / 500.0 - 1.0)).collect();
+        let v = vec![0.0; q.len()];
+        let (a, b) = (DeviceRays::new(&cpu, &q, &v)?, DeviceRays::new(&cuda, &q, &v)?);
+        let rel = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| (x - y).abs() / (1.0 + x.abs())).fold(0.0, f64::max);
+        let worst = rel(&a.log_densities(), &b.log_densities()).max(rel(&a.gradients(), &b.gradients()));
+        println!("{what}: 64 points, max rel diff of log densities and gradients {worst:.2e}");
+        let sampler = DeviceRayTracing::new(rt.clone());
+        let t = std::time::Instant::now();
+        let on_cpu: Draws = sampler.run(&cpu, cfg)?;
+        let cpu_time = t.elapsed();
+        let t = std::time::Instant::now();
+        let on_gpu: Draws = sampler.run(&cuda, cfg)?;
+        println!("{what}: {} chains × ({} + {}) on the CPU device {cpu_time:.2?}, on CUDA {:.2?}", cfg.chains, cfg.warmup, cfg.draws, t.elapsed());
+        let (sa, sb) = (on_cpu.summary(), on_gpu.summary());
+        for (ra, rb) in sa.rows().iter().zip(sb.rows()).take(4) {
+            println!("  {:<12} cpu {:>9.4} ± {:<8.4} cuda {:>9.4} ± {:<8.4} R-hat {:.3} / {:.3}", ra.name, ra.mean, ra.sd, rb.mean, rb.sd, ra.rhat, rb.rhat);
+        }
+        Ok(worst)
+    }
+
+    pub fn check() -> Result<bool, Box<dyn Error>> {
+        let gpu = Cuda::try_build(0, 1).map_err(|e| format!("CUDA device 0: {e:?}"))?;
+        let y = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0];
+        let sigma = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0];
+        let schools = EightSchools::new(&y, &sigma)?;
+        let cfg = RunConfig { chains: 64, warmup: 500, draws: 500, seed: 1, init: None };
+        let mut worst = compare("eight schools", &schools, &gpu, &RayTracing::default(), &cfg)?;
+        let xs: Vec<f64> = (0..50).map(|i| i as f64 / 49.0).collect();
+        let ys: Vec<f64> = xs.iter().map(|x| (6.0 * x).sin()).collect();
+        let mlp = Mlp::new(&[1, 50, 50, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
+        let x = Matrix::new(50, 1, xs)?;
+        let net = Bnn::new(&mlp, &x, &ys)?;
+        let cfg = RunConfig { chains: 64, warmup: 200, draws: 100, seed: 1, init: None };
+        worst = worst.max(compare("1-50-50-1 network model", &net, &gpu, &RayTracing { n_steps: 10, ..Default::default() }, &cfg)?);
+        Ok(worst < 1e-9)
+    }
 }
 
 /// The network densities of the device ray tracer on CUDA and on dfdx's CPU device, f32.
@@ -97,7 +172,7 @@ mod networks {
         worst = worst.max(compare("NetworkSequenceModel 2 blocks × 32", &NetworkSequenceModel::<Lm, 64, f32, _>::new(Cpu::default(), tokens.clone(), 32, WeightPrior::isotropic(1.0))?, &NetworkSequenceModel::<Lm, 64, f32, _>::new(gpu.clone(), tokens, 32, WeightPrior::isotropic(1.0))?, 2)?);
         // a short minibatch run on the GPU: the chains' batches, the threshold rule, recording
         let target = MlpRegression::<f32, _>::new(gpu, &mlp, &x, &ys, noise)?;
-        let rt = RayTracing { dt: 0.005, n_steps: 10, metropolis: false, minibatch: Some(MinibatchSettings::new(10)), ..Default::default() };
+        let rt = RayTracing { step_size: 0.005, n_steps: 10, metropolis: false, minibatch: Some(MinibatchSettings::new(10)), ..Default::default() };
         let t = std::time::Instant::now();
         let draws = DeviceRayTracing::new(rt).recording(&["w.1", "sigma"]).run(&target, &RunConfig { chains: 1000, warmup: 0, draws: 20, seed: 1, init: None })?;
         println!("minibatch rays, 1,000 chains × 20 trajectories of 10 steps on CUDA: {:.2?}; mean sigma {:.3}", t.elapsed(), draws.mean("sigma").unwrap_or(f64::NAN));

@@ -42,6 +42,55 @@ impl DfdxElem for f32 {
 
 type T2<E, D> = Tensor<(usize, usize), E, D>;
 
+/// dfdx devices whose gradient buffers snell can read and add host-computed values into: what the
+/// reverse pass of a [`HostFunction`](super::HostFunction) (a network inside a model) needs on
+/// dfdx, since dfdx 0.13 has no public operation that adds a gradient computed elsewhere. Its
+/// `Gradients::get_or_alloc_mut` hands out the device's raw buffer; these two functions are the
+/// per-device access to it (a slice on the CPU, a copy through the driver on CUDA).
+pub trait HostGradients<E: DfdxElem>: Device<E> {
+    /// The values of a gradient buffer, on the host.
+    fn read_gradient(buf: &<Self as dfdx::tensor::Storage<E>>::Vec) -> Result<Vec<E>, Self::Err>;
+    /// Adds `values` (host) into a gradient buffer.
+    fn add_to_gradient(buf: &mut <Self as dfdx::tensor::Storage<E>>::Vec, values: &[E]) -> Result<(), Self::Err>;
+}
+
+macro_rules! host_gradients_cpu {
+    ($($e:ty),*) => {$(
+        impl HostGradients<$e> for dfdx::tensor::Cpu {
+            fn read_gradient(buf: &<Self as dfdx::tensor::Storage<$e>>::Vec) -> Result<Vec<$e>, Self::Err> {
+                Ok(buf.to_vec())
+            }
+            fn add_to_gradient(buf: &mut <Self as dfdx::tensor::Storage<$e>>::Vec, values: &[$e]) -> Result<(), Self::Err> {
+                buf.iter_mut().zip(values).for_each(|(b, v)| *b += v);
+                Ok(())
+            }
+        }
+    )*};
+}
+host_gradients_cpu!(f32, f64);
+
+#[cfg(feature = "cuda")]
+macro_rules! host_gradients_cuda {
+    ($($e:ty),*) => {$(
+        impl HostGradients<$e> for dfdx::tensor::Cuda {
+            fn read_gradient(buf: &<Self as dfdx::tensor::Storage<$e>>::Vec) -> Result<Vec<$e>, Self::Err> {
+                let slice: &cudarc::driver::CudaSlice<$e> = buf;
+                Ok(slice.device().dtoh_sync_copy(slice)?)
+            }
+            fn add_to_gradient(buf: &mut <Self as dfdx::tensor::Storage<$e>>::Vec, values: &[$e]) -> Result<(), Self::Err> {
+                let mut host = Self::read_gradient(buf)?;
+                host.iter_mut().zip(values).for_each(|(b, v)| *b += v);
+                let slice: &mut cudarc::driver::CudaSlice<$e> = buf;
+                let dev = slice.device();
+                dev.htod_sync_copy_into(&host, slice)?;
+                Ok(())
+            }
+        }
+    )*};
+}
+#[cfg(feature = "cuda")]
+host_gradients_cuda!(f32, f64);
+
 /// A dfdx tensor with an identity that snell can see (dfdx keeps its own private).
 pub struct DTensor<E, D: dfdx::tensor::Storage<E>> {
     t: T2<E, D>,
@@ -127,7 +176,7 @@ impl<E: DfdxElem, D: Device<E> + Default + 'static> Dfdx<E, D> {
     }
 }
 
-impl<E: DfdxElem, D: Device<E> + Default + 'static> Backend for Dfdx<E, D> {
+impl<E: DfdxElem, D: HostGradients<E> + Default + 'static> Backend for Dfdx<E, D> {
     type Tensor = DTensor<E, D>;
     type Tape = OwnedTape<E, D>;
 
@@ -281,14 +330,22 @@ impl<E: DfdxElem, D: Device<E> + Default + 'static> Backend for Dfdx<E, D> {
     }
 
     fn host_function(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: &std::rc::Rc<dyn super::HostFunction>) -> Option<Self::Tensor> {
-        // dfdx 0.13 offers no public way to add a host-computed gradient into its buffers, so a
-        // host function is differentiated on the Native backend only; values work everywhere.
-        if tape.is_some() {
-            return None;
-        }
         let (r, _) = Self::shape(x);
-        let values = f.forward(&self.to_host(x), r);
-        Some(DTensor::wrap(self.consts(values, r, f.out_cols())))
+        let xs = self.to_host(x);
+        let Some(tape) = tape.as_mut() else {
+            return Some(DTensor::wrap(self.consts(f.forward(&xs, r), r, f.out_cols())));
+        };
+        // The output is a fresh tensor, and one backward op added now (so that it runs after the
+        // ops that consume the output and before those that made `x`) pulls the output's gradient
+        // back through the function's own vector–Jacobian product on the host.
+        let y = self.consts(f.forward_for_vjp(&xs, r), r, f.out_cols());
+        let (xt, yt, f) = (x.t.clone(), y.clone(), std::rc::Rc::clone(f));
+        tape.add_backward_op(move |grads| {
+            let gy: Vec<f64> = D::read_gradient(grads.get_or_alloc_mut(&yt)?)?.into_iter().map(E::as_f64).collect();
+            let gx: Vec<E> = f.vjp(&xs, r, &gy).into_iter().map(E::of_f64).collect();
+            D::add_to_gradient(grads.get_or_alloc_mut(&xt)?, &gx)
+        });
+        Some(DTensor::wrap(y))
     }
 
     fn map(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Self::Tensor {

@@ -14,7 +14,7 @@
 mod dfdx_backend;
 mod native;
 
-pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem};
+pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem, HostGradients};
 pub use native::Native;
 #[cfg(feature = "cuda")]
 pub use dfdx_backend::{Cuda32, Cuda64};

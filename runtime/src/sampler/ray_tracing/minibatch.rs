@@ -9,7 +9,6 @@
 //! exceeds a bound. With [`super::Weighting::Hmc`] the same machinery is static HMC with minibatch
 //! gradients (leapfrog, momentum redrawn per trajectory), the comparison the paper makes.
 
-use super::Density;
 use crate::sampler::minibatch::{Batches, Order};
 use crate::target::Target;
 use crate::sampler::SamplerError;
@@ -65,8 +64,9 @@ impl<'a> Minibatched<'a> {
     }
 }
 
-impl Density for Minibatched<'_> {
-    fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
+impl Minibatched<'_> {
+    /// `ln L(q) − ln W(q)` with its gradient written to `grad`, and `ln W(q)`.
+    pub(crate) fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
         let batch = self.batches.next(&mut self.rng);
         Ok((self.target.logp_grad_minibatch(q, batch, grad)?, 0.0))
     }

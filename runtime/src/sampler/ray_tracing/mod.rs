@@ -46,10 +46,64 @@ use weighting::{Kick, Weighted};
 
 /// Where a trajectory's log densities and gradients come from: the exact target seen through a
 /// [`Weighting`], or minibatch estimates.
-pub(crate) trait Density {
-    /// `ln L(q) − ln W(q)` (the log of `n^{D−1}`, what the rays follow) with its gradient written
-    /// to `grad`, and `ln W(q)`.
-    fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError>;
+pub(crate) enum Source<'t> {
+    Exact(Weighted<'t>),
+    Minibatch(Minibatched<'t>),
+}
+
+/// What the rays follow: `ln L(q) − ln W(q)` (the log of `n^{D−1}`) of a [`Source`], optionally in
+/// coordinates whitened by the warmup metric (`x = scale ⊙ z`, `∇_z = scale ⊙ ∇_x`; the constant
+/// Jacobian cancels in every ratio).
+pub(crate) struct RayDensity<'t> {
+    source: Source<'t>,
+    whitening: Option<Whitening>,
+}
+
+struct Whitening {
+    scale: Vec<f64>,
+    x: Vec<f64>,
+}
+
+impl<'t> RayDensity<'t> {
+    /// The exact target through `weighting`, unwhitened.
+    fn exact(target: &'t dyn Target, weighting: &Weighting) -> Self {
+        Self { source: Source::Exact(Weighted::new(target, weighting)), whitening: None }
+    }
+    /// `source` in whitened coordinates, with unit scales to start with.
+    fn whitened(source: Source<'t>, d: usize) -> Self {
+        Self { source, whitening: Some(Whitening { scale: vec![1.0; d], x: vec![0.0; d] }) }
+    }
+    /// The whitening scales (empty when unwhitened).
+    fn scale(&self) -> &[f64] {
+        self.whitening.as_ref().map_or(&[], |w| &w.scale)
+    }
+    fn set_scale(&mut self, scale: Vec<f64>) {
+        let x = vec![0.0; scale.len()];
+        self.whitening = Some(Whitening { scale, x });
+    }
+    /// `ln L(q) − ln W(q)` with its gradient written to `grad`, and `ln W(q)`.
+    fn eval(&mut self, z: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
+        let Some(w) = self.whitening.as_mut() else {
+            return self.source.eval(z, grad);
+        };
+        for ((x, z), s) in w.x.iter_mut().zip(z).zip(&w.scale) {
+            *x = z * s;
+        }
+        let out = self.source.eval(&w.x, grad)?;
+        for (g, s) in grad.iter_mut().zip(&w.scale) {
+            *g *= s;
+        }
+        Ok(out)
+    }
+}
+
+impl Source<'_> {
+    fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
+        match self {
+            Source::Exact(w) => w.eval(q, grad),
+            Source::Minibatch(m) => m.eval(q, grad),
+        }
+    }
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -221,9 +275,9 @@ impl RayState {
     }
     /// The point `x` with velocity `v` under a weighting; evaluates the density and the weight.
     pub fn weighted(target: &dyn Target, weighting: &Weighting, x: Vec<f64>, v: Vec<f64>) -> Result<Self, SamplerError> {
-        Self::from_density(&mut Weighted::new(target, weighting), x, v)
+        Self::from_density(&mut RayDensity::exact(target, weighting), x, v)
     }
-    fn from_density(density: &mut dyn Density, x: Vec<f64>, v: Vec<f64>) -> Result<Self, SamplerError> {
+    fn from_density(density: &mut RayDensity<'_>, x: Vec<f64>, v: Vec<f64>) -> Result<Self, SamplerError> {
         let mut grad = vec![0.0; x.len()];
         let (lp, ln_w) = density.eval(&x, &mut grad)?;
         Ok(Self { x, v, lp, grad, ln_w })
@@ -243,15 +297,15 @@ pub struct TrajectoryInfo {
     pub turning: f64,
 }
 
-struct Integration<'a> {
-    density: &'a mut dyn Density,
+struct Integration<'a, 't> {
+    density: &'a mut RayDensity<'t>,
     kick: Kick,
     s: &'a mut RayState,
     dirty: bool,
     info: TrajectoryInfo,
 }
 
-impl Integration<'_> {
+impl Integration<'_, '_> {
     fn drift(&mut self, h: f64) {
         for (x, v) in self.s.x.iter_mut().zip(&self.s.v) {
             *x += h * v;
@@ -352,11 +406,11 @@ pub fn integrate<R: Rng>(target: &dyn Target, s: &mut RayState, dt: f64, n_steps
 /// [`RayState::weighted`] with the same weighting.
 #[allow(clippy::too_many_arguments)]
 pub fn integrate_weighted<R: Rng>(target: &dyn Target, weighting: &Weighting, s: &mut RayState, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<TrajectoryInfo, SamplerError> {
-    integrate_density(&mut Weighted::new(target, weighting), weighting.kick(), s, dt, n_steps, integrator, refresh_rate, rng)
+    integrate_density(&mut RayDensity::exact(target, weighting), weighting.kick(), s, dt, n_steps, integrator, refresh_rate, rng)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn integrate_density<R: Rng>(density: &mut dyn Density, kick: Kick, s: &mut RayState, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<TrajectoryInfo, SamplerError> {
+fn integrate_density<R: Rng>(density: &mut RayDensity<'_>, kick: Kick, s: &mut RayState, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<TrajectoryInfo, SamplerError> {
     let mut it = Integration { density, kick, s, dirty: false, info: TrajectoryInfo::default() };
     for j in 0..n_steps {
         if refresh_rate > 0.0 {
@@ -479,10 +533,10 @@ pub struct RayInfo {
 /// With a weighting, `s` must come from [`RayState::weighted`]; `cfg.minibatch` is ignored here
 /// (the sampler's chains apply it).
 pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, s: &RayState, cfg: &RayTracing, dt: f64) -> Result<(RayState, RayInfo), SamplerError> {
-    transition_density(&mut Weighted::new(target, &cfg.weighting), rng, s, cfg, dt)
+    transition_density(&mut RayDensity::exact(target, &cfg.weighting), rng, s, cfg, dt)
 }
 
-fn transition_density<R: Rng>(density: &mut dyn Density, rng: &mut R, s: &RayState, cfg: &RayTracing, dt: f64) -> Result<(RayState, RayInfo), SamplerError> {
+fn transition_density<R: Rng>(density: &mut RayDensity<'_>, rng: &mut R, s: &RayState, cfg: &RayTracing, dt: f64) -> Result<(RayState, RayInfo), SamplerError> {
     let mut p = s.clone();
     if cfg.full_refresh {
         for vi in p.v.iter_mut() {
@@ -532,7 +586,7 @@ impl RayInfo {
 pub(crate) const STAT_NAMES: [&str; 8] = ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__", "dphi__"];
 
 struct RayChain<'t> {
-    density: Scaled<'t>,
+    density: RayDensity<'t>,
     cfg: RayTracing,
     /// The ray, in the whitened coordinates `z = x / scale`.
     s: RayState,
@@ -543,27 +597,6 @@ struct RayChain<'t> {
     /// Tunes `step_size` towards a target `⟨Δφ⟩` instead of `da`.
     dphi: Option<DphiTuner>,
     metric: Option<MetricWindows>,
-}
-
-/// The density seen in whitened coordinates: `x = scale ⊙ z`, `∇_z = scale ⊙ ∇_x` (the constant
-/// Jacobian cancels in every ratio).
-struct Scaled<'t> {
-    inner: Box<dyn Density + Send + 't>,
-    scale: Vec<f64>,
-    x: Vec<f64>,
-}
-
-impl Density for Scaled<'_> {
-    fn eval(&mut self, z: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
-        for ((x, z), s) in self.x.iter_mut().zip(z).zip(&self.scale) {
-            *x = z * s;
-        }
-        let out = self.inner.eval(&self.x, grad)?;
-        for (g, s) in grad.iter_mut().zip(&self.scale) {
-            *g *= s;
-        }
-        Ok(out)
-    }
 }
 
 /// Warmup estimation of the per-coordinate scales in Stan's windows.
@@ -577,7 +610,7 @@ impl Chain for RayChain<'_> {
         let used = self.dt;
         let (s, info) = transition_density(&mut self.density, rng, &self.s, &self.cfg, self.dt)?;
         self.s = s;
-        for ((x, z), sc) in self.x.iter_mut().zip(&self.s.x).zip(&self.density.scale) {
+        for ((x, z), sc) in self.x.iter_mut().zip(&self.s.x).zip(self.density.scale()) {
             *x = z * sc;
         }
         if let Phase::Warmup { iter, total } = phase {
@@ -621,7 +654,7 @@ impl Chain for RayChain<'_> {
         self.dt
     }
     fn inv_metric(&self) -> Vec<f64> {
-        self.density.scale.iter().map(|s| s * s).collect()
+        self.density.scale().iter().map(|s| s * s).collect()
     }
 }
 
@@ -640,8 +673,8 @@ impl RayChain<'_> {
             return Ok(());
         }
         if let Some(super::metric::Metric::Diag(var)) = m.welford.estimate() {
-            self.density.scale = var.iter().map(|v| v.sqrt()).collect();
-            let z: Vec<f64> = self.x.iter().zip(&self.density.scale).map(|(x, s)| x / s).collect();
+            self.density.set_scale(var.iter().map(|v| v.sqrt()).collect());
+            let z: Vec<f64> = self.x.iter().zip(self.density.scale()).map(|(x, s)| x / s).collect();
             self.s = RayState::from_density(&mut self.density, z, self.s.v.clone())?;
             self.dt = self.cfg.step_size;
             self.da = DualAveraging::new(self.cfg.target_accept, self.dt);
@@ -734,12 +767,12 @@ impl Sampler for RayTracing {
             position
         };
         let v: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
-        let density: Box<dyn Density + Send + 't> = match &self.minibatch {
+        let source = match &self.minibatch {
             // the batch schedule draws from its own stream, seeded from the chain's
-            Some(m) => Box::new(Minibatched::new(target, m, ChaCha8Rng::seed_from_u64(rng.gen()))?),
-            None => Box::new(Weighted::new(target, &self.weighting)),
+            Some(m) => Source::Minibatch(Minibatched::new(target, m, ChaCha8Rng::seed_from_u64(rng.gen()))?),
+            None => Source::Exact(Weighted::new(target, &self.weighting)),
         };
-        let mut density = Scaled { inner: density, scale: vec![1.0; d], x: vec![0.0; d] };
+        let mut density = RayDensity::whitened(source, d);
         let s = RayState::from_density(&mut density, position.clone(), v)?;
         let metric = (self.metric && warmup > 0).then(|| MetricWindows {
             windows: super::adapt::WindowedAdaptation::new(super::adapt::WindowedSettings::default(), warmup, d).metric_windows(),

@@ -16,7 +16,6 @@
 //!   accepted with `min(1, L(x')/L(x))` — random-walk Metropolis with proposal scale
 //!   `n_steps·Δt` (one density evaluation per proposal).
 
-use super::Density;
 use crate::target::Target;
 use crate::sampler::SamplerError;
 use std::sync::Arc;
@@ -116,8 +115,9 @@ impl<'a> Weighted<'a> {
     }
 }
 
-impl Density for Weighted<'_> {
-    fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
+impl Weighted<'_> {
+    /// `ln L(q) − ln W(q)` with its gradient written to `grad`, and `ln W(q)`.
+    pub(crate) fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
         let lnl = self.target.logp_grad(q, grad)?;
         let power = |a: f64, grad: &mut [f64]| {
             grad.iter_mut().for_each(|g| *g *= 1.0 - a);

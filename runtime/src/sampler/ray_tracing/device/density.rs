@@ -67,7 +67,7 @@ pub trait DeviceDensity<E: DfdxElem, D: Device<E>> {
 
 /// The error of a minibatch request to a density without observations.
 pub(crate) fn no_minibatches() -> SamplerError {
-    SamplerError::Setting { name: "minibatch", detail: "minibatches need a device density indexed by observation (DeviceDensity::n_obs and logp_grad_batches), e.g. a NetworkRegression, NetworkClassifier or NetworkSequenceModel".into() }
+    SamplerError::Setting { name: "minibatch", detail: "minibatches need a device density indexed by observation (DeviceDensity::n_obs and logp_grad_batches): a DeviceModel of a #[model(observations(x, y))], or a NetworkRegression, NetworkClassifier or NetworkSequenceModel".into() }
 }
 
 /// `N(mean, diag(1/precision))` on a device: `ln p = −½ Σ_j precision_j (x_j − mean_j)²` (without

@@ -1,9 +1,11 @@
 //! The ray tracing sampler with its state on a dfdx device (CPU, or CUDA behind the `cuda`
-//! feature): [`DeviceDensity`] evaluates a population of points there, [`DeviceRays`] holds P rays
-//! there and integrates their trajectories in lockstep, [`DeviceRayTracing`] runs chains on them.
+//! feature): [`DeviceDensity`] evaluates a population of points there ([`DeviceModel`] makes any
+//! `#[model]` one, through the dfdx backend), [`DeviceRays`] holds P rays there and integrates
+//! their trajectories in lockstep, [`DeviceRayTracing`] runs chains on them.
 
 mod density;
 mod driver;
+mod model;
 mod noise;
 pub(crate) mod ops;
 mod rays;
@@ -11,6 +13,7 @@ mod rays;
 pub use density::{DeviceDensity, DeviceGaussian, LogpGrad};
 pub(crate) use density::no_minibatches;
 pub use driver::DeviceRayTracing;
+pub use model::DeviceModel;
 pub use ops::{Column, Rows};
 pub use noise::Noise;
 pub use rays::{DeviceFloat, DeviceRays, DeviceTrajectory};

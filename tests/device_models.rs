@@ -1,0 +1,167 @@
+//! Any `#[model]` on a dfdx device. The dfdx backend gives the log densities and gradients of
+//! `Native` (1e-10), networks inside the model included (their reverse pass added to dfdx's tape),
+//! and the device ray tracer runs a model through [`DeviceModel`] on dfdx's `Cpu`: its evaluation
+//! equals the host one, and its draws pass the reference checks of eight schools (posteriordb) and
+//! of a network regression whose posterior is known in closed form.
+
+mod common;
+
+use dfdx::tensor::TensorFromVec;
+use snell::backend::{Cpu32, Cpu64};
+use snell::model::EvalOptions;
+use snell::nn::layers::{Linear, Tanh};
+use snell::nn::{Activation, Mlp, Network, WeightPrior};
+use snell::prelude::*;
+use snell::sampler::ray_tracing::device::{Cpu, DeviceDensity, DeviceModel, DeviceRayTracing};
+use snell::sampler::ray_tracing::RayTracing;
+use snell::sampler::RunConfig;
+use snell_examples::posteriordb::{assert_matches_reference, check_reference, reals, reference, EightSchoolsNoncentered};
+
+type Small = (Linear<2, 4>, Tanh, Linear<4, 1>);
+
+fn data(n: usize) -> (Matrix, Vec<f64>) {
+    let x: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
+    let y: Vec<f64> = (0..n).map(|i| x[2 * i] - 0.5 * x[2 * i + 1] + 0.3 * ((i as f64) * 1.3).cos()).collect();
+    (Matrix::new(n, 2, x).unwrap(), y)
+}
+
+#[model(observations(x, y))]
+fn module_net(net: &Network<Small, 2, 1>, x: &Matrix, y: &[f64]) {
+    let s = sample!(HalfNormal(1.0));
+    let z = sample!([net.len()] ~ Normal(0.0, 1.0));
+    let sigma = sample!(HalfNormal(0.5));
+    observe!(y ~ Normal(net.forward(s * z, x), sigma));
+}
+
+#[model(observations(x, y))]
+fn mlp_net(net: &Mlp, x: &Matrix, y: &[f64]) {
+    let s = sample!(HalfNormal(1.0));
+    let z = sample!([net.len()] ~ Normal(0.0, 1.0));
+    let sigma = sample!(HalfNormal(0.5));
+    observe!(y ~ Normal(net.forward(s * z, x), sigma));
+}
+
+#[model(observations(x, y))]
+fn linear_net(net: &Network<Linear<2, 1>, 2, 1>, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, 2.0));
+    observe!(y ~ Normal(net.forward(w, x), 0.4));
+}
+
+fn eight_schools() -> EightSchoolsNoncentered {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    EightSchoolsNoncentered::new(&reals(&r["data"]["y"]), &reals(&r["data"]["sigma"])).unwrap()
+}
+
+/// `P` points of dimension `d`, spread over (−0.8, 0.8).
+fn points<M: Model>(m: &M, p: usize) -> Vec<f64> {
+    let d = m.dim();
+    (0..p * d).map(|i| ((i as f64 + 1.0) * 0.61).sin() * 0.8).collect()
+}
+
+/// The dfdx `Cpu64` evaluation (all data and a minibatch) against `Native`'s.
+fn dfdx_equals_native<M: Model>(m: &M, what: &str) {
+    let theta = points(m, 5);
+    let (lp, grad) = m.log_density_and_grad_batch(&theta).unwrap();
+    let e = m.evaluate(&Cpu64::default(), &theta, None, EvalOptions::default()).unwrap();
+    common::assert_all_close(&e.log_density, &lp, 1e-10, &format!("{what}: log densities"));
+    common::assert_all_close(e.grad.as_deref().unwrap(), &grad, 1e-10, &format!("{what}: gradients"));
+    if m.n_obs().is_some() {
+        let d = m.dim();
+        let batch = [0, 3, 4];
+        for r in 0..5 {
+            let q = &theta[r * d..(r + 1) * d];
+            let (lp, g) = m.log_density_and_grad_minibatch(q, &batch).unwrap();
+            let e = m.evaluate(&Cpu64::default(), q, Some(&batch), EvalOptions::default()).unwrap();
+            common::assert_all_close(&e.log_density, &[lp], 1e-10, &format!("{what}: minibatch log density"));
+            common::assert_all_close(e.grad.as_deref().unwrap(), &g, 1e-10, &format!("{what}: minibatch gradient"));
+        }
+    }
+}
+
+#[test]
+fn dfdx_gradients_equal_native_ones_with_networks_inside_the_model() {
+    let (x, y) = data(9);
+    dfdx_equals_native(&eight_schools(), "eight schools");
+    let net = Network::<Small, 2, 1>::new(WeightPrior::isotropic(1.0)).unwrap();
+    dfdx_equals_native(&ModuleNet::new(&net, &x, &y).unwrap(), "dfdx module network");
+    for act in [Activation::Tanh, Activation::ReLU, Activation::OnePlusTanh] {
+        let mlp = Mlp::new(&[2, 4, 3, 1], act, WeightPrior::isotropic(1.0)).unwrap();
+        dfdx_equals_native(&MlpNet::new(&mlp, &x, &y).unwrap(), &format!("Mlp ({act:?})"));
+    }
+    // f32 follows within its rounding
+    let mlp = Mlp::new(&[2, 4, 1], Activation::Tanh, WeightPrior::isotropic(1.0)).unwrap();
+    let m = MlpNet::new(&mlp, &x, &y).unwrap();
+    let theta = points(&m, 3);
+    let (lp, grad) = m.log_density_and_grad_batch(&theta).unwrap();
+    let e = m.evaluate(&Cpu32::default(), &theta, None, EvalOptions::default()).unwrap();
+    common::assert_all_close(&e.log_density, &lp, 1e-4, "Mlp in f32: log densities");
+    common::assert_all_close(e.grad.as_deref().unwrap(), &grad, 1e-3, "Mlp in f32: gradients");
+}
+
+/// The device density of a model: every row and every row's own minibatch equal the host
+/// evaluation, and the recorded values are the model's outputs.
+fn device_rows_equal_host<M: Model>(m: &M, what: &str) {
+    let on_cpu = DeviceModel::<_, f64, Cpu>::new(m, Cpu::default());
+    let (p, d) = (4, m.dim());
+    assert_eq!(DeviceDensity::dim(&on_cpu), d);
+    let theta = points(m, p);
+    let x = on_cpu.device().tensor_from_vec(theta.clone(), (p, d));
+    let (lp, grad) = on_cpu.logp_grad(&x).unwrap();
+    let (mut want_lp, mut want_grad) = (vec![0.0; p], vec![0.0; p * d]);
+    m.logp_grad_batch(&theta, &mut want_lp, &mut want_grad).unwrap();
+    common::assert_all_close(&lp.as_vec(), &want_lp, 1e-10, &format!("{what}: device log densities"));
+    common::assert_all_close(&grad.as_vec(), &want_grad, 1e-10, &format!("{what}: device gradients"));
+    assert_eq!(on_cpu.constrain(&theta[..d]), m.output_values(&theta[..d]).unwrap());
+    assert_eq!(DeviceDensity::names(&on_cpu), m.names());
+    if let Some(n) = m.observations() {
+        let batches: Vec<Vec<usize>> = (0..p).map(|r| vec![r % n, (r + 2) % n]).collect();
+        let (lpb, gradb) = on_cpu.logp_grad_batches(&x, &batches).unwrap();
+        let (lpb, gradb) = (lpb.as_vec(), gradb.as_vec());
+        for r in 0..p {
+            let mut g = vec![0.0; d];
+            let want = m.logp_grad_minibatch(&theta[r * d..(r + 1) * d], &batches[r], &mut g).unwrap();
+            common::assert_all_close(&[lpb[r]], &[want], 1e-10, &format!("{what}: row {r} minibatch"));
+            common::assert_all_close(&gradb[r * d..(r + 1) * d], &g, 1e-10, &format!("{what}: row {r} minibatch gradient"));
+        }
+        assert!(on_cpu.logp_grad_batches(&x, &batches[..2]).is_err(), "{what}: one batch per row");
+    } else {
+        assert!(on_cpu.logp_grad_batches(&x, &vec![vec![0]; 4]).is_err(), "{what}: no minibatches without observations");
+    }
+}
+
+#[test]
+fn a_model_on_the_device_evaluates_as_on_the_host() {
+    let (x, y) = data(9);
+    device_rows_equal_host(&eight_schools(), "eight schools");
+    let net = Network::<Small, 2, 1>::new(WeightPrior::isotropic(1.0)).unwrap();
+    device_rows_equal_host(&ModuleNet::new(&net, &x, &y).unwrap(), "dfdx module network");
+    let mlp = Mlp::new(&[2, 4, 1], Activation::Tanh, WeightPrior::isotropic(1.0)).unwrap();
+    device_rows_equal_host(&MlpNet::new(&mlp, &x, &y).unwrap(), "Mlp");
+}
+
+#[test]
+fn eight_schools_on_the_device_passes_its_reference() {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let m = eight_schools();
+    let on_cpu = DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default());
+    let cfg = RunConfig { chains: 16, warmup: 1000, draws: 1500, seed: 3, init: None };
+    let draws = DeviceRayTracing::new(RayTracing::default()).run(&on_cpu, &cfg).unwrap();
+    assert!(m.names().iter().all(|n| draws.names.contains(n)), "the model's outputs are recorded");
+    assert_matches_reference("device ray tracing: eight_schools_noncentered", &r, &draws);
+    // the check has power: the same run on data with doubled measurement errors fails it
+    let sigma2: Vec<f64> = reals(&r["data"]["sigma"]).iter().map(|s| 2.0 * s).collect();
+    let wrong = EightSchoolsNoncentered::new(&reals(&r["data"]["y"]), &sigma2).unwrap();
+    let wrong_draws = DeviceRayTracing::new(RayTracing::default()).run(&DeviceModel::<_, f64, Cpu>::new(&wrong, Cpu::default()), &cfg).unwrap();
+    assert!(!check_reference("wrong data", &r, &wrong_draws).1.is_empty(), "the posterior of other data must fail the check");
+}
+
+#[test]
+fn a_network_regression_on_the_device_has_the_closed_form_posterior() {
+    let (x, y) = data(30);
+    let net = Network::<Linear<2, 1>, 2, 1>::new(WeightPrior::isotropic(2.0)).unwrap();
+    let m = LinearNet::new(&net, &x, &y).unwrap();
+    let on_cpu = DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default());
+    let cfg = RunConfig { chains: 16, warmup: 500, draws: 1000, seed: 4, init: None };
+    let draws = DeviceRayTracing::new(RayTracing::default()).run(&on_cpu, &cfg).unwrap();
+    common::assert_linear_network_posterior(&draws, &x, &y, 0.4, 2.0);
+}
