@@ -62,7 +62,8 @@ fn main() -> Result<(), snell::ModelError> {
 mod models {
     use snell::nn::{Activation, Mlp, WeightPrior};
     use snell::prelude::*;
-    use snell::sampler::ray_tracing::device::{Cpu, Cuda, DeviceDensity, DeviceModel, DeviceRayTracing, DeviceRays};
+    use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceModel, DeviceRayTracing, DeviceRays};
+    use snell::nn::{Cpu, Cuda};
     use snell::sampler::ray_tracing::RayTracing;
     use snell::sampler::{Draws, RunConfig};
     use std::error::Error;
@@ -75,7 +76,7 @@ mod models {
         observe!(y ~ Normal(mu + tau * theta_raw, sigma));
     }
 
-    /// The seed's 1-50-50-1 regression: `y ~ N(f(x; w), σ)`, N(0, 1) weights, σ ~ Gamma(2, 1).
+    /// The Langevin workflow's 1-50-50-1 regression: `y ~ N(f(x; w), σ)`, N(0, 1) weights, σ ~ Gamma(2, 1).
     #[model(observations(x, y))]
     fn bnn(net: &Mlp, x: &Matrix, y: &[f64]) {
         let sigma = sample!(Gamma(2.0, 1.0));
@@ -132,7 +133,8 @@ mod models {
 mod networks {
     use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
     use snell::nn::{Activation, Mlp, MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
-    use snell::sampler::ray_tracing::device::{Cpu, Cuda, DeviceDensity, DeviceRayTracing, DeviceRays};
+    use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceRayTracing, DeviceRays};
+    use snell::nn::{Cpu, Cuda};
     use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
     use snell::sampler::RunConfig;
     use snell::Matrix;

@@ -1,5 +1,5 @@
 //! The cost per member of a population gradient through a batched [`snell::nn::Mlp`]: the
-//! 1-50-50-1 tanh network at the seed's 50 points as a `#[model]` (`regression_net`, row (a) of
+//! 1-50-50-1 tanh network at the Langevin workflow's 50 points as a `#[model]` (`regression_net`, row (a) of
 //! `network_benchmark`), `model.evaluate(&Native, theta, None, EvalOptions::default())` on P
 //! members at once, for P = 1, 10, 100, 1000. Both kernels run in the same binary, alternating
 //! within every round so that both see the same load: `MlpKernel::Dense` (the default: each

@@ -2,7 +2,7 @@
 //! and the time per step against the physical floors (bytes moved / 3 TB/s, FLOPs / 67 TFLOP/s —
 //! an H100 in f32), beside the paper's PyTorch code on an H100 (per step):
 //!
-//! - (a) the 1-50-50-1 regression net on the seed's 50 points, many chains (peer: 7,352 ms — it
+//! - (a) the 1-50-50-1 regression net on the Langevin workflow's 50 points, many chains (peer: 7,352 ms — it
 //!   runs 1,000 chains one after another);
 //! - (b) an MLP 784-1000-1000-10 on synthetic data, minibatch 256 (peer: 10.1 ms);
 //! - (c) a GPT-2-small-shaped model (peer: 193.5 ms for 124M parameters, sequence 256);
@@ -162,7 +162,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if cuda {
         #[cfg(feature = "cuda")]
         {
-            let dev = snell::sampler::ray_tracing::device::Cuda::try_build(0, 1).map_err(|e| format!("CUDA device 0: {e:?}"))?;
+            let dev = snell::nn::Cuda::try_build(0, 1).map_err(|e| format!("CUDA device 0: {e:?}"))?;
             let in_use = || snell::sampler::ray_tracing::device::cuda_memory_in_use().map(|b| b as f64 / (1024.0 * 1024.0));
             benchmark!(snell::nn::Cpu::default(), f32, full, xl, chains, lockstep, dev.clone(), "CUDA, f32", in_use);
             return Ok(());

@@ -17,7 +17,8 @@ use snell::nn::{NetworkRegression, Noise, WeightPrior};
 use snell::sampler::population::run_ray_tracing_population;
 use snell::target::Target;
 use snell::nn::module::{LocalBuilder, LocalDevice};
-use snell::sampler::ray_tracing::device::{Cpu, DeviceDensity, DeviceFloat, DeviceGaussian, DeviceRayTracing, DfdxDevice};
+use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceGaussian, DeviceRayTracing};
+use snell::nn::{Cpu, DfdxDevice};
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{Draws, RunConfig};
 use snell::target::FnDensity;
@@ -78,7 +79,7 @@ fn main() {
     let seed = 7;
     #[cfg(feature = "cuda")]
     if flag("--cuda") {
-        let dev = snell::sampler::ray_tracing::device::Cuda::try_build(0, seed).expect("CUDA device 0");
+        let dev = snell::nn::Cuda::try_build(0, seed).expect("CUDA device 0");
         if flag("--f32") {
             both::<f32, _>(dev, chains, dim, "cuda f32")
         } else {

@@ -1,5 +1,5 @@
-//! The seed's Bayesian neural net for 1-D regression (the Langevin neural-net workflow,
-//! `docs/algorithms.md` §3.1) in the model language: a fully connected net `1 → H → … → 1` with
+//! The Bayesian neural net for 1-D regression (the Langevin neural-net workflow,
+//! G. Ross's `langevin_neural_nets`) in the model language: a fully connected net `1 → H → … → 1` with
 //! hidden activation `1 + tanh`, Gaussian noise σ, iid N(0, s²) priors on every weight and bias,
 //! and σ ~ Gamma(shape a, scale 1). The network is a [`Mlp`], so a population of parameter
 //! vectors (SMC's particles) is one batched evaluation; the unconstrained vector is
@@ -20,14 +20,14 @@ pub fn bnn(net: &Mlp, x: &Matrix, y: &[f64], noise_shape: f64) {
     observe!(y ~ Normal(net.forward(w, x), sigma));
 }
 
-/// The seed's net: one input, `hidden` layers of `1 + tanh` units, one output, N(0, s²) on every
+/// The Langevin workflow's net: one input, `hidden` layers of `1 + tanh` units, one output, N(0, s²) on every
 /// weight and bias (`s = weight_scale`).
 pub fn seed_net(hidden: &[usize], weight_scale: f64) -> Result<Mlp, ModelError> {
     let widths: Vec<usize> = std::iter::once(1).chain(hidden.iter().copied()).chain(std::iter::once(1)).collect();
     Mlp::new(&widths, Activation::OnePlusTanh, WeightPrior::isotropic(weight_scale))
 }
 
-/// The seed's regression data: `n` points of `y = 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²)`
+/// The Langevin workflow's regression data: `n` points of `y = 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²)`
 /// at x uniform on [0, 1], as an `n × 1` input matrix and the outputs.
 pub fn toy_data(n: usize, rng: &mut ChaCha8Rng) -> (Matrix, Vec<f64>) {
     let x: Vec<f64> = (0..n).map(|_| rng.gen_range(0.0..1.0)).collect();

@@ -5,7 +5,8 @@
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::population::run_ray_tracing_population;
 use snell::target::Target;
-use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceRayTracing, DfdxDevice};
+use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceRayTracing};
+use snell::nn::DfdxDevice;
 use snell::sampler::{run, Draws, RunConfig, SamplerError, Select};
 use std::fmt;
 use std::time::Instant;
@@ -21,7 +22,7 @@ pub const FLOOR_BANDWIDTH: f64 = 3.0e12;
 /// (dfdx's matmuls do not use tensor cores).
 pub const FLOOR_FLOPS: f64 = 67.0e12;
 
-/// The seed's data: 50 points of 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²) on [0, 1].
+/// The Langevin workflow's data: 50 points of 4 sin(x − 2) + sin(8x − 2) − 4x² + N(0, 0.5²) on [0, 1].
 pub fn regression_data() -> (Matrix, Vec<f64>) {
     let mut rng = ChaCha8Rng::seed_from_u64(50);
     let xs: Vec<f64> = (0..50).map(|_| rng.gen_range(0.0..1.0)).collect();

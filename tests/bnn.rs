@@ -1,4 +1,4 @@
-//! The seed's Bayesian neural net as a `#[model]` with a `1 + tanh` [`Mlp`]: its gradient against
+//! The Langevin workflow's Bayesian neural net as a `#[model]` with a `1 + tanh` [`Mlp`]: its gradient against
 //! central finite differences (full data, tempered parts for a population, minibatches), the
 //! prior draws' moments, the parameter count of the 1-50-50-1 net, and bad input.
 

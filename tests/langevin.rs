@@ -1,7 +1,6 @@
-//! Langevin kernels and the MAP optimiser, as `docs/algorithms.md` §3.6 and §4.2–4.3 list their
-//! tests: BAOAB samples a Gaussian exactly in position at any stable step while its end-of-step
+//! Langevin kernels and the MAP optimiser: BAOAB samples a Gaussian exactly in position at any stable step while its end-of-step
 //! kinetic temperature is biased by −dt²/4, so the bias measured at two step sizes scales as dt²;
-//! BAOAB as a sampler (burn-in then production) recovers a Gaussian and the seed's Beta–Binomial
+//! BAOAB as a sampler (burn-in then production) recovers a Gaussian and the Langevin workflow's Beta–Binomial
 //! validation posterior (mean 6/52); MALA removes the bias of the
 //! unadjusted Langevin step (variance 1, where SGLD with the same step and full batches gives the
 //! theoretical 4/3) and its warmup reaches acceptance 0.574; SGLD on minibatches centres on the
@@ -185,7 +184,7 @@ fn bad_langevin_settings_are_errors() {
     assert!(draws.param("x.1").unwrap()[0].iter().all(|x| x.abs() <= 1.0));
 }
 
-/// The seed's validation: 5 successes in 50 trials with a Beta(1, 1) prior, posterior Beta(6, 46).
+/// The Langevin workflow's validation: 5 successes in 50 trials with a Beta(1, 1) prior, posterior Beta(6, 46).
 #[model]
 fn beta_binomial(k: &[f64], n: &[f64]) {
     let p = sample!(Beta(1.0, 1.0));

@@ -1,4 +1,4 @@
-//! The Ray Tracing Sampler, as `docs/algorithms.md` §1.16 lists its tests: kick invariants (ζ-form
+//! The Ray Tracing Sampler, tested: kick invariants (ζ-form
 //! against the reference atan2 form), reversibility of the integrators, Snell bookkeeping,
 //! invariance of N(0, I) from exact draws (with a power check), the reference acceptance rates on
 //! Gaussians, the signs of the bias without Metropolis (Fig. 5), recovery of an ill-scaled

@@ -1,4 +1,4 @@
-//! Generalised ray tracing (`docs/algorithms.md` §1.9): the special cases reduce to their known
+//! Generalised ray tracing (Behroozi 2025, §2.7 and §2.9): the special cases reduce to their known
 //! algorithms — with the HMC weighting a trajectory is the leapfrog trajectory step for step and
 //! the chain is static HMC's chain draw for draw; with the Metropolis weighting the chain is a
 //! random-walk Metropolis chain with the same random numbers — and weighted rays (tempering,

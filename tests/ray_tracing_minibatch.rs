@@ -1,4 +1,4 @@
-//! The ray tracing sampler with stochastic gradients (`docs/algorithms.md` §1.10): a Bayesian
+//! The ray tracing sampler with stochastic gradients (Behroozi 2025, §2.11.3): a Bayesian
 //! linear regression with known noise (`#[model(observations(x, y))]`, exact Gaussian posterior)
 //! sampled with minibatch gradients stays close to the exact posterior, and closer than static HMC
 //! with the same minibatches and step; on the paper's gradient-noise toy ray tracing heats far less

@@ -1,4 +1,4 @@
-//! Sequential Monte Carlo, as `docs/algorithms.md` §3.6 lists its tests: on Bayesian linear
+//! Sequential Monte Carlo, tested: on Bayesian linear
 //! regression with known noise (closed-form posterior and evidence) the log evidence of every
 //! schedule matches the exact value within 3 of its standard errors and the weighted particles
 //! match the posterior mean and covariance within Monte Carlo error, with a power check (a wrong

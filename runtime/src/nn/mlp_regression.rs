@@ -20,7 +20,8 @@ use crate::error::ModelError;
 ///
 /// ```
 /// use snell::nn::{Activation, Mlp, MlpRegression, Noise, WeightPrior};
-/// use snell::sampler::ray_tracing::device::{Cpu, DeviceRayTracing};
+/// use snell::sampler::ray_tracing::device::DeviceRayTracing;
+/// use snell::nn::Cpu;
 /// use snell::sampler::ray_tracing::RayTracing;
 /// use snell::sampler::RunConfig;
 /// use snell::Matrix;

@@ -49,8 +49,16 @@ pub use mlp_regression::MlpRegression;
 /// dfdx's layer builders (`Linear`, `Tanh`, `ReLU`, `LayerNorm1D`, …), to declare networks with.
 pub use dfdx::nn::builders as layers;
 pub use dfdx::nn::BuildOnDevice;
-/// dfdx's CPU device.
+// dfdx, re-exported from this one place: its layers to declare networks with, and its devices,
+// on which networks and the device ray tracer run.
+/// dfdx's CPU device (`Cpu::seed_from_u64(seed)` seeds its random stream).
 pub use dfdx::tensor::Cpu;
+/// dfdx's CUDA device (`Cuda::try_build(ordinal, seed)`).
+#[cfg(feature = "cuda")]
+pub use dfdx::tensor::Cuda;
+/// dfdx's device trait: what networks, a [`DeviceDensity`](crate::sampler::ray_tracing::device::DeviceDensity)
+/// and the device ray tracer run on.
+pub use dfdx::tensor_ops::Device as DfdxDevice;
 pub use network::{Activation, Mlp, MlpKernel, Network, NetworkWeights};
 pub use regression::{NetworkRegression, Noise};
 pub use sequence::NetworkSequenceModel;

@@ -499,7 +499,7 @@ pub enum Activation {
     /// `1 / (1 + e⁻ˣ)`
     Sigmoid,
     /// `1 + tanh(x)`, the hidden activation of the Langevin neural-net workflow
-    /// (`docs/algorithms.md` §3.1).
+    /// (G. Ross, `langevin_neural_nets`).
     OnePlusTanh,
 }
 

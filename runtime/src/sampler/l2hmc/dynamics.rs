@@ -1,7 +1,7 @@
 //! The augmented leapfrog of L2HMC (Levy, Hoffman & Sohl-Dickstein 2018, eq. 4–6 and App. A) in
 //! f64, one chain at a time, with its exact log-Jacobian.
 //!
-//! Conventions (the specification's, `docs/algorithms.md` §2.3–2.5): the first position sub-update
+//! Conventions (Levy, Hoffman & Sohl-Dickstein 2018, eq. 4–6 and App. A): the first position sub-update
 //! moves the coordinates where `m = 1` and sees `m̄ ⊙ x`, the second moves `m̄` and sees `m ⊙ x`;
 //! the position network sees the already updated momentum `v₁` (needed for invertibility); the
 //! backward step is the exact inverse of the forward step with the same `t` and runs `t = M−1…0`.

@@ -1,4 +1,4 @@
-//! Stochastic gradients for the ray tracing sampler (`docs/algorithms.md` §1.10): every gradient
+//! Stochastic gradients for the ray tracing sampler (Behroozi 2025, §2.11.3 and §3.1.2): every gradient
 //! evaluation of a trajectory sees a fresh minibatch, `log prior + (N/B)·Σ_{batch} log p(y_i | θ)`
 //! ([`Target::logp_grad_minibatch`]), in the order of a [`Batches`] schedule drawn from the chain's random
 //! stream. The update is the exact-gradient one fed the noisy gradient, with no friction or noise

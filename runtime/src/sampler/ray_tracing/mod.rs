@@ -1,4 +1,4 @@
-//! The Ray Tracing Sampler (Behroozi 2025; specification: `docs/algorithms.md` §1).
+//! The Ray Tracing Sampler (Behroozi 2025).
 //!
 //! Parameter space is treated as an optical medium with refractive index `n(x) = L(x)^{1/(D−1)}`;
 //! rays travel at constant speed and bend towards higher `L` by Snell's law. The state is

@@ -1,4 +1,4 @@
-//! Generalised ray tracing (`docs/algorithms.md` §1.9): a sample weight `W(x)` changes the
+//! Generalised ray tracing (Behroozi 2025, §2.7 and §2.9): a sample weight `W(x)` changes the
 //! refractive index to `n^{D−1} = L/W`, so the rays sample `L/W` and each draw carries the weight
 //! `W(x)`; expectations under `L` are the `W`-weighted averages of the draws. The special cases the
 //! paper lists reduce to known samplers:

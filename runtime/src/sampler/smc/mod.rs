@@ -38,7 +38,7 @@ use rayon::prelude::*;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Schedule {
     /// `stages` reweighting steps at λ_n = (100^{n/stages} − 1)/99, n = 1 … stages: small
-    /// increments first, as the seed's `smc_geometric_likelihood`.
+    /// increments first, as langevin_neural_nets' `smc_geometric_likelihood`.
     Geometric {
         /// Number of stages (at least 1).
         stages: usize,

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::Device;
 
-/// The ray tracing sampler (`docs/algorithms.md` §1) for P chains in lockstep on a dfdx device.
+/// The ray tracing sampler (Behroozi 2025) for P chains in lockstep on a dfdx device.
 ///
 /// Positions, velocities, log densities and gradients of all chains stay in device tensors for
 /// the whole run: drifts, kicks, refreshes, the Metropolis test of each chain and the choice

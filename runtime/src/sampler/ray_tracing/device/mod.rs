@@ -18,13 +18,6 @@ pub use ops::{Column, Rows};
 pub use noise::Noise;
 pub use rays::{DeviceFloat, DeviceRays, DeviceTrajectory};
 pub(crate) use rays::upload_column;
-/// dfdx's device trait: what a [`DeviceDensity`] and the sampler run on.
-pub use dfdx::tensor_ops::Device as DfdxDevice;
-/// dfdx's CPU device (`Cpu::seed_from_u64(seed)` seeds its random stream).
-pub use dfdx::tensor::Cpu;
-/// dfdx's CUDA device (`Cuda::try_build(ordinal, seed)`).
-#[cfg(feature = "cuda")]
-pub use dfdx::tensor::Cuda;
 
 use crate::sampler::SamplerError;
 

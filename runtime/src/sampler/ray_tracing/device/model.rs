@@ -21,7 +21,8 @@ use dfdx::shapes::HasShape;
 ///
 /// ```
 /// use snell::prelude::*;
-/// use snell::sampler::ray_tracing::device::{Cpu, DeviceModel, DeviceRayTracing};
+/// use snell::sampler::ray_tracing::device::{DeviceModel, DeviceRayTracing};
+/// use snell::nn::Cpu;
 /// use snell::sampler::ray_tracing::RayTracing;
 /// use snell::sampler::RunConfig;
 /// #[model]

@@ -1,6 +1,6 @@
 //! Row-wise tensor operations of the device ray tracer: norms and dot products per row, the
 //! functions dfdx 0.13 lacks (`expm1`, `ln1p`, `atan2`) composed from its ops, and the ζ-form kick
-//! of `docs/algorithms.md` §1.4 applied to every row at once.
+//! of Behroozi (2025, Algorithm 1) applied to every row at once.
 //!
 //! A row is one chain: `(P, D)` matrices hold positions, velocities and gradients, `(P,)` vectors
 //! the per-chain scalars, `(P,)` boolean masks the per-chain choices.

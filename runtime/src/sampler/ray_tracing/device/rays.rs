@@ -1,6 +1,6 @@
 //! [`DeviceRays`]: P rays whose positions, velocities, log densities and gradients live in tensors
 //! on a dfdx device, and the integration of one trajectory for all of them in lockstep
-//! (`docs/algorithms.md` §1.5–1.7, §1.12), every operation a tensor op on the device.
+//! (the drift, integrators and refreshes of [`crate::sampler::ray_tracing`]), every operation a tensor op on the device.
 
 use super::density::{DeviceDensity, LogpGrad};
 use super::ops::{finite, full, kick, row_norm, zeros, Column, Mask, Rows};
