@@ -122,7 +122,7 @@ mod models {
         let mlp = Mlp::new(&[1, 50, 50, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
         let x = Matrix::new(50, 1, xs)?;
         let net = Bnn::new(&mlp, &x, &ys)?;
-        let cfg = RunConfig { chains: 64, warmup: 200, draws: 100, seed: 1, init: None };
+        let cfg = RunConfig { chains: 64, warmup: 100, draws: 100, seed: 1, init: None };
         worst = worst.max(compare("1-50-50-1 network model", &net, &gpu, &RayTracing { n_steps: 10, ..Default::default() }, &cfg)?);
         Ok(worst < 1e-9)
     }

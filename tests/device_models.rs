@@ -2,7 +2,9 @@
 //! `Native` (1e-10), networks inside the model included (their reverse pass added to dfdx's tape),
 //! and the device ray tracer runs a model through [`DeviceModel`] on dfdx's `Cpu`: its evaluation
 //! equals the host one, and its draws pass the reference checks of eight schools (posteriordb) and
-//! of a network regression whose posterior is known in closed form.
+//! of a network regression whose posterior is known in closed form. Host samplers run a model
+//! evaluated on dfdx too (`Model::on_backend`): NUTS passes the eight-schools reference there, SMC its
+//! closed-form evidence (`tests/smc.rs`).
 
 mod common;
 
@@ -15,7 +17,8 @@ use snell::prelude::*;
 use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceModel, DeviceRayTracing};
 use snell::nn::Cpu;
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::RunConfig;
+use snell::sampler::nuts::Nuts;
+use snell::sampler::{run, RunConfig};
 use snell_examples::posteriordb::{assert_matches_reference, check_reference, reals, reference, EightSchoolsNoncentered};
 
 type Small = (Linear<2, 4>, Tanh, Linear<4, 1>);
@@ -165,4 +168,20 @@ fn a_network_regression_on_the_device_has_the_closed_form_posterior() {
     let cfg = RunConfig { chains: 16, warmup: 500, draws: 1000, seed: 4, init: None };
     let draws = DeviceRayTracing::new(RayTracing::default()).run(&on_cpu, &cfg).unwrap();
     common::assert_linear_network_posterior(&draws, &x, &y, 0.4, 2.0);
+}
+
+#[test]
+fn nuts_on_a_model_evaluated_by_dfdx_passes_its_reference() {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let m = eight_schools();
+    let on_dfdx = m.on_backend(Cpu64::default());
+    // the same log density and gradient as the default backend, through the one sampler interface
+    let q = points(&m, 1);
+    let (mut g1, mut g2) = (vec![0.0; q.len()], vec![0.0; q.len()]);
+    let (a, b) = (m.logp_grad(&q, &mut g1).unwrap(), on_dfdx.logp_grad(&q, &mut g2).unwrap());
+    common::assert_all_close(&[b], &[a], 1e-10, "log density on dfdx");
+    common::assert_all_close(&g2, &g1, 1e-10, "gradient on dfdx");
+    let cfg = RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 5, init: None };
+    let draws = run(&Nuts::default(), &on_dfdx, &cfg).unwrap();
+    assert_matches_reference("NUTS on dfdx: eight_schools_noncentered", &r, &draws);
 }

@@ -135,6 +135,17 @@ fn adaptive_tempering_recovers_evidence_and_posterior_of_linear_regression() {
 }
 
 #[test]
+fn a_model_evaluated_by_dfdx_gives_the_same_evidence_and_posterior() {
+    let (x, y) = data();
+    let model = Blr::new(&x, &y, S0, SIGMA).unwrap();
+    let (mean, cov, logz) = exact(&x, &y, SIGMA);
+    let on_dfdx = model.on_backend(snell::backend::Cpu64::default());
+    let out = run_smc(&smc(Schedule::Adaptive { target_ess: 0.5 }, 8, 1), &on_dfdx).unwrap();
+    check_evidence(&out, logz, "adaptive on dfdx");
+    check_posterior(&out, &mean, &cov, "adaptive on dfdx");
+}
+
+#[test]
 fn geometric_annealing_recovers_evidence_of_linear_regression() {
     let (x, y) = data();
     let model = Blr::new(&x, &y, S0, SIGMA).unwrap();

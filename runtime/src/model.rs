@@ -181,6 +181,18 @@ pub trait Model: Target + Sized {
         self.layout().names()
     }
 
+    /// This model as a [`Target`] whose log densities and gradients are computed on `backend`
+    /// instead of the default one: every sampler then runs on it, e.g. with dfdx on the CPU
+    /// (`model.on_backend(Cpu64::default())`). The recorded values are still computed once per
+    /// draw on the default backend. Samplers share a target between chain threads, so the backend
+    /// must be `Sync`; dfdx 0.13's CUDA device is not (its streams are raw pointers), so on a GPU
+    /// a model runs on the device ray tracer instead
+    /// ([`DeviceModel`](crate::sampler::ray_tracing::device::DeviceModel)), which keeps the
+    /// device on one thread.
+    fn on_backend<B: Backend + Sync>(&self, backend: B) -> OnBackend<'_, Self, B> {
+        OnBackend { model: self, backend }
+    }
+
     /// Evaluates a population of `P` unconstrained vectors (`theta` row-major `(P, D)`) on any
     /// backend; `batch` restricts the likelihood to some observations, scaled by `N / B`.
     fn evaluate<B: Backend>(&self, backend: &B, theta: &[f64], batch: Option<&[usize]>, opts: EvalOptions) -> Result<Evaluation, ModelError> {
@@ -466,23 +478,72 @@ impl<M: Model> Target for M {
         self.unconstrain_flat(&self.sample_prior_flat(rng)?)
     }
     fn logp_parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
-        // `evaluate` scales a batch's likelihood by N / B; undo it so the weight applies to the
-        // batch's own likelihood.
-        let scale = match obs {
-            Some(b) => {
-                self.check_batch(b)?;
-                b.len() as f64 / self.n_obs().unwrap_or(b.len()) as f64
-            }
-            None => 1.0,
-        };
-        let e = self.evaluate(&default_backend(), theta, obs, EvalOptions { grad: grad.is_some(), jacobian: true, likelihood_weight: weight * scale })?;
-        if let (Some(g), Some(eg)) = (grad, e.grad.as_deref()) {
-            if g.len() != eg.len() {
-                return Err(ModelError::Dimension { what: "gradient buffer (P × D)".into(), expected: eg.len(), got: g.len() });
-            }
-            g.copy_from_slice(eg);
+        parts_on(self, &default_backend(), theta, obs, weight, grad)
+    }
+}
+
+/// The prior/likelihood split of a population on `backend` (what tempering needs).
+fn parts_on<M: Model, B: Backend>(model: &M, backend: &B, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
+    // `evaluate` scales a batch's likelihood by N / B; undo it so the weight applies to the
+    // batch's own likelihood.
+    let scale = match obs {
+        Some(b) => {
+            model.check_batch(b)?;
+            b.len() as f64 / model.n_obs().unwrap_or(b.len()) as f64
         }
-        let log_prior = e.log_prior.iter().zip(&e.log_jacobian).map(|(p, j)| p + j).collect();
-        Ok(Parts { log_prior, log_likelihood: e.log_likelihood })
+        None => 1.0,
+    };
+    let e = model.evaluate(backend, theta, obs, EvalOptions { grad: grad.is_some(), jacobian: true, likelihood_weight: weight * scale })?;
+    if let (Some(g), Some(eg)) = (grad, e.grad.as_deref()) {
+        if g.len() != eg.len() {
+            return Err(ModelError::Dimension { what: "gradient buffer (P × D)".into(), expected: eg.len(), got: g.len() });
+        }
+        g.copy_from_slice(eg);
+    }
+    let log_prior = e.log_prior.iter().zip(&e.log_jacobian).map(|(p, j)| p + j).collect();
+    Ok(Parts { log_prior, log_likelihood: e.log_likelihood })
+}
+
+/// A model evaluated on a chosen backend, as a [`Target`]: made by [`Model::on_backend`].
+pub struct OnBackend<'m, M, B> {
+    model: &'m M,
+    backend: B,
+}
+
+impl<M: Model, B: Backend + Sync> Target for OnBackend<'_, M, B> {
+    fn dim(&self) -> usize {
+        self.model.dim()
+    }
+    fn logp_grad_batch(&self, theta: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        check_population(self.model.dim(), theta, lp, grad)?;
+        let e = self.model.evaluate(&self.backend, theta, None, EvalOptions::default())?;
+        lp.copy_from_slice(&e.log_density);
+        grad.copy_from_slice(e.grad.as_deref().unwrap_or(&[]));
+        Ok(())
+    }
+    fn names(&self) -> Vec<String> {
+        self.model.names()
+    }
+    fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.model.output_values(q)
+    }
+    fn init(&self, rng: &mut ChaCha8Rng) -> Vec<f64> {
+        self.model.init(rng)
+    }
+    fn observations(&self) -> Option<usize> {
+        self.model.n_obs()
+    }
+    fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
+        crate::target::check_point(self.model.dim(), q, grad)?;
+        self.model.check_batch(batch)?;
+        let e = self.model.evaluate(&self.backend, q, Some(batch), EvalOptions::default())?;
+        grad.copy_from_slice(e.grad.as_deref().unwrap_or(&[]));
+        Ok(e.log_density[0])
+    }
+    fn prior_draw(&self, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
+        self.model.prior_draw(rng)
+    }
+    fn logp_parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
+        parts_on(self.model, &self.backend, theta, obs, weight, grad)
     }
 }
