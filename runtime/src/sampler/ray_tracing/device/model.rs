@@ -28,7 +28,8 @@ use dfdx::shapes::HasShape;
 /// #[model]
 /// fn normal_mean(y: &[f64]) {
 ///     let mu = sample!(Normal(0.0, 10.0));
-///     observe!(y ~ Normal(mu, 1.0));
+///     let sigma = sample!(HalfNormal(2.0));
+///     observe!(y ~ Normal(mu, sigma));
 /// }
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let model = NormalMean::new(&[0.3, -0.2, 0.9])?;
