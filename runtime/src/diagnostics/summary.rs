@@ -61,6 +61,9 @@ pub struct Summary {
     n_draws: usize,
     /// Non-finite draws per row, for [`Summary::warnings`].
     non_finite: Vec<usize>,
+    /// The longest chain's complete draws when chains differ in length (only the common prefix
+    /// of `n_draws` is summarised).
+    longest: Option<usize>,
 }
 
 impl Summary {
@@ -70,32 +73,21 @@ impl Summary {
     ///
     /// Degenerate data do not panic: a quantity with non-finite draws, constant draws, or fewer
     /// than [`MIN_DRAWS`] draws per chain gets `NaN` diagnostics (and, for the first and last, a
-    /// [warning](Summary::warnings)).
-    ///
-    /// # Panics
-    ///
-    /// If the chains are not all `n_draws × names.len()` for one `n_draws` (a chain's length is
-    /// not a multiple of the number of names, or chains differ in length): the layout is then
-    /// not what it is said to be, and no summary of it would mean anything.
+    /// [warning](Summary::warnings)). Chains of unequal length (a run stopped part-way) are
+    /// summarised on their common prefix of complete draws, and the warnings say so.
     pub fn new<N: AsRef<str>, C: AsRef<[f64]>>(names: &[N], chains: &[C]) -> Summary {
         let n_params = names.len();
         let n_chains = chains.len();
-        let len = chains.first().map_or(0, |c| c.as_ref().len());
-        for (c, chain) in chains.iter().enumerate() {
-            let l = chain.as_ref().len();
-            assert!(
-                l == len && (n_params == 0 && l == 0 || n_params > 0 && l % n_params == 0),
-                "Summary::new: chain {c} has {l} values, chain 0 has {len}; each chain must hold \
-                 n_draws × {n_params} values (one row of {n_params} per draw)",
-            );
-        }
-        let n_draws = len.checked_div(n_params).unwrap_or(0);
+        let complete = |c: &C| c.as_ref().len().checked_div(n_params).unwrap_or(0);
+        let n_draws = chains.iter().map(complete).min().unwrap_or(0);
+        let most = chains.iter().map(complete).max().unwrap_or(0);
+        let longest = (most > n_draws).then_some(most);
         let mut rows = Vec::with_capacity(n_params);
         let mut non_finite = Vec::with_capacity(n_params);
         for (j, name) in names.iter().enumerate() {
             let cols: Vec<Vec<f64>> = chains
                 .iter()
-                .map(|c| c.as_ref().iter().skip(j).step_by(n_params).copied().collect())
+                .map(|c| c.as_ref()[..n_draws * n_params].iter().skip(j).step_by(n_params).copied().collect())
                 .collect();
             let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
             let all = pooled(&refs);
@@ -114,7 +106,7 @@ impl Summary {
                 rhat: rhat(&refs),
             });
         }
-        Summary { rows, n_chains, n_draws, non_finite }
+        Summary { rows, n_chains, n_draws, non_finite, longest }
     }
 
     /// The rows, one per name, in the order given.
@@ -143,6 +135,13 @@ impl Summary {
     /// definition) are not warned about: they are usually fixed or deterministic on purpose.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(most) = self.longest {
+            out.push(format!(
+                "the chains have unequal lengths (from {} to {most} complete draws: a run stopped \
+                 part-way?); the summary uses the first {} draws of each chain",
+                self.n_draws, self.n_draws
+            ));
+        }
         if !self.rows.is_empty() && (self.n_chains == 0 || self.n_draws < MIN_DRAWS) {
             out.push(format!(
                 "{} chains of {} draws: at least {MIN_DRAWS} draws per chain are needed for \
@@ -371,9 +370,17 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "each chain must hold")]
-    fn ragged_layout_panics() {
-        Summary::new(&["a", "b"], &[vec![1.0; 10], vec![1.0; 9]]);
+    fn chains_of_unequal_length_are_summarised_on_their_common_prefix() {
+        // chain 1 stopped after 4 complete draws and half of a fifth
+        let a: Vec<f64> = (0..12).map(|i| i as f64).collect();
+        let s = Summary::new(&["a", "b"], &[a.clone(), a[..9].to_vec()]);
+        assert_eq!(s.n_draws(), 4);
+        let first4: Vec<f64> = (0..4).map(|k| a[2 * k]).collect();
+        let want = first4.iter().sum::<f64>() / 4.0;
+        assert!((s.row("a").unwrap().mean - want).abs() < 1e-12, "mean of the common prefix");
+        assert!(s.warnings().iter().any(|w| w.contains("unequal lengths") && w.contains("from 4 to 6")), "{:?}", s.warnings());
+        let equal = Summary::new(&["a", "b"], &[a.clone(), a.clone()]);
+        assert!(!equal.warnings().iter().any(|w| w.contains("unequal")));
     }
 
     #[test]

@@ -134,6 +134,9 @@ impl<'c, B: Backend> Dist<'c, B> {
     /// `f(a, b)` element-wise on host constants (data), e.g. `ln C(n, k)`.
     fn host_fn2(&self, a: Real<'c, B>, b: Real<'c, B>, f: fn(f64, f64) -> f64) -> Real<'c, B> {
         let (ha, hb) = (a.to_host(), b.to_host());
+        if ha.len() != hb.len() && ha.len() != 1 && hb.len() != 1 {
+            return self.ctx.fail(format!("{} values against {} observations: give one value or one per observation", ha.len(), hb.len()));
+        }
         let n = ha.len().max(hb.len());
         let v: Vec<f64> = (0..n).map(|i| f(ha[if ha.len() == 1 { 0 } else { i }], hb[if hb.len() == 1 { 0 } else { i }])).collect();
         if v.len() == 1 {

@@ -22,7 +22,7 @@ impl Draws {
     /// Sampler diagnostics as sentences: divergences, tree depth saturation, low E-BFMI.
     pub fn sampler_warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let total = self.chains.len() * self.n_draws();
+        let total: usize = self.chains.iter().map(|c| c.lp.len()).sum();
         let div = self.divergences();
         if div > 0 {
             out.push(format!(
@@ -56,7 +56,11 @@ impl Draws {
         let chains: Vec<Vec<f64>> = self
             .chains
             .iter()
-            .map(|c| c.lp.iter().enumerate().flat_map(|(i, lp)| std::iter::once(*lp).chain(c.values[i * k..(i + 1) * k].iter().cloned())).collect())
+            .map(|c| {
+                // a chain of a stopped run may hold fewer values than log densities: complete draws only
+                let n = if k == 0 { c.lp.len() } else { c.lp.len().min(c.values.len() / k) };
+                c.lp[..n].iter().enumerate().flat_map(|(i, lp)| std::iter::once(*lp).chain(c.values[i * k..(i + 1) * k].iter().cloned())).collect()
+            })
             .collect();
         crate::diagnostics::Summary::new(&names, &chains)
     }

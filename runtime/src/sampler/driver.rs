@@ -31,6 +31,38 @@ impl Default for RunConfig {
     }
 }
 
+/// The most chains one run takes: far beyond any use, and small enough that per-chain state
+/// cannot overflow an allocation.
+pub const MAX_CHAINS: usize = 1 << 24;
+
+impl RunConfig {
+    /// Checks the run before it starts, for a target of dimension `dim` that records `values`
+    /// values per draw: at least one chain (and at most [`MAX_CHAINS`]), a target with parameters,
+    /// and draws that fit in memory (`chains × draws × (values + statistics)` numbers). Every
+    /// execution (threads, lockstep, device) calls it, so all refuse the same configurations.
+    pub fn validate(&self, dim: usize, values: usize) -> Result<(), SamplerError> {
+        let bad = |name, detail: String| Err(SamplerError::Setting { name, detail });
+        if self.chains == 0 {
+            return bad("chains", "must be at least 1".into());
+        }
+        if self.chains > MAX_CHAINS {
+            return bad("chains", format!("{} is more than the {MAX_CHAINS} one run takes", self.chains));
+        }
+        if dim == 0 {
+            return bad("dimension", "the model has no parameters to sample (to draw data from a model without parameters, use `Model::simulate`)".into());
+        }
+        if self.warmup.checked_add(self.draws).is_none() {
+            return bad("draws", format!("warmup {} + draws {} overflows", self.warmup, self.draws));
+        }
+        // one f64 for lp__, the values and up to 16 statistics per draw
+        let bytes = self.chains.checked_mul(self.draws).and_then(|n| n.checked_mul(values.saturating_add(17))).and_then(|n| n.checked_mul(8));
+        if bytes.is_none_or(|b| b > isize::MAX as usize) {
+            return bad("draws", format!("{} chains × {} draws × {values} values cannot be held in memory", self.chains, self.draws));
+        }
+        Ok(())
+    }
+}
+
 /// The random stream of chain `chain`.
 pub fn chain_rng(seed: u64, chain: usize) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -109,10 +141,8 @@ pub fn run<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfig) -> Res
 /// Runs `sampler` on `target`, telling `observers` about every transition.
 pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfig, observers: &[&dyn Observer]) -> Result<Draws, SamplerError> {
     sampler.validate()?;
-    if cfg.chains == 0 {
-        return Err(SamplerError::Setting { name: "chains", detail: "must be at least 1".into() });
-    }
     let names = target.names();
+    cfg.validate(target.dim(), names.len())?;
     let settings = sampler.settings();
     let chains: Vec<Result<(ChainDraws, Vec<&'static str>), SamplerError>> = (0..cfg.chains)
         .into_par_iter()

@@ -23,10 +23,30 @@ impl Metric {
         Metric::Diag(vec![1.0; d])
     }
 
-    /// A dense metric from `M⁻¹`; `None` if it is not positive definite.
+    /// A dense metric from `M⁻¹` (row-major `d × d`); `None` if it has another length or is not
+    /// positive definite.
     pub fn dense(inv: Vec<f64>, d: usize) -> Option<Self> {
+        if d.checked_mul(d) != Some(inv.len()) {
+            return None;
+        }
         let chol = cholesky(&inv, d)?;
         Some(Metric::Dense { inv, chol })
+    }
+
+    /// Why the metric cannot be used, if it cannot: a diagonal entry that is not positive and
+    /// finite (the chain would never move, or move to NaN), or a dense matrix with a non-finite
+    /// entry.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Metric::Diag(m) => match m.iter().find(|v| !(**v > 0.0 && v.is_finite())) {
+                Some(v) => Err(format!("diagonal entries must be positive and finite, got {v}")),
+                None => Ok(()),
+            },
+            Metric::Dense { inv, .. } => match inv.iter().find(|v| !v.is_finite()) {
+                Some(v) => Err(format!("entries must be finite, got {v}")),
+                None => Ok(()),
+            },
+        }
     }
 
     /// The dimension.

@@ -33,7 +33,7 @@ pub mod sgld;
 pub mod smc;
 mod thin;
 
-pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig};
+pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig, MAX_CHAINS};
 pub(crate) use driver::initial_point;
 pub use draws::{ChainDraws, Draws};
 pub use minibatch::{Batches, Order};

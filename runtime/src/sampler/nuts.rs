@@ -277,6 +277,9 @@ impl Sampler for Nuts {
         if !(self.max_energy_error > 0.0) {
             return Err(SamplerError::Setting { name: "max_energy_error", detail: format!("must be positive, got {}", self.max_energy_error) });
         }
+        if let Some(m) = &self.init_metric {
+            m.check().map_err(|detail| SamplerError::Setting { name: "init_metric", detail })?;
+        }
         self.adapt.validate()
     }
     fn settings(&self) -> Vec<(String, String)> {

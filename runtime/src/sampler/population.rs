@@ -30,9 +30,7 @@ struct Member {
 /// leapfrog step).
 pub fn run_hmc_population<T: Target>(hmc: &Hmc, target: &T, cfg: &RunConfig) -> Result<Draws, SamplerError> {
     hmc.validate()?;
-    if cfg.chains == 0 {
-        return Err(SamplerError::Setting { name: "chains", detail: "must be at least 1".into() });
-    }
+    cfg.validate(target.dim(), target.names().len())?;
     let d = target.dim();
     let mut members = Vec::with_capacity(cfg.chains);
     for c in 0..cfg.chains {
@@ -210,9 +208,7 @@ pub fn run_ray_tracing_population<T: Target>(rt: &RayTracing, target: &T, cfg: &
     if rt.integrator == Integrator::Rdkd {
         return Err(SamplerError::Setting { name: "integrator", detail: "RDKD picks each step's integrator at random per ray, which cannot run in lockstep: use DKD, KDK or Omelyan".into() });
     }
-    if cfg.chains == 0 {
-        return Err(SamplerError::Setting { name: "chains", detail: "must be at least 1".into() });
-    }
+    cfg.validate(target.dim(), target.names().len())?;
     let d = target.dim();
     if d < 2 {
         return Err(SamplerError::Setting { name: "dimension", detail: format!("the ray tracing sampler needs D ≥ 2, got {d}; use HMC or NUTS") });

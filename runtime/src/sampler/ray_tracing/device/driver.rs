@@ -100,9 +100,7 @@ impl DeviceRayTracing {
         self.validate()?;
         let rt = &self.settings;
         let (p, d) = (cfg.chains, target.dim());
-        if p == 0 {
-            return Err(SamplerError::Setting { name: "chains", detail: "must be at least 1".into() });
-        }
+        cfg.validate(d, target.names().len())?;
         if d < 2 {
             return Err(SamplerError::Setting { name: "dimension", detail: format!("the ray tracing sampler needs D ≥ 2, got {d}; use HMC or NUTS") });
         }

@@ -1,0 +1,106 @@
+//! Inputs a user can give that used to panic or mislead: each ends in an error that names the
+//! problem, or in a result that says what it is.
+
+use snell::prelude::*;
+use snell::sampler::mala::Mala;
+use snell::sampler::metric::Metric;
+use snell::sampler::nuts::Nuts;
+use snell::sampler::smc::{run_smc, Smc};
+use snell::sampler::{run, ChainDraws, Draws, RunConfig, SamplerError, MAX_CHAINS};
+
+#[model]
+fn normal_mean(y: &[f64]) {
+    let mu = sample!(Normal(0.0, 5.0));
+    observe!(y ~ Normal(mu, 1.0));
+}
+
+#[model]
+fn no_parameters(y: &[f64]) {
+    observe!(y ~ Normal(0.0, 1.0));
+}
+
+#[model]
+fn binomial(k: &[f64], n: &[f64]) {
+    let logit = sample!(Normal(0.0, 1.0));
+    observe!(k ~ BinomialLogit(n, logit));
+}
+
+fn setting(e: SamplerError) -> &'static str {
+    match e {
+        SamplerError::Setting { name, .. } => name,
+        e => panic!("expected a setting error, got {e}"),
+    }
+}
+
+#[test]
+fn draws_of_unequal_chains_are_summarised_with_a_warning() {
+    // what reading the files of a run stopped part-way gives: chain 2 has fewer draws
+    let chain = |n: usize| ChainDraws {
+        lp: (0..n).map(|i| -(i as f64)).collect(),
+        stats: vec![0.0; n],
+        values: (0..n).map(|i| (i as f64 * 0.7).sin()).collect(),
+        step_size: 0.5,
+        inv_metric: vec![1.0],
+    };
+    let draws = Draws { names: vec!["mu".into()], stat_names: vec!["divergent__".into()], chains: vec![chain(6), chain(2)], ..Default::default() };
+    let s = draws.summary();
+    assert_eq!(s.n_draws(), 2);
+    assert!(draws.warnings().iter().any(|w| w.contains("unequal lengths")), "{:?}", draws.warnings());
+    // values shorter than their log densities (a draw cut in the middle) are not read past
+    let mut cut = chain(4);
+    cut.values.truncate(3);
+    let draws = Draws { chains: vec![chain(4), cut], ..draws };
+    assert_eq!(draws.summary().n_draws(), 3);
+}
+
+#[test]
+fn a_count_of_another_length_than_the_data_is_a_shape_error() {
+    let m = Binomial::new(&[1.0, 2.0, 3.0], &[5.0, 5.0]);
+    let err = match m {
+        Err(e) => e,
+        Ok(m) => m.log_density(&[0.1]).unwrap_err(),
+    };
+    assert!(matches!(err, ModelError::Shape { .. }), "{err}");
+    assert!(err.to_string().contains("2 values against 3 observations"), "{err}");
+    // one count for all observations broadcasts
+    let m = Binomial::new(&[1.0, 2.0, 3.0], &[5.0]).unwrap();
+    assert!(m.log_density(&[0.1]).unwrap().is_finite());
+}
+
+#[test]
+fn a_model_without_parameters_is_refused_by_name() {
+    let m = NoParameters::new(&[0.3, -0.2]).unwrap();
+    let cfg = RunConfig { chains: 2, warmup: 10, draws: 10, ..Default::default() };
+    for err in [run(&Nuts::default(), &m, &cfg).unwrap_err(), run(&Mala::default(), &m, &cfg).unwrap_err()] {
+        assert_eq!(setting(err.clone()), "dimension");
+        assert!(err.to_string().contains("no parameters"), "{err}");
+    }
+    let err = run_smc(&Smc { particles: 10, runs: 1, ..Default::default() }, &m).unwrap_err();
+    assert!(err.to_string().contains("no parameters"), "{err}");
+}
+
+#[test]
+fn runs_too_large_for_memory_are_refused_before_they_start() {
+    let m = NormalMean::new(&[0.3, -0.2]).unwrap();
+    let huge = |cfg: RunConfig| setting(run(&Nuts::default(), &m, &cfg).unwrap_err());
+    assert_eq!(huge(RunConfig { chains: usize::MAX, ..Default::default() }), "chains");
+    assert_eq!(huge(RunConfig { chains: MAX_CHAINS + 1, ..Default::default() }), "chains");
+    assert_eq!(huge(RunConfig { chains: 1, draws: usize::MAX, ..Default::default() }), "draws");
+    assert_eq!(huge(RunConfig { chains: 1, warmup: usize::MAX, draws: 1, ..Default::default() }), "draws");
+    let smc = Smc { particles: usize::MAX / 2, runs: 1, ..Default::default() };
+    assert_eq!(setting(run_smc(&smc, &m).unwrap_err()), "particles");
+}
+
+#[test]
+fn bad_metrics_are_refused() {
+    assert!(Metric::dense(vec![1.0, 0.0, 0.0], 2).is_none(), "3 entries for a 2 × 2 matrix");
+    assert!(Metric::dense(vec![1.0, 0.0, 0.0, 1.0], 2).is_some());
+    let m = NormalMean::new(&[0.3, -0.2]).unwrap();
+    let cfg = RunConfig { chains: 1, warmup: 0, draws: 10, ..Default::default() };
+    for bad in [-1.0, 0.0, f64::NAN, f64::INFINITY] {
+        let nuts = Nuts { init_metric: Some(Metric::Diag(vec![bad])), ..Default::default() };
+        assert_eq!(setting(run(&nuts, &m, &cfg).unwrap_err()), "init_metric", "metric {bad}");
+        assert_eq!(setting(run(&Nuts::resume(0.5, Metric::Diag(vec![bad])), &m, &cfg).unwrap_err()), "init_metric");
+    }
+    assert!(run(&Nuts::resume(0.5, Metric::Diag(vec![2.0])), &m, &cfg).is_ok());
+}
