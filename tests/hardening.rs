@@ -104,3 +104,37 @@ fn bad_metrics_are_refused() {
     }
     assert!(run(&Nuts::resume(0.5, Metric::Diag(vec![2.0])), &m, &cfg).is_ok());
 }
+
+#[model]
+fn bounded(y: &[f64], lo: f64, hi: f64) {
+    let s = sample!(Normal(0.0, 1.0), lower = lo, upper = hi);
+    observe!(y ~ Normal(s, 1.0));
+}
+
+#[test]
+fn bounds_that_leave_no_room_are_an_error_naming_the_parameter() {
+    for (lo, hi) in [(1.0, 0.0), (0.5, 0.5)] {
+        let err = Bounded::new(&[0.1], lo, hi).unwrap_err();
+        assert!(matches!(err, ModelError::InvalidParameter { ref site, .. } if site == "s"), "{err}");
+        assert!(err.to_string().contains("lower bound"), "{err}");
+    }
+    assert!(Bounded::new(&[0.1], 0.0, 1.0).is_ok());
+}
+
+#[test]
+fn a_csv_with_a_byte_order_mark_reads_and_a_missing_kernel_file_says_so() {
+    let dir = std::env::temp_dir().join(format!("snell-hardening-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = NormalMean::new(&[0.3, -0.2]).unwrap();
+    let csv = snell::output::CsvWriter::new(&dir, "bom", "normal_mean");
+    let cfg = RunConfig { chains: 1, warmup: 20, draws: 10, ..Default::default() };
+    snell::sampler::run_observed(&Nuts::default(), &m, &cfg, &[&csv]).unwrap();
+    let path = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "csv")).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("\u{feff}{text}")).unwrap();
+    let back = snell::output::read_cmdstan_csv(&[&path]).unwrap();
+    assert_eq!(back.n_draws(), 10);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = snell::sampler::l2hmc::load_networks::<2, 10>(dir.join("missing.safetensors")).unwrap_err();
+    assert!(err.to_string().ends_with("no such file"), "{err}");
+}

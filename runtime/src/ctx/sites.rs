@@ -41,6 +41,20 @@ impl<B: Backend> Ctx<B> {
             }
         }
         let explicit = lower.is_some() || upper.is_some();
+        if let (Some(a), Some(b)) = (lower, upper) {
+            if let (Some(lo), Some(hi)) = (self.host_const(a), self.host_const(b)) {
+                let n = lo.len().max(hi.len());
+                let at = |v: &[f64], i: usize| v[if v.len() == 1 { 0 } else { i.min(v.len() - 1) }];
+                if let Some(i) = (0..n).find(|&i| !(at(&lo, i) < at(&hi, i))) {
+                    self.fail_with(ModelError::InvalidParameter {
+                        site: name.to_string(),
+                        dist: "bounds",
+                        detail: format!("the lower bound {} is not below the upper bound {}", at(&lo, i), at(&hi, i)),
+                    });
+                    return Real::constant(self, 0.0);
+                }
+            }
+        }
         let support = match (lower, upper) {
             (Some(a), Some(b)) => Support::Interval(a, b),
             (Some(a), None) => Support::Lower(a),

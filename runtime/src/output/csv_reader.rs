@@ -132,6 +132,8 @@ fn numbers(s: &str, lineno: usize, what: &str) -> Result<Vec<f64>, String> {
 }
 
 fn parse(text: &str) -> Result<CsvFile, String> {
+    // a byte-order mark (written by some editors and spreadsheet programs) is not part of the header
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut config: Vec<(String, String)> = Vec::new();
     let mut header: Option<(Vec<String>, Vec<Column>)> = None;
     let mut chain = ChainDraws::default();

@@ -387,6 +387,9 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
     /// Loads a trainer saved by [`Trainer::save`] (continuing with `settings`).
     pub fn load(dev: D, path: impl AsRef<Path>, settings: TrainSettings) -> Result<Self, SamplerError> {
         let path = path.as_ref();
+        if !path.is_file() {
+            return Err(SamplerError::Io { path: path.display().to_string(), detail: "no such file".into() });
+        }
         let zero = Networks { v_net: Net::zero(N, H), x_net: Net::zero(N, H), log_step_size: 0.0, n_steps: 1, mask_seed: 0, masks: masks(N, 1, 0) };
         let mut t = Self::new(dev, &zero, settings)?;
         t.nets.load_safetensors(path).map_err(|e| io_err(path, e))?;
