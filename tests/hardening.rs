@@ -138,3 +138,14 @@ fn a_csv_with_a_byte_order_mark_reads_and_a_missing_kernel_file_says_so() {
     let err = snell::sampler::l2hmc::load_networks::<2, 10>(dir.join("missing.safetensors")).unwrap_err();
     assert!(err.to_string().ends_with("no such file"), "{err}");
 }
+
+#[test]
+fn an_l2hmc_kernel_without_hidden_units_is_refused() {
+    use rand::SeedableRng;
+    use snell::sampler::l2hmc::{L2hmc, Networks};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let nets = Networks::new(1, 0, 5, 0.1, &mut rng);
+    let m = NormalMean::new(&[0.3, -0.2]).unwrap();
+    let cfg = RunConfig { chains: 1, warmup: 0, draws: 5, ..Default::default() };
+    assert_eq!(setting(run(&L2hmc::new(nets), &m, &cfg).unwrap_err()), "hidden");
+}

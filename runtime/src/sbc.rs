@@ -226,7 +226,7 @@ where
     sampler.validate()?;
     let names = model.param_names();
     let results: Vec<Result<(Vec<usize>, usize), SamplerError>> =
-        (0..cfg.replications).into_par_iter().map(|r| replicate(model, &rebuild, sampler, cfg, &names, r)).collect();
+        crate::sampler::threads::install(|| (0..cfg.replications).into_par_iter().map(|r| replicate(model, &rebuild, sampler, cfg, &names, r)).collect());
     let mut ranks = vec![Vec::with_capacity(cfg.replications); names.len()];
     let mut divergences = 0;
     for res in results {

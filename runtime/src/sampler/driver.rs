@@ -144,49 +144,51 @@ pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfi
     let names = target.names();
     cfg.validate(target.dim(), names.len())?;
     let settings = sampler.settings();
-    let chains: Vec<Result<(ChainDraws, Vec<&'static str>), SamplerError>> = (0..cfg.chains)
-        .into_par_iter()
-        .map(|c| {
-            let mut rng = chain_rng(cfg.seed, c);
-            let q0 = initial_point(target, cfg, c, &mut rng)?;
-            let mut chain = sampler.start(target, q0, cfg.warmup, &mut rng)?;
-            let stat_names = chain.stat_names();
-            let start = ChainStart { chain: c, sampler: sampler.name(), settings: &settings, config: cfg, names: &names, stat_names: &stat_names };
-            for o in observers {
-                o.start_chain(&start)?;
-            }
-            let t = std::time::Instant::now();
-            for iter in 0..cfg.warmup {
-                let phase = Phase::Warmup { iter, total: cfg.warmup };
-                let stats = chain.step(&mut rng, phase)?;
-                let divergent = chain.is_divergent(&stats);
+    let chains: Vec<Result<(ChainDraws, Vec<&'static str>), SamplerError>> = super::threads::install(|| {
+        (0..cfg.chains)
+            .into_par_iter()
+            .map(|c| {
+                let mut rng = chain_rng(cfg.seed, c);
+                let q0 = initial_point(target, cfg, c, &mut rng)?;
+                let mut chain = sampler.start(target, q0, cfg.warmup, &mut rng)?;
+                let stat_names = chain.stat_names();
+                let start = ChainStart { chain: c, sampler: sampler.name(), settings: &settings, config: cfg, names: &names, stat_names: &stat_names };
                 for o in observers {
-                    o.draw(c, phase, chain.log_density(), &stats, &[], divergent)?;
+                    o.start_chain(&start)?;
                 }
-            }
-            let warmup_secs = t.elapsed().as_secs_f64();
-            let mut out = ChainDraws { step_size: chain.step_size(), inv_metric: chain.inv_metric(), ..Default::default() };
-            for o in observers {
-                o.adapted(c, out.step_size, &out.inv_metric)?;
-            }
-            let t = std::time::Instant::now();
-            for _ in 0..cfg.draws {
-                let stats = chain.step(&mut rng, Phase::Sampling)?;
-                let values = target.output_values(chain.position())?;
-                let divergent = chain.is_divergent(&stats);
+                let t = std::time::Instant::now();
+                for iter in 0..cfg.warmup {
+                    let phase = Phase::Warmup { iter, total: cfg.warmup };
+                    let stats = chain.step(&mut rng, phase)?;
+                    let divergent = chain.is_divergent(&stats);
+                    for o in observers {
+                        o.draw(c, phase, chain.log_density(), &stats, &[], divergent)?;
+                    }
+                }
+                let warmup_secs = t.elapsed().as_secs_f64();
+                let mut out = ChainDraws { step_size: chain.step_size(), inv_metric: chain.inv_metric(), ..Default::default() };
                 for o in observers {
-                    o.draw(c, Phase::Sampling, chain.log_density(), &stats, &values, divergent)?;
+                    o.adapted(c, out.step_size, &out.inv_metric)?;
                 }
-                out.lp.push(chain.log_density());
-                out.stats.extend_from_slice(&stats);
-                out.values.extend(values);
-            }
-            for o in observers {
-                o.end_chain(c, warmup_secs, t.elapsed().as_secs_f64())?;
-            }
-            Ok((out, stat_names))
-        })
-        .collect();
+                let t = std::time::Instant::now();
+                for _ in 0..cfg.draws {
+                    let stats = chain.step(&mut rng, Phase::Sampling)?;
+                    let values = target.output_values(chain.position())?;
+                    let divergent = chain.is_divergent(&stats);
+                    for o in observers {
+                        o.draw(c, Phase::Sampling, chain.log_density(), &stats, &values, divergent)?;
+                    }
+                    out.lp.push(chain.log_density());
+                    out.stats.extend_from_slice(&stats);
+                    out.values.extend(values);
+                }
+                for o in observers {
+                    o.end_chain(c, warmup_secs, t.elapsed().as_secs_f64())?;
+                }
+                Ok((out, stat_names))
+            })
+            .collect()
+    });
     let mut draws = Draws { names, sampler: sampler.name().to_string(), warmup: cfg.warmup, settings: settings.clone(), ..Default::default() };
     for r in chains {
         let (c, stat_names) = r?;

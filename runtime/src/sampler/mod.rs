@@ -32,6 +32,7 @@ mod select;
 pub mod sgld;
 pub mod smc;
 mod thin;
+pub(crate) mod threads;
 
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig, MAX_CHAINS};
 pub(crate) use driver::initial_point;

@@ -250,6 +250,9 @@ impl Networks {
             return bad("masks", format!("need {} masks of length {}", self.n_steps, self.dim()));
         }
         for (which, net) in [("v_net", &self.v_net), ("x_net", &self.x_net)] {
+            if net.hidden == 0 || net.dim == 0 {
+                return bad("hidden", format!("{which} has dimension {} and hidden width {}: both must be at least 1", net.dim, net.hidden));
+            }
             if net.dim != self.dim() {
                 return bad("networks", format!("{which} has dimension {}, the v-net {}", net.dim, self.dim()));
             }

@@ -306,7 +306,7 @@ pub fn run_smc<T: Target + ?Sized>(smc: &Smc, target: &T) -> Result<SmcOutput, S
     if smc.particles.checked_mul(d).and_then(|n| n.checked_mul(8 * 4)).is_none_or(|b| b > isize::MAX as usize) {
         return Err(SamplerError::Setting { name: "particles", detail: format!("{} particles of dimension {d} cannot be held in memory", smc.particles) });
     }
-    let runs: Vec<SmcRun> = (0..smc.runs).into_par_iter().map(|r| run_one(smc, target, &mut chain_rng(smc.seed, r))).collect::<Result<_, _>>()?;
+    let runs: Vec<SmcRun> = super::threads::install(|| (0..smc.runs).into_par_iter().map(|r| run_one(smc, target, &mut chain_rng(smc.seed, r))).collect::<Result<_, _>>())?;
     let logz: Vec<f64> = runs.iter().map(|r| r.log_evidence).collect();
     let nr = logz.len() as f64;
     let log_evidence = log_sum_exp(&logz) - nr.ln();

@@ -42,11 +42,13 @@ impl Noise {
         let stream = NOISE_STREAMS + self.requests;
         self.requests += 1;
         let mut out = vec![E::of_f64(0.0); n];
+        crate::sampler::threads::install(|| {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(j, chunk)| {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(stream);
             rng.set_word_pos((j as u128) << 32);
             chunk.iter_mut().for_each(|v| *v = E::of_f64(draw(&mut rng)));
+        });
         });
         out
     }
