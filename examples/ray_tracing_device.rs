@@ -2,7 +2,8 @@
 //! driver (`run_ray_tracing_population`, f64 `Vec`s, one batched evaluation per step) in the same
 //! run, with the same settings: a 10,000-dimensional standard Gaussian (the paper's Table 1 step,
 //! dt = 0.17, 10 DKD steps) and a Bayesian network regression (1-20-1 tanh network, learned
-//! noise). Prints, per driver, leapfrog steps/s and gradients/s (summed over chains), ESS/s (mean
+//! noise), and eight schools written as a `#[model]` (`DeviceModel`: the model on the dfdx backend
+//! of the device, against the host lockstep driver on `Native`). Prints, per driver, leapfrog steps/s and gradients/s (summed over chains), ESS/s (mean
 //! bulk ESS of the first 100 coordinates per second of the run) and the device/host ratios, and
 //! draws the histogram of x.1 from both drivers against the exact N(0, 1).
 //!
@@ -12,12 +13,13 @@
 //! Writes `output/ray_tracing_device.svg`.
 
 use snell::diagnostics::ess_bulk;
+use snell::prelude::*;
 use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{NetworkRegression, Noise, WeightPrior};
 use snell::sampler::population::run_ray_tracing_population;
 use snell::target::Target;
 use snell::nn::module::{LocalBuilder, LocalDevice};
-use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceGaussian, DeviceRayTracing};
+use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceGaussian, DeviceModel, DeviceRayTracing};
 use snell::nn::{Cpu, DfdxDevice};
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{Draws, RunConfig};
@@ -74,6 +76,14 @@ fn compare<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>, H: Target>(
 
 type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
 
+#[model]
+fn eight_schools(y: &[f64], sigma: &[f64]) {
+    let mu = sample!(Normal(0.0, 5.0));
+    let tau = sample!(HalfCauchy(5.0));
+    let theta_raw = sample!([y.len()] ~ Normal(0.0, 1.0));
+    observe!(y ~ Normal(mu + tau * theta_raw, sigma));
+}
+
 fn main() {
     let (chains, dim) = (arg("--chains", 64), arg("--dim", 10_000));
     let seed = 7;
@@ -101,7 +111,7 @@ fn main() {
 }
 
 /// The Gaussian on `dev`, then the network regression on `dev` beside the host (CPU, f64) target.
-fn both<E: DeviceFloat, D: DfdxDevice<E> + LocalDevice<E>>(dev: D, chains: usize, dim: usize, label: &str)
+fn both<E: DeviceFloat, D: DfdxDevice<E> + LocalDevice<E> + snell::backend::HostGradients<E>>(dev: D, chains: usize, dim: usize, label: &str)
 where
     Net: LocalBuilder<1, 1, E, D>,
 {
@@ -128,6 +138,14 @@ where
     println!("network on the device ({label}), host target on the CPU (f64):");
     let (net_dev, net_host) = compare("network regression 1-20-1 tanh (61 weights + sigma), 100 points", &on_device, &on_host, &rt, &cfg);
     println!("  posterior mean sigma: device {:.4}, host {:.4}", net_dev.mean("sigma").unwrap(), net_host.mean("sigma").unwrap());
+    println!();
+
+    let schools = EightSchools::new(&[28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0], &[15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]).unwrap();
+    let on_device = DeviceModel::<_, E, D>::new(&schools, dev.clone());
+    let cfg = RunConfig { chains, warmup: 500, draws: 500, seed: 3, init: None };
+    println!("eight schools as a #[model] on the device ({label}, DeviceModel), host lockstep on Native (f64):");
+    let (sch_dev, sch_host) = compare("eight schools, non-centred (10 parameters)", &on_device, &schools, &RayTracing::default(), &cfg);
+    println!("  posterior mean tau: device {:.3}, host {:.3}", sch_dev.mean("tau").unwrap(), sch_host.mean("tau").unwrap());
 
     let x1 = |d: &Draws| d.param("x.1").unwrap().concat();
     let pdf: Vec<(f64, f64)> = (0..=200).map(|i| -4.0 + 8.0 * i as f64 / 200.0).map(|x| (x, (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt())).collect();
