@@ -219,7 +219,7 @@ impl Rewriter<'_> {
         self.declared.insert(key.clone());
         let ctx = ctx_ident();
         let shape = match shape {
-            Some(s) => quote_spanned!(s.span()=> ::core::option::Option::Some(::core::convert::identity::<usize>(#s))),
+            Some(s) => quote_spanned!(s.span()=> ::core::option::Option::Some(::snell::__private::length(#s))),
             None => quote!(::core::option::Option::None),
         };
         let bound = |b: Option<Expr>| match b {

@@ -123,5 +123,5 @@ macro_rules! deterministic {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::data::{Check, Subset};
-    pub use crate::model::{check_observations, discover, FlatField};
+    pub use crate::model::{check_observations, discover, length, FlatField, Length};
 }

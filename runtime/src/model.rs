@@ -422,6 +422,33 @@ pub fn discover<M: Model>(model: &M, expected: &[&'static str]) -> Result<Layout
     })
 }
 
+/// The length of a vector parameter (`sample!([n] ~ …)`): data, known before the model runs.
+#[diagnostic::on_unimplemented(
+    message = "the length of a vector parameter must be data, not `{Self}`",
+    label = "a length such as `y.len()` or a `usize` argument",
+    note = "a parameter's value changes from draw to draw, so it cannot give the number of values of another parameter"
+)]
+pub trait Length {
+    /// The length; a negative one is 0 (which `new` reports as an error naming the parameter).
+    fn length(self) -> usize;
+}
+
+macro_rules! lengths {
+    ($($t:ty),*) => {$(
+        impl Length for $t {
+            fn length(self) -> usize {
+                usize::try_from(self).unwrap_or(0)
+            }
+        }
+    )*};
+}
+lengths!(usize, u8, u16, u32, u64, i8, i16, i32, i64, isize);
+
+/// [`Length::length`], what the code `#[model]` generates calls.
+pub fn length(n: impl Length) -> usize {
+    n.length()
+}
+
 /// Checks that the data arguments indexed by observation have the same number of rows.
 pub fn check_observations(counts: &[(&str, usize)]) -> Result<Option<usize>, ModelError> {
     let Some(&(first, n)) = counts.first() else { return Ok(None) };

@@ -231,6 +231,11 @@ pub fn concat<'c, B: Backend>(parts: &[Real<'c, B>]) -> Real<'c, B> {
 }
 
 /// Anything that can stand where a [`Real`] is expected: numbers, data slices and `Real`s.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a value of a model",
+    label = "expected a number, a data argument or a value of the model",
+    note = "values are numbers (`f64`, integers), slices and `Vec`s of them, `&Matrix`, or the `Real`s that `sample!` and arithmetic on them give"
+)]
 pub trait IntoReal<'c, B: Backend> {
     /// The value as a `Real` of the evaluation `ctx`.
     fn into_real(self, ctx: &'c Ctx<B>) -> Real<'c, B>;
