@@ -1,8 +1,11 @@
-//! Bayesian neural networks: a dfdx network whose weights are parameters, with a Gaussian prior on
-//! every weight and a Gaussian ([`NetworkRegression`]) or categorical ([`NetworkClassifier`])
-//! likelihood, as a [`Target`](crate::target::Target) (and a
-//! [`MinibatchTarget`](crate::sampler::MinibatchTarget), so that stochastic-gradient samplers can
-//! run on it) that every sampler of the crate consumes.
+//! Bayesian neural networks. The way to write one is a `#[model]` that takes the network as data
+//! ([`Mlp`], [`Network`] or [`SequenceNetwork`]) and calls `net.forward(w, x)` on a vector parameter
+//! of its weights. The hand-written targets here ([`NetworkRegression`], [`NetworkClassifier`],
+//! [`NetworkSequenceModel`], [`MlpRegression`]) are a dfdx network whose weights are parameters, with
+//! a Gaussian prior on every weight and a Gaussian or categorical likelihood, as a
+//! [`Target`](crate::target::Target) with minibatches that every sampler consumes, and a
+//! [`DeviceDensity`](crate::sampler::ray_tracing::device::DeviceDensity) that keeps the whole
+//! population's evaluation on a dfdx device.
 //!
 //! The network is any dfdx module built from its layers (`Linear`, activations, `LayerNorm`, …)
 //! mapping `(batch, I)` inputs to one output. Its trainable tensors, in dfdx's order, form the flat
