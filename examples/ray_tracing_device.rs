@@ -13,7 +13,7 @@
 //! Writes `output/ray_tracing_device.svg`.
 
 use snell::diagnostics::ess_bulk;
-use snell::prelude::*;
+use snell_examples::posteriordb::EightSchoolsNoncentered;
 use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{NetworkRegression, Noise, WeightPrior};
 use snell::sampler::population::run_ray_tracing_population;
@@ -76,13 +76,6 @@ fn compare<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>, H: Target>(
 
 type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
 
-#[model]
-fn eight_schools(y: &[f64], sigma: &[f64]) {
-    let mu = sample!(Normal(0.0, 5.0));
-    let tau = sample!(HalfCauchy(5.0));
-    let theta_raw = sample!([y.len()] ~ Normal(0.0, 1.0));
-    observe!(y ~ Normal(mu + tau * theta_raw, sigma));
-}
 
 fn main() {
     let (chains, dim) = (arg("--chains", 64), arg("--dim", 10_000));
@@ -140,7 +133,7 @@ where
     println!("  posterior mean sigma: device {:.4}, host {:.4}", net_dev.mean("sigma").unwrap(), net_host.mean("sigma").unwrap());
     println!();
 
-    let schools = EightSchools::new(&[28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0], &[15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]).unwrap();
+    let schools = EightSchoolsNoncentered::new(&[28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0], &[15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]).unwrap();
     let on_device = DeviceModel::<_, E, D>::new(&schools, dev.clone());
     let cfg = RunConfig { chains, warmup: 500, draws: 500, seed: 3, init: None };
     println!("eight schools as a #[model] on the device ({label}, DeviceModel), host lockstep on Native (f64):");
