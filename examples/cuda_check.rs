@@ -14,7 +14,7 @@ fn main() -> Result<(), snell::ModelError> {
     use snell::backend::{Cpu32, Cuda32, Cuda64};
     use snell::model::{default_backend, EvalOptions};
     use snell::prelude::*;
-    use models::EightSchools;
+    use snell_examples::peers::EightSchools;
 
     let y = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0];
     let sigma = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0];
@@ -59,16 +59,8 @@ mod models {
     use snell::nn::{Cpu, Cuda};
     use snell::sampler::ray_tracing::RayTracing;
     use snell::sampler::{Draws, RunConfig};
+    use snell_examples::peers::EightSchools;
     use std::error::Error;
-
-    /// Eight schools, non-centred.
-    #[model]
-    pub fn eight_schools(y: &[f64], sigma: &[f64]) {
-        let mu = sample!(Normal(0.0, 5.0));
-        let tau = sample!(HalfCauchy(5.0));
-        let theta_raw = sample!([y.len()] ~ Normal(0.0, 1.0));
-        observe!(y ~ Normal(mu + tau * theta_raw, sigma));
-    }
 
     /// The Langevin workflow's 1-50-50-1 regression: `y ~ N(f(x; w), σ)`, N(0, 1) weights, σ ~ Gamma(2, 1).
     #[model(observations(x, y))]
