@@ -9,10 +9,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use snell::prelude::*;
 use snell::sampler::hmc::Hmc;
-use snell::sampler::population::{run_hmc_population, run_ray_tracing_population};
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::nutpie::Nutpie;
-use snell::sampler::{nuts::Nuts, run, RunConfig, Sampler};
+use snell::sampler::{nuts::Nuts, run, Lockstep, RunConfig, Sampler};
 use snell_examples::counting::Counting;
 use snell_examples::peers::PeerModels;
 use snell_examples::posteriordb::*;
@@ -82,17 +81,17 @@ fn threads_vs_lockstep<M: Model >(name: &str, m: &M, chains: usize) {
     let a = run(&hmc, m, &cfg).expect("sampling");
     let threads = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let b = run_hmc_population(&hmc, m, &cfg).expect("sampling");
+    let b = run(&Lockstep(hmc.clone()), m, &cfg).expect("sampling");
     let lockstep = t.elapsed().as_secs_f64();
-    assert_eq!(a, b, "{name}: the two drivers must give the same draws");
+    assert_eq!(a.chains, b.chains, "{name}: the two executions must give the same draws");
     let rt = RayTracing::default();
     let t = Instant::now();
     let a = run(&rt, m, &cfg).expect("sampling");
     let rt_threads = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let b = run_ray_tracing_population(&rt, m, &cfg).expect("sampling");
+    let b = run(&Lockstep(rt.clone()), m, &cfg).expect("sampling");
     let rt_lockstep = t.elapsed().as_secs_f64();
-    assert_eq!(a, b, "{name}: the two drivers must give the same draws");
+    assert_eq!(a.chains, b.chains, "{name}: the two drivers must give the same draws");
     println!(
         "{name:<20} {chains:>3} chains  HMC threads {threads:>6.3} s, lockstep {lockstep:>6.3} s ({:.1}x)   ray tracing threads {rt_threads:>6.3} s, lockstep {rt_lockstep:>6.3} s ({:.1}x)",
         threads / lockstep,

@@ -4,7 +4,8 @@
 //! and minibatches) on CUDA against dfdx's CPU device in f32, and a short minibatch run there; then
 //! `#[model]`s on the device ray tracer (`DeviceModel`: eight schools, and the 1-50-50-1 network
 //! regression written as a model with an `Mlp`), CUDA beside dfdx's CPU device in f64: the same
-//! evaluations, and the posterior summaries of the same run on both.
+//! evaluations, and the posterior summaries of the same run on both, for the device ray tracer and
+//! for HMC and ray tracing through `run_device` (the kernels every execution runs).
 //!
 //! Build without a GPU: `scripts/build-cuda.sh --release --features cuda --example cuda_check`
 //! (see scripts/README.md), then run the binary on a machine with a CUDA 13 driver.
@@ -58,7 +59,8 @@ mod models {
     use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceModel, DeviceRayTracing, DeviceRays};
     use snell::nn::{Cpu, Cuda};
     use snell::sampler::ray_tracing::RayTracing;
-    use snell::sampler::{Draws, RunConfig};
+    use snell::sampler::hmc::Hmc;
+    use snell::sampler::{run_device, Draws, Kernel, RunConfig};
     use snell_examples::peers::EightSchools;
     use std::error::Error;
 
@@ -89,11 +91,30 @@ mod models {
         let t = std::time::Instant::now();
         let on_gpu: Draws = sampler.run(&cuda, cfg)?;
         println!("{what}: {} chains × ({} + {}) on the CPU device {cpu_time:.2?}, on CUDA {:.2?}", cfg.chains, cfg.warmup, cfg.draws, t.elapsed());
+        print_side_by_side(&on_cpu, &on_gpu);
+        // the kernels every execution runs, through `run_device`: HMC and ray tracing
+        both(&format!("{what}, HMC (10 steps)"), &Hmc::new(10), &cpu, &cuda, cfg)?;
+        both(&format!("{what}, ray tracing"), rt, &cpu, &cuda, cfg)?;
+        Ok(worst)
+    }
+
+    fn print_side_by_side(on_cpu: &Draws, on_gpu: &Draws) {
         let (sa, sb) = (on_cpu.summary(), on_gpu.summary());
         for (ra, rb) in sa.rows().iter().zip(sb.rows()).take(4) {
             println!("  {:<12} cpu {:>9.4} ± {:<8.4} cuda {:>9.4} ± {:<8.4} R-hat {:.3} / {:.3}", ra.name, ra.mean, ra.sd, rb.mean, rb.sd, ra.rhat, rb.rhat);
         }
-        Ok(worst)
+    }
+
+    /// `sampler` through `run_device` on both devices: times and summaries side by side.
+    fn both<K: Kernel>(what: &str, sampler: &K, cpu: &DeviceModel<'_, impl Model, f64, Cpu>, cuda: &DeviceModel<'_, impl Model, f64, Cuda>, cfg: &RunConfig) -> Result<(), Box<dyn Error>> {
+        let t = std::time::Instant::now();
+        let on_cpu = run_device(sampler, cpu, cfg)?;
+        let cpu_time = t.elapsed();
+        let t = std::time::Instant::now();
+        let on_gpu = run_device(sampler, cuda, cfg)?;
+        println!("{what} (run_device): CPU device {cpu_time:.2?}, CUDA {:.2?}", t.elapsed());
+        print_side_by_side(&on_cpu, &on_gpu);
+        Ok(())
     }
 
     pub fn check() -> Result<bool, Box<dyn Error>> {

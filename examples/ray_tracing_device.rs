@@ -1,5 +1,5 @@
 //! The ray tracing sampler with every chain's state on a dfdx device, next to the host lockstep
-//! driver (`run_ray_tracing_population`, f64 `Vec`s, one batched evaluation per step) in the same
+//! driver (`run(&Lockstep(rt), …)`, f64 `Vec`s, one batched evaluation per step) in the same
 //! run, with the same settings: a 10,000-dimensional standard Gaussian (the paper's Table 1 step,
 //! dt = 0.17, 10 DKD steps) and a Bayesian network regression (1-20-1 tanh network, learned
 //! noise), and eight schools written as a `#[model]` (`DeviceModel`: the model on the dfdx backend
@@ -16,13 +16,12 @@ use snell::diagnostics::ess_bulk;
 use snell_examples::posteriordb::EightSchoolsNoncentered;
 use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{NetworkRegression, Noise, WeightPrior};
-use snell::sampler::population::run_ray_tracing_population;
 use snell::target::Target;
 use snell::nn::module::{LocalBuilder, LocalDevice};
 use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceGaussian, DeviceModel, DeviceRayTracing};
 use snell::nn::{Cpu, DfdxDevice};
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::{Draws, RunConfig};
+use snell::sampler::{run, Draws, Lockstep, RunConfig};
 use snell::target::FnDensity;
 use snell::Matrix;
 use snell_examples::plot::Plot;
@@ -61,7 +60,7 @@ fn compare<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>, H: Target>(
     let dev = DeviceRayTracing::new(rt.clone()).run(device, cfg).unwrap();
     let dev_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let hst = run_ray_tracing_population(rt, host, cfg).unwrap();
+    let hst = run(&Lockstep(rt.clone()), host, cfg).unwrap();
     let host_secs = t.elapsed().as_secs_f64();
     let (d, h) = (rates(&dev, rt, cfg, dev_secs), rates(&hst, rt, cfg, host_secs));
     println!("{name}: {} chains, {} warmup + {} draws, dt₀ {}, {} steps", cfg.chains, cfg.warmup, cfg.draws, rt.step_size, rt.n_steps);

@@ -10,7 +10,7 @@ log="$out/device-check.txt"
 . .gpu/device-env.sh
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 || true
-  echo "== cuda_check";          timeout 240 .gpu/cuda_check 2>&1
+  echo "== cuda_check";          timeout 300 .gpu/cuda_check 2>&1
   echo "== ray_tracing_device";  timeout 120 .gpu/ray_tracing_device --cuda --f32 2>&1
   echo "== network_benchmark";   timeout 300 .gpu/network_benchmark --cuda 2>&1
 } | tee "$log"

@@ -3,11 +3,10 @@
 //! from. Shared by `examples/network_benchmark.rs`, `examples/mlp_batch_bench.rs` and their smoke test.
 
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::population::run_ray_tracing_population;
 use snell::target::Target;
 use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceRayTracing};
 use snell::nn::DfdxDevice;
-use snell::sampler::{run, Draws, RunConfig, SamplerError, Select};
+use snell::sampler::{run, Draws, Lockstep, RunConfig, SamplerError, Select};
 use std::fmt;
 use std::time::Instant;
 use rand::{Rng, SeedableRng};
@@ -126,12 +125,12 @@ impl Bench<'_> {
     }
 
     /// As [`Bench::run`], with all chains in lockstep on one population evaluation per step
-    /// (`snell::sampler::population`), starting from `init`. `ms/step` is the wall time of one
+    /// (`snell::sampler::Lockstep`), starting from `init`. `ms/step` is the wall time of one
     /// step of all chains together.
     pub fn run_lockstep<T: Target>(&self, target: &T, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {
         let first = target.names().into_iter().next().unwrap_or_default();
         let recorded = Select::new(target, &[first.as_str()])?;
-        self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| run_ray_tracing_population(&self.sampler, &recorded, cfg), seed, init)
+        self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| run(&Lockstep(self.sampler.clone()), &recorded, cfg), seed, init)
     }
 
     /// As [`Bench::run_lockstep`], with every chain's state on `target`'s dfdx device

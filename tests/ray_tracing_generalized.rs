@@ -14,9 +14,8 @@ use snell::target::Target;
 use snell::sampler::hmc;
 use snell::sampler::metric::Metric;
 use snell::sampler::phase_space::{Point, TransitionParams};
-use snell::sampler::population::run_ray_tracing_population;
 use snell::sampler::ray_tracing::{integrate_weighted, transition, Integrator, RayState, RayTracing, Weighting};
-use snell::sampler::{run, RunConfig, SamplerError};
+use snell::sampler::{run, Lockstep, RunConfig, SamplerError};
 use std::sync::Arc;
 use snell_examples::targets::quartic;
 
@@ -222,9 +221,9 @@ fn weighting_settings_errors() {
         let rt = RayTracing { weighting: Weighting::Power(a), ..Default::default() };
         assert!(matches!(run(&rt, &target, &cfg), Err(SamplerError::Setting { name: "weighting", .. })), "Power({a})");
     }
-    // the lockstep driver runs plain ray tracing only
+    // weightings run in lockstep too, with the draws of one chain per thread
     let rt = RayTracing { weighting: Weighting::Hmc, ..Default::default() };
-    assert!(matches!(run_ray_tracing_population(&rt, &target, &cfg), Err(SamplerError::Setting { name: "weighting", .. })));
+    assert_eq!(run(&Lockstep(rt.clone()), &target, &cfg).unwrap().chains, run(&rt, &target, &cfg).unwrap().chains);
     // HMC and Metropolis weightings need no D ≥ 2 (no Snell kick); the others do
     let one = std_normal(1);
     assert!(run(&RayTracing { weighting: Weighting::Hmc, ..Default::default() }, &one, &cfg).is_ok());

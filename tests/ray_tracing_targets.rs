@@ -155,7 +155,7 @@ fn recovers_ark() {
 fn recovers_garch11() {
     let r = reference("garch-garch11");
     let m = Garch11::new(&reals(&r["data"]["y"]), r["data"]["sigma1"].as_f64().unwrap()).unwrap();
-    assert_matches_reference("ray tracing: garch11", &r, &sample_rt("garch11", &m, 1000, 1000, 1));
+    assert_matches_reference("ray tracing: garch11", &r, &sample_rt("garch11", &m, 1000, 2000, 1));
 }
 
 // ---- with a metric estimated in warmup ----------------------------------------------------------

@@ -516,7 +516,7 @@ impl Activation {
 }
 
 /// A multilayer perceptron (dense layers with one activation between them) as a
-/// [`HostFunction`](super::HostFunction) of its flat weights at fixed inputs, evaluated for all
+/// [`HostFunction`](crate::backend::HostFunction) of its flat weights at fixed inputs, evaluated for all
 /// population members at once: layer `l` is one batched matrix product `(P, n, in) × (P, in, out)`
 /// plus the biases, forward and reverse, instead of one module evaluation per member. The flat
 /// weights are laid out as dfdx's `Linear` layers are (weight row-major `(out, in)`, then bias), so

@@ -7,7 +7,8 @@
 //!   a final fast buffer (50).
 
 use super::metric::Metric;
-use super::phase_space::{Point, TransitionParams};
+use super::execution::Rows;
+use super::phase_space::{Point, Points, TransitionParams};
 use crate::target::Target;
 use super::SamplerError;
 use rand::Rng;
@@ -281,4 +282,42 @@ impl WindowedAdaptation {
         *z = start;
         Ok(())
     }
+}
+
+/// Warmup after a transition of every chain of a group: each chain's windowed adaptation sees its
+/// point (copied to the host) and its acceptance.
+pub(crate) fn update_rows<A: Rows>(rows: &A, state: &Points<A::Array>, params: &mut [TransitionParams], adapt: &mut [WindowedAdaptation], accept: &[f64], rngs: &mut [rand_chacha::ChaCha8Rng]) -> Result<(), SamplerError> {
+    let d = rows.dim();
+    let (q, grad) = (rows.download(&state.q), rows.download(&state.grad));
+    for r in 0..rows.len() {
+        let span = r * d..(r + 1) * d;
+        let mut z = Point { q: q[span.clone()].to_vec(), p: vec![0.0; d], lp: state.lp[r], grad: grad[span].to_vec() };
+        adapt[r].update(rows.host_target(), &mut rngs[r], &mut z, &mut params[r], accept[r])?;
+    }
+    Ok(())
+}
+
+/// Starts a group of chains at `positions` (one per row): each at its point with a unit metric,
+/// a step size from Stan's initial search when there is a warmup, and its windowed adaptation.
+pub(crate) fn begin_rows<A: Rows>(rows: &A, positions: Vec<Vec<f64>>, settings: &WindowedSettings, max_energy_error: f64, warmup: usize, rngs: &mut [rand_chacha::ChaCha8Rng]) -> Result<(Points<A::Array>, Vec<TransitionParams>, Vec<WindowedAdaptation>), SamplerError> {
+    if settings.dense && !rows.dense_metrics() {
+        return Err(SamplerError::Setting { name: "dense", detail: "this execution applies diagonal metrics only: adapt a diagonal metric (dense = false)".into() });
+    }
+    let (mut q, mut lp, mut grad, mut params, mut adapt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (position, rng) in positions.into_iter().zip(rngs.iter_mut()) {
+        let d = position.len();
+        let mut z = Point::new(rows.host_target(), position)?;
+        let mut m = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_energy_error };
+        adapt.push(WindowedAdaptation::begin(settings.clone(), warmup, rows.host_target(), rng, &mut z, &mut m)?);
+        q.extend(z.q);
+        lp.push(z.lp);
+        grad.extend(z.grad);
+        params.push(m);
+    }
+    Ok((Points { q: rows.upload(&q), lp, grad: rows.upload(&grad) }, params, adapt))
+}
+
+/// The chains' metrics in `rows`' form.
+pub(crate) fn metrics<A: Rows>(rows: &A, params: &[TransitionParams]) -> Result<A::Metric, SamplerError> {
+    rows.metric(&params.iter().map(|m| m.metric.clone()).collect::<Vec<_>>())
 }

@@ -4,6 +4,7 @@
 
 use super::draws::{ChainDraws, Draws};
 use crate::target::Target;
+use super::execution::{is_divergent, Chains};
 use super::{Phase, Sampler, SamplerError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -144,56 +145,103 @@ pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfi
     let names = target.names();
     cfg.validate(target.dim(), names.len())?;
     let settings = sampler.settings();
-    let chains: Vec<Result<(ChainDraws, Vec<&'static str>), SamplerError>> = super::threads::install(|| {
-        (0..cfg.chains)
-            .into_par_iter()
-            .map(|c| {
-                let mut rng = chain_rng(cfg.seed, c);
-                let q0 = initial_point(target, cfg, c, &mut rng)?;
-                let mut chain = sampler.start(target, q0, cfg.warmup, &mut rng)?;
-                let stat_names = chain.stat_names();
-                let start = ChainStart { chain: c, sampler: sampler.name(), settings: &settings, config: cfg, names: &names, stat_names: &stat_names };
-                for o in observers {
-                    o.start_chain(&start)?;
-                }
-                let t = std::time::Instant::now();
-                for iter in 0..cfg.warmup {
-                    let phase = Phase::Warmup { iter, total: cfg.warmup };
-                    let stats = chain.step(&mut rng, phase)?;
-                    let divergent = chain.is_divergent(&stats);
-                    for o in observers {
-                        o.draw(c, phase, chain.log_density(), &stats, &[], divergent)?;
-                    }
-                }
-                let warmup_secs = t.elapsed().as_secs_f64();
-                let mut out = ChainDraws { step_size: chain.step_size(), inv_metric: chain.inv_metric(), ..Default::default() };
-                for o in observers {
-                    o.adapted(c, out.step_size, &out.inv_metric)?;
-                }
-                let t = std::time::Instant::now();
-                for _ in 0..cfg.draws {
-                    let stats = chain.step(&mut rng, Phase::Sampling)?;
-                    let values = target.output_values(chain.position())?;
-                    let divergent = chain.is_divergent(&stats);
-                    for o in observers {
-                        o.draw(c, Phase::Sampling, chain.log_density(), &stats, &values, divergent)?;
-                    }
-                    out.lp.push(chain.log_density());
-                    out.stats.extend_from_slice(&stats);
-                    out.values.extend(values);
-                }
-                for o in observers {
-                    o.end_chain(c, warmup_secs, t.elapsed().as_secs_f64())?;
-                }
-                Ok((out, stat_names))
-            })
-            .collect()
+    let values = |q: &[f64]| target.output_values(q).map_err(SamplerError::from);
+    let run = Run { sampler: sampler.name(), settings: &settings, cfg, names: &names, values: &values, observers };
+    let groups: Vec<Result<Vec<(ChainDraws, Vec<&'static str>)>, SamplerError>> = super::threads::install(|| {
+        if sampler.lockstep() {
+            let mut rngs: Vec<ChaCha8Rng> = (0..cfg.chains).map(|c| chain_rng(cfg.seed, c)).collect();
+            let starts = (0..cfg.chains).map(|c| initial_point(target, cfg, c, &mut rngs[c])).collect::<Result<Vec<_>, _>>();
+            vec![starts.and_then(|q0| {
+                let mut group = sampler.start_group(target, q0, cfg.warmup, &mut rngs)?;
+                run.drive(&mut *group, 0, &mut rngs)
+            })]
+        } else {
+            (0..cfg.chains)
+                .into_par_iter()
+                .map(|c| {
+                    let mut rng = [chain_rng(cfg.seed, c)];
+                    let q0 = initial_point(target, cfg, c, &mut rng[0])?;
+                    let mut group = sampler.start_group(target, vec![q0], cfg.warmup, &mut rng)?;
+                    run.drive(&mut *group, c, &mut rng)
+                })
+                .collect()
+        }
     });
-    let mut draws = Draws { names, sampler: sampler.name().to_string(), warmup: cfg.warmup, settings: settings.clone(), ..Default::default() };
-    for r in chains {
-        let (c, stat_names) = r?;
-        draws.stat_names = stat_names.iter().map(|s| s.to_string()).collect();
-        draws.chains.push(c);
+    let mut draws = Draws { names, sampler: sampler.name().to_string(), warmup: cfg.warmup, settings, ..Default::default() };
+    for group in groups {
+        for (c, stat_names) in group? {
+            draws.stat_names = stat_names.iter().map(|s| s.to_string()).collect();
+            draws.chains.push(c);
+        }
     }
     Ok(draws)
+}
+
+/// What every execution's chains share: the sampler's name and settings, the run, the recorded
+/// values and the observers. [`Run::drive`] is the one loop of warmup, sampling and recording.
+pub(crate) struct Run<'a> {
+    pub sampler: &'static str,
+    pub settings: &'a [(String, String)],
+    pub cfg: &'a RunConfig,
+    pub names: &'a [String],
+    pub values: &'a (dyn Fn(&[f64]) -> Result<Vec<f64>, SamplerError> + Sync),
+    pub observers: &'a [&'a dyn Observer],
+}
+
+impl Run<'_> {
+    /// Runs the chains of `group` (chains `first ..` of the run, drawing from `rngs`) through
+    /// warmup and sampling; returns each chain's draws and the statistics' names.
+    pub(crate) fn drive(&self, group: &mut dyn Chains, first: usize, rngs: &mut [ChaCha8Rng]) -> Result<Vec<(ChainDraws, Vec<&'static str>)>, SamplerError> {
+        let (cfg, observers) = (self.cfg, self.observers);
+        let n = group.len();
+        let stat_names = group.stat_names();
+        for r in 0..n {
+            let start = ChainStart { chain: first + r, sampler: self.sampler, settings: self.settings, config: cfg, names: self.names, stat_names: &stat_names };
+            for o in observers {
+                o.start_chain(&start)?;
+            }
+        }
+        let t = std::time::Instant::now();
+        for iter in 0..cfg.warmup {
+            let phase = Phase::Warmup { iter, total: cfg.warmup };
+            let stats = group.step(rngs, phase)?;
+            if !observers.is_empty() {
+                let lp = group.log_densities();
+                for (r, s) in stats.iter().enumerate() {
+                    for o in observers {
+                        o.draw(first + r, phase, lp[r], s, &[], is_divergent(&stat_names, s))?;
+                    }
+                }
+            }
+        }
+        let warmup_secs = t.elapsed().as_secs_f64();
+        let mut out: Vec<ChainDraws> = (0..n).map(|r| ChainDraws { step_size: group.step_size(r), inv_metric: group.inv_metric(r), ..Default::default() }).collect();
+        for (r, c) in out.iter().enumerate() {
+            for o in observers {
+                o.adapted(first + r, c.step_size, &c.inv_metric)?;
+            }
+        }
+        let t = std::time::Instant::now();
+        for _ in 0..cfg.draws {
+            let stats = group.step(rngs, Phase::Sampling)?;
+            let (positions, lp) = (group.positions(), group.log_densities());
+            for (r, s) in stats.iter().enumerate() {
+                let values = (self.values)(&positions[r])?;
+                for o in observers {
+                    o.draw(first + r, Phase::Sampling, lp[r], s, &values, is_divergent(&stat_names, s))?;
+                }
+                let c = &mut out[r];
+                c.lp.push(lp[r]);
+                c.stats.extend_from_slice(s);
+                c.values.extend(values);
+            }
+        }
+        let sampling_secs = t.elapsed().as_secs_f64();
+        for r in 0..n {
+            for o in observers {
+                o.end_chain(first + r, warmup_secs, sampling_secs)?;
+            }
+        }
+        Ok(out.into_iter().map(|c| (c, stat_names.clone())).collect())
+    }
 }

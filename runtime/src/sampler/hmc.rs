@@ -1,11 +1,11 @@
 //! Static HMC: a fixed number of leapfrog steps and a Metropolis test, the simple special case of
 //! [`super::nuts`]; tuned by the same windowed warmup.
 
-use super::adapt::{WindowedAdaptation, WindowedSettings};
-use super::metric::Metric;
-use super::phase_space::{Point, TransitionParams};
+use super::adapt::{begin_rows, metrics, update_rows, WindowedAdaptation, WindowedSettings};
+use super::phase_space::{Point, Points, TransitionParams};
 use crate::target::Target;
-use super::{Chain, Phase, Sampler, SamplerError};
+use super::execution::{Chains, HostRows, Kernel, Rows};
+use super::{Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -22,26 +22,73 @@ pub struct HmcInfo {
     pub energy: f64,
 }
 
-/// One HMC transition of `n_steps` leapfrog steps from `z` (momentum redrawn).
+/// One HMC transition of `n_steps` leapfrog steps from `z` (momentum redrawn): the kernel that
+/// every execution runs, for one point on the host.
 pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, z: &Point, params: &TransitionParams, n_steps: usize) -> Result<(Point, HmcInfo), SamplerError> {
-    let mut x = z.clone();
-    params.metric.sample_momentum(rng, &mut x.p);
-    let h0 = x.hamiltonian(&params.metric);
-    let mut scratch = vec![0.0; x.q.len()];
-    let mut divergent = false;
+    let rows = HostRows::new(target, 1);
+    let metric = rows.metric(std::slice::from_ref(&params.metric))?;
+    let mut state = Points { q: z.q.clone(), lp: vec![z.lp], grad: z.grad.clone() };
+    let info = trajectories(&rows, &mut state, std::slice::from_ref(params), &metric, n_steps, std::slice::from_mut(rng))?.remove(0);
+    let out = if info.accepted { Point { q: state.q, p: z.p.clone(), lp: state.lp[0], grad: state.grad } } else { z.clone() };
+    Ok((out, info))
+}
+
+/// One HMC transition of every chain of `state`: momenta drawn from each chain's stream and
+/// metric, `n_steps` leapfrog steps with each chain's step size (a chain whose energy error
+/// exceeds its `max_energy_error` stops there, divergent), and a Metropolis test per chain.
+/// Written once against [`Rows`], so threads, lockstep and devices run this same code.
+pub(crate) fn trajectories<A: Rows, R: Rng>(rows: &A, state: &mut Points<A::Array>, params: &[TransitionParams], metric: &A::Metric, n_steps: usize, rngs: &mut [R]) -> Result<Vec<HmcInfo>, SamplerError> {
+    let (p, d) = (rows.len(), rows.dim());
+    let mut momenta = vec![0.0; p * d];
+    for ((m, pr), rng) in params.iter().zip(momenta.chunks_mut(d)).zip(rngs.iter_mut()) {
+        m.metric.sample_momentum(rng, pr);
+    }
+    let mut mom = rows.upload(&momenta);
+    let hamiltonian = |lp: &[f64], mom: &A::Array| -> Vec<f64> {
+        let k = rows.row_dot(mom, &rows.velocity(metric, mom));
+        lp.iter().zip(k).map(|(l, k)| { let h = -l + 0.5 * k; if h.is_nan() { f64::INFINITY } else { h } }).collect()
+    };
+    let h0 = hamiltonian(&state.lp, &mom);
+    let (mut q, mut lp, mut grad) = (state.q.clone(), state.lp.clone(), state.grad.clone());
+    let mut h = h0.clone();
+    let (mut active, mut divergent) = (vec![true; p], vec![false; p]);
+    let steps = |active: &[bool], f: f64| -> Vec<f64> { params.iter().zip(active).map(|(m, a)| if *a { f * m.step_size } else { 0.0 }).collect() };
     for _ in 0..n_steps {
-        x.leapfrog(target, &params.metric, params.step_size, &mut scratch)?;
-        if x.hamiltonian(&params.metric) - h0 > params.max_energy_error {
-            divergent = true;
+        rows.axpy(&mut mom, &steps(&active, 0.5), &grad);
+        let v = rows.velocity(metric, &mom);
+        rows.axpy(&mut q, &steps(&active, 1.0), &v);
+        let (lp_new, grad_new) = rows.evaluate(&q, &active)?;
+        rows.select(&active, &mut grad, &grad_new);
+        for r in (0..p).filter(|&r| active[r]) {
+            lp[r] = lp_new[r];
+        }
+        // no second half kick where the density is not finite: the trajectory ends there
+        let kick: Vec<bool> = active.iter().zip(&lp).map(|(a, l)| *a && l.is_finite()).collect();
+        rows.axpy(&mut mom, &steps(&kick, 0.5), &grad);
+        h = hamiltonian(&lp, &mom);
+        for r in 0..p {
+            if active[r] && h[r] - h0[r] > params[r].max_energy_error {
+                divergent[r] = true;
+                active[r] = false;
+            }
+        }
+        if !active.contains(&true) {
             break;
         }
     }
-    let h = x.hamiltonian(&params.metric);
-    let accept_prob = if divergent { 0.0 } else { (h0 - h).exp().min(1.0) };
-    let accepted = rng.gen::<f64>() < accept_prob;
-    let energy = if accepted { h } else { h0 };
-    let out = if accepted { x } else { z.clone() };
-    Ok((out, HmcInfo { accept_prob, accepted, divergent, energy }))
+    let mut info = Vec::with_capacity(p);
+    for r in 0..p {
+        let accept_prob = if divergent[r] { 0.0 } else { (h0[r] - h[r]).exp().min(1.0) };
+        let accepted = rngs[r].gen::<f64>() < accept_prob;
+        info.push(HmcInfo { accept_prob, accepted, divergent: divergent[r], energy: if accepted { h[r] } else { h0[r] } });
+    }
+    let take: Vec<bool> = info.iter().map(|i| i.accepted).collect();
+    rows.select(&take, &mut state.q, &q);
+    rows.select(&take, &mut state.grad, &grad);
+    for r in (0..p).filter(|&r| take[r]) {
+        state.lp[r] = lp[r];
+    }
+    Ok(info)
 }
 
 /// Static HMC with `n_steps` leapfrog steps per transition.
@@ -62,53 +109,61 @@ impl Hmc {
     }
 }
 
-impl Hmc {
-    /// A chain's starting state at `position`: unit metric, and Stan's initial step-size search
-    /// when there is a warmup. Shared by the threaded chains and the lockstep population.
-    pub(crate) fn begin<R: Rng>(&self, target: &dyn Target, position: Vec<f64>, warmup: usize, rng: &mut R) -> Result<(Point, TransitionParams, WindowedAdaptation), SamplerError> {
-        let d = position.len();
-        let mut z = Point::new(target, position)?;
-        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_energy_error: self.max_energy_error };
-        let adapt = WindowedAdaptation::begin(self.adapt.clone(), warmup, target, rng, &mut z, &mut params)?;
-        Ok((z, params, adapt))
-    }
-}
-
 /// Names of HMC's per-draw statistics.
 pub(crate) const STAT_NAMES: [&str; 5] = ["accept_stat__", "stepsize__", "n_leapfrog__", "divergent__", "energy__"];
 
-struct HmcChain<'t> {
-    target: &'t dyn Target,
-    z: Point,
-    params: TransitionParams,
-    adapt: WindowedAdaptation,
+/// HMC's chains: the kernel over [`Rows`] with each chain's windowed warmup.
+pub(crate) struct HmcChains<A: Rows> {
+    rows: A,
+    state: Points<A::Array>,
+    params: Vec<TransitionParams>,
+    adapt: Vec<WindowedAdaptation>,
+    metric: A::Metric,
     n_steps: usize,
 }
 
-impl Chain for HmcChain<'_> {
-    fn step(&mut self, rng: &mut ChaCha8Rng, phase: Phase) -> Result<Vec<f64>, SamplerError> {
-        let used = self.params.step_size;
-        let (z, info) = transition(self.target, rng, &self.z, &self.params, self.n_steps)?;
-        self.z = z;
+impl<A: Rows> HmcChains<A> {
+    pub(crate) fn start(hmc: &Hmc, rows: A, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Self, SamplerError> {
+        let (state, params, adapt) = begin_rows(&rows, positions, &hmc.adapt, hmc.max_energy_error, warmup, rngs)?;
+        let metric = metrics(&rows, &params)?;
+        Ok(Self { rows, state, params, adapt, metric, n_steps: hmc.n_steps })
+    }
+}
+
+impl<A: Rows> Chains for HmcChains<A> {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
+        let used: Vec<f64> = self.params.iter().map(|m| m.step_size).collect();
+        let info = trajectories(&self.rows, &mut self.state, &self.params, &self.metric, self.n_steps, rngs)?;
         if let Phase::Warmup { .. } = phase {
-            self.adapt.update(self.target, rng, &mut self.z, &mut self.params, info.accept_prob)?;
+            let accept: Vec<f64> = info.iter().map(|i| i.accept_prob).collect();
+            update_rows(&self.rows, &self.state, &mut self.params, &mut self.adapt, &accept, rngs)?;
+            self.metric = metrics(&self.rows, &self.params)?;
         }
-        Ok(vec![info.accept_prob, used, self.n_steps as f64, f64::from(u8::from(info.divergent)), info.energy])
+        Ok(info.iter().zip(used).map(|(i, eps)| vec![i.accept_prob, eps, self.n_steps as f64, f64::from(u8::from(i.divergent)), i.energy]).collect())
     }
-    fn position(&self) -> &[f64] {
-        &self.z.q
+    fn positions(&self) -> Vec<Vec<f64>> {
+        self.rows.download(&self.state.q).chunks(self.rows.dim()).map(<[f64]>::to_vec).collect()
     }
-    fn log_density(&self) -> f64 {
-        self.z.lp
+    fn log_densities(&self) -> Vec<f64> {
+        self.state.lp.clone()
     }
     fn stat_names(&self) -> Vec<&'static str> {
         STAT_NAMES.to_vec()
     }
-    fn step_size(&self) -> f64 {
-        self.params.step_size
+    fn step_size(&self, r: usize) -> f64 {
+        self.params[r].step_size
     }
-    fn inv_metric(&self) -> Vec<f64> {
-        self.params.metric.to_vec()
+    fn inv_metric(&self, r: usize) -> Vec<f64> {
+        self.params[r].metric.to_vec()
+    }
+}
+
+impl Kernel for Hmc {
+    fn start_rows<'a, A: Rows + 'a>(&self, rows: A, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 'a>, SamplerError> {
+        Ok(Box::new(HmcChains::start(self, rows, positions, warmup, rngs)?))
     }
 }
 
@@ -125,8 +180,9 @@ impl Sampler for Hmc {
     fn settings(&self) -> Vec<(String, String)> {
         vec![("engine".into(), "static".into()), ("n_steps".into(), self.n_steps.to_string()), ("metric".into(), if self.adapt.dense { "dense_e" } else { "diag_e" }.into())]
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
-        let (z, params, adapt) = self.begin(target, position, warmup, rng)?;
-        Ok(Box::new(HmcChain { target, z, params, adapt, n_steps: self.n_steps }))
+    fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
+        let rows = HostRows::new(target, positions.len());
+        self.start_rows(rows, positions, warmup, rngs)
     }
+
 }

@@ -2,16 +2,18 @@
 //! `x' = x + τ M ∇ln π(x) + √(2τ) M^{1/2} ξ` with a diagonal preconditioner M, corrected by a
 //! Metropolis–Hastings test with the proposal densities `q(x' | x)`.
 //!
-//! [`population_step`] moves a whole population of points with one batched evaluation per step;
-//! the chains of [`Mala`] (one point each) and the moves of [`super::smc`] both use it. MALA is
+//! The kernel ([`Mala`] through [`Kernel`]) moves a group of chains with one batched evaluation
+//! per step in every execution; [`population_step`] moves the tempered particles of
+//! [`super::smc`]. MALA is
 //! one leapfrog step of HMC with step size ε = √(2τ), so [`Mala`] reuses the windowed warmup
 //! (dual averaging towards acceptance 0.574, Roberts & Rosenthal 1998, and a diagonal metric).
 
-use super::adapt::{WindowedAdaptation, WindowedSettings};
+use super::adapt::{begin_rows, update_rows, WindowedAdaptation, WindowedSettings};
 use super::metric::Metric;
-use super::phase_space::{Point, TransitionParams};
+use super::execution::{Chains, HostRows, Kernel, Rows};
+use super::phase_space::{Points, TransitionParams};
 use crate::target::Target;
-use super::{Chain, Phase, Sampler, SamplerError};
+use super::{Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -82,14 +84,52 @@ where
     Ok(info)
 }
 
-/// One MALA step of a single point `z` with step `tau` and diagonal preconditioner `precond`.
-pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, z: &mut Point, tau: f64, precond: &[f64]) -> Result<MalaInfo, SamplerError> {
-    let mut aux = [0.0];
-    let info = population_step(&mut z.q, std::slice::from_mut(&mut z.lp), &mut z.grad, &mut aux, tau, precond, rng, |q, lp, g, _| {
-        lp[0] = target.logp_grad(q, g)?;
-        Ok(())
-    })?;
-    Ok(info[0])
+/// One MALA step of every chain of `points`, chain `r` with its step size `ε_r` (τ = ε²/2) and
+/// diagonal preconditioner (its metric; `sqrt_metric` holds the square roots): the noise `ξ` of
+/// each chain from its own stream, one evaluation of all proposals, a Metropolis–Hastings test per
+/// chain. Written once against [`Rows`], so threads, lockstep and devices run this same code.
+///
+/// With `x' = x + τ M g + √(2τ) M^{1/2} ξ`, the forward proposal density is `−|ξ|²/2` and the
+/// reverse one `−|τ M^{1/2}(g + g') + √(2τ) ξ|² / (4τ)` (up to the same constant), so neither
+/// needs `M⁻¹`.
+pub(crate) fn steps<A: Rows, R: Rng>(rows: &A, points: &mut Points<A::Array>, params: &[TransitionParams], metric: &A::Metric, sqrt_metric: &A::Metric, rngs: &mut [R]) -> Result<Vec<MalaInfo>, SamplerError> {
+    let (p, d) = (rows.len(), rows.dim());
+    let tau: Vec<f64> = params.iter().map(|m| 0.5 * m.step_size * m.step_size).collect();
+    let (mut scaled, mut forward) = (vec![0.0; p * d], vec![0.0; p]);
+    for r in 0..p {
+        let s = (2.0 * tau[r]).sqrt();
+        for x in &mut scaled[r * d..(r + 1) * d] {
+            let xi: f64 = rngs[r].sample(StandardNormal);
+            forward[r] += xi * xi;
+            *x = s * xi;
+        }
+    }
+    let scaled = rows.upload(&scaled);
+    let ones = vec![1.0; p];
+    let mut prop = points.q.clone();
+    rows.axpy(&mut prop, &tau, &rows.velocity(metric, &points.grad));
+    rows.axpy(&mut prop, &ones, &rows.velocity(sqrt_metric, &scaled));
+    let (lp_new, grad_new) = rows.evaluate(&prop, &ones.iter().map(|_| true).collect::<Vec<_>>())?;
+    let mut sum = points.grad.clone();
+    rows.axpy(&mut sum, &ones, &grad_new);
+    let mut reverse = scaled;
+    rows.axpy(&mut reverse, &tau, &rows.velocity(sqrt_metric, &sum));
+    let reverse = rows.row_dot(&reverse, &reverse);
+    let mut info = Vec::with_capacity(p);
+    for r in 0..p {
+        let finite = lp_new[r].is_finite();
+        let log_ratio = if finite { lp_new[r] - points.lp[r] - reverse[r] / (4.0 * tau[r]) + 0.5 * forward[r] } else { f64::NEG_INFINITY };
+        let accept_prob = if log_ratio.is_nan() { 0.0 } else { log_ratio.exp().min(1.0) };
+        let accepted = rngs[r].gen::<f64>() < accept_prob;
+        info.push(MalaInfo { accept_prob, accepted, divergent: !finite });
+    }
+    let take: Vec<bool> = info.iter().map(|i| i.accepted).collect();
+    rows.select(&take, &mut points.q, &prop);
+    rows.select(&take, &mut points.grad, &grad_new);
+    for r in (0..p).filter(|&r| take[r]) {
+        points.lp[r] = lp_new[r];
+    }
+    Ok(info)
 }
 
 /// MALA with windowed warmup of its step size (dual averaging towards `target_accept`, 0.574 by
@@ -109,11 +149,54 @@ impl Default for Mala {
 /// Names of MALA's per-draw statistics; `stepsize__` is ε with τ = ε²/2.
 const STAT_NAMES: [&str; 3] = ["accept_stat__", "stepsize__", "divergent__"];
 
-struct MalaChain<'t> {
-    target: &'t dyn Target,
-    z: Point,
-    params: TransitionParams,
-    adapt: WindowedAdaptation,
+/// MALA's chains: the kernel over [`Rows`] with each chain's windowed warmup.
+struct MalaChains<A: Rows> {
+    rows: A,
+    points: Points<A::Array>,
+    params: Vec<TransitionParams>,
+    adapt: Vec<WindowedAdaptation>,
+    metric: A::Metric,
+    sqrt_metric: A::Metric,
+}
+
+impl<A: Rows> MalaChains<A> {
+    /// The preconditioners and their square roots in `rows`' form.
+    fn metrics(rows: &A, params: &[TransitionParams]) -> Result<(A::Metric, A::Metric), SamplerError> {
+        let diag: Vec<Vec<f64>> = params.iter().map(|m| diag(&m.metric)).collect();
+        let sqrt: Vec<Metric> = diag.iter().map(|m| Metric::Diag(m.iter().map(|m| m.sqrt()).collect())).collect();
+        Ok((rows.metric(&diag.into_iter().map(Metric::Diag).collect::<Vec<_>>())?, rows.metric(&sqrt)?))
+    }
+}
+
+impl<A: Rows> Chains for MalaChains<A> {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
+        let used: Vec<f64> = self.params.iter().map(|m| m.step_size).collect();
+        let info = steps(&self.rows, &mut self.points, &self.params, &self.metric, &self.sqrt_metric, rngs)?;
+        if let Phase::Warmup { .. } = phase {
+            let accept: Vec<f64> = info.iter().map(|i| i.accept_prob).collect();
+            update_rows(&self.rows, &self.points, &mut self.params, &mut self.adapt, &accept, rngs)?;
+            (self.metric, self.sqrt_metric) = Self::metrics(&self.rows, &self.params)?;
+        }
+        Ok(info.iter().zip(used).map(|(i, eps)| vec![i.accept_prob, eps, f64::from(u8::from(i.divergent))]).collect())
+    }
+    fn positions(&self) -> Vec<Vec<f64>> {
+        self.rows.download(&self.points.q).chunks(self.rows.dim()).map(<[f64]>::to_vec).collect()
+    }
+    fn log_densities(&self) -> Vec<f64> {
+        self.points.lp.clone()
+    }
+    fn stat_names(&self) -> Vec<&'static str> {
+        STAT_NAMES.to_vec()
+    }
+    fn step_size(&self, r: usize) -> f64 {
+        self.params[r].step_size
+    }
+    fn inv_metric(&self, r: usize) -> Vec<f64> {
+        self.params[r].metric.to_vec()
+    }
 }
 
 fn diag(metric: &Metric) -> Vec<f64> {
@@ -123,29 +206,11 @@ fn diag(metric: &Metric) -> Vec<f64> {
     }
 }
 
-impl Chain for MalaChain<'_> {
-    fn step(&mut self, rng: &mut ChaCha8Rng, phase: Phase) -> Result<Vec<f64>, SamplerError> {
-        let eps = self.params.step_size;
-        let info = transition(self.target, rng, &mut self.z, 0.5 * eps * eps, &diag(&self.params.metric))?;
-        if let Phase::Warmup { .. } = phase {
-            self.adapt.update(self.target, rng, &mut self.z, &mut self.params, info.accept_prob)?;
-        }
-        Ok(vec![info.accept_prob, eps, f64::from(u8::from(info.divergent))])
-    }
-    fn position(&self) -> &[f64] {
-        &self.z.q
-    }
-    fn log_density(&self) -> f64 {
-        self.z.lp
-    }
-    fn stat_names(&self) -> Vec<&'static str> {
-        STAT_NAMES.to_vec()
-    }
-    fn step_size(&self) -> f64 {
-        self.params.step_size
-    }
-    fn inv_metric(&self) -> Vec<f64> {
-        self.params.metric.to_vec()
+impl Kernel for Mala {
+    fn start_rows<'a, A: Rows + 'a>(&self, rows: A, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 'a>, SamplerError> {
+        let (points, params, adapt) = begin_rows(&rows, positions, &self.adapt, f64::INFINITY, warmup, rngs)?;
+        let (metric, sqrt_metric) = MalaChains::metrics(&rows, &params)?;
+        Ok(Box::new(MalaChains { rows, points, params, adapt, metric, sqrt_metric }))
     }
 }
 
@@ -162,11 +227,9 @@ impl Sampler for Mala {
     fn settings(&self) -> Vec<(String, String)> {
         vec![("engine".into(), "mala".into()), ("metric".into(), "diag_e".into())]
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
-        let d = position.len();
-        let mut z = Point::new(target, position)?;
-        let mut params = TransitionParams { step_size: 1.0, metric: Metric::unit(d), max_depth: 0, max_energy_error: f64::INFINITY };
-        let adapt = WindowedAdaptation::begin(self.adapt.clone(), warmup, target, rng, &mut z, &mut params)?;
-        Ok(Box::new(MalaChain { target, z, params, adapt }))
+    fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
+        let rows = HostRows::new(target, positions.len());
+        self.start_rows(rows, positions, warmup, rngs)
     }
 }
+

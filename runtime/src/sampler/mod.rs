@@ -1,17 +1,19 @@
 //! Samplers and the machinery they share.
 //!
-//! Every sampler is a [`Sampler`]: a recipe that starts [`Chain`]s. A chain takes one transition
-//! at a time, in one of two phases: warmup (the transition's parameters, e.g. step size and metric,
+//! Every sampler is a [`Sampler`]: a recipe that starts a group of [`Chains`] (one chain, or all
+//! chains of a run in lockstep; see [`execution`]). Chains take one transition at a time, in one
+//! of two phases: warmup (the transition's parameters, e.g. step size and metric,
 //! adapt) and sampling (they are frozen). The transition itself and the adaptation are separate
 //! pieces (as in BlackJAX's kernels and adaptation routines): [`nuts::transition`] knows nothing of
 //! adaptation, [`adapt::WindowedAdaptation`] knows nothing of trees.
 //!
-//! [`run`] drives `chains × (warmup + draws)` for any sampler, in parallel, with one independent
-//! random stream per chain derived from one seed, and returns [`Draws`].
+//! [`run`] drives `chains × (warmup + draws)` for any sampler, one chain per thread (or all in
+//! [`Lockstep`]), with one independent random stream per chain derived from one seed, and returns
+//! [`Draws`]; [`run_device`] drives the same chains of a [`Kernel`] on a dfdx device.
 
 pub mod adapt;
 pub mod checks;
-mod driver;
+pub(crate) mod driver;
 mod progress;
 mod draws;
 pub mod hmc;
@@ -25,7 +27,7 @@ pub mod nuts;
 #[cfg(feature = "nuts-rs")]
 pub mod nutpie;
 pub mod phase_space;
-pub mod population;
+pub mod execution;
 pub mod ray_tracing;
 pub mod rwm;
 mod select;
@@ -37,6 +39,7 @@ pub(crate) mod threads;
 pub use driver::{chain_rng, run, run_observed, ChainStart, Observer, RunConfig, MAX_CHAINS};
 pub(crate) use driver::initial_point;
 pub use draws::{ChainDraws, Draws};
+pub use execution::{run_device, run_device_observed, Chains, Kernel, Lockstep, Single};
 pub use minibatch::{Batches, Order};
 pub use progress::Progress;
 pub use select::Select;
@@ -115,14 +118,14 @@ pub trait Chain {
     fn step_size(&self) -> f64;
     /// The adapted inverse metric (diagonal, or a dense matrix row-major).
     fn inv_metric(&self) -> Vec<f64>;
-    /// Whether a draw's statistics mark a divergent transition.
-    fn is_divergent(&self, stats: &[f64]) -> bool {
-        let names = self.stat_names();
-        names.iter().position(|n| *n == "divergent__").is_some_and(|i| stats[i] != 0.0)
-    }
 }
 
 /// A sampling algorithm with its settings.
+///
+/// The driver starts chains through [`start_group`](Sampler::start_group). A sampler whose chains
+/// move one at a time implements [`start`](Sampler::start) and gets the group of one for free; a
+/// fixed-length-trajectory kernel (HMC, MALA, ray tracing) implements `start_group` for any number of chains,
+/// which is what lets [`Lockstep`] run all chains on one population evaluation.
 pub trait Sampler: Sync {
     /// The name written to output headers (e.g. `"nuts"`).
     fn name(&self) -> &'static str;
@@ -130,6 +133,29 @@ pub trait Sampler: Sync {
     fn validate(&self) -> Result<(), SamplerError>;
     /// Settings as `key = value` pairs for output headers.
     fn settings(&self) -> Vec<(String, String)>;
-    /// Starts a chain at `position` (which has a finite log density).
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError>;
+    /// Starts one chain at `position` (which has a finite log density). The default refuses: the
+    /// sampler starts its chains through [`start_group`](Sampler::start_group).
+    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
+        let _ = (target, position, warmup, rng);
+        Err(SamplerError::Setting { name: "execution", detail: format!("{} starts its chains as a group (Sampler::start_group)", self.name()) })
+    }
+    /// Starts the chains at `positions` (one per chain, each with a finite log density), chain
+    /// `r` drawing from `rngs[r]`. By default one chain through [`start`](Sampler::start); more
+    /// than one is refused, naming the execution.
+    fn start_group<'t>(&self, target: &'t dyn Target, mut positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
+        if positions.len() != 1 {
+            return Err(lockstep_refused(self.name()));
+        }
+        Ok(Box::new(Single(self.start(target, positions.remove(0), warmup, &mut rngs[0])?)))
+    }
+    /// Whether the driver runs all chains as one group ([`Lockstep`]) rather than one chain per
+    /// thread (the default).
+    fn lockstep(&self) -> bool {
+        false
+    }
+}
+
+/// The error of a sampler asked to run chains in lockstep that moves one chain at a time.
+pub(crate) fn lockstep_refused(name: &str) -> SamplerError {
+    SamplerError::Setting { name: "execution", detail: format!("{name} runs one chain per thread: its trajectories differ in length from chain to chain, so its chains cannot move in lockstep (HMC, MALA and ray tracing can)") }
 }

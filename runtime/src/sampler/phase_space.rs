@@ -71,3 +71,14 @@ pub struct TransitionParams {
     /// Energy error above which a trajectory is divergent.
     pub max_energy_error: f64,
 }
+
+/// The current points of a group of chains (see [`Rows`](super::execution::Rows)): positions and
+/// gradients as `(P, D)` arrays of the execution, log densities on the host.
+pub(crate) struct Points<A> {
+    /// Positions, one row per chain.
+    pub q: A,
+    /// `ln π` per chain.
+    pub lp: Vec<f64>,
+    /// Gradients, one row per chain.
+    pub grad: A,
+}

@@ -2,7 +2,7 @@
 //! per recorded draw; thinning (with [`super::Select`] for a subset of outputs) bounds both while
 //! the chain still makes every transition.
 
-use super::{Chain, Phase, Sampler, SamplerError};
+use super::{Chains, Phase, Sampler, SamplerError};
 use crate::target::Target;
 use rand_chacha::ChaCha8Rng;
 
@@ -50,56 +50,64 @@ impl<S: Sampler> Sampler for Thin<S> {
         s.push(("thin".into(), self.every.to_string()));
         s
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
+    fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
         self.validate()?;
-        let inner = self.sampler.start(target, position, warmup, rng)?;
+        let inner = self.sampler.start_group(target, positions, warmup, rngs)?;
         let names = inner.stat_names();
         let summed: Vec<usize> = names.iter().enumerate().filter(|(_, n)| matches!(**n, "n_grad__" | "n_leapfrog__")).map(|(i, _)| i).collect();
         let divergent = names.iter().position(|n| *n == "divergent__");
-        Ok(Box::new(ThinChain { inner, every: self.every, summed, divergent }))
+        Ok(Box::new(ThinChains { inner, every: self.every, summed, divergent }))
+    }
+    fn lockstep(&self) -> bool {
+        self.sampler.lockstep()
     }
 }
 
-struct ThinChain<'t> {
-    inner: Box<dyn Chain + 't>,
+struct ThinChains<'t> {
+    inner: Box<dyn Chains + 't>,
     every: usize,
     summed: Vec<usize>,
     divergent: Option<usize>,
 }
 
-impl Chain for ThinChain<'_> {
-    fn step(&mut self, rng: &mut ChaCha8Rng, phase: Phase) -> Result<Vec<f64>, SamplerError> {
-        let mut stats = self.inner.step(rng, phase)?;
+impl Chains for ThinChains<'_> {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
+        let mut stats = self.inner.step(rngs, phase)?;
         if matches!(phase, Phase::Warmup { .. }) {
             return Ok(stats);
         }
         for _ in 1..self.every {
-            let next = self.inner.step(rng, phase)?;
-            let totals: Vec<f64> = self.summed.iter().map(|&i| stats[i] + next[i]).collect();
-            let diverged = self.divergent.is_some_and(|i| stats[i] != 0.0 || next[i] != 0.0);
-            stats = next;
-            for (&i, t) in self.summed.iter().zip(totals) {
-                stats[i] = t;
-            }
-            if let (Some(i), true) = (self.divergent, diverged) {
-                stats[i] = 1.0;
+            let next = self.inner.step(rngs, phase)?;
+            for (stats, next) in stats.iter_mut().zip(next) {
+                let totals: Vec<f64> = self.summed.iter().map(|&i| stats[i] + next[i]).collect();
+                let diverged = self.divergent.is_some_and(|i| stats[i] != 0.0 || next[i] != 0.0);
+                *stats = next;
+                for (&i, t) in self.summed.iter().zip(totals) {
+                    stats[i] = t;
+                }
+                if let (Some(i), true) = (self.divergent, diverged) {
+                    stats[i] = 1.0;
+                }
             }
         }
         Ok(stats)
     }
-    fn position(&self) -> &[f64] {
-        self.inner.position()
+    fn positions(&self) -> Vec<Vec<f64>> {
+        self.inner.positions()
     }
-    fn log_density(&self) -> f64 {
-        self.inner.log_density()
+    fn log_densities(&self) -> Vec<f64> {
+        self.inner.log_densities()
     }
     fn stat_names(&self) -> Vec<&'static str> {
         self.inner.stat_names()
     }
-    fn step_size(&self) -> f64 {
-        self.inner.step_size()
+    fn step_size(&self, r: usize) -> f64 {
+        self.inner.step_size(r)
     }
-    fn inv_metric(&self) -> Vec<f64> {
-        self.inner.inv_metric()
+    fn inv_metric(&self, r: usize) -> Vec<f64> {
+        self.inner.inv_metric(r)
     }
 }

@@ -9,10 +9,8 @@
 //! exceeds a bound. With [`super::Weighting::Hmc`] the same machinery is static HMC with minibatch
 //! gradients (leapfrog, momentum redrawn per trajectory), the comparison the paper makes.
 
-use crate::sampler::minibatch::{Batches, Order};
-use crate::target::Target;
+use crate::sampler::minibatch::Order;
 use crate::sampler::SamplerError;
-use rand_chacha::ChaCha8Rng;
 
 /// Minibatch settings of [`super::RayTracing`].
 #[derive(Clone, Debug, PartialEq)]
@@ -43,31 +41,5 @@ impl MinibatchSettings {
             }
         }
         Ok(())
-    }
-}
-
-/// The target evaluated on the next batch of the schedule at every call.
-pub(crate) struct Minibatched<'a> {
-    target: &'a dyn Target,
-    batches: Batches,
-    rng: ChaCha8Rng,
-}
-
-impl<'a> Minibatched<'a> {
-    /// Checks that the target is indexed by observation and the batch size fits; `rng` is the
-    /// batch stream (seeded from the chain's stream).
-    pub(crate) fn new(target: &'a dyn Target, settings: &MinibatchSettings, rng: ChaCha8Rng) -> Result<Self, SamplerError> {
-        let detail = "minibatches need a target indexed by observation: a model with #[model(observations(x, y))], or a Target with observations() and logp_grad_minibatch";
-        let n = target.observations().ok_or_else(|| SamplerError::Setting { name: "minibatch", detail: detail.into() })?;
-        let batches = Batches::new(n, settings.batch_size, settings.order)?;
-        Ok(Self { target, batches, rng })
-    }
-}
-
-impl Minibatched<'_> {
-    /// `ln L(q) − ln W(q)` with its gradient written to `grad`, and `ln W(q)`.
-    pub(crate) fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
-        let batch = self.batches.next(&mut self.rng);
-        Ok((self.target.logp_grad_minibatch(q, batch, grad)?, 0.0))
     }
 }

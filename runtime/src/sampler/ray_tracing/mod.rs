@@ -22,10 +22,18 @@
 //! sample weight `W(x)`, with HMC, random-walk Metropolis, tempering and the microcanonical index
 //! as special cases.
 //!
-//! Only the identity metric is supported (no mass matrix). `D ≥ 2` is required for the Snell kick:
+//! **Metric.** The paper's sampler has none; [`RayTracing::metric`] estimates per-coordinate scales
+//! in warmup and the rays travel in whitened coordinates. `D ≥ 2` is required for the Snell kick:
 //! for `D = 1` the refractive index is undefined.
+//!
+//! **Executions.** The trajectories, the Metropolis test and the warmup are one kernel over a group
+//! of chains (`kernel.rs`, through [`Kernel`]): one chain per thread ([`run`](crate::sampler::run)),
+//! all chains in lockstep ([`Lockstep`](crate::sampler::Lockstep)), or on a dfdx device
+//! ([`run_device`](crate::sampler::run_device)), every setting in each. The one-point functions
+//! below ([`integrate`], [`transition`]) are that kernel for one chain.
 
 mod dphi;
+mod kernel;
 mod minibatch;
 mod weighting;
 
@@ -34,77 +42,13 @@ pub mod device;
 pub use minibatch::MinibatchSettings;
 pub use weighting::{WeightFn, Weighting};
 
-use super::adapt::DualAveraging;
+use super::execution::{Chains, HostRows, Kernel, Rows};
+use super::{Sampler, SamplerError};
 use crate::target::Target;
-use super::{Chain, Phase, Sampler, SamplerError};
-use minibatch::Minibatched;
-use rand::{Rng, SeedableRng};
+use kernel::{snell_coefficients, RayChains, RayEval, Rays};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use dphi::DphiTuner;
-use weighting::{Kick, Weighted};
-
-/// Where a trajectory's log densities and gradients come from: the exact target seen through a
-/// [`Weighting`], or minibatch estimates.
-pub(crate) enum Source<'t> {
-    Exact(Weighted<'t>),
-    Minibatch(Minibatched<'t>),
-}
-
-/// What the rays follow: `ln L(q) − ln W(q)` (the log of `n^{D−1}`) of a [`Source`], optionally in
-/// coordinates whitened by the warmup metric (`x = scale ⊙ z`, `∇_z = scale ⊙ ∇_x`; the constant
-/// Jacobian cancels in every ratio).
-pub(crate) struct RayDensity<'t> {
-    source: Source<'t>,
-    whitening: Option<Whitening>,
-}
-
-struct Whitening {
-    scale: Vec<f64>,
-    x: Vec<f64>,
-}
-
-impl<'t> RayDensity<'t> {
-    /// The exact target through `weighting`, unwhitened.
-    fn exact(target: &'t dyn Target, weighting: &Weighting) -> Self {
-        Self { source: Source::Exact(Weighted::new(target, weighting)), whitening: None }
-    }
-    /// `source` in whitened coordinates, with unit scales to start with.
-    fn whitened(source: Source<'t>, d: usize) -> Self {
-        Self { source, whitening: Some(Whitening { scale: vec![1.0; d], x: vec![0.0; d] }) }
-    }
-    /// The whitening scales (empty when unwhitened).
-    fn scale(&self) -> &[f64] {
-        self.whitening.as_ref().map_or(&[], |w| &w.scale)
-    }
-    fn set_scale(&mut self, scale: Vec<f64>) {
-        let x = vec![0.0; scale.len()];
-        self.whitening = Some(Whitening { scale, x });
-    }
-    /// `ln L(q) − ln W(q)` with its gradient written to `grad`, and `ln W(q)`.
-    fn eval(&mut self, z: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
-        let Some(w) = self.whitening.as_mut() else {
-            return self.source.eval(z, grad);
-        };
-        for ((x, z), s) in w.x.iter_mut().zip(z).zip(&w.scale) {
-            *x = z * s;
-        }
-        let out = self.source.eval(&w.x, grad)?;
-        for (g, s) in grad.iter_mut().zip(&w.scale) {
-            *g *= s;
-        }
-        Ok(out)
-    }
-}
-
-impl Source<'_> {
-    fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
-        match self {
-            Source::Exact(w) => w.eval(q, grad),
-            Source::Minibatch(m) => m.eval(q, grad),
-        }
-    }
-}
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -138,51 +82,15 @@ pub fn kick(v: &mut [f64], g: &[f64], h: f64, d: usize) -> f64 {
 /// [`kick`], also returning the angle by which the direction of `v` turned (`θ_i − θ_f`, in
 /// radians): the change of direction that the step size `Δφ` stands for.
 pub fn kick_turning(v: &mut [f64], g: &[f64], h: f64, d: usize) -> (f64, f64) {
-    let l = norm(v);
-    let gn = norm(g);
-    if !gn.is_finite() {
-        return (f64::NAN, 0.0);
-    }
-    if l == 0.0 || gn == 0.0 || h == 0.0 {
-        return (0.0, 0.0);
-    }
-    let dm1 = (d as f64 - 1.0).max(1.0);
-    let c = v.iter().zip(g).map(|(vi, gi)| (vi / l) * (gi / gn)).sum::<f64>().clamp(-1.0, 1.0);
-    let delta = l * gn * h / dm1;
-    let zeta = (-delta).exp();
-    let one_m_zeta = -(-delta).exp_m1();
-    // u_new ∝ A·e + B·u
-    let a = one_m_zeta * ((1.0 + c) + zeta * (1.0 - c));
-    let b = 2.0 * zeta;
-    let mut new_norm2 = 0.0;
-    // first pass: |A e + B u|
-    for (vi, gi) in v.iter().zip(g) {
-        let w = a * gi / gn + b * vi / l;
-        new_norm2 += w * w;
-    }
-    let new_norm = new_norm2.sqrt();
-    // u·u_new ∝ A·c + B, |u × u_new| ∝ A·sin θ_i
-    let turned = (a * (1.0 - c * c).max(0.0).sqrt()).atan2(a * c + b);
-    if new_norm > 0.0 && new_norm.is_finite() {
-        let s = l / new_norm;
+    let (l, gn) = (norm(v), norm(g));
+    let c = if l > 0.0 && gn > 0.0 && gn.is_finite() { v.iter().zip(g).map(|(vi, gi)| (vi / l) * (gi / gn)).sum::<f64>() } else { 0.0 };
+    let (alpha, beta, pred, turned) = snell_coefficients(l, gn, c, h, d);
+    if alpha != 0.0 || beta != 1.0 {
         for (vi, gi) in v.iter_mut().zip(g) {
-            *vi = s * (a * gi / gn + b * *vi / l);
+            *vi = alpha * gi + beta * *vi;
         }
     }
-    // ln(s/2), s = (1+c) + (1−c)ζ² = 2 − (1−c)(1−ζ²)
-    let m = 0.5 * (1.0 - c) * (-(-2.0 * delta).exp_m1());
-    let log_half_s = if m < 0.5 {
-        (-m).ln_1p()
-    } else {
-        let s = (1.0 + c) + (1.0 - c) * zeta * zeta;
-        if s > 0.0 {
-            s.ln() - std::f64::consts::LN_2
-        } else {
-            // 1 + c = 0 and ζ² underflowed: ln((1−c)ζ²/2) exactly
-            (0.5 * (1.0 - c)).ln() - 2.0 * delta
-        }
-    };
-    (dm1 * (delta + log_half_s), turned)
+    (pred, turned)
 }
 
 /// The kick in the reference code's atan2 form (§1.4, `UpdateV_Raytrace`): the same map as
@@ -275,12 +183,15 @@ impl RayState {
     }
     /// The point `x` with velocity `v` under a weighting; evaluates the density and the weight.
     pub fn weighted(target: &dyn Target, weighting: &Weighting, x: Vec<f64>, v: Vec<f64>) -> Result<Self, SamplerError> {
-        Self::from_density(&mut RayDensity::exact(target, weighting), x, v)
+        let rows = HostRows::new(target, 1);
+        let (lp, ln_w, grad) = RayEval::exact(weighting, 1, x.len()).eval(&rows, &x, &[true])?;
+        Ok(Self { x, v, lp: lp[0], grad, ln_w: ln_w[0] })
     }
-    fn from_density(density: &mut RayDensity<'_>, x: Vec<f64>, v: Vec<f64>) -> Result<Self, SamplerError> {
-        let mut grad = vec![0.0; x.len()];
-        let (lp, ln_w) = density.eval(&x, &mut grad)?;
-        Ok(Self { x, v, lp, grad, ln_w })
+    fn rays(&self) -> Rays<Vec<f64>> {
+        Rays { z: self.x.clone(), v: self.v.clone(), lp: vec![self.lp], ln_w: vec![self.ln_w], grad: self.grad.clone() }
+    }
+    fn from_rays(r: Rays<Vec<f64>>) -> Self {
+        Self { x: r.z, v: r.v, lp: r.lp[0], grad: r.grad, ln_w: r.ln_w[0] }
     }
 }
 
@@ -295,91 +206,6 @@ pub struct TrajectoryInfo {
     pub non_finite: bool,
     /// Σ of the angles by which the kicks turned the velocity.
     pub turning: f64,
-}
-
-struct Integration<'a, 't> {
-    density: &'a mut RayDensity<'t>,
-    kick: Kick,
-    s: &'a mut RayState,
-    dirty: bool,
-    info: TrajectoryInfo,
-}
-
-impl Integration<'_, '_> {
-    fn drift(&mut self, h: f64) {
-        for (x, v) in self.s.x.iter_mut().zip(&self.s.v) {
-            *x += h * v;
-        }
-        self.dirty = true;
-    }
-    fn evaluate(&mut self) -> Result<bool, SamplerError> {
-        if self.dirty {
-            (self.s.lp, self.s.ln_w) = self.density.eval(&self.s.x, &mut self.s.grad)?;
-            self.info.n_grad += 1;
-            self.dirty = false;
-            if !self.s.lp.is_finite() || !self.s.ln_w.is_finite() || self.s.grad.iter().any(|g| !g.is_finite()) {
-                self.info.non_finite = true;
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-    /// Returns false on a non-finite density or gradient.
-    fn kick(&mut self, h: f64) -> Result<bool, SamplerError> {
-        if self.kick == Kick::Straight {
-            return Ok(true);
-        }
-        if !self.evaluate()? {
-            return Ok(false);
-        }
-        let d = self.s.x.len();
-        let (pred, turned) = match self.kick {
-            Kick::Newton => newton_kick(&mut self.s.v, &self.s.grad, h),
-            _ => kick_turning(&mut self.s.v, &self.s.grad, h, d),
-        };
-        self.info.turning += turned;
-        if !pred.is_finite() {
-            self.info.non_finite = true;
-            return Ok(false);
-        }
-        self.info.dlnl_pred += pred;
-        Ok(true)
-    }
-    fn step<R: Rng>(&mut self, integrator: Integrator, h: f64, rng: &mut R) -> Result<bool, SamplerError> {
-        let integrator = match integrator {
-            Integrator::Rdkd => {
-                if rng.gen::<bool>() {
-                    Integrator::Dkd
-                } else {
-                    Integrator::Kdk
-                }
-            }
-            i => i,
-        };
-        Ok(match integrator {
-            Integrator::Dkd | Integrator::Rdkd => {
-                self.drift(0.5 * h);
-                let ok = self.kick(h)?;
-                self.drift(0.5 * h);
-                ok
-            }
-            Integrator::Kdk => {
-                let ok = self.kick(0.5 * h)?;
-                self.drift(h);
-                ok && self.kick(0.5 * h)?
-            }
-            Integrator::Omelyan => {
-                let l = OMELYAN_LAMBDA;
-                self.kick(l * h)? && {
-                    self.drift(0.5 * h);
-                    self.kick((1.0 - 2.0 * l) * h)?
-                } && {
-                    self.drift(0.5 * h);
-                    self.kick(l * h)?
-                }
-            }
-        })
-    }
 }
 
 /// Ornstein–Uhlenbeck partial refresh of `v` over a duration `tau` at rate `rate` (§1.7):
@@ -406,25 +232,11 @@ pub fn integrate<R: Rng>(target: &dyn Target, s: &mut RayState, dt: f64, n_steps
 /// [`RayState::weighted`] with the same weighting.
 #[allow(clippy::too_many_arguments)]
 pub fn integrate_weighted<R: Rng>(target: &dyn Target, weighting: &Weighting, s: &mut RayState, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<TrajectoryInfo, SamplerError> {
-    integrate_density(&mut RayDensity::exact(target, weighting), weighting.kick(), s, dt, n_steps, integrator, refresh_rate, rng)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn integrate_density<R: Rng>(density: &mut RayDensity<'_>, kick: Kick, s: &mut RayState, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<TrajectoryInfo, SamplerError> {
-    let mut it = Integration { density, kick, s, dirty: false, info: TrajectoryInfo::default() };
-    for j in 0..n_steps {
-        if refresh_rate > 0.0 {
-            partial_refresh(&mut it.s.v, refresh_rate, if j == 0 { 0.5 * dt } else { dt }, rng);
-        }
-        if !it.step(integrator, dt, rng)? {
-            return Ok(it.info);
-        }
-    }
-    if refresh_rate > 0.0 {
-        partial_refresh(&mut it.s.v, refresh_rate, 0.5 * dt, rng);
-    }
-    it.evaluate()?;
-    Ok(it.info)
+    let rows = HostRows::new(target, 1);
+    let mut p = s.rays();
+    let info = kernel::trajectories(&rows, &mut RayEval::exact(weighting, 1, s.x.len()), weighting.kick(), &mut p, &[dt], n_steps, integrator, refresh_rate, std::slice::from_mut(rng))?;
+    *s = RayState::from_rays(p);
+    Ok(info.into_iter().next().unwrap_or_default())
 }
 
 /// The Ray Tracing Sampler with its settings.
@@ -533,45 +345,17 @@ pub struct RayInfo {
 /// With a weighting, `s` must come from [`RayState::weighted`]; `cfg.minibatch` is ignored here
 /// (the sampler's chains apply it).
 pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, s: &RayState, cfg: &RayTracing, dt: f64) -> Result<(RayState, RayInfo), SamplerError> {
-    transition_density(&mut RayDensity::exact(target, &cfg.weighting), rng, s, cfg, dt)
-}
-
-fn transition_density<R: Rng>(density: &mut RayDensity<'_>, rng: &mut R, s: &RayState, cfg: &RayTracing, dt: f64) -> Result<(RayState, RayInfo), SamplerError> {
-    let mut p = s.clone();
+    let rows = HostRows::new(target, 1);
+    let mut p = s.rays();
     if cfg.full_refresh {
-        for vi in p.v.iter_mut() {
-            *vi = rng.sample(StandardNormal);
-        }
+        p.v = (0..s.x.len()).map(|_| rng.sample(StandardNormal)).collect();
     }
     let v0 = p.v.clone();
-    let info = integrate_density(density, cfg.weighting.kick(), &mut p, dt, cfg.n_steps, cfg.integrator, cfg.refresh_rate, rng)?;
-    Ok(finish(s, p, &v0, &info, cfg, rng))
-}
-
-/// The end of a trajectory from `s` to `p` that started with velocity `v0`: the Metropolis test
-/// on `ln α = Δ(lnL − lnW) − Σ dlnL_pred` (§1.8; plus `Δ ln W` for the selection of
-/// [`Weighting::Metropolis`]), and on rejection the start with velocity `−v₀`. With minibatches
-/// the test is off or the threshold rule `|ln α| ≤ reject_above` (§1.10 (c)).
-pub(crate) fn finish<R: Rng>(s: &RayState, p: RayState, v0: &[f64], info: &TrajectoryInfo, cfg: &RayTracing, rng: &mut R) -> (RayState, RayInfo) {
-    let selection = if cfg.weighting.selects() { p.ln_w - s.ln_w } else { 0.0 };
-    let ln_alpha = if info.non_finite { f64::NEG_INFINITY } else { p.lp - s.lp - info.dlnl_pred + selection };
-    let ln_alpha = if ln_alpha.is_nan() { f64::NEG_INFINITY } else { ln_alpha };
-    let accept_prob = ln_alpha.min(0.0).exp();
-    let divergent = info.non_finite || ln_alpha < -cfg.max_energy_error;
-    let kept = match cfg.minibatch.as_ref().and_then(|m| m.reject_above) {
-        Some(bound) => ln_alpha.abs() <= bound,
-        None => !cfg.metropolis || rng.gen::<f64>() < accept_prob,
-    };
-    let accepted = !info.non_finite && kept;
-    let out = if accepted {
-        p
-    } else {
-        let mut r = s.clone();
-        r.v = v0.iter().map(|x| -x).collect();
-        r
-    };
-    let dphi = info.turning / cfg.n_steps.max(1) as f64;
-    (out, RayInfo { accept_prob, accepted, divergent, dlnl_pred: info.dlnl_pred, ln_alpha, n_grad: info.n_grad, dphi })
+    let rng = std::slice::from_mut(rng);
+    let info = kernel::trajectories(&rows, &mut RayEval::exact(&cfg.weighting, 1, s.x.len()), cfg.weighting.kick(), &mut p, &[dt], cfg.n_steps, cfg.integrator, cfg.refresh_rate, rng)?;
+    let mut out = s.rays();
+    let info = kernel::finish(&rows, &mut out, p, v0, &info, cfg, rng);
+    Ok((RayState::from_rays(out), info.into_iter().next().expect("one chain")))
 }
 
 impl RayInfo {
@@ -584,108 +368,6 @@ impl RayInfo {
 /// Names of the per-draw statistics.
 /// `dphi__` is the measured mean change of direction per step of the trajectory (radians).
 pub(crate) const STAT_NAMES: [&str; 8] = ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__", "dphi__"];
-
-struct RayChain<'t> {
-    density: RayDensity<'t>,
-    cfg: RayTracing,
-    /// The ray, in the whitened coordinates `z = x / scale`.
-    s: RayState,
-    /// The position `x = scale ⊙ z`.
-    x: Vec<f64>,
-    dt: f64,
-    da: DualAveraging,
-    /// Tunes `step_size` towards a target `⟨Δφ⟩` instead of `da`.
-    dphi: Option<DphiTuner>,
-    metric: Option<MetricWindows>,
-}
-
-/// Warmup estimation of the per-coordinate scales in Stan's windows.
-struct MetricWindows {
-    windows: Vec<(usize, usize)>,
-    welford: super::adapt::Welford,
-}
-
-impl Chain for RayChain<'_> {
-    fn step(&mut self, rng: &mut ChaCha8Rng, phase: Phase) -> Result<Vec<f64>, SamplerError> {
-        let used = self.dt;
-        let (s, info) = transition_density(&mut self.density, rng, &self.s, &self.cfg, self.dt)?;
-        self.s = s;
-        for ((x, z), sc) in self.x.iter_mut().zip(&self.s.x).zip(self.density.scale()) {
-            *x = z * sc;
-        }
-        if let Phase::Warmup { iter, total } = phase {
-            let exact = self.cfg.minibatch.is_none();
-            match &mut self.dphi {
-                Some(tuner) => self.dt = tuner.learn(self.dt, info.dphi, iter, total),
-                None if exact => self.dt = self.da.learn(info.accept_prob),
-                None => {}
-            }
-            if exact {
-                self.adapt_metric(iter)?;
-            }
-            if iter + 1 == total {
-                match &self.dphi {
-                    Some(tuner) => self.dt = tuner.final_step_size().unwrap_or(self.dt),
-                    None if exact => self.dt = self.da.final_step_size(),
-                    None => {}
-                }
-            }
-        }
-        let mut stats = info.stats(used, self.cfg.n_steps);
-        if self.cfg.weighting.is_weighted() {
-            stats.push(self.s.ln_w);
-        }
-        Ok(stats)
-    }
-    fn position(&self) -> &[f64] {
-        &self.x
-    }
-    fn log_density(&self) -> f64 {
-        self.s.lp + self.s.ln_w
-    }
-    fn stat_names(&self) -> Vec<&'static str> {
-        let mut names = STAT_NAMES.to_vec();
-        if self.cfg.weighting.is_weighted() {
-            names.push("log_weight__");
-        }
-        names
-    }
-    fn step_size(&self) -> f64 {
-        self.dt
-    }
-    fn inv_metric(&self) -> Vec<f64> {
-        self.density.scale().iter().map(|s| s * s).collect()
-    }
-}
-
-impl RayChain<'_> {
-    /// At the end of a metric window: the scales become the window's standard deviations, the ray
-    /// moves to the new whitened coordinates, and the step size search restarts from the initial
-    /// `step_size` — in whitened coordinates the natural change of direction per step is O(0.1–1)
-    /// whatever the target's scales, while the step reached under the previous metric can be
-    /// orders of magnitude off (measured on kidiq: 2·10⁻⁵, from which the averaging never
-    /// recovered).
-    fn adapt_metric(&mut self, iter: usize) -> Result<(), SamplerError> {
-        let Some(m) = self.metric.as_mut() else { return Ok(()) };
-        let Some(&(first, last)) = m.windows.iter().find(|w| (w.0..=w.1).contains(&iter)) else { return Ok(()) };
-        m.welford.add(&self.x);
-        if iter < last || iter == first {
-            return Ok(());
-        }
-        if let Some(super::metric::Metric::Diag(var)) = m.welford.estimate() {
-            self.density.set_scale(var.iter().map(|v| v.sqrt()).collect());
-            let z: Vec<f64> = self.x.iter().zip(self.density.scale()).map(|(x, s)| x / s).collect();
-            self.s = RayState::from_density(&mut self.density, z, self.s.v.clone())?;
-            self.dt = self.cfg.step_size;
-            self.da = DualAveraging::new(self.cfg.target_accept, self.dt);
-            if let Some(t) = self.dphi.as_mut() {
-                t.restart(iter);
-            }
-        }
-        m.welford.restart();
-        Ok(())
-    }
-}
 
 impl Sampler for RayTracing {
     fn name(&self) -> &'static str {
@@ -751,33 +433,13 @@ impl Sampler for RayTracing {
         .chain(self.minibatch.iter().flat_map(|m| [("batch_size".to_string(), m.batch_size.to_string()), ("reject_above".into(), m.reject_above.map_or("none".into(), |b| b.to_string()))]))
         .collect()
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
-        self.validate()?;
-        let d = position.len();
-        if d < 2 && self.weighting.kick() == Kick::Snell {
-            return Err(SamplerError::Setting {
-                name: "dimension",
-                detail: format!("the ray tracing sampler needs D ≥ 2 (its refractive index L^(1/(D−1)) is undefined for D = {d}); use HMC or NUTS"),
-            });
-        }
-        let position = if self.start_at_mode && warmup > 0 {
-            let adam = crate::sampler::map::Adam { learning_rate: 0.05, max_steps: 2000, ..Default::default() };
-            crate::sampler::map::find_map(target, &position, &adam)?.point
-        } else {
-            position
-        };
-        let v: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
-        let source = match &self.minibatch {
-            // the batch schedule draws from its own stream, seeded from the chain's
-            Some(m) => Source::Minibatch(Minibatched::new(target, m, ChaCha8Rng::seed_from_u64(rng.gen()))?),
-            None => Source::Exact(Weighted::new(target, &self.weighting)),
-        };
-        let mut density = RayDensity::whitened(source, d);
-        let s = RayState::from_density(&mut density, position.clone(), v)?;
-        let metric = (self.metric && warmup > 0).then(|| MetricWindows {
-            windows: super::adapt::WindowedAdaptation::new(super::adapt::WindowedSettings::default(), warmup, d).metric_windows(),
-            welford: super::adapt::Welford::new(d, false),
-        });
-        Ok(Box::new(RayChain { density, cfg: self.clone(), s, x: position, dt: self.step_size, da: DualAveraging::new(self.target_accept, self.step_size), dphi: self.target_dphi.map(DphiTuner::new), metric }))
+    fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
+        self.start_rows(HostRows::new(target, positions.len()), positions, warmup, rngs)
+    }
+}
+
+impl Kernel for RayTracing {
+    fn start_rows<'a, A: Rows + 'a>(&self, rows: A, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 'a>, SamplerError> {
+        Ok(Box::new(RayChains::start(self, rows, positions, warmup, rngs)?))
     }
 }

@@ -16,7 +16,6 @@
 //!   accepted with `min(1, L(x')/L(x))` — random-walk Metropolis with proposal scale
 //!   `n_steps·Δt` (one density evaluation per proposal).
 
-use crate::target::Target;
 use crate::sampler::SamplerError;
 use std::sync::Arc;
 
@@ -99,43 +98,5 @@ impl Weighting {
             }
         }
         Ok(())
-    }
-}
-
-/// The exact target seen through a weighting: `ln L − ln W`, its gradient, and `ln W`.
-pub(crate) struct Weighted<'a> {
-    pub(crate) target: &'a dyn Target,
-    pub(crate) weighting: Weighting,
-    pub(crate) buf: Vec<f64>,
-}
-
-impl<'a> Weighted<'a> {
-    pub(crate) fn new(target: &'a dyn Target, weighting: &Weighting) -> Self {
-        Self { target, weighting: weighting.clone(), buf: vec![0.0; target.dim()] }
-    }
-}
-
-impl Weighted<'_> {
-    /// `ln L(q) − ln W(q)` with its gradient written to `grad`, and `ln W(q)`.
-    pub(crate) fn eval(&mut self, q: &[f64], grad: &mut [f64]) -> Result<(f64, f64), SamplerError> {
-        let lnl = self.target.logp_grad(q, grad)?;
-        let power = |a: f64, grad: &mut [f64]| {
-            grad.iter_mut().for_each(|g| *g *= 1.0 - a);
-            ((1.0 - a) * lnl, if a == 0.0 { 0.0 } else { a * lnl })
-        };
-        Ok(match &self.weighting {
-            Weighting::Unit | Weighting::Hmc => (lnl, 0.0),
-            Weighting::Power(a) => power(*a, grad),
-            Weighting::Microcanonical => power(1.0 / q.len() as f64, grad),
-            Weighting::Custom(w) => {
-                let lnw = w(q, &mut self.buf);
-                grad.iter_mut().zip(&self.buf).for_each(|(g, b)| *g -= b);
-                (lnl - lnw, lnw)
-            }
-            Weighting::Metropolis => {
-                grad.iter_mut().for_each(|g| *g = 0.0);
-                (0.0, lnl)
-            }
-        })
     }
 }

@@ -36,8 +36,7 @@ use dfdx::tensor_ops::Device;
 /// Metropolis test is off, `step_size` is used as given, and `reject_above` rejects trajectories whose
 /// minibatch `|ΔlnL − Σ dlnL_pred|` exceeds it. Only the batch indices travel host → device.
 ///
-/// [`Integrator::Rdkd`]
-/// (crate::sampler::ray_tracing::Integrator::Rdkd) picks each step's integrator once for all
+/// [`Integrator::Rdkd`](crate::sampler::ray_tracing::Integrator::Rdkd) picks each step's integrator once for all
 /// chains.
 ///
 /// Randomness: initial points come from `cfg.seed`'s per-chain streams (as in

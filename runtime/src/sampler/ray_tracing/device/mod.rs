@@ -17,7 +17,7 @@ pub use model::DeviceModel;
 pub use ops::{Column, Rows};
 pub use noise::Noise;
 pub use rays::{DeviceFloat, DeviceRays, DeviceTrajectory};
-pub(crate) use rays::upload_column;
+pub(crate) use rays::{download, upload, upload_column};
 
 use crate::sampler::SamplerError;
 

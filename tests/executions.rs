@@ -1,0 +1,136 @@
+//! One kernel, three executions: one chain per thread, all chains in lockstep on the host, all
+//! chains in lockstep on a dfdx device. The same seed gives the same draws: bit for bit between
+//! threads and lockstep, and within 1e-9 (in fact bit for bit) between the device on dfdx's `Cpu`
+//! in f64 and threads evaluating the model with the same arithmetic. On the device, eight schools passes its posteriordb reference and a network
+//! regression its closed-form posterior.
+
+mod common;
+
+use snell::backend::Cpu64;
+use snell::nn::layers::Linear;
+use snell::nn::{Cpu, Network, WeightPrior};
+use snell::prelude::*;
+use snell::sampler::hmc::Hmc;
+use snell::sampler::mala::Mala;
+use snell::sampler::nuts::Nuts;
+use snell::sampler::ray_tracing::{Integrator, RayTracing, Weighting};
+use snell::sampler::ray_tracing::device::DeviceModel;
+use snell::sampler::{run, run_device, Draws, Kernel, Lockstep, RunConfig, SamplerError};
+use snell_examples::posteriordb::{assert_matches_reference, check_reference, reals, reference, EightSchoolsNoncentered};
+
+fn eight_schools(sigma_scale: f64) -> EightSchoolsNoncentered {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let sigma: Vec<f64> = reals(&r["data"]["sigma"]).iter().map(|s| s * sigma_scale).collect();
+    EightSchoolsNoncentered::new(&reals(&r["data"]["y"]), &sigma).unwrap()
+}
+
+/// The largest difference between two runs' log densities, statistics and values.
+fn max_difference(a: &Draws, b: &Draws) -> f64 {
+    assert_eq!(a.chains.len(), b.chains.len());
+    let mut worst = 0.0f64;
+    for (x, y) in a.chains.iter().zip(&b.chains) {
+        for (u, v) in x.lp.iter().chain(&x.stats).chain(&x.values).zip(y.lp.iter().chain(&y.stats).chain(&y.values)) {
+            assert_eq!(u.is_finite(), v.is_finite());
+            if u.is_finite() {
+                worst = worst.max((u - v).abs() / (1.0 + u.abs()));
+            }
+        }
+        assert_eq!(x.lp.len(), y.lp.len());
+    }
+    worst
+}
+
+fn three_executions<K: Kernel + Clone>(sampler: &K, what: &str) {
+    let m = eight_schools(1.0);
+    let cfg = RunConfig { chains: 4, warmup: 300, draws: 200, seed: 11, init: None };
+    let threads = run(sampler, &m, &cfg).unwrap();
+    let lockstep = run(&Lockstep(sampler.clone()), &m, &cfg).unwrap();
+    assert_eq!(threads.chains, lockstep.chains, "{what}: threads and lockstep");
+    // the device evaluates the model on dfdx; so do these threads, for the same arithmetic (the
+    // model's rounding on `Native` differs from dfdx's in the last bits, which chains amplify)
+    let on_dfdx = run(sampler, &m.on_backend(Cpu64::default()), &cfg).unwrap();
+    let device = run_device(sampler, &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap();
+    let diff = max_difference(&on_dfdx, &device);
+    assert!(diff < 1e-9, "{what}: the device's draws differ from the threads' by {diff:e}");
+    assert_eq!(device.names, threads.names);
+    assert!(max_difference(&threads, &on_dfdx).is_finite());
+}
+
+#[test]
+fn hmc_runs_the_same_chains_in_every_execution() {
+    three_executions(&Hmc::new(8), "HMC");
+}
+
+#[test]
+fn mala_runs_the_same_chains_in_every_execution() {
+    three_executions(&Mala::default(), "MALA");
+}
+
+#[test]
+fn ray_tracing_runs_the_same_chains_in_every_execution() {
+    three_executions(&RayTracing::default(), "ray tracing");
+    three_executions(&RayTracing { metric: true, integrator: Integrator::Rdkd, ..Default::default() }, "ray tracing with a metric and RDKD");
+    three_executions(&RayTracing { weighting: Weighting::Microcanonical, refresh_rate: 1.0, ..Default::default() }, "microcanonical ray tracing with refreshes");
+}
+
+#[test]
+fn eight_schools_under_ray_tracing_on_the_device_passes_its_reference() {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let cfg = RunConfig { chains: 8, warmup: 1000, draws: 2000, seed: 5, init: None };
+    let m = eight_schools(1.0);
+    let draws = run_device(&RayTracing::default(), &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap();
+    assert_matches_reference("ray tracing on the device: eight_schools_noncentered", &r, &draws);
+}
+
+#[test]
+fn eight_schools_under_hmc_on_the_device_passes_its_reference() {
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let cfg = RunConfig { chains: 8, warmup: 1000, draws: 2000, seed: 3, init: None };
+    let m = eight_schools(1.0);
+    let draws = run_device(&Hmc::new(10), &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap();
+    assert_matches_reference("HMC on the device: eight_schools_noncentered", &r, &draws);
+    // the check has power: the posterior of data with doubled measurement errors fails it
+    let wrong = eight_schools(2.0);
+    let wrong_draws = run_device(&Hmc::new(10), &DeviceModel::<_, f64, Cpu>::new(&wrong, Cpu::default()), &cfg).unwrap();
+    assert!(!check_reference("wrong data", &r, &wrong_draws).1.is_empty(), "the posterior of other data must fail the check");
+}
+
+#[model(observations(x, y))]
+fn linear_net(net: &Network<Linear<2, 1>, 2, 1>, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, 2.0));
+    observe!(y ~ Normal(net.forward(w, x), 0.4));
+}
+
+#[test]
+fn a_network_regression_under_hmc_on_the_device_has_the_closed_form_posterior() {
+    let n = 30;
+    let x: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
+    let y: Vec<f64> = (0..n).map(|i| x[2 * i] - 0.5 * x[2 * i + 1] + 0.3 * ((i as f64) * 1.3).cos()).collect();
+    let x = Matrix::new(n, 2, x).unwrap();
+    let net = Network::<Linear<2, 1>, 2, 1>::new(WeightPrior::isotropic(2.0)).unwrap();
+    let m = LinearNet::new(&net, &x, &y).unwrap();
+    let cfg = RunConfig { chains: 8, warmup: 1000, draws: 1000, seed: 4, init: None };
+    // 5 steps: longer fixed trajectories resonate on this posterior (static HMC has no jitter;
+    // threads show the same R-hat)
+    let draws = run_device(&Hmc::new(5), &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap();
+    common::assert_linear_network_posterior(&draws, &x, &y, 0.4, 2.0);
+}
+
+#[test]
+fn what_an_execution_cannot_do_is_refused_before_the_run() {
+    let m = eight_schools(1.0);
+    let cfg = RunConfig { chains: 2, warmup: 10, draws: 10, seed: 1, init: None };
+    // NUTS's trajectories differ in length from chain to chain
+    let e = run(&Lockstep(Nuts::default()), &m, &cfg).unwrap_err();
+    assert!(matches!(e, SamplerError::Setting { name: "execution", .. }), "{e}");
+    // the device applies diagonal metrics only
+    let mut dense = Hmc::new(5);
+    dense.adapt.dense = true;
+    let e = run_device(&dense, &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap_err();
+    assert!(matches!(e, SamplerError::Setting { name: "dense", .. }), "{e}");
+    // every execution checks the run the same way
+    let none = RunConfig { chains: 0, ..cfg.clone() };
+    let e = run_device(&Hmc::new(5), &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &none).unwrap_err();
+    assert!(matches!(e, SamplerError::Setting { name: "chains", .. }), "{e}");
+}
+
