@@ -3,8 +3,7 @@
 //! Metropolis–Hastings test with the proposal densities `q(x' | x)`.
 //!
 //! The kernel ([`Mala`] through [`Kernel`]) moves a group of chains with one batched evaluation
-//! per step in every execution; [`population_step`] moves the tempered particles of
-//! [`super::smc`]. MALA is
+//! per step in every execution, and the tempered particles of [`super::smc`]. MALA is
 //! one leapfrog step of HMC with step size ε = √(2τ), so [`Mala`] reuses the windowed warmup
 //! (dual averaging towards acceptance 0.574, Roberts & Rosenthal 1998, and a diagonal metric).
 
@@ -27,61 +26,6 @@ pub struct MalaInfo {
     pub accepted: bool,
     /// Whether the proposal's log density or gradient was not finite (rejected and counted).
     pub divergent: bool,
-}
-
-/// `ln q(to | from)` up to a constant: `−Σ (to − from − τ M g)² / (4τ M)`.
-fn log_q(to: &[f64], from: &[f64], grad_from: &[f64], tau: f64, precond: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for i in 0..to.len() {
-        let r = to[i] - from[i] - tau * precond[i] * grad_from[i];
-        s += r * r / precond[i];
-    }
-    -s / (4.0 * tau)
-}
-
-/// One MALA step for every row of the population `q` (row-major `(P, D)`), with log densities
-/// `lp`, gradients `grad` and one carried value per point `aux` (e.g. SMC's log likelihood),
-/// step `tau` and diagonal preconditioner `precond` (length D). `eval(q, lp, grad, aux)` evaluates
-/// a population of proposals in one call. Proposals with a non-finite log density or gradient are
-/// rejected and marked divergent.
-#[allow(clippy::too_many_arguments)]
-pub fn population_step<R: Rng, F>(q: &mut [f64], lp: &mut [f64], grad: &mut [f64], aux: &mut [f64], tau: f64, precond: &[f64], rng: &mut R, mut eval: F) -> Result<Vec<MalaInfo>, SamplerError>
-where
-    F: FnMut(&[f64], &mut [f64], &mut [f64], &mut [f64]) -> Result<(), SamplerError>,
-{
-    let p = lp.len();
-    let d = precond.len();
-    let noise: Vec<f64> = precond.iter().map(|m| (2.0 * tau * m).sqrt()).collect();
-    let mut prop = vec![0.0; p * d];
-    for j in 0..p {
-        for i in 0..d {
-            let k = j * d + i;
-            let xi: f64 = rng.sample(StandardNormal);
-            prop[k] = q[k] + tau * precond[i] * grad[k] + noise[i] * xi;
-        }
-    }
-    let (mut lp_new, mut grad_new, mut aux_new) = (vec![0.0; p], vec![0.0; p * d], vec![0.0; p]);
-    eval(&prop, &mut lp_new, &mut grad_new, &mut aux_new)?;
-    let mut info = vec![MalaInfo::default(); p];
-    for j in 0..p {
-        let r = j * d..(j + 1) * d;
-        let finite = lp_new[j].is_finite() && grad_new[r.clone()].iter().all(|g| g.is_finite());
-        let log_ratio = if finite {
-            lp_new[j] - lp[j] + log_q(&q[r.clone()], &prop[r.clone()], &grad_new[r.clone()], tau, precond) - log_q(&prop[r.clone()], &q[r.clone()], &grad[r.clone()], tau, precond)
-        } else {
-            f64::NEG_INFINITY
-        };
-        let accept_prob = if log_ratio.is_nan() { 0.0 } else { log_ratio.exp().min(1.0) };
-        let accepted = rng.gen::<f64>() < accept_prob;
-        if accepted {
-            q[r.clone()].copy_from_slice(&prop[r.clone()]);
-            grad[r.clone()].copy_from_slice(&grad_new[r]);
-            lp[j] = lp_new[j];
-            aux[j] = aux_new[j];
-        }
-        info[j] = MalaInfo { accept_prob, accepted, divergent: !finite };
-    }
-    Ok(info)
 }
 
 /// One MALA step of every chain of `points`, chain `r` with its step size `ε_r` (τ = ε²/2) and

@@ -23,7 +23,8 @@
 mod moves;
 mod resampling;
 
-pub use moves::{hmc_step, Move};
+pub use moves::Move;
+use moves::Tempered;
 pub use resampling::Resampling;
 
 use super::draws::{ChainDraws, Draws};
@@ -31,6 +32,8 @@ use super::driver::chain_rng;
 use super::SamplerError;
 use crate::error::ModelError;
 use crate::target::Target;
+use super::phase_space::Points;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
@@ -416,31 +419,25 @@ fn run_one<T: Target + ?Sized>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> R
             let parts = target.logp_parts(&ps.q, obs.as_deref(), weight, if smc.moves > 0 { Some(&mut grad) } else { None })?;
             ps.loglik = parts.log_likelihood;
         }
-        let mut lp: Vec<f64> = ps.log_prior.iter().zip(&ps.loglik).map(|(p, l)| p + weight * l).collect();
-        for _ in 0..smc.moves {
-            let mut aux: Vec<f64> = ps.loglik.clone();
-            let info = smc.kernel.step(&mut ps.q, &mut lp, &mut grad, &mut aux, tau, &precond, rng, |q, lp, g, ll| {
-                let parts = target.logp_parts(q, obs.as_deref(), weight, Some(g))?;
-                for j in 0..lp.len() {
-                    lp[j] = parts.log_prior[j] + weight * parts.log_likelihood[j];
-                    if lp[j].is_nan() {
-                        lp[j] = f64::NEG_INFINITY;
-                    }
-                    ll[j] = parts.log_likelihood[j];
+        if smc.moves > 0 {
+            let lp: Vec<f64> = ps.log_prior.iter().zip(&ps.loglik).map(|(p, l)| p + weight * l).collect();
+            let tempered = Tempered { target, obs: obs.as_deref(), weight };
+            let mut points = Points { q: std::mem::take(&mut ps.q), lp, grad };
+            for _ in 0..smc.moves {
+                let mut rngs: Vec<ChaCha8Rng> = (0..n).map(|_| ChaCha8Rng::seed_from_u64(rng.gen())).collect();
+                let (acc, div) = smc.kernel.apply(&tempered, &mut points, tau, &precond, &mut rngs)?;
+                acc_sum += acc;
+                divergent += div;
+                // steer the step towards the target acceptance, from the whole population's acceptance
+                tau *= (acc - smc.target_accept).exp();
+            }
+            ps.q = points.q;
+            let parts = target.logp_parts(&ps.q, obs.as_deref(), weight, None)?;
+            ps.loglik = parts.log_likelihood;
+            for (prior, p) in ps.log_prior.iter_mut().zip(parts.log_prior) {
+                if p.is_finite() {
+                    *prior = p;
                 }
-                Ok(())
-            })?;
-            ps.loglik = aux;
-            let acc = info.iter().map(|i| i.accept_prob).sum::<f64>() / n as f64;
-            acc_sum += acc;
-            divergent += info.iter().filter(|i| i.divergent).count();
-            // steer the step towards the target acceptance, from the whole population's acceptance
-            tau *= (acc - smc.target_accept).exp();
-        }
-        for ((prior, lp), l) in ps.log_prior.iter_mut().zip(&lp).zip(&ps.loglik) {
-            let p = lp - weight * l;
-            if p.is_finite() {
-                *prior = p;
             }
         }
         let acceptance = if smc.moves > 0 { acc_sum / smc.moves as f64 } else { f64::NAN };

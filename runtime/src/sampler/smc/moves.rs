@@ -1,11 +1,16 @@
-//! The MCMC moves SMC applies to its whole population at once: MALA ([`super::super::mala`]) or
-//! HMC with a fixed number of leapfrog steps, both with one batched evaluation per gradient and a
-//! Metropolis–Hastings test per particle, so each leaves the current tempered target invariant.
+//! The MCMC moves SMC applies to its whole population at once: the MALA and HMC kernels
+//! ([`crate::sampler::mala`], [`crate::sampler::hmc`], the ones every sampler execution runs) on
+//! the stage's tempered target, one batched evaluation per gradient and a Metropolis–Hastings test
+//! per particle, so each leaves that target invariant. Particle `j` of a move draws from its own
+//! stream (seeded from the run's), as a chain does.
 
-use super::super::mala::{population_step as mala_step, MalaInfo};
-use super::super::SamplerError;
-use rand::Rng;
-use rand_distr::StandardNormal;
+use crate::error::ModelError;
+use crate::sampler::execution::{HostRows, Rows};
+use crate::sampler::metric::Metric;
+use crate::sampler::phase_space::{Points, TransitionParams};
+use crate::sampler::{hmc, mala, SamplerError};
+use crate::target::Target;
+use rand_chacha::ChaCha8Rng;
 
 /// Which kernel moves the particles between stages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -21,80 +26,44 @@ pub enum Move {
     },
 }
 
-/// One HMC move of every row of `q` (row-major `(P, D)`): momenta `p ~ N(0, diag(1/precond))`,
-/// `leapfrog` steps of size ε = √(2τ) with inverse metric `precond`, then the Metropolis test on
-/// the energy. `eval` evaluates a population as in [`super::super::mala::population_step`]. A
-/// particle whose trajectory reaches a non-finite log density or gradient stops there, is rejected
-/// and marked divergent.
-#[allow(clippy::too_many_arguments)]
-pub fn hmc_step<R: Rng, F>(q: &mut [f64], lp: &mut [f64], grad: &mut [f64], aux: &mut [f64], tau: f64, precond: &[f64], leapfrog: usize, rng: &mut R, mut eval: F) -> Result<Vec<MalaInfo>, SamplerError>
-where
-    F: FnMut(&[f64], &mut [f64], &mut [f64], &mut [f64]) -> Result<(), SamplerError>,
-{
-    let (n, d) = (lp.len(), precond.len());
-    let eps = (2.0 * tau).sqrt();
-    let mut p: Vec<f64> = (0..n * d).map(|k| rng.sample::<f64, _>(StandardNormal) / precond[k % d].sqrt()).collect();
-    let kinetic = |p: &[f64], j: usize| (0..d).map(|i| precond[i] * p[j * d + i] * p[j * d + i]).sum::<f64>() * 0.5;
-    let h0: Vec<f64> = (0..n).map(|j| -lp[j] + kinetic(&p, j)).collect();
-    let (mut x, mut g, mut l, mut a) = (q.to_vec(), grad.to_vec(), lp.to_vec(), aux.to_vec());
-    let mut alive = vec![true; n];
-    for _ in 0..leapfrog {
-        for k in 0..n * d {
-            if alive[k / d] {
-                p[k] += 0.5 * eps * g[k];
-                x[k] += eps * precond[k % d] * p[k];
-            }
-        }
-        eval(&x, &mut l, &mut g, &mut a)?;
-        for j in 0..n {
-            if !alive[j] {
-                continue;
-            }
-            let r = j * d..(j + 1) * d;
-            if !l[j].is_finite() || g[r.clone()].iter().any(|v| !v.is_finite()) {
-                alive[j] = false;
-                continue;
-            }
-            for k in r {
-                p[k] += 0.5 * eps * g[k];
-            }
-        }
+/// `log prior + weight · log likelihood(obs)`: the target that the moves of a stage leave
+/// invariant, through the one seam the kernels evaluate.
+pub(crate) struct Tempered<'a, T: ?Sized> {
+    pub target: &'a T,
+    pub obs: Option<&'a [usize]>,
+    pub weight: f64,
+}
+
+impl<T: Target + ?Sized> Target for Tempered<'_, T> {
+    fn dim(&self) -> usize {
+        self.target.dim()
     }
-    let mut info = vec![MalaInfo::default(); n];
-    for j in 0..n {
-        let accept_prob = if alive[j] {
-            let dh = h0[j] - (-l[j] + kinetic(&p, j));
-            if dh.is_nan() {
-                0.0
-            } else {
-                dh.exp().min(1.0)
-            }
-        } else {
-            0.0
-        };
-        let accepted = rng.gen::<f64>() < accept_prob;
-        if accepted {
-            let r = j * d..(j + 1) * d;
-            q[r.clone()].copy_from_slice(&x[r.clone()]);
-            grad[r.clone()].copy_from_slice(&g[r]);
-            lp[j] = l[j];
-            aux[j] = a[j];
+    fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
+        let parts = self.target.logp_parts(q, self.obs, self.weight, Some(grad))?;
+        for (l, (p, ll)) in lp.iter_mut().zip(parts.log_prior.iter().zip(&parts.log_likelihood)) {
+            *l = p + self.weight * ll;
         }
-        info[j] = MalaInfo { accept_prob, accepted, divergent: !alive[j] };
+        Ok(())
     }
-    Ok(info)
 }
 
 impl Move {
-    /// One move of the population.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn step<R: Rng, F>(self, q: &mut [f64], lp: &mut [f64], grad: &mut [f64], aux: &mut [f64], tau: f64, precond: &[f64], rng: &mut R, eval: F) -> Result<Vec<MalaInfo>, SamplerError>
-    where
-        F: FnMut(&[f64], &mut [f64], &mut [f64], &mut [f64]) -> Result<(), SamplerError>,
-    {
-        match self {
-            Move::Mala => mala_step(q, lp, grad, aux, tau, precond, rng, eval),
-            Move::Hmc { leapfrog } => hmc_step(q, lp, grad, aux, tau, precond, leapfrog, rng, eval),
-        }
+    /// One move of every particle of `points` on `target` (the stage's tempered target): step
+    /// τ (ε = √(2τ)), diagonal preconditioner `precond`, particle `j` drawing from `rngs[j]`.
+    /// Returns the mean acceptance and the number of divergent particles.
+    pub(crate) fn apply(self, target: &dyn Target, points: &mut Points<Vec<f64>>, tau: f64, precond: &[f64], rngs: &mut [ChaCha8Rng]) -> Result<(f64, usize), SamplerError> {
+        let n = rngs.len();
+        let rows = HostRows::new(target, n);
+        // a particle stops where its density is not finite (an infinite energy error), not before
+        let params = vec![TransitionParams { step_size: (2.0 * tau).sqrt(), metric: Metric::Diag(precond.to_vec()), max_depth: 0, max_energy_error: f64::MAX }; n];
+        let metric = rows.metric(&vec![Metric::Diag(precond.to_vec()); n])?;
+        let info: Vec<(f64, bool)> = match self {
+            Move::Mala => {
+                let sqrt = rows.metric(&vec![Metric::Diag(precond.iter().map(|m| m.sqrt()).collect()); n])?;
+                mala::steps(&rows, points, &params, &metric, &sqrt, rngs)?.iter().map(|i| (i.accept_prob, i.divergent)).collect()
+            }
+            Move::Hmc { leapfrog } => hmc::trajectories(&rows, points, &params, &metric, leapfrog, rngs)?.iter().map(|i| (i.accept_prob, i.divergent)).collect(),
+        };
+        Ok((info.iter().map(|i| i.0).sum::<f64>() / n as f64, info.iter().filter(|i| i.1).count()))
     }
 }
