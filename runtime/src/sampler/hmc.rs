@@ -58,7 +58,11 @@ pub(crate) fn trajectories<A: Rows, R: Rng>(rows: &A, state: &mut Points<A::Arra
         let v = rows.velocity(metric, &mom);
         rows.axpy(&mut q, &steps(&active, 1.0), &v);
         let (lp_new, grad_new) = rows.evaluate(&q, &active)?;
-        rows.select(&active, &mut grad, &grad_new);
+        if active.iter().all(|a| *a) {
+            grad = grad_new;
+        } else {
+            rows.select(&active, &mut grad, &grad_new);
+        }
         for r in (0..p).filter(|&r| active[r]) {
             lp[r] = lp_new[r];
         }

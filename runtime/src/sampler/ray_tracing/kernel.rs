@@ -71,27 +71,25 @@ impl<A: Rows> RayEval<A> {
     /// `ln L − ln W`, `ln W` and the gradient (in `z`) of the rows with `need[r]`.
     pub(crate) fn eval(&mut self, rows: &A, z: &A::Array, need: &[bool]) -> Result<(Vec<f64>, Vec<f64>, A::Array), SamplerError> {
         let (p, d) = (rows.len(), rows.dim());
-        let x = match &self.scale {
-            Some(s) => rows.velocity(s, z),
-            None => z.clone(),
-        };
+        let whitened = self.scale.as_ref().map(|s| rows.velocity(s, z));
+        let x = whitened.as_ref().unwrap_or(z);
         let (lnl, mut g) = match &mut self.batches {
             Some(b) => {
                 let batches: Vec<Option<&[usize]>> = b.iter_mut().zip(need).map(|((batches, rng), n)| n.then(|| batches.next(rng))).collect();
-                rows.evaluate_minibatch(&x, &batches)?
+                rows.evaluate_minibatch(x, &batches)?
             }
-            None => rows.evaluate(&x, need)?,
+            None => rows.evaluate(x, need)?,
         };
         let power = |a: f64, g: &mut A::Array| {
             rows.scale(g, &vec![1.0 - a; p]);
             (lnl.iter().map(|l| (1.0 - a) * l).collect(), lnl.iter().map(|l| if a == 0.0 { 0.0 } else { a * l }).collect())
         };
         let (lp, ln_w): (Vec<f64>, Vec<f64>) = match &self.weighting {
-            Weighting::Unit | Weighting::Hmc => (lnl.clone(), vec![0.0; p]),
+            Weighting::Unit | Weighting::Hmc => (lnl, vec![0.0; p]),
             Weighting::Power(a) => power(*a, &mut g),
             Weighting::Microcanonical => power(1.0 / d as f64, &mut g),
             Weighting::Custom(w) => {
-                let xs = rows.download(&x);
+                let xs = rows.download(x);
                 let (mut gw, mut lnw) = (vec![0.0; p * d], vec![0.0; p]);
                 for r in (0..p).filter(|&r| need[r]) {
                     lnw[r] = w(&xs[r * d..(r + 1) * d], &mut gw[r * d..(r + 1) * d]);
@@ -102,7 +100,7 @@ impl<A: Rows> RayEval<A> {
             }
             Weighting::Metropolis => {
                 g = rows.upload(&vec![0.0; p * d]);
-                (vec![0.0; p], lnl.clone())
+                (vec![0.0; p], lnl)
             }
         };
         if let Some(s) = &self.scale {
@@ -196,7 +194,11 @@ impl<A: Rows> Integration<'_, A> {
             return Ok(());
         }
         let (lp, ln_w, g) = self.eval.eval(self.rows, &self.p.z, &need)?;
-        self.rows.select(&need, &mut self.p.grad, &g);
+        if need.iter().all(|n| *n) {
+            self.p.grad = g;
+        } else {
+            self.rows.select(&need, &mut self.p.grad, &g);
+        }
         for r in (0..need.len()).filter(|&r| need[r]) {
             (self.p.lp[r], self.p.ln_w[r]) = (lp[r], ln_w[r]);
             self.info[r].n_grad += 1;
