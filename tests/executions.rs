@@ -15,7 +15,7 @@ use snell::sampler::mala::Mala;
 use snell::sampler::nuts::Nuts;
 use snell::sampler::ray_tracing::{Integrator, RayTracing, Weighting};
 use snell::sampler::ray_tracing::device::DeviceModel;
-use snell::sampler::{run, run_device, Draws, Kernel, Lockstep, RunConfig, SamplerError};
+use snell::sampler::{run, run_device, Draws, Kernel, Lockstep, RunConfig, SamplerError, Thin};
 use snell_examples::posteriordb::{assert_matches_reference, check_reference, reals, reference, EightSchoolsNoncentered};
 
 fn eight_schools(sigma_scale: f64) -> EightSchoolsNoncentered {
@@ -59,6 +59,7 @@ fn three_executions<K: Kernel + Clone>(sampler: &K, what: &str) {
 #[test]
 fn hmc_runs_the_same_chains_in_every_execution() {
     three_executions(&Hmc::new(8), "HMC");
+    three_executions(&Thin::new(Hmc::new(5), 3), "HMC keeping every third draw");
 }
 
 #[test]

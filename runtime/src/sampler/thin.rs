@@ -2,6 +2,7 @@
 //! per recorded draw; thinning (with [`super::Select`] for a subset of outputs) bounds both while
 //! the chain still makes every transition.
 
+use super::execution::{Kernel, Rows};
 use super::{Chains, Phase, Sampler, SamplerError};
 use crate::target::Target;
 use rand_chacha::ChaCha8Rng;
@@ -52,14 +53,19 @@ impl<S: Sampler> Sampler for Thin<S> {
     }
     fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
         self.validate()?;
-        let inner = self.sampler.start_group(target, positions, warmup, rngs)?;
-        let names = inner.stat_names();
-        let summed: Vec<usize> = names.iter().enumerate().filter(|(_, n)| matches!(**n, "n_grad__" | "n_leapfrog__")).map(|(i, _)| i).collect();
-        let divergent = names.iter().position(|n| *n == "divergent__");
-        Ok(Box::new(ThinChains { inner, every: self.every, summed, divergent }))
+        Ok(ThinChains::new(self.sampler.start_group(target, positions, warmup, rngs)?, self.every))
     }
     fn lockstep(&self) -> bool {
         self.sampler.lockstep()
+    }
+}
+
+/// A thinned kernel is a kernel: `run_device(&Thin::new(kernel, k), …)` records every k-th
+/// transition on a device too.
+impl<K: Kernel> Kernel for Thin<K> {
+    fn start_rows<'a, A: Rows + 'a>(&self, rows: A, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 'a>, SamplerError> {
+        self.validate()?;
+        Ok(ThinChains::new(self.sampler.start_rows(rows, positions, warmup, rngs)?, self.every))
     }
 }
 
@@ -68,6 +74,15 @@ struct ThinChains<'t> {
     every: usize,
     summed: Vec<usize>,
     divergent: Option<usize>,
+}
+
+impl<'t> ThinChains<'t> {
+    fn new(inner: Box<dyn Chains + 't>, every: usize) -> Box<dyn Chains + 't> {
+        let names = inner.stat_names();
+        let summed: Vec<usize> = names.iter().enumerate().filter(|(_, n)| matches!(**n, "n_grad__" | "n_leapfrog__")).map(|(i, _)| i).collect();
+        let divergent = names.iter().position(|n| *n == "divergent__");
+        Box::new(ThinChains { inner, every, summed, divergent })
+    }
 }
 
 impl Chains for ThinChains<'_> {
