@@ -149,3 +149,12 @@ fn an_l2hmc_kernel_without_hidden_units_is_refused() {
     let cfg = RunConfig { chains: 1, warmup: 0, draws: 5, ..Default::default() };
     assert_eq!(setting(run(&L2hmc::new(nets), &m, &cfg).unwrap_err()), "hidden");
 }
+
+#[test]
+fn typed_parameters_from_values_of_another_length_are_a_dimension_error() {
+    let m = NormalMean::new(&[0.3, -0.2]).unwrap();
+    let n = m.param_names().len();
+    let e = m.params_from_flat(&vec![0.5; n + 1]).unwrap_err();
+    assert!(matches!(e, ModelError::Dimension { expected, got, .. } if expected == n && got == n + 1), "{e}");
+    assert!(m.params_from_flat(&vec![0.5; n]).is_ok());
+}

@@ -118,12 +118,16 @@ pub fn expand(ir: &ModelIr) -> TokenStream {
                 self.__snell_n_obs
             }
 
-            fn params_from_flat(&self, flat: &[f64]) -> #params_name {
+            fn params_from_flat(&self, flat: &[f64]) -> ::std::result::Result<#params_name, ::snell::ModelError> {
                 let mut __snell_flat = flat;
                 let __snell_sites = &self.__snell_layout.sites;
-                #params_name {
-                    #(#param_idents: ::snell::__private::FlatField::read(&mut __snell_flat, __snell_sites[#param_index].len),)*
+                let __snell_len: usize = __snell_sites.iter().map(|s| s.len).sum();
+                if flat.len() != __snell_len {
+                    return ::std::result::Result::Err(::snell::ModelError::Dimension { what: "flat constrained parameter values".into(), expected: __snell_len, got: flat.len() });
                 }
+                ::std::result::Result::Ok(#params_name {
+                    #(#param_idents: ::snell::__private::FlatField::read(&mut __snell_flat, __snell_sites[#param_index].len),)*
+                })
             }
 
             fn params_to_flat(&self, params: &#params_name) -> ::std::vec::Vec<f64> {

@@ -171,8 +171,9 @@ pub trait Model: Target + Sized {
     fn run<B: Backend>(&self, ctx: &Ctx<B>, batch: Option<&[usize]>);
     /// Number of observations of the data arguments marked as indexed by observation.
     fn n_obs(&self) -> Option<usize>;
-    /// Typed parameters from flat constrained values (in [`Layout::names`] order).
-    fn params_from_flat(&self, flat: &[f64]) -> Self::Params;
+    /// Typed parameters from flat constrained values (in [`Layout::names`] order); a slice of
+    /// another length is a [`ModelError::Dimension`].
+    fn params_from_flat(&self, flat: &[f64]) -> Result<Self::Params, ModelError>;
     /// Flat constrained values of typed parameters.
     fn params_to_flat(&self, params: &Self::Params) -> Vec<f64>;
 
@@ -303,7 +304,7 @@ pub trait Model: Target + Sized {
 
     /// Typed constrained parameters at an unconstrained point.
     fn constrain(&self, theta: &[f64]) -> Result<Self::Params, ModelError> {
-        Ok(self.params_from_flat(&self.constrain_flat(theta)?))
+        self.params_from_flat(&self.constrain_flat(theta)?)
     }
 
     /// Unconstrained values of typed parameters; an error names a value outside its support.
@@ -336,7 +337,7 @@ pub trait Model: Target + Sized {
 
     /// A draw of the parameters from the prior.
     fn sample_prior<R: RngCore + ?Sized>(&self, rng: &mut R) -> Result<Self::Params, ModelError> {
-        Ok(self.params_from_flat(&self.sample_prior_flat(rng)?))
+        self.params_from_flat(&self.sample_prior_flat(rng)?)
     }
 
     /// Runs the model in predictive mode at `params`: every `observe!` draws new data from its

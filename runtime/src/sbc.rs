@@ -186,7 +186,7 @@ where
 {
     let mut rng = chain_rng(cfg.seed, r);
     let truth = model.sample_prior_flat(&mut rng)?;
-    let sim = model.simulate(&model.params_from_flat(&truth), &mut rng)?;
+    let sim = model.simulate(&model.params_from_flat(&truth)?, &mut rng)?;
     let fitted = rebuild(&sim)?;
     let run_cfg = RunConfig { chains: cfg.chains, warmup: cfg.warmup, draws: cfg.draws, seed: rng.next_u64(), init: None };
     let draws = run(sampler, &fitted, &run_cfg)?;
