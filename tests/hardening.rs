@@ -158,3 +158,19 @@ fn typed_parameters_from_values_of_another_length_are_a_dimension_error() {
     assert!(matches!(e, ModelError::Dimension { expected, got, .. } if expected == n && got == n + 1), "{e}");
     assert!(m.params_from_flat(&vec![0.5; n]).is_ok());
 }
+
+#[test]
+fn a_csv_writer_serves_one_run_and_refuses_to_overwrite_it() {
+    use snell::output::CsvWriter;
+    use snell::sampler::{hmc::Hmc, run_observed};
+    let m = NormalMean::new(&[0.3, -0.2]).unwrap();
+    let dir = std::env::temp_dir().join(format!("snell-one-writer-{}", std::process::id()));
+    let csv = CsvWriter::new(&dir, "normal", "normal_mean");
+    let cfg = RunConfig { chains: 2, warmup: 10, draws: 10, seed: 1, init: None };
+    run_observed(&Hmc::new(3), &m, &cfg, &[&csv]).unwrap();
+    let first = std::fs::read_to_string(dir.join("normal-1.csv")).unwrap();
+    let e = run_observed(&Hmc::new(3), &m, &RunConfig { seed: 2, ..cfg }, &[&csv]).unwrap_err();
+    assert!(matches!(&e, SamplerError::Io { detail, .. } if detail.contains("one writer per run")), "{e}");
+    assert_eq!(std::fs::read_to_string(dir.join("normal-1.csv")).unwrap(), first, "the first run's file is kept");
+    std::fs::remove_dir_all(&dir).ok();
+}

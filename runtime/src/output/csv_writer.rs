@@ -20,7 +20,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// written with the fewest digits that read back to the same `f64`. Warmup iterations are not
 /// written (`save_warmup = 0`). Besides CmdStan's keys, the header holds `snell_version`,
 /// `snell_sampler` and the sampler's settings as `snell.<key> = <value>`, so that the files read
-/// back to the [`Draws`](crate::sampler::Draws) of the run.
+/// back to the [`Draws`](crate::sampler::Draws) of the run. One writer serves one run: a second
+/// run through it (at the same time or later) is refused, as it would overwrite the first's files.
 ///
 /// ```no_run
 /// # use snell::sampler::{run_observed, nuts::Nuts, RunConfig};
@@ -37,6 +38,9 @@ pub struct CsvWriter {
     prefix: String,
     model: String,
     files: RwLock<Vec<Mutex<Option<ChainFile>>>>,
+    /// Chains whose file this writer has begun: a second run through the same writer (at the same
+    /// time or later) would overwrite them, so it is refused.
+    begun: Mutex<std::collections::BTreeSet<usize>>,
 }
 
 /// The open file of one chain.
@@ -56,7 +60,7 @@ impl CsvWriter {
     /// Files `<dir>/<prefix>-<chain+1>.csv` (the folder is created when the first chain starts),
     /// with `model = <model>` in their headers.
     pub fn new(dir: impl Into<PathBuf>, prefix: impl Into<String>, model: impl Into<String>) -> Self {
-        Self { dir: dir.into(), prefix: prefix.into(), model: model.into(), files: RwLock::new(Vec::new()) }
+        Self { dir: dir.into(), prefix: prefix.into(), model: model.into(), files: RwLock::new(Vec::new()), begun: Mutex::new(Default::default()) }
     }
 
     /// The file of chain `chain` (0-based): `<dir>/<prefix>-<chain+1>.csv`.
@@ -213,6 +217,9 @@ fn header(model: &str, start: &ChainStart<'_>, path: &Path) -> String {
 impl Observer for CsvWriter {
     fn start_chain(&self, start: &ChainStart<'_>) -> Result<(), SamplerError> {
         let path = self.path(start.chain);
+        if !self.begun.lock().unwrap_or_else(PoisonError::into_inner).insert(start.chain) {
+            return Err(SamplerError::Io { path: path.display().to_string(), detail: format!("this CsvWriter has already written chain {} of a run; another run would overwrite it: use one writer per run (another prefix or directory)", start.chain) });
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| io_error(&self.dir, &e))?;
         let file = File::create(&path).map_err(|e| io_error(&path, &e))?;
         let mut out = BufWriter::new(file);
