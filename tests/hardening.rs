@@ -174,3 +174,25 @@ fn a_csv_writer_serves_one_run_and_refuses_to_overwrite_it() {
     assert_eq!(std::fs::read_to_string(dir.join("normal-1.csv")).unwrap(), first, "the first run's file is kept");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[model]
+fn improper(y: &[f64]) {
+    let free = sample!(Flat());
+    let mu = sample!(Normal(0.0, 1.0));
+    observe!(y ~ Normal(mu, 1.0));
+}
+
+#[test]
+fn variational_inference_warns_when_the_elbo_has_no_maximum() {
+    use snell::vi::MeanFieldVi;
+    let vi = MeanFieldVi { iterations: 4000, ..Default::default() };
+    let bad = Improper::new(&[0.3, -0.2]).unwrap();
+    let fit = vi.fit(&bad, 1).unwrap();
+    let warnings = fit.warnings(&bad);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("free") && warnings[0].contains("proper"), "{}", warnings[0]);
+    // a proper posterior: no warning
+    let good = NormalMean::new(&[0.3, -0.2]).unwrap();
+    let fit = vi.fit(&good, 1).unwrap();
+    assert!(fit.warnings(&good).is_empty(), "{:?}", fit.warnings(&good));
+}

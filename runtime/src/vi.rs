@@ -24,6 +24,9 @@
 //! let model = NormalMean::new(&[0.9, 1.4, 0.7, 1.1]).unwrap();
 //! let fit = MeanFieldVi::default().fit(&model, 42).unwrap();
 //! println!("q: mean {:?}, sd {:?}, final ELBO {:.3}", fit.mean, fit.sd, fit.elbo());
+//! for w in fit.warnings(&model) {
+//!     println!("warning: {w}");
+//! }
 //! let draws = fit.draws(&model, 4, 1000, 7).unwrap();
 //! println!("{}", draws.summary());
 //! ```
@@ -63,6 +66,10 @@ pub struct VariationalFit {
     pub elbo_trace: Vec<f64>,
     /// Draws of q whose log density was not finite: left out of the gradient, counted here.
     pub rejected: usize,
+    /// How much each `ln σᵢ` changed over the averaged iterations: near 0 once the fit has
+    /// converged; a large positive value means the ELBO keeps rising as σᵢ grows (see
+    /// [`warnings`](VariationalFit::warnings)).
+    pub log_sd_drift: Vec<f64>,
 }
 
 impl MeanFieldVi {
@@ -99,7 +106,8 @@ impl MeanFieldVi {
         let start_avg = self.iterations - ((self.iterations as f64 * self.average_fraction).ceil() as usize).clamp(1, self.iterations);
         let mut avg = vec![0.0; 2 * d];
         let mut n_avg = 0usize;
-        let mut fit = VariationalFit { mean: Vec::new(), sd: Vec::new(), elbo_trace: Vec::with_capacity(self.iterations), rejected: 0 };
+        let mut fit = VariationalFit { mean: Vec::new(), sd: Vec::new(), elbo_trace: Vec::with_capacity(self.iterations), rejected: 0, log_sd_drift: vec![0.0; d] };
+        let mut omega_start = vec![0.0; d];
         for it in 0..self.iterations {
             grad.iter_mut().for_each(|v| *v = 0.0);
             let (mut elbo, mut used) = (0.0, 0usize);
@@ -130,6 +138,9 @@ impl MeanFieldVi {
             grad[d..].iter_mut().for_each(|v| *v += 1.0);
             fit.elbo_trace.push(elbo / s + omega_sum + entropy_const);
             adam.ascend(&mut x, &grad);
+            if it == start_avg {
+                omega_start.copy_from_slice(&x[d..]);
+            }
             if it >= start_avg {
                 avg.iter_mut().zip(&x).for_each(|(a, v)| *a += v);
                 n_avg += 1;
@@ -141,11 +152,32 @@ impl MeanFieldVi {
         avg.iter_mut().for_each(|a| *a /= n_avg as f64);
         fit.mean = avg[..d].to_vec();
         fit.sd = avg[d..].iter().map(|w| w.exp()).collect();
+        fit.log_sd_drift = x[d..].iter().zip(&omega_start).map(|(w, w0)| w - w0).collect();
         Ok(fit)
     }
 }
 
+/// `ln σ` growing by more than this over the averaged iterations (σ × e) marks a fit that has not
+/// converged: at a maximum of the ELBO, `ln σ` only jitters by about the learning rate.
+const MAX_LOG_SD_DRIFT: f64 = 1.0;
+
 impl VariationalFit {
+    /// What makes the fit untrustworthy, one line per problem: coordinates of `target` whose σ was
+    /// still growing at the end (`log_sd_drift` > 1): the ELBO has no maximum in that direction,
+    /// as for a parameter the posterior leaves improper (a `Flat()` prior with no likelihood).
+    pub fn warnings(&self, target: &dyn Target) -> Vec<String> {
+        let names = target.names();
+        self.log_sd_drift
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d > MAX_LOG_SD_DRIFT || d.is_nan())
+            .map(|(i, d)| {
+                let name = if names.len() == self.log_sd_drift.len() { names[i].as_str() } else { "" };
+                format!("coordinate {} {name}: the sd of q grew by a factor of {:.3e} over the averaged iterations, so the ELBO has no maximum there (is the posterior proper?)", i + 1, d.exp())
+            })
+            .collect()
+    }
+
     /// The mean ELBO estimate over the last tenth of the iterations.
     pub fn elbo(&self) -> f64 {
         let k = (self.elbo_trace.len() / 10).max(1);
