@@ -3,6 +3,7 @@
 
 use snell::prelude::*;
 use std::f64::consts::PI;
+use rand::SeedableRng;
 
 fn normal_lpdf(x: f64, mu: f64, s: f64) -> f64 {
     -0.5 * ((x - mu) / s).powi(2) - s.ln() - 0.5 * (2.0 * PI).ln()
@@ -233,5 +234,51 @@ use snell::target::Target;
     let (mu, tau, z1, th1) = (draws.param("mu").unwrap(), draws.param("tau").unwrap(), draws.param("z.1").unwrap(), draws.param("theta.1").unwrap());
     for i in 0..20 {
         assert!(close(th1[0][i], mu[0][i] + tau[0][i] * z1[0][i]));
+    }
+}
+
+/// Increasing positive scales: `positive_ordered`.
+#[model]
+fn ordered_scales(y: &[f64]) {
+    let s = sample!([3] ~ HalfNormal(2.0), positive_ordered);
+    observe!(y ~ Normal(0.0, s.at(2)));
+}
+
+#[model]
+fn ordered_with_bounds(y: &[f64]) {
+    let mu = sample!([2] ~ Normal(0.0, 1.0), lower = 0.0, ordered);
+    observe!(y ~ Normal(mu.at(0), 1.0));
+}
+
+#[model]
+fn ordered_half_normal(y: &[f64]) {
+    let mu = sample!([2] ~ HalfNormal(1.0), ordered);
+    observe!(y ~ Normal(mu.at(0), 1.0));
+}
+
+#[test]
+fn positive_ordered_parameters_and_what_ordered_refuses() {
+    let m = OrderedScales::new(&[0.5, -1.0]).unwrap();
+    let theta = [0.2, -0.4, 0.3];
+    let p = m.constrain(&theta).unwrap();
+    let x1 = 0.2f64.exp();
+    let (x2, x3) = (x1 + (-0.4f64).exp(), x1 + (-0.4f64).exp() + 0.3f64.exp());
+    assert!(close(p.s[0], x1) && close(p.s[1], x2) && close(p.s[2], x3), "{:?}", p.s);
+    // ln J = Σ y; the prior is three half-normals at the constrained values
+    let e = m.evaluate(&snell::model::default_backend(), &theta, None, Default::default()).unwrap();
+    assert!(close(e.log_jacobian[0], 0.2 - 0.4 + 0.3), "{}", e.log_jacobian[0]);
+    let back = m.unconstrain(&p).unwrap();
+    assert!(back.iter().zip(&theta).all(|(a, b)| (a - b).abs() < 1e-12), "{back:?}");
+    // prior draws are positive and increasing
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    for _ in 0..20 {
+        let d = m.sample_prior(&mut rng).unwrap();
+        assert!(d.s[0] > 0.0 && d.s[0] < d.s[1] && d.s[1] < d.s[2], "{:?}", d.s);
+    }
+    // `ordered` with bounds, or on a bounded distribution, says what to write instead
+    for e in [OrderedWithBounds::new(&[0.1]).err(), OrderedHalfNormal::new(&[0.1]).err()] {
+        let e = e.expect("refused");
+        assert!(matches!(&e, ModelError::InvalidParameter { site, .. } if site == "mu"), "{e}");
+        assert!(e.to_string().contains("positive_ordered"), "{e}");
     }
 }

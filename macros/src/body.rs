@@ -24,7 +24,8 @@ struct SampleArgs {
     dist: Expr,
     lower: Option<Expr>,
     upper: Option<Expr>,
-    ordered: bool,
+    /// `ordered` or `positive_ordered`.
+    ordered: Option<Ident>,
 }
 
 fn parse_sample(input: ParseStream) -> syn::Result<SampleArgs> {
@@ -41,15 +42,18 @@ fn parse_sample(input: ParseStream) -> syn::Result<SampleArgs> {
         None
     };
     let dist: Expr = input.parse()?;
-    let (mut lower, mut upper, mut ordered) = (None, None, false);
+    let (mut lower, mut upper, mut ordered): (Option<Expr>, Option<Expr>, Option<Ident>) = (None, None, None);
     while input.peek(Token![,]) {
         input.parse::<Token![,]>()?;
         if input.is_empty() {
             break;
         }
         let key: Ident = input.parse()?;
-        if key == "ordered" && !input.peek(Token![=]) {
-            ordered = true;
+        if (key == "ordered" || key == "positive_ordered") && !input.peek(Token![=]) {
+            if ordered.is_some() {
+                return Err(syn::Error::new(key.span(), "give one order constraint: `ordered` or `positive_ordered`"));
+            }
+            ordered = Some(key);
             continue;
         }
         input.parse::<Token![=]>()?;
@@ -58,7 +62,7 @@ fn parse_sample(input: ParseStream) -> syn::Result<SampleArgs> {
             "lower" if lower.is_none() => lower = Some(value),
             "upper" if upper.is_none() => upper = Some(value),
             "lower" | "upper" => return Err(syn::Error::new(key.span(), format!("`{key}` is given twice"))),
-            _ => return Err(syn::Error::new(key.span(), format!("unknown option `{key}`: `sample!` takes `lower = …`, `upper = …` and `ordered`"))),
+            _ => return Err(syn::Error::new(key.span(), format!("unknown option `{key}`: `sample!` takes `lower = …`, `upper = …`, and `ordered` or `positive_ordered`"))),
         }
     }
     Ok(SampleArgs { shape, dist, lower, upper, ordered })
@@ -227,6 +231,11 @@ impl Rewriter<'_> {
             None => quote!(::core::option::Option::None),
         };
         let (lower, upper) = (bound(lower), bound(upper));
+        let ordered = match ordered {
+            Some(k) if k == "positive_ordered" => quote_spanned!(k.span()=> ::snell::Order::PositiveIncreasing),
+            Some(k) => quote_spanned!(k.span()=> ::snell::Order::Increasing),
+            None => quote!(::snell::Order::Any),
+        };
         let dist_tokens = qualify(&dist);
         syn::parse_quote_spanned!(mac.span()=> #ctx.param(#key, #shape, #dist_tokens, #lower, #upper, #ordered))
     }

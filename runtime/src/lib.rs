@@ -46,7 +46,7 @@ mod transform;
 pub mod value;
 pub mod vi;
 
-pub use ctx::Ctx;
+pub use ctx::{Ctx, Order};
 pub use data::Matrix;
 pub use error::ModelError;
 pub use model::{Layout, Model, Simulation};

@@ -8,6 +8,8 @@
 //! | (−∞, b)        | b − eʸ                                | y                                     |
 //! | (a, b)         | a + (b − a)·σ(y)                      | ln(b − a) + ln σ(y) + ln σ(−y)        |
 //! | simplex (K)    | stick-breaking of K − 1 values        | Σ ln zₖ + ln(1 − zₖ) + ln(remaining)  |
+//! | ordered        | x₁ = y₁, xₖ = xₖ₋₁ + e^{yₖ}            | Σₖ₌₂ yₖ                                |
+//! | positive ord.  | x₁ = e^{y₁}, xₖ = xₖ₋₁ + e^{yₖ}        | Σ yₖ                                   |
 //!
 //! Bounds may be data, constants or other parameters (then they are differentiated through).
 
@@ -32,7 +34,17 @@ pub(crate) fn constrain<'c, B: Backend>(ctx: &'c Ctx<B>, support: &Support<'c, B
         }
         Support::Simplex => simplex(ctx, y, n),
         Support::Ordered => ordered(ctx, y, n),
+        Support::PositiveOrdered => positive_ordered(y, n),
     }
+}
+
+/// `x₁ = e^{y₁}`, `xₖ = xₖ₋₁ + e^{yₖ}`: a triangular Jacobian with diagonal `e^{yₖ}`.
+fn positive_ordered<'c, B: Backend>(y: Real<'c, B>, n: usize) -> (Real<'c, B>, Real<'c, B>) {
+    let mut parts = vec![y.at(0).exp()];
+    for k in 1..n {
+        parts.push(parts[k - 1] + y.at(k).exp());
+    }
+    (concat(&parts), y.sum())
 }
 
 fn ordered<'c, B: Backend>(ctx: &'c Ctx<B>, y: Real<'c, B>, n: usize) -> (Real<'c, B>, Real<'c, B>) {
@@ -103,6 +115,12 @@ pub(crate) fn unconstrain_host<B: Backend>(_ctx: &Ctx<B>, support: &Support<'_, 
                 return Err(format!("{x:?} is not increasing (element {k})"));
             }
             Ok((0..n).map(|k| if k == 0 { x[0] } else { (x[k] - x[k - 1]).ln() }).collect())
+        }
+        Support::PositiveOrdered => {
+            if let Some(k) = (0..n).find(|&k| !(x[k] > if k == 0 { 0.0 } else { x[k - 1] })) {
+                return Err(format!("{x:?} is not positive and increasing (element {k})"));
+            }
+            Ok((0..n).map(|k| if k == 0 { x[0].ln() } else { (x[k] - x[k - 1]).ln() }).collect())
         }
         Support::Simplex => {
             let total: f64 = x.iter().sum();

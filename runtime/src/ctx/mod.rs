@@ -18,6 +18,17 @@ use std::rc::Rc;
 mod ops;
 mod sites;
 
+/// An order constraint on a vector parameter: `sample!(…, ordered)` or `sample!(…, positive_ordered)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// No constraint beyond the distribution's support.
+    Any,
+    /// Increasing values on the real line (Stan's `ordered`).
+    Increasing,
+    /// Increasing positive values (Stan's `positive_ordered`).
+    PositiveIncreasing,
+}
+
 /// What `sample!` and `observe!` do in this evaluation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {

@@ -1,7 +1,7 @@
 //! What `sample!`, `observe!`, `deterministic!`, `log_prob!` and `factor!` become: the statements
 //! of the model language, whose meaning depends on the evaluation's [`Mode`].
 
-use super::{Ctx, Mode, ObsRecord, SiteRecord, Term};
+use super::{Ctx, Mode, ObsRecord, Order, SiteRecord, Term};
 use crate::backend::Backend;
 use crate::dist::{Dist, IntoDist, Support};
 use crate::error::ModelError;
@@ -11,6 +11,11 @@ use crate::value::{Inner, IntoReal, Real};
 
 impl<B: Backend> Ctx<B> {
     // ---- sample! and observe! ------------------------------------------------------------------
+
+    /// Whether `support` is the positive half-line `(0, ∞)` (a constant lower bound of 0).
+    fn lower_bound_zero(&self, support: &Support<'_, B>) -> bool {
+        matches!(support, Support::Lower(a) if self.host_const(*a).is_some_and(|v| v.iter().all(|x| *x == 0.0)))
+    }
 
     fn add_term(&self, kind: Term, x: Real<'_, B>) {
         let s = x.sum();
@@ -23,7 +28,8 @@ impl<B: Backend> Ctx<B> {
     }
 
     /// A parameter: `name ~ dist`, optionally a vector of length `len`, optionally with explicit
-    /// bounds (which replace the support of `dist` for the transform). Returns the constrained value.
+    /// bounds (which replace the support of `dist` for the transform) or an order constraint.
+    /// Returns the constrained value.
     pub fn param<'c, D: IntoDist<'c, B>>(
         &'c self,
         name: &'static str,
@@ -31,7 +37,7 @@ impl<B: Backend> Ctx<B> {
         dist: D,
         lower: Option<Real<'c, B>>,
         upper: Option<Real<'c, B>>,
-        ordered: bool,
+        order: Order,
     ) -> Real<'c, B> {
         self.site.set(name);
         let dist: Dist<'c, B> = dist.into_dist(self);
@@ -61,13 +67,28 @@ impl<B: Backend> Ctx<B> {
             (None, Some(b)) => Support::Upper(b),
             (None, None) => dist.support(),
         };
-        let support = if ordered {
-            if explicit || !matches!(support, Support::Real) {
-                return self.fail(format!("`ordered` needs a distribution on the whole real line without bounds, not {}", dist.name()));
+        let support = match order {
+            Order::Any => support,
+            Order::Increasing | Order::PositiveIncreasing if explicit || !(matches!(support, Support::Real) || self.lower_bound_zero(&support)) => {
+                let keyword = if order == Order::Increasing { "ordered" } else { "positive_ordered" };
+                let what = if explicit { "explicit bounds".to_string() } else { format!("{}, whose support is bounded", dist.name()) };
+                self.fail_with(ModelError::InvalidParameter {
+                    site: name.to_string(),
+                    dist: "ordered",
+                    detail: format!("`{keyword}` is its own constraint and takes no {what}: use a distribution on the real line (`ordered`), or on the positive half-line for positive increasing values (`positive_ordered`)"),
+                });
+                return Real::constant(self, 0.0);
             }
-            Support::Ordered
-        } else {
-            support
+            Order::Increasing if !matches!(support, Support::Real) => {
+                self.fail_with(ModelError::InvalidParameter {
+                    site: name.to_string(),
+                    dist: "ordered",
+                    detail: format!("{} lives on the positive half-line: for positive increasing values write `positive_ordered`", dist.name()),
+                });
+                return Real::constant(self, 0.0);
+            }
+            Order::Increasing => Support::Ordered,
+            Order::PositiveIncreasing => Support::PositiveOrdered,
         };
         if let Support::Discrete = support {
             self.fail_with(ModelError::Discrete { site: name.to_string(), dist: dist.name() });
@@ -139,7 +160,7 @@ impl<B: Backend> Ctx<B> {
                 };
                 let xs = match xs {
                     // iid draws sorted are draws of the prior restricted to increasing vectors
-                    Ok(mut xs) if matches!(support, Support::Ordered) => {
+                    Ok(mut xs) if matches!(support, Support::Ordered | Support::PositiveOrdered) => {
                         xs.sort_by(f64::total_cmp);
                         xs
                     }

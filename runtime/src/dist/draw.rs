@@ -94,6 +94,7 @@ impl<'c, B: Backend> Dist<'c, B> {
             Support::Lower(a) => (bounds(a), vec![f64::INFINITY]),
             Support::Upper(b) => (vec![f64::NEG_INFINITY], bounds(b)),
             Support::Interval(a, b) => (bounds(a), bounds(b)),
+            Support::PositiveOrdered => (vec![0.0], vec![f64::INFINITY]),
             _ => return self.draw(rng, n, ctx),
         };
         let mut out = self.draw(rng, n, ctx)?;

@@ -156,6 +156,8 @@ pub enum Support<'c, B: Backend> {
     Simplex,
     /// Increasing vectors (e.g. the locations of mixture components, cut points).
     Ordered,
+    /// Increasing vectors of positive values (e.g. the scales of ordered components).
+    PositiveOrdered,
     /// Integers: observable, not sampleable.
     Discrete,
 }
