@@ -196,3 +196,12 @@ fn variational_inference_warns_when_the_elbo_has_no_maximum() {
     let fit = vi.fit(&good, 1).unwrap();
     assert!(fit.warnings(&good).is_empty(), "{:?}", fit.warnings(&good));
 }
+
+#[test]
+fn nutpie_on_an_improper_posterior_names_the_parameter() {
+    use snell::sampler::nutpie::Nutpie;
+    let m = Improper::new(&[0.3, -0.2]).unwrap();
+    let e = run(&Nutpie::default(), &m, &RunConfig { chains: 1, warmup: 50, draws: 50, seed: 1, init: None }).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("free") && text.contains("improper"), "{text}");
+}

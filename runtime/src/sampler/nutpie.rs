@@ -79,7 +79,7 @@ impl Sampler for Nutpie {
         let mut chain = settings.new_chain(0, CpuMath::new(density), &mut seed_rng).map_err(engine)?;
         let set = chain.set_position(&position);
         model_failure(&failure)?;
-        set.map_err(engine)?;
+        set.map_err(|e| bad_start(target, &position, e))?;
         let d = position.len();
         Ok(Box::new(NutpieChain { chain: Box::new(chain), failure, position, lp: f64::NAN, step_size: f64::NAN, inv_metric: vec![1.0; d] }))
     }
@@ -90,6 +90,28 @@ fn model_failure(failure: &Mutex<Option<ModelError>>) -> Result<(), SamplerError
     match failure.lock().ok().and_then(|mut f| f.take()) {
         Some(e) => Err(SamplerError::Model(e)),
         None => Ok(()),
+    }
+}
+
+/// nuts-rs refuses to start where a coordinate of the gradient is zero (its metric starts from
+/// `1/|∇|`): say which coordinates, and the usual cause.
+fn bad_start(target: &dyn Target, position: &[f64], e: impl std::fmt::Display) -> SamplerError {
+    let mut grad = vec![0.0; position.len()];
+    if target.logp_grad(position, &mut grad).is_err() {
+        return engine(e);
+    }
+    let names = target.names();
+    let zero: Vec<String> = grad
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| **g == 0.0 || !g.is_finite())
+        .map(|(i, _)| if names.len() == grad.len() { names[i].clone() } else { format!("coordinate {}", i + 1) })
+        .collect();
+    if zero.is_empty() {
+        return engine(e);
+    }
+    SamplerError::Engine {
+        detail: format!("nutpie cannot start where the gradient of {} is zero: the log density does not depend on it there. A parameter with a flat prior and no likelihood makes the posterior improper; otherwise start elsewhere (RunConfig::init) or use NUTS", zero.join(", ")),
     }
 }
 
