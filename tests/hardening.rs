@@ -166,6 +166,7 @@ fn a_csv_writer_serves_one_run_and_refuses_to_overwrite_it() {
     let m = NormalMean::new(&[0.3, -0.2]).unwrap();
     let dir = std::env::temp_dir().join(format!("snell-one-writer-{}", std::process::id()));
     let csv = CsvWriter::new(&dir, "normal", "normal_mean");
+    assert!(format!("{csv:?}").contains("CsvWriter"), "public types print with Debug");
     let cfg = RunConfig { chains: 2, warmup: 10, draws: 10, seed: 1, init: None };
     run_observed(&Hmc::new(3), &m, &cfg, &[&csv]).unwrap();
     let first = std::fs::read_to_string(dir.join("normal-1.csv")).unwrap();

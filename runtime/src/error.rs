@@ -1,7 +1,9 @@
 //! The one error type that model construction and evaluation return.
 
 /// What went wrong building or evaluating a model. Every message names the model's own variables.
+/// New kinds of error may be added: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelError {
     /// Two values that must have equal or broadcastable lengths do not.
     #[error("shape mismatch in {site}: {detail}")]

@@ -17,6 +17,7 @@
 //! See the README for a walk-through.
 
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 // `!(x > 0.0)` is used on purpose: it is true for NaN, which must count as invalid.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
@@ -25,6 +26,19 @@ extern crate self as snell;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 mod readme {}
+
+/// `Debug` for types whose fields (tensors, networks, closures, trait objects) print nothing
+/// useful: the type's name with its parameters, e.g. `snell::backend::Dfdx<f64, dfdx::…::Cpu> { .. }`.
+/// `opaque_debug!(impl[E, D: Device<E>] Type<E, D>)`: the generics of the `impl` in brackets.
+macro_rules! opaque_debug {
+    (impl[$($g:tt)*] $t:ty) => {
+        impl<$($g)*> ::std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{} {{ .. }}", ::std::any::type_name::<Self>())
+            }
+        }
+    };
+}
 
 pub mod backend;
 pub mod ctx;

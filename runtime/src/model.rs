@@ -575,3 +575,5 @@ impl<M: Model, B: Backend + Sync> Target for OnBackend<'_, M, B> {
         parts_on(self.model, &self.backend, theta, obs, weight, grad)
     }
 }
+
+opaque_debug!(impl['m, M, B] OnBackend<'m, M, B>);

@@ -383,3 +383,6 @@ impl<E> Dfdx<E, dfdx::tensor::Cuda> {
         dfdx::tensor::Cuda::try_build(ordinal, 0).map(Self::new).map_err(|e| format!("cannot open CUDA device {ordinal}: {e:?}"))
     }
 }
+
+opaque_debug!(impl[E, D] Dfdx<E, D>);
+opaque_debug!(impl[E, D: dfdx::tensor::Storage<E>] DTensor<E, D>);

@@ -371,3 +371,5 @@ impl Backend for Native {
         // dropping the tape returns its storage to the pool
     }
 }
+
+opaque_debug!(impl[] NativeTape);

@@ -358,3 +358,5 @@ pub struct Output {
     /// Row-major `(P, D)`.
     pub grad: Option<Vec<f64>>,
 }
+
+opaque_debug!(impl[B: Backend] Ctx<B>);

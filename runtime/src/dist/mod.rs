@@ -337,3 +337,6 @@ impl<'c, B: Backend, M: IntoReal<'c, B>> IntoDist<'c, B> for MultivariateNormal<
         Dist { family: Family::MultivariateNormal, args: vec![self.0.into_real(ctx)], chol: Some(Rc::new(self.1.clone())), ctx }
     }
 }
+
+opaque_debug!(impl['c, B: Backend] Support<'c, B>);
+opaque_debug!(impl['c, B: Backend] Dist<'c, B>);

@@ -138,3 +138,5 @@ where
         self.eval(q, Some(batch), grad)
     }
 }
+
+opaque_debug!(impl[B: BuildOnDevice<D, E>, const I: usize, const K: usize, E: DfdxElem, D: Device<E>] NetworkClassifier<B, I, K, E, D>);

@@ -82,3 +82,5 @@ impl<E: DfdxElem, D: LocalDevice<E>> MlpRegression<E, D> {
         (&self.mlp, &self.prior, self.noise)
     }
 }
+
+opaque_debug!(impl[E: DfdxElem, D: LocalDevice<E>] MlpRegression<E, D>);

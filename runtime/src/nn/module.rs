@@ -682,3 +682,7 @@ impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
         w[..rows * nw].chunks(Self::CHUNK * nw).map(move |c| (c, c.len() / nw))
     }
 }
+
+opaque_debug!(impl[B: BuildOnDevice<D, E>, const I: usize, const O: usize, E: DfdxElem, D: Device<E>] DeviceNetwork<B, I, O, E, D>);
+opaque_debug!(impl[B: BuildOnDevice<D, E>, const V: usize, E: DfdxElem, D: Device<E>] DeviceSequenceModel<B, V, E, D>);
+opaque_debug!(impl[E: DfdxElem, D: Device<E>] MlpFunction<E, D>);

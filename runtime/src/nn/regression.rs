@@ -256,3 +256,5 @@ where
         Ok(out)
     }
 }
+
+opaque_debug!(impl[B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem, D: Device<E>] NetworkRegression<B, I, E, D>);

@@ -107,3 +107,5 @@ where
         self.eval(q, Some(batch), grad)
     }
 }
+
+opaque_debug!(impl[B: BuildOnDevice<D, E>, const V: usize, E: DfdxElem, D: Device<E>] NetworkSequenceModel<B, V, E, D>);

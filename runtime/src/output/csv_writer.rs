@@ -332,3 +332,5 @@ mod tests {
         assert!(d.starts_with("20"), "{d}");
     }
 }
+
+opaque_debug!(impl[] CsvWriter);

@@ -50,7 +50,9 @@ use crate::target::Target;
 use rand_chacha::ChaCha8Rng;
 
 /// Errors of samplers and of the driver.
+/// New kinds of error may be added: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SamplerError {
     /// A setting is out of range.
     #[error("invalid sampler setting `{name}`: {detail}")]

@@ -81,3 +81,5 @@ impl Observer for Progress {
         Ok(())
     }
 }
+
+opaque_debug!(impl[] Progress);

@@ -103,3 +103,5 @@ mod tests {
         assert!(matches!(Select::new(&t, &["y"]), Err(ModelError::Data { .. })));
     }
 }
+
+opaque_debug!(impl['a, T: ?Sized] Select<'a, T>);

@@ -167,3 +167,5 @@ where
         out
     }
 }
+
+opaque_debug!(impl[M, X: Shape, T: Unit, Y: Shape, E: DfdxElem, D: Device<E> + Storage<T>] ModuleFunction<M, X, T, Y, E, D>);

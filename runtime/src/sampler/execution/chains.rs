@@ -59,3 +59,5 @@ impl Chains for Single<'_> {
 pub(crate) fn is_divergent(names: &[&'static str], stats: &[f64]) -> bool {
     names.iter().position(|n| *n == "divergent__").is_some_and(|i| stats[i] != 0.0)
 }
+
+opaque_debug!(impl['t] Single<'t>);

@@ -118,3 +118,5 @@ fn non_finite_rows(lp: &mut [f64], grad: &[f64], d: usize) {
         }
     }
 }
+
+opaque_debug!(impl['t] HostRows<'t>);

@@ -410,3 +410,5 @@ pub fn load_networks<const N: usize, const H: usize>(path: impl AsRef<Path>) -> 
     n.validate()?;
     Ok(n)
 }
+
+opaque_debug!(impl[const N: usize, const H: usize, D: Device<f64>] Trainer<N, H, D>);

@@ -116,3 +116,5 @@ impl<E: DfdxElem, D: Device<E>> DeviceDensity<E, D> for DeviceGaussian<E, D> {
         Ok((lp, grad))
     }
 }
+
+opaque_debug!(impl[E: DfdxElem, D: Device<E>] DeviceGaussian<E, D>);

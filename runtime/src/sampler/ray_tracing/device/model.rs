@@ -105,3 +105,5 @@ impl<M: Model, E: DfdxElem, D: HostGradients<E> + Default> DeviceDensity<E, D> f
         self.model.output_values(q).unwrap_or_else(|_| vec![f64::NAN; self.model.names().len()])
     }
 }
+
+opaque_debug!(impl['m, M, E, D] DeviceModel<'m, M, E, D>);

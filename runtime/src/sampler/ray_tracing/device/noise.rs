@@ -63,3 +63,5 @@ impl Noise {
         dev.tensor_from_vec(self.fill(p, |r| r.gen::<f64>()), (p,))
     }
 }
+
+opaque_debug!(impl[] Noise);

@@ -252,3 +252,6 @@ impl<E: DeviceFloat, D: Device<E>, F: FnMut(&Rows<E, D>) -> Result<LogpGrad<E, D
         r.v = r.v.clone() * E::of_f64(f) + self.noise.normals(r.v.device(), p, d) * E::of_f64(s);
     }
 }
+
+opaque_debug!(impl[E: DfdxElem, D: Device<E>] DeviceRays<E, D>);
+opaque_debug!(impl[E: DfdxElem, D: Device<E>] DeviceTrajectory<E, D>);
