@@ -1,16 +1,46 @@
-//! The posteriordb reference posteriors (tests/data/posteriordb) written in the snell language:
-//! the models, and loaders that build them from the reference files' data. Used by the validation
-//! tests (`tests/posteriordb.rs`) and the benchmark (`examples/benchmark.rs`).
+//! The posteriordb reference posteriors written in the snell language: the models, and loaders
+//! that build them from the reference files' data. Used by the validation tests
+//! (`tests/posteriordb.rs` and others) and the benchmark (`examples/benchmark.rs`).
+//!
+//! The reference files (posteriordb's data and reference draws' summaries) are not part of this
+//! repository: they are read from the directory named by `SNELL_POSTERIORDB`, or else from
+//! `../shared/reference/posteriordb` beside the checkout. Where neither exists the tests that need
+//! them say so and pass without checking ([`references_available`]).
 
 use serde_json::Value;
 use snell::prelude::*;
 use snell::sampler::Draws;
+use std::path::PathBuf;
 
-/// The reference file `tests/data/posteriordb/<file>.json`.
+/// The environment variable that names a directory of posteriordb reference files
+/// (`<posterior>.json`, e.g. `eight_schools-eight_schools_noncentered.json`).
+pub const REFERENCE_DIR_VAR: &str = "SNELL_POSTERIORDB";
+
+/// The directory of the reference files: `$SNELL_POSTERIORDB`, else
+/// `../shared/reference/posteriordb` beside the checkout; `None` when neither exists.
+pub fn reference_dir() -> Option<PathBuf> {
+    let named = std::env::var_os(REFERENCE_DIR_VAR).map(PathBuf::from);
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/posteriordb");
+    named.into_iter().chain([beside]).find(|d| d.is_dir())
+}
+
+/// Whether the reference files can be read. When they cannot, prints why the calling check is
+/// skipped, so that a run without them passes and says what it left out.
+pub fn references_available() -> bool {
+    let found = reference_dir().is_some();
+    if !found {
+        println!("skipped: no posteriordb reference files (set {REFERENCE_DIR_VAR} to their directory, or place them in ../shared/reference/posteriordb)");
+    }
+    found
+}
+
+/// The reference file `<file>.json` of [`reference_dir`]. Panics, naming what is missing, where
+/// there is none: call [`references_available`] first.
 pub fn reference(file: &str) -> Value {
-    let path = format!("{}/tests/data/posteriordb/{file}.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let dir = reference_dir().unwrap_or_else(|| panic!("no posteriordb reference files: set {REFERENCE_DIR_VAR} or place them in ../shared/reference/posteriordb"));
+    let path = dir.join(format!("{file}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A JSON array of numbers.
