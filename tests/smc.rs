@@ -132,6 +132,10 @@ fn adaptive_tempering_recovers_evidence_and_posterior_of_linear_regression() {
     // reproducible
     let again = run_smc(&smc(Schedule::Adaptive { target_ess: 0.5 }, 8, 1), &model).unwrap();
     assert_eq!(again.log_evidence, out.log_evidence);
+    assert!(out.warnings().is_empty(), "{:?}", out.warnings());
+    // two particles per run: the runs disagree by nats and the result says it cannot be trusted
+    let few = run_smc(&Smc { particles: 2, ..smc(Schedule::Adaptive { target_ess: 0.5 }, 8, 1) }, &model).unwrap();
+    assert!(few.warnings().iter().any(|w| w.contains("unreliable")), "ln Z {} ± {}: {:?}", few.log_evidence, few.log_evidence_se, few.warnings());
 }
 
 #[test]

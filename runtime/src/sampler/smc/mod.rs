@@ -137,7 +137,28 @@ pub struct SmcOutput {
     pub log_evidence_se: f64,
 }
 
+/// Above this, the standard error of ln Ẑ (a first-order expansion in the runs' relative
+/// evidences) no longer describes the estimate: its largest value with one dominant run is 1.
+const MAX_LOG_EVIDENCE_SE: f64 = 0.5;
+
 impl SmcOutput {
+    /// What makes the result untrustworthy, one line per problem: a standard error of ln Ẑ too
+    /// large to mean anything (the runs' evidence estimates disagree by nats, one run carrying
+    /// nearly all of the mean: too few particles or moves), or none at all (one run).
+    pub fn warnings(&self) -> Vec<String> {
+        let logz: Vec<f64> = self.runs.iter().map(|r| r.log_evidence).collect();
+        let spread = logz.iter().cloned().fold(f64::NEG_INFINITY, f64::max) - logz.iter().cloned().fold(f64::INFINITY, f64::min);
+        let mut out = Vec::new();
+        if self.runs.len() < 2 {
+            out.push("one run: ln Z has no standard error (use runs ≥ 2)".to_string());
+        } else if !(self.log_evidence_se <= MAX_LOG_EVIDENCE_SE) {
+            out.push(format!(
+                "the runs' ln Z estimates spread over {spread:.2} nats, so ln Z = {:.3} and its standard error {:.3} are unreliable: use more particles or moves",
+                self.log_evidence, self.log_evidence_se
+            ));
+        }
+        out
+    }
     /// Weights of all particles of all runs (each run counts equally), in draw order.
     pub fn weights(&self) -> Vec<f64> {
         let r = self.runs.len() as f64;
