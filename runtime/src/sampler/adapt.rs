@@ -190,6 +190,12 @@ impl WindowedAdaptation {
         self.step.restart(eps);
     }
 
+    /// Whether the next [`update`](Self::update) reads the chain's point (to estimate the metric,
+    /// or to search the step size at a window's end); otherwise only the acceptance matters.
+    pub(crate) fn reads_point(&self) -> bool {
+        self.in_window() || self.end_of_window()
+    }
+
     fn in_window(&self) -> bool {
         self.num_warmup >= 20 && self.counter >= self.init_buffer && self.counter < self.num_warmup - self.term_buffer && self.counter != self.num_warmup
     }
@@ -288,10 +294,15 @@ impl WindowedAdaptation {
 /// point (copied to the host) and its acceptance.
 pub(crate) fn update_rows<A: Rows>(rows: &A, state: &Points<A::Array>, params: &mut [TransitionParams], adapt: &mut [WindowedAdaptation], accept: &[f64], rngs: &mut [rand_chacha::ChaCha8Rng]) -> Result<(), SamplerError> {
     let d = rows.dim();
-    let (q, grad) = (rows.download(&state.q), rows.download(&state.grad));
+    // the points travel to the host only for the iterations whose adaptation reads them
+    let (q, grad) = if adapt.iter().any(WindowedAdaptation::reads_point) { (rows.download(&state.q), rows.download(&state.grad)) } else { (Vec::new(), Vec::new()) };
     for r in 0..rows.len() {
-        let span = r * d..(r + 1) * d;
-        let mut z = Point { q: q[span.clone()].to_vec(), p: vec![0.0; d], lp: state.lp[r], grad: grad[span].to_vec() };
+        let mut z = if q.is_empty() {
+            Point { q: Vec::new(), p: Vec::new(), lp: state.lp[r], grad: Vec::new() }
+        } else {
+            let span = r * d..(r + 1) * d;
+            Point { q: q[span.clone()].to_vec(), p: vec![0.0; d], lp: state.lp[r], grad: grad[span].to_vec() }
+        };
         adapt[r].update(rows.host_target(), &mut rngs[r], &mut z, &mut params[r], accept[r])?;
     }
     Ok(())

@@ -167,14 +167,7 @@ pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfi
                 .collect()
         }
     });
-    let mut draws = Draws { names, sampler: sampler.name().to_string(), warmup: cfg.warmup, settings, ..Default::default() };
-    for group in groups {
-        for (c, stat_names) in group? {
-            draws.stat_names = stat_names.iter().map(|s| s.to_string()).collect();
-            draws.chains.push(c);
-        }
-    }
-    Ok(draws)
+    Ok(run.draws(groups.into_iter().collect::<Result<Vec<_>, _>>()?))
 }
 
 /// What every execution's chains share: the sampler's name and settings, the run, the recorded
@@ -189,6 +182,16 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The run's [`Draws`] from its groups' chains, in chain order.
+    pub(crate) fn draws(&self, groups: Vec<Vec<(ChainDraws, Vec<&'static str>)>>) -> Draws {
+        let mut draws = Draws { names: self.names.to_vec(), sampler: self.sampler.to_string(), warmup: self.cfg.warmup, settings: self.settings.to_vec(), ..Default::default() };
+        for (c, stat_names) in groups.into_iter().flatten() {
+            draws.stat_names = stat_names.iter().map(|s| s.to_string()).collect();
+            draws.chains.push(c);
+        }
+        draws
+    }
+
     /// Runs the chains of `group` (chains `first ..` of the run, drawing from `rngs`) through
     /// warmup and sampling; returns each chain's draws and the statistics' names.
     pub(crate) fn drive(&self, group: &mut dyn Chains, first: usize, rngs: &mut [ChaCha8Rng]) -> Result<Vec<(ChainDraws, Vec<&'static str>)>, SamplerError> {

@@ -87,11 +87,7 @@ pub(crate) fn trajectories<A: Rows, R: Rng>(rows: &A, state: &mut Points<A::Arra
         info.push(HmcInfo { accept_prob, accepted, divergent: divergent[r], energy: if accepted { h[r] } else { h0[r] } });
     }
     let take: Vec<bool> = info.iter().map(|i| i.accepted).collect();
-    rows.select(&take, &mut state.q, &q);
-    rows.select(&take, &mut state.grad, &grad);
-    for r in (0..p).filter(|&r| take[r]) {
-        state.lp[r] = lp[r];
-    }
+    state.take(rows, &take, &q, &lp, &grad);
     Ok(info)
 }
 

@@ -68,11 +68,7 @@ pub(crate) fn steps<A: Rows, R: Rng>(rows: &A, points: &mut Points<A::Array>, pa
         info.push(MalaInfo { accept_prob, accepted, divergent: !finite });
     }
     let take: Vec<bool> = info.iter().map(|i| i.accepted).collect();
-    rows.select(&take, &mut points.q, &prop);
-    rows.select(&take, &mut points.grad, &grad_new);
-    for r in (0..p).filter(|&r| take[r]) {
-        points.lp[r] = lp_new[r];
-    }
+    points.take(rows, &take, &prop, &lp_new, &grad_new);
     Ok(info)
 }
 

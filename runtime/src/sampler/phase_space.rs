@@ -72,6 +72,17 @@ pub struct TransitionParams {
     pub max_energy_error: f64,
 }
 
+impl<A: Clone> Points<A> {
+    /// Moves the chains with `take[r]` to their proposals (`q`, `lp`, `grad`).
+    pub(crate) fn take<R: super::execution::Rows<Array = A>>(&mut self, rows: &R, take: &[bool], q: &A, lp: &[f64], grad: &A) {
+        rows.select(take, &mut self.q, q);
+        rows.select(take, &mut self.grad, grad);
+        for r in (0..take.len()).filter(|&r| take[r]) {
+            self.lp[r] = lp[r];
+        }
+    }
+}
+
 /// The current points of a group of chains (see [`Rows`](super::execution::Rows)): positions and
 /// gradients as `(P, D)` arrays of the execution, log densities on the host.
 pub(crate) struct Points<A> {

@@ -8,7 +8,7 @@ use crate::sampler::driver::{chain_rng, initial_point, Run};
 use crate::sampler::metric::Metric;
 use crate::sampler::ray_tracing::device::ops::{row_dot, row_sum, spread, spread_mask, Rows as Matrix};
 use crate::sampler::ray_tracing::device::{download, upload, upload_column, DeviceDensity};
-use crate::sampler::{ChainDraws, Draws, Observer, RunConfig, SamplerError};
+use crate::sampler::{Draws, Observer, RunConfig, SamplerError};
 use crate::target::Target;
 use dfdx::prelude::{ChooseFrom, TryGt};
 use dfdx::tensor_ops::Device;
@@ -62,8 +62,7 @@ pub fn run_device_observed<K: Kernel, E: DfdxElem, D: Device<E>>(sampler: &K, de
     let values = |q: &[f64]| view.output_values(q).map_err(SamplerError::from);
     let run = Run { sampler: sampler.name(), settings: &settings, cfg, names: &names, values: &values, observers };
     let chains = run.drive(&mut *group, 0, &mut rngs)?;
-    let stat_names = chains.first().map(|(_, s)| s.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
-    Ok(Draws { names, stat_names, chains: chains.into_iter().map(|(c, _): (ChainDraws, _)| c).collect(), sampler: sampler.name().to_string(), warmup: cfg.warmup, settings })
+    Ok(run.draws(vec![chains]))
 }
 
 /// A [`DeviceDensity`] seen from the host one point at a time: initial points and warmup's

@@ -32,7 +32,7 @@ pub use kernel::Kernel;
 pub use host::HostRows;
 pub use rows::Rows;
 
-use super::{Chain, Sampler, SamplerError};
+use super::{Sampler, SamplerError};
 use crate::target::Target;
 use rand_chacha::ChaCha8Rng;
 
@@ -63,9 +63,6 @@ impl<S: Sampler> Sampler for Lockstep<S> {
         let mut s = self.0.settings();
         s.push(("execution".into(), "lockstep".into()));
         s
-    }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
-        self.0.start(target, position, warmup, rng)
     }
     fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
         self.0.start_group(target, positions, warmup, rngs)

@@ -227,9 +227,7 @@ impl<A: Rows> Integration<'_, A> {
                 let vv_new = rows.row_dot(&self.p.v, &self.p.v);
                 for r in (0..h.len()).filter(|&r| h[r] != 0.0) {
                     pred[r] = 0.5 * vv_new[r] - 0.5 * vv[r];
-                    // |v × v_new| = h·|v × g|, v·v_new = |v|² + h v·g
-                    let cross = h[r] * (vv[r] * gg[r] - vg[r] * vg[r]).max(0.0).sqrt();
-                    turned[r] = cross.atan2(vv[r] + h[r] * vg[r]);
+                    turned[r] = super::newton_turning(vv[r], gg[r], vg[r], h[r]);
                     if !gg[r].is_finite() {
                         pred[r] = f64::NAN;
                     }

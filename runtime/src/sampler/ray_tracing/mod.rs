@@ -128,9 +128,14 @@ pub fn newton_kick(v: &mut [f64], g: &[f64], h: f64) -> (f64, f64) {
     for (vi, gi) in v.iter_mut().zip(g) {
         *vi += h * gi;
     }
-    // v_new = v + h g: |v × v_new| = h·|v × g|, v·v_new = |v|² + h v·g
-    let cross = h * (2.0 * k0 * gg - vg * vg).max(0.0).sqrt();
-    (0.5 * dot(v, v) - k0, cross.atan2(2.0 * k0 + h * vg))
+    (0.5 * dot(v, v) - k0, newton_turning(2.0 * k0, gg, vg, h))
+}
+
+/// The angle by which `v ← v + h·g` turns `v`, from `|v|² = vv`, `|g|² = gg` and `v·g = vg`:
+/// `|v × v_new| = h·|v × g|`, `v·v_new = |v|² + h v·g`.
+pub(crate) fn newton_turning(vv: f64, gg: f64, vg: f64, h: f64) -> f64 {
+    let cross = h * (vv * gg - vg * vg).max(0.0).sqrt();
+    cross.atan2(vv + h * vg)
 }
 
 /// One integration step of size `h`, as palindromic compositions of drifts D and kicks K (§1.6).
