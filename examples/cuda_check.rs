@@ -1,11 +1,11 @@
 //! Evaluates a batch of eight-schools log densities and gradients on the GPU and on the CPU and
-//! prints the largest differences (f64 and f32); then the device ray tracer's network densities
-//! (`MlpRegression`, `NetworkRegression`, `NetworkClassifier`, `NetworkSequenceModel`, all rows
-//! and minibatches) on CUDA against dfdx's CPU device in f32, and a short minibatch run there; then
-//! `#[model]`s on the device ray tracer (`DeviceModel`: eight schools, and the 1-50-50-1 network
-//! regression written as a model with an `Mlp`), CUDA beside dfdx's CPU device in f64: the same
-//! evaluations, and the posterior summaries of the same run on both, for the device ray tracer and
-//! for HMC and ray tracing through `run_device` (the kernels every execution runs).
+//! prints the largest differences (f64 and f32); then the network targets' device evaluations
+//! (`MlpRegression`, `NetworkRegression`, `NetworkClassifier`, `NetworkSequenceModel`, all rows)
+//! on CUDA against dfdx's CPU device in f32, and a short minibatch ray tracing run there; then
+//! `#[model]`s in the device execution (eight schools, and the 1-50-50-1 network regression
+//! written as a model with an `Mlp`), CUDA beside dfdx's CPU device in f64: the same evaluations,
+//! and the posterior summaries of the same runs on both, for HMC and ray tracing through
+//! `run_device`.
 //!
 //! Build without a GPU: `scripts/build-cuda.sh --release --features cuda --example cuda_check`
 //! (see scripts/README.md), then run the binary on a machine with a CUDA 13 driver.
@@ -51,13 +51,27 @@ fn main() -> Result<(), snell::ModelError> {
     Ok(())
 }
 
-/// `#[model]`s on the device ray tracer, CUDA beside dfdx's CPU device (f64).
+/// The largest relative difference of two targets' device evaluations of `q` (`rows` rows), one
+/// on dfdx's CPU device and one on CUDA, in element type `E`.
+#[cfg(feature = "cuda")]
+fn device_difference<E: snell::backend::DfdxElem>(cpu: &dyn snell::target::Target, gpu: &dyn snell::target::Target, cuda: &snell::nn::Cuda, q: &[f64], rows: usize) -> Result<f64, snell::ModelError>
+where
+    snell::nn::Cpu: snell::backend::PointDevice<E>,
+    snell::nn::Cuda: snell::backend::PointDevice<E>,
+{
+    use snell::backend::DevicePoints;
+    let (la, ga) = cpu.logp_grad_device(&DevicePoints::from_host::<E, _>(&snell::nn::Cpu::default(), q, rows))?;
+    let (lb, gb) = gpu.logp_grad_device(&DevicePoints::from_host::<E, _>(cuda, q, rows))?;
+    let rel = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| (x - y).abs() / (1.0 + x.abs())).fold(0.0, f64::max);
+    Ok(rel(&la, &lb).max(rel(&ga.to_host(), &gb.to_host())))
+}
+
+/// `#[model]`s in the device execution, CUDA beside dfdx's CPU device (f64).
 #[cfg(feature = "cuda")]
 mod models {
-    use snell::nn::{Activation, Mlp, WeightPrior};
+    use snell::backend::{Cpu64, Dfdx};
+    use snell::nn::{Activation, Cuda, Mlp, WeightPrior};
     use snell::prelude::*;
-    use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceModel, DeviceRayTracing, DeviceRays};
-    use snell::nn::{Cpu, Cuda};
     use snell::sampler::ray_tracing::RayTracing;
     use snell::sampler::hmc::Hmc;
     use snell::sampler::{run_device, Draws, Kernel, RunConfig};
@@ -72,29 +86,15 @@ mod models {
         observe!(y ~ Normal(net.forward(w, x), sigma));
     }
 
-    /// The two devices' log densities and gradients of 64 points, then the same run on both;
+    /// The two devices' log densities and gradients of 64 points, then the same runs on both;
     /// prints the largest relative differences and the summaries of the first outputs.
     fn compare<M: Model>(what: &str, model: &M, gpu: &Cuda, rt: &RayTracing, cfg: &RunConfig) -> Result<f64, Box<dyn Error>> {
-        let cpu = DeviceModel::<_, f64, Cpu>::new(model, Cpu::default());
-        let cuda = DeviceModel::<_, f64, Cuda>::new(model, gpu.clone());
-        let d = cpu.dim();
+        let d = model.dim();
         let q: Vec<f64> = (0..64 * d).map(|i| 0.5 * (((i * 7919) % 1000) as f64 / 500.0 - 1.0)).collect();
-        let v = vec![0.0; q.len()];
-        let (a, b) = (DeviceRays::new(&cpu, &q, &v)?, DeviceRays::new(&cuda, &q, &v)?);
-        let rel = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| (x - y).abs() / (1.0 + x.abs())).fold(0.0, f64::max);
-        let worst = rel(&a.log_densities(), &b.log_densities()).max(rel(&a.gradients(), &b.gradients()));
+        let worst = super::device_difference::<f64>(model, model, gpu, &q, 64)?;
         println!("{what}: 64 points, max rel diff of log densities and gradients {worst:.2e}");
-        let sampler = DeviceRayTracing::new(rt.clone());
-        let t = std::time::Instant::now();
-        let on_cpu: Draws = sampler.run(&cpu, cfg)?;
-        let cpu_time = t.elapsed();
-        let t = std::time::Instant::now();
-        let on_gpu: Draws = sampler.run(&cuda, cfg)?;
-        println!("{what}: {} chains × ({} + {}) on the CPU device {cpu_time:.2?}, on CUDA {:.2?}", cfg.chains, cfg.warmup, cfg.draws, t.elapsed());
-        print_side_by_side(&on_cpu, &on_gpu);
-        // the kernels every execution runs, through `run_device`: HMC and ray tracing
-        both(&format!("{what}, HMC (10 steps)"), &Hmc::new(10), &cpu, &cuda, cfg)?;
-        both(&format!("{what}, ray tracing"), rt, &cpu, &cuda, cfg)?;
+        both(&format!("{what}, HMC (10 steps)"), &Hmc::new(10), model, gpu, cfg)?;
+        both(&format!("{what}, ray tracing"), rt, model, gpu, cfg)?;
         Ok(worst)
     }
 
@@ -106,13 +106,13 @@ mod models {
     }
 
     /// `sampler` through `run_device` on both devices: times and summaries side by side.
-    fn both<K: Kernel>(what: &str, sampler: &K, cpu: &DeviceModel<'_, impl Model, f64, Cpu>, cuda: &DeviceModel<'_, impl Model, f64, Cuda>, cfg: &RunConfig) -> Result<(), Box<dyn Error>> {
+    fn both<K: Kernel>(what: &str, sampler: &K, model: &impl Model, gpu: &Cuda, cfg: &RunConfig) -> Result<(), Box<dyn Error>> {
         let t = std::time::Instant::now();
-        let on_cpu = run_device(sampler, cpu, cfg)?;
+        let on_cpu = run_device(sampler, model, &Cpu64::default(), cfg)?;
         let cpu_time = t.elapsed();
         let t = std::time::Instant::now();
-        let on_gpu = run_device(sampler, cuda, cfg)?;
-        println!("{what} (run_device): CPU device {cpu_time:.2?}, CUDA {:.2?}", t.elapsed());
+        let on_gpu = run_device(sampler, model, &Dfdx::<f64, Cuda>::new(gpu.clone()), cfg)?;
+        println!("{what}: {} chains × ({} + {}) on the CPU device {cpu_time:.2?}, on CUDA {:.2?}", cfg.chains, cfg.warmup, cfg.draws, t.elapsed());
         print_side_by_side(&on_cpu, &on_gpu);
         Ok(())
     }
@@ -135,29 +135,27 @@ mod models {
     }
 }
 
-/// The network densities of the device ray tracer on CUDA and on dfdx's CPU device, f32.
+/// The network targets' device evaluations on CUDA and on dfdx's CPU device, f32.
 #[cfg(feature = "cuda")]
 mod networks {
+    use snell::backend::Dfdx;
     use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
     use snell::nn::{Activation, Mlp, MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
-    use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceRayTracing, DeviceRays};
     use snell::nn::{Cpu, Cuda};
     use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
-    use snell::sampler::RunConfig;
+    use snell::sampler::{run_device, RunConfig, Select};
+    use snell::target::Target;
     use snell::Matrix;
     use std::error::Error;
 
     /// Largest relative difference of the log densities and gradients of `rows` points on the two
     /// devices; prints it under `what`.
-    fn compare<A: DeviceDensity<f32, Cpu>, B: DeviceDensity<f32, Cuda>>(what: &str, cpu: &A, gpu: &B, rows: usize) -> Result<f64, Box<dyn Error>> {
+    fn compare(what: &str, cpu: &dyn Target, gpu: &dyn Target, cuda: &Cuda, rows: usize) -> Result<f64, Box<dyn Error>> {
         let d = cpu.dim();
         let q: Vec<f64> = (0..rows * d).map(|i| 0.3 * (((i * 7919) % 1000) as f64 / 500.0 - 1.0)).collect();
-        let v = vec![0.0; q.len()];
-        let (a, b) = (DeviceRays::new(cpu, &q, &v)?, DeviceRays::new(gpu, &q, &v)?);
-        let rel = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| (x - y).abs() / (1.0 + x.abs())).fold(0.0, f64::max);
-        let (lp, g) = (rel(&a.log_densities(), &b.log_densities()), rel(&a.gradients(), &b.gradients()));
-        println!("{what:<40} {rows:>5} rows: max rel diff log density {lp:.2e}, gradient {g:.2e}");
-        Ok(lp.max(g))
+        let worst = super::device_difference::<f32>(cpu, gpu, cuda, &q, rows)?;
+        println!("{what:<40} {rows:>5} rows: max rel diff of log densities and gradients {worst:.2e}");
+        Ok(worst)
     }
 
     pub fn check() -> Result<bool, Box<dyn Error>> {
@@ -168,22 +166,22 @@ mod networks {
         let noise = Noise::Gamma { shape: 2.0, rate: 1.0 };
         let mut worst = 0.0f64;
         let mlp = Mlp::new(&[1, 50, 50, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
-        worst = worst.max(compare("MlpRegression 1-50-50-1", &MlpRegression::<f32, _>::new(Cpu::default(), &mlp, &x, &ys, noise)?, &MlpRegression::<f32, _>::new(gpu.clone(), &mlp, &x, &ys, noise)?, 1000)?);
+        worst = worst.max(compare("MlpRegression 1-50-50-1", &MlpRegression::<f32, _>::new(Cpu::default(), &mlp, &x, &ys, noise)?, &MlpRegression::<f32, _>::new(gpu.clone(), &mlp, &x, &ys, noise)?, &gpu, 1000)?);
         type Reg = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
-        let reg = |dev| NetworkRegression::<Reg, 1, f32, _>::new(dev, &x, &ys, WeightPrior::isotropic(1.0), noise);
-        worst = worst.max(compare("NetworkRegression 1-50-50-1", &reg(Cpu::default())?, &NetworkRegression::<Reg, 1, f32, _>::new(gpu.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise)?, 16)?);
+        worst = worst.max(compare("NetworkRegression 1-50-50-1", &NetworkRegression::<Reg, 1, f32, _>::new(Cpu::default(), &x, &ys, WeightPrior::isotropic(1.0), noise)?, &NetworkRegression::<Reg, 1, f32, _>::new(gpu.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise)?, &gpu, 16)?);
         let xc = Matrix::new(256, 16, (0..256 * 16).map(|i| ((i * 31) % 17) as f64 / 17.0).collect())?;
         let labels: Vec<usize> = (0..256).map(|i| (i * 7) % 10).collect();
         type Clf = (Linear<16, 64>, ReLU, Linear<64, 10>);
-        worst = worst.max(compare("NetworkClassifier 16-64-10", &NetworkClassifier::<Clf, 16, 10, f32, _>::new(Cpu::default(), &xc, &labels, WeightPrior::isotropic(1.0))?, &NetworkClassifier::<Clf, 16, 10, f32, _>::new(gpu.clone(), &xc, &labels, WeightPrior::isotropic(1.0))?, 4)?);
+        worst = worst.max(compare("NetworkClassifier 16-64-10", &NetworkClassifier::<Clf, 16, 10, f32, _>::new(Cpu::default(), &xc, &labels, WeightPrior::isotropic(1.0))?, &NetworkClassifier::<Clf, 16, 10, f32, _>::new(gpu.clone(), &xc, &labels, WeightPrior::isotropic(1.0))?, &gpu, 4)?);
         let tokens: Vec<usize> = (0..8 * 32 + 1).map(|i| (i * 13) % 64).collect();
         type Lm = (Embedding<64, 32>, TransformerEncoder<32, 4, 64, 2>, Linear<32, 64>);
-        worst = worst.max(compare("NetworkSequenceModel 2 blocks × 32", &NetworkSequenceModel::<Lm, 64, f32, _>::new(Cpu::default(), tokens.clone(), 32, WeightPrior::isotropic(1.0))?, &NetworkSequenceModel::<Lm, 64, f32, _>::new(gpu.clone(), tokens, 32, WeightPrior::isotropic(1.0))?, 2)?);
+        worst = worst.max(compare("NetworkSequenceModel 2 blocks × 32", &NetworkSequenceModel::<Lm, 64, f32, _>::new(Cpu::default(), tokens.clone(), 32, WeightPrior::isotropic(1.0))?, &NetworkSequenceModel::<Lm, 64, f32, _>::new(gpu.clone(), tokens, 32, WeightPrior::isotropic(1.0))?, &gpu, 2)?);
         // a short minibatch run on the GPU: the chains' batches, the threshold rule, recording
-        let target = MlpRegression::<f32, _>::new(gpu, &mlp, &x, &ys, noise)?;
+        let target = MlpRegression::<f32, _>::new(gpu.clone(), &mlp, &x, &ys, noise)?;
         let rt = RayTracing { step_size: 0.005, n_steps: 10, metropolis: false, minibatch: Some(MinibatchSettings::new(10)), ..Default::default() };
         let t = std::time::Instant::now();
-        let draws = DeviceRayTracing::new(rt).recording(&["w.1", "sigma"]).run(&target, &RunConfig { chains: 1000, warmup: 0, draws: 20, seed: 1, init: None })?;
+        let recorded = Select::new(&target, &["w.1", "sigma"])?;
+        let draws = run_device(&rt, &recorded, &Dfdx::<f32, Cuda>::new(gpu), &RunConfig { chains: 1000, warmup: 0, draws: 20, seed: 1, init: None })?;
         println!("minibatch rays, 1,000 chains × 20 trajectories of 10 steps on CUDA: {:.2?}; mean sigma {:.3}", t.elapsed(), draws.mean("sigma").unwrap_or(f64::NAN));
         // f32 on two devices: summation orders differ
         Ok(worst < 1e-3)

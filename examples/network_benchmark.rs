@@ -6,7 +6,7 @@
 //!   runs 1,000 chains one after another);
 //! - (b) an MLP 784-1000-1000-10 on synthetic data, minibatch 256 (peer: 10.1 ms);
 //! - (c) a GPT-2-small-shaped model (peer: 193.5 ms for 124M parameters, sequence 256);
-//! - (d) GPT-2-XL-shaped (1.5B; peer 941 ms): only with `--cuda --xl`, on the device driver
+//! - (d) GPT-2-XL-shaped (1.5B; peer 941 ms): only with `--cuda --xl`, in the device execution
 //!   (48 blocks, width 1600, sequence 256; about 1.6B parameters with an untied head, 6.5 GB per
 //!   f32 copy: the state, gradient and module copy need several, and the host holds the prior's
 //!   scales and the starting point in f64). Never run here (no GPU).
@@ -19,14 +19,15 @@
 //! population evaluation per step. `ms/step` is one step of one chain for threaded rows and one
 //! step of all chains for the lockstep row (the peer's 7,352 ms is one step of its 1,000 chains).
 //!
-//! Every row also runs on the device ray tracer, which keeps every chain's state (and the
-//! weights of (b) and (c)) in dfdx tensors on one thread, with minibatches drawn per chain — row
+//! Every row also runs in the device execution (`snell::sampler::run_device`), which keeps every
+//! chain's state (and the weights of (b) and (c)) in dfdx tensors on one thread, with minibatches
+//! drawn per chain — row
 //! (a) twice: one dfdx module pass per chain, and as `snell::nn::MlpRegression`, whose 1,000
 //! weight rows are one batched matrix product per layer: on
 //! dfdx's CPU device here, and with `--cuda` (built with `--features cuda`, see
 //! `scripts/build-cuda.sh`) on CUDA device 0, where `dev MiB` is the device memory in use after
-//! the row. The threaded and lockstep rows stay on the CPU: dfdx 0.13's CUDA device is neither
-//! `Send` nor `Sync`, so a network there cannot be a `Target` shared by chain threads.
+//! the row. The threaded rows stay on the CPU: dfdx 0.13's CUDA device is neither `Send` nor
+//! `Sync`, so a network there cannot be shared by chain threads.
 //!
 //! The attention blocks are dfdx's `TransformerEncoder` (dfdx 0.13 has no causal mask), so (c)
 //! has the shape and cost of a decoder but is not a language model of the tokens' order.
@@ -91,14 +92,14 @@ macro_rules! benchmark {
         // the same network with every chain's state on the device (f32)
         let on_device = NetworkRegression::<Regression, 1, f32, _>::new($device, &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
         let rays = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
-        let mut row = Bench { name: &format!("(a) device driver, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
+        let mut row = Bench { name: &format!("(a) device execution, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, &snell::backend::Dfdx::<f32, _>::new($device), 1)?;
         row.device_mib = $device_mib();
         println!("{row}");
         drop(on_device);
         // and as an MLP whose 1,000 weight rows are one batched product per layer
         let on_device = snell::nn::MlpRegression::<f32, _>::new($device, &mlp, &x, &y, Noise::Gamma { shape: 2.0, rate: 1.0 })?;
         let rays = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
-        let mut row = Bench { name: &format!("(a) batched MLP, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, 1)?;
+        let mut row = Bench { name: &format!("(a) batched MLP, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, &snell::backend::Dfdx::<f32, _>::new($device), 1)?;
         row.device_mib = $device_mib();
         println!("{row}");
         drop(on_device);
@@ -110,7 +111,7 @@ macro_rules! benchmark {
         println!("{row}");
         drop(mlp);
         let on_device = NetworkClassifier::<Mlp, 784, 10, f32, _>::new($device, &x, &labels, WeightPrior::isotropic(1.0))?;
-        let mut row = Bench { name: &format!("(b) device driver, {}", $device_label), sampler: minibatch_rays(d, 256, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 256.0, bytes_per_param: 4.0, peer_ms: Some(10.1) }.run_device(&on_device, 2)?;
+        let mut row = Bench { name: &format!("(b) device execution, {}", $device_label), sampler: minibatch_rays(d, 256, 5), chains: 1, trajectories: 2, flops_per_grad: 6.0 * d as f64 * 256.0, bytes_per_param: 4.0, peer_ms: Some(10.1) }.run_device(&on_device, &snell::backend::Dfdx::<f32, _>::new($device), 2)?;
         row.device_mib = $device_mib();
         println!("{row}");
         drop(on_device);
@@ -123,7 +124,7 @@ macro_rules! benchmark {
             println!("{}", bench.run(&gpt, 3)?);
             drop(gpt);
             let on_device = NetworkSequenceModel::<Gpt2Small, 50257, f32, _>::new($device, tokens(4 * seq + 1, 50257), seq, WeightPrior::isotropic(1.0))?;
-            let mut row = Bench { name: &format!("(c) device driver, {}", $device_label), ..bench }.run_device(&on_device, 3)?;
+            let mut row = Bench { name: &format!("(c) device execution, {}", $device_label), ..bench }.run_device(&on_device, &snell::backend::Dfdx::<f32, _>::new($device), 3)?;
             row.device_mib = $device_mib();
             println!("{row}");
         } else {
@@ -134,19 +135,19 @@ macro_rules! benchmark {
             println!("{}", bench.run(&gpt, 3)?);
             drop(gpt);
             let on_device = NetworkSequenceModel::<GptCpu, 512, f32, _>::new($device, tokens(64 * seq + 1, 512), seq, WeightPrior::isotropic(1.0))?;
-            let mut row = Bench { name: &format!("(c) device driver, {}", $device_label), ..bench }.run_device(&on_device, 3)?;
+            let mut row = Bench { name: &format!("(c) device execution, {}", $device_label), ..bench }.run_device(&on_device, &snell::backend::Dfdx::<f32, _>::new($device), 3)?;
             row.device_mib = $device_mib();
             println!("{row}");
         }
         if $xl {
             let seq = 256;
             let gpt = NetworkSequenceModel::<Gpt2Xl, 50257, f32, _>::new($device, tokens(2 * seq + 1, 50257), seq, WeightPrior::isotropic(1.0))?;
-            let d = snell::sampler::ray_tracing::device::DeviceDensity::dim(&gpt);
-            let mut row = Bench { name: &format!("(d) GPT-2-XL shape, {}", $device_label), sampler: minibatch_rays(d, 1, 2), chains: 1, trajectories: 1, flops_per_grad: 6.0 * d as f64 * seq as f64, bytes_per_param: 4.0, peer_ms: Some(941.0) }.run_device(&gpt, 4)?;
+            let d = gpt.dim();
+            let mut row = Bench { name: &format!("(d) GPT-2-XL shape, {}", $device_label), sampler: minibatch_rays(d, 1, 2), chains: 1, trajectories: 1, flops_per_grad: 6.0 * d as f64 * seq as f64, bytes_per_param: 4.0, peer_ms: Some(941.0) }.run_device(&gpt, &snell::backend::Dfdx::<f32, _>::new($device), 4)?;
             row.device_mib = $device_mib();
             println!("{row}");
         } else {
-            println!("{:<36} not run: `--cuda --xl` runs it on the device driver (see the doc comment)", "(d) GPT-2-XL shape");
+            println!("{:<36} not run: `--cuda --xl` runs it in the device execution (see the doc comment)", "(d) GPT-2-XL shape");
         }
     }};
 }
@@ -163,7 +164,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         #[cfg(feature = "cuda")]
         {
             let dev = snell::nn::Cuda::try_build(0, 1).map_err(|e| format!("CUDA device 0: {e:?}"))?;
-            let in_use = || snell::sampler::ray_tracing::device::cuda_memory_in_use().map(|b| b as f64 / (1024.0 * 1024.0));
+            let in_use = || snell::backend::cuda_memory_in_use().map(|b| b as f64 / (1024.0 * 1024.0));
             benchmark!(snell::nn::Cpu::default(), f32, full, xl, chains, lockstep, dev.clone(), "CUDA, f32", in_use);
             return Ok(());
         }

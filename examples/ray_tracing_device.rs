@@ -1,14 +1,16 @@
-//! The ray tracing sampler with every chain's state on a dfdx device, next to the host lockstep
-//! driver (`run(&Lockstep(rt), …)`, f64 `Vec`s, one batched evaluation per step) in the same
-//! run, with the same settings: a 10,000-dimensional standard Gaussian (the paper's Table 1 step,
-//! dt = 0.17, 10 DKD steps) and a Bayesian network regression (1-20-1 tanh network, learned
-//! noise), and eight schools written as a `#[model]` (`DeviceModel`: the model on the dfdx backend
-//! of the device, against the host lockstep driver on `Native`). Prints, per driver, leapfrog steps/s and gradients/s (summed over chains), ESS/s (mean
-//! bulk ESS of the first 100 coordinates per second of the run) and the device/host ratios, and
-//! draws the histogram of x.1 from both drivers against the exact N(0, 1).
+//! The ray tracing sampler with every chain's state on a dfdx device (`run_device`), next to the
+//! host lockstep execution (`run(&Lockstep(rt), …)`, f64 `Vec`s, one batched evaluation per step)
+//! in the same run, with the same settings: a 10,000-dimensional standard Gaussian (the paper's
+//! Table 1 step, dt = 0.17, 10 DKD steps; a hand-written target, evaluated on the host in both),
+//! eight schools as a `#[model]` (on the device it evaluates through the dfdx backend there, on
+//! the host on `Native`), and a Bayesian network regression (1-20-1 tanh network, learned noise)
+//! whose weights live on the device. Prints, per
+//! execution, leapfrog steps/s and gradients/s (summed over chains), ESS/s (mean bulk ESS of the
+//! first 100 coordinates per second of the run) and the device/host ratios, and draws the
+//! histogram of x.1 from both against the exact N(0, 1).
 //!
 //! `cargo run --release --example ray_tracing_device [-- --chains 64 --dim 10000 --f32]` runs
-//! the device driver on dfdx's `Cpu` device (about 40 s on 2 cores). Built with
+//! the device execution on dfdx's `Cpu` device (about 40 s on 2 cores). Built with
 //! `--features cuda` (see `scripts/build-cuda.sh`), `--cuda` runs it on CUDA device 0.
 //! Writes `output/ray_tracing_device.svg`.
 
@@ -16,13 +18,12 @@ use snell::diagnostics::ess_bulk;
 use snell_examples::posteriordb::EightSchoolsNoncentered;
 use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{NetworkRegression, Noise, WeightPrior};
-use snell::target::Target;
-use snell::nn::module::{LocalBuilder, LocalDevice};
-use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceGaussian, DeviceModel, DeviceRayTracing};
-use snell::nn::{Cpu, DfdxDevice};
+use snell::backend::{Dfdx, DfdxElem, HostGradients, PointDevice};
+use snell::nn::module::{NetworkBuilder, NetworkDevice};
+use snell::nn::Cpu;
 use snell::sampler::ray_tracing::RayTracing;
-use snell::sampler::{run, Draws, Lockstep, RunConfig};
-use snell::target::FnDensity;
+use snell::sampler::{run, run_device, Draws, Lockstep, RunConfig};
+use snell::target::{FnDensity, Target};
 use snell::Matrix;
 use snell_examples::plot::Plot;
 use std::time::Instant;
@@ -54,17 +55,17 @@ fn acceptance(draws: &Draws) -> f64 {
     a.iter().sum::<f64>() / a.len() as f64
 }
 
-/// Runs both drivers, prints their rates and ratios; returns (device, host) draws.
-fn compare<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>, H: Target>(name: &str, device: &T, host: &H, rt: &RayTracing, cfg: &RunConfig) -> (Draws, Draws) {
+/// Runs both executions, prints their rates and ratios; returns (device, host) draws.
+fn compare<E: DfdxElem, D: PointDevice<E>>(name: &str, device: &dyn Target, backend: &Dfdx<E, D>, host: &(dyn Target + Sync), rt: &RayTracing, cfg: &RunConfig) -> (Draws, Draws) {
     let t = Instant::now();
-    let dev = DeviceRayTracing::new(rt.clone()).run(device, cfg).unwrap();
+    let dev = run_device(rt, device, backend, cfg).unwrap();
     let dev_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let hst = run(&Lockstep(rt.clone()), host, cfg).unwrap();
     let host_secs = t.elapsed().as_secs_f64();
     let (d, h) = (rates(&dev, rt, cfg, dev_secs), rates(&hst, rt, cfg, host_secs));
     println!("{name}: {} chains, {} warmup + {} draws, dt₀ {}, {} steps", cfg.chains, cfg.warmup, cfg.draws, rt.step_size, rt.n_steps);
-    println!("  {:<14} {:>8} {:>8} {:>12} {:>14} {:>10} {:>8}", "driver", "seconds", "accept", "steps/s", "gradients/s", "ESS/s", "dt");
+    println!("  {:<14} {:>8} {:>8} {:>12} {:>14} {:>10} {:>8}", "execution", "seconds", "accept", "steps/s", "gradients/s", "ESS/s", "dt");
     for (label, draws, secs, r) in [("device", &dev, dev_secs, d), ("host lockstep", &hst, host_secs, h)] {
         let dt = draws.chains.iter().map(|c| c.step_size).sum::<f64>() / draws.chains.len() as f64;
         println!("  {label:<14} {secs:>8.2} {:>8.3} {:>12.0} {:>14.0} {:>10.2} {dt:>8.4}", acceptance(draws), r[0], r[1], r[2]);
@@ -103,19 +104,19 @@ fn main() {
 }
 
 /// The Gaussian on `dev`, then the network regression on `dev` beside the host (CPU, f64) target.
-fn both<E: DeviceFloat, D: DfdxDevice<E> + LocalDevice<E> + snell::backend::HostGradients<E>>(dev: D, chains: usize, dim: usize, label: &str)
+fn both<E: DfdxElem, D: PointDevice<E> + NetworkDevice<E> + HostGradients<E>>(dev: D, chains: usize, dim: usize, label: &str)
 where
-    Net: LocalBuilder<1, 1, E, D>,
+    Net: NetworkBuilder<1, 1, E, D>,
 {
     println!("device: dfdx {label}\n");
-    let gaussian = DeviceGaussian::<E, D>::new(dev.clone(), &vec![0.0; dim], &vec![1.0; dim]).unwrap();
-    let host = FnDensity::new(dim, |q: &[f64], g: &mut [f64]| {
+    let backend = Dfdx::<E, D>::new(dev.clone());
+    let gaussian = FnDensity::new(dim, |q: &[f64], g: &mut [f64]| {
         g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
         -0.5 * q.iter().map(|x| x * x).sum::<f64>()
     });
     let rt = RayTracing::new(0.17, 10);
     let cfg = RunConfig { chains, warmup: 50, draws: 50, seed: 1, init: None };
-    let (dev_draws, host_draws) = compare(&format!("standard Gaussian, D = {dim}"), &gaussian, &host, &rt, &cfg);
+    let (dev_draws, host_draws) = compare(&format!("standard Gaussian, D = {dim}"), &gaussian, &backend, &gaussian, &rt, &cfg);
     println!();
 
     // y = sin(x) + noise at 100 points
@@ -128,15 +129,14 @@ where
     let rt = RayTracing::new(0.02, 20);
     let cfg = RunConfig { chains: chains.min(16), warmup: 200, draws: 100, seed: 2, init: None };
     println!("network on the device ({label}), host target on the CPU (f64):");
-    let (net_dev, net_host) = compare("network regression 1-20-1 tanh (61 weights + sigma), 100 points", &on_device, &on_host, &rt, &cfg);
+    let (net_dev, net_host) = compare("network regression 1-20-1 tanh (61 weights + sigma), 100 points", &on_device, &backend, &on_host, &rt, &cfg);
     println!("  posterior mean sigma: device {:.4}, host {:.4}", net_dev.mean("sigma").unwrap(), net_host.mean("sigma").unwrap());
     println!();
 
     let schools = EightSchoolsNoncentered::new(&[28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0], &[15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0]).unwrap();
-    let on_device = DeviceModel::<_, E, D>::new(&schools, dev.clone());
     let cfg = RunConfig { chains, warmup: 500, draws: 500, seed: 3, init: None };
-    println!("eight schools as a #[model] on the device ({label}, DeviceModel), host lockstep on Native (f64):");
-    let (sch_dev, sch_host) = compare("eight schools, non-centred (10 parameters)", &on_device, &schools, &RayTracing::default(), &cfg);
+    println!("eight schools as a #[model] on the device ({label}), host lockstep on Native (f64):");
+    let (sch_dev, sch_host) = compare("eight schools, non-centred (10 parameters)", &schools, &backend, &schools, &RayTracing::default(), &cfg);
     println!("  posterior mean tau: device {:.3}, host {:.3}", sch_dev.mean("tau").unwrap(), sch_host.mean("tau").unwrap());
 
     let x1 = |d: &Draws| d.param("x.1").unwrap().concat();

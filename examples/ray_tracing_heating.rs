@@ -33,7 +33,7 @@ const KINDS: [(&str, Kind); 3] = [("ray tracing", Kind::Rays), ("static HMC", Ki
 
 /// Minibatch ray tracing, static HMC (the HMC weighting with KDK = leapfrog) without the test, or
 /// SGLD with ε = dt² and `n_steps` times the iterations (the same number of gradients).
-fn sample(kind: Kind, target: &dyn Target, dt: f64, n_steps: usize, batch: usize, cfg: RunConfig) -> Draws {
+fn sample(kind: Kind, target: &(dyn Target + Sync), dt: f64, n_steps: usize, batch: usize, cfg: RunConfig) -> Draws {
     let rt = RayTracing { metropolis: false, minibatch: Some(MinibatchSettings::new(batch)), ..RayTracing::new(dt, n_steps) };
     match kind {
         Kind::Rays => run(&rt, target, &cfg),

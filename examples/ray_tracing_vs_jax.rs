@@ -30,7 +30,7 @@ fn var(v: &[f64]) -> f64 {
 }
 
 /// (acceptance, var x.1, mean coordinate variance, mean −ln L, P(x.1 > 0), µs per gradient).
-fn measure<T: Target>(target: &T, dt: f64, steps: usize, n: usize, x0: Vec<f64>) -> [f64; 6] {
+fn measure<T: Target + Sync>(target: &T, dt: f64, steps: usize, n: usize, x0: Vec<f64>) -> [f64; 6] {
     let d = target.dim();
     let cfg = RunConfig { chains: 1, warmup: 0, draws: n, seed: 1, init: Some(vec![x0]) };
     let t = Instant::now();

@@ -16,7 +16,7 @@ use snell_examples::counting::Counting;
 use snell_examples::posteriordb::*;
 use std::time::Instant;
 
-fn bench<S: Sampler, T: Target>(model: &str, name: &str, sampler: &S, target: &T, reference: &serde_json::Value) {
+fn bench<S: Sampler, T: Target + Sync>(model: &str, name: &str, sampler: &S, target: &T, reference: &serde_json::Value) {
     let counting = Counting::new(target);
     let cfg = RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 1, init: None };
     let t = Instant::now();
@@ -36,7 +36,7 @@ fn bench<S: Sampler, T: Target>(model: &str, name: &str, sampler: &S, target: &T
     );
 }
 
-fn both<T: Target>(model: &str, target: &T, reference: &serde_json::Value) {
+fn both<T: Target + Sync>(model: &str, target: &T, reference: &serde_json::Value) {
     bench(model, "NUTS", &Nuts::default(), target, reference);
     bench(model, "ray tracing", &RayTracing::default(), target, reference);
     bench(model, "rt + metric", &RayTracing { metric: true, ..RayTracing::default() }, target, reference);

@@ -4,9 +4,8 @@
 
 use snell::sampler::ray_tracing::RayTracing;
 use snell::target::Target;
-use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceFloat, DeviceRayTracing};
-use snell::nn::DfdxDevice;
-use snell::sampler::{run, Draws, Lockstep, RunConfig, SamplerError, Select};
+use snell::backend::{Dfdx, DfdxElem, PointDevice};
+use snell::sampler::{run, run_device, Draws, Lockstep, RunConfig, SamplerError, Select};
 use std::fmt;
 use std::time::Instant;
 use rand::{Rng, SeedableRng};
@@ -117,7 +116,7 @@ impl Bench<'_> {
     /// Runs ray tracing on `target` with each chain in its own thread, recording only its first
     /// output per draw (a large network's draws are not kept), and times it. `ms/step` is the wall
     /// time of one step of one chain.
-    pub fn run(&self, target: &dyn Target, seed: u64) -> Result<Row, SamplerError> {
+    pub fn run(&self, target: &(dyn Target + Sync), seed: u64) -> Result<Row, SamplerError> {
         let first = target.names().into_iter().next().unwrap_or_default();
         let recorded = Select::new(target, &[first.as_str()])?;
         let threads = rayon::current_num_threads().min(self.chains).max(1) as f64;
@@ -127,19 +126,18 @@ impl Bench<'_> {
     /// As [`Bench::run`], with all chains in lockstep on one population evaluation per step
     /// (`snell::sampler::Lockstep`), starting from `init`. `ms/step` is the wall time of one
     /// step of all chains together.
-    pub fn run_lockstep<T: Target>(&self, target: &T, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {
+    pub fn run_lockstep<T: Target + Sync>(&self, target: &T, seed: u64, init: Option<Vec<Vec<f64>>>) -> Result<Row, SamplerError> {
         let first = target.names().into_iter().next().unwrap_or_default();
         let recorded = Select::new(target, &[first.as_str()])?;
         self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| run(&Lockstep(self.sampler.clone()), &recorded, cfg), seed, init)
     }
 
-    /// As [`Bench::run_lockstep`], with every chain's state on `target`'s dfdx device
-    /// (`snell::sampler::ray_tracing::device`); only the recorded first value of each draw comes
-    /// back to the host (the target must be coordinatewise, as snell's networks are).
-    pub fn run_device<E: DeviceFloat, D: DfdxDevice<E>, T: DeviceDensity<E, D>>(&self, target: &T, seed: u64) -> Result<Row, SamplerError> {
+    /// As [`Bench::run_lockstep`], with every chain's state on `backend`'s dfdx device
+    /// ([`run_device`]), recording the target's first value only.
+    pub fn run_device<E: DfdxElem, D: PointDevice<E>>(&self, target: &dyn Target, backend: &Dfdx<E, D>, seed: u64) -> Result<Row, SamplerError> {
         let first = target.names().into_iter().next().unwrap_or_default();
-        let sampler = DeviceRayTracing::new(self.sampler.clone()).recording(&[first.as_str()]);
-        self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| sampler.run(target, cfg), seed, None)
+        let recorded = Select::new(target, &[first.as_str()])?;
+        self.time(target.dim(), self.chains as f64, self.chains as f64, |cfg| run_device(&self.sampler, &recorded, backend, cfg), seed, None)
     }
 
     /// Times `sample`; `chains_per_step` chains share the wall time of a step, and a step (of

@@ -1,8 +1,8 @@
 //! Any `#[model]` on a dfdx device. The dfdx backend gives the log densities and gradients of
 //! `Native` (1e-10), networks inside the model included (their reverse pass added to dfdx's tape),
-//! and the device ray tracer runs a model through [`DeviceModel`] on dfdx's `Cpu`: its evaluation
-//! equals the host one, and its draws pass the reference checks of eight schools (posteriordb) and
-//! of a network regression whose posterior is known in closed form. Host samplers run a model
+//! and a model evaluates points held on dfdx's `Cpu` device as on the host; the device execution's
+//! ray tracing draws pass the closed-form posterior of a network regression (eight schools' reference
+//! on the device: `tests/executions.rs`). Host samplers run a model
 //! evaluated on dfdx too (`Model::on_backend`): NUTS passes the eight-schools reference there, SMC its
 //! closed-form evidence (`tests/smc.rs`).
 
@@ -14,12 +14,12 @@ use snell::model::EvalOptions;
 use snell::nn::layers::{Linear, Tanh};
 use snell::nn::{Activation, Mlp, Network, WeightPrior};
 use snell::prelude::*;
-use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceModel, DeviceRayTracing};
+use snell::backend::DevicePoints;
 use snell::nn::Cpu;
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::nuts::Nuts;
-use snell::sampler::{run, RunConfig};
-use snell_examples::posteriordb::{assert_matches_reference, check_reference, reals, reference, references_available, EightSchoolsNoncentered};
+use snell::sampler::{run, run_device, RunConfig};
+use snell_examples::posteriordb::{assert_matches_reference, reals, reference, references_available, EightSchoolsNoncentered};
 
 type Small = (Linear<2, 4>, Tanh, Linear<4, 1>);
 
@@ -107,35 +107,36 @@ fn dfdx_gradients_equal_native_ones_with_networks_inside_the_model() {
     common::assert_all_close(e.grad.as_deref().unwrap(), &grad, 1e-3, "Mlp in f32: gradients");
 }
 
-/// The device density of a model: every row and every row's own minibatch equal the host
-/// evaluation, and the recorded values are the model's outputs.
+/// A model's evaluation of points on dfdx's `Cpu` device: every row and every row's own
+/// minibatch equal the host evaluation.
 fn device_rows_equal_host<M: Model>(m: &M, what: &str) {
-    let on_cpu = DeviceModel::<_, f64, Cpu>::new(m, Cpu::default());
     let (p, d) = (4, m.dim());
-    assert_eq!(DeviceDensity::dim(&on_cpu), d);
     let theta = points(m, p);
-    let x = on_cpu.device().tensor_from_vec(theta.clone(), (p, d));
-    let (lp, grad) = on_cpu.logp_grad(&x).unwrap();
+    let x = DevicePoints::CpuF64(Cpu::default().tensor_from_vec(theta.clone(), (p, d)));
+    let (lp, grad) = m.logp_grad_device(&x).unwrap();
+    assert!(matches!(grad, DevicePoints::CpuF64(_)), "{what}: the gradient stays on the points' device");
     let (mut want_lp, mut want_grad) = (vec![0.0; p], vec![0.0; p * d]);
     m.logp_grad_batch(&theta, &mut want_lp, &mut want_grad).unwrap();
-    common::assert_all_close(&lp.as_vec(), &want_lp, 1e-10, &format!("{what}: device log densities"));
-    common::assert_all_close(&grad.as_vec(), &want_grad, 1e-10, &format!("{what}: device gradients"));
-    assert_eq!(on_cpu.constrain(&theta[..d]), m.output_values(&theta[..d]).unwrap());
-    assert_eq!(DeviceDensity::names(&on_cpu), m.names());
+    common::assert_all_close(&lp, &want_lp, 1e-10, &format!("{what}: device log densities"));
+    common::assert_all_close(&grad.to_host(), &want_grad, 1e-10, &format!("{what}: device gradients"));
     if let Some(n) = m.observations() {
         let batches: Vec<Vec<usize>> = (0..p).map(|r| vec![r % n, (r + 2) % n]).collect();
-        let (lpb, gradb) = on_cpu.logp_grad_batches(&x, &batches).unwrap();
-        let (lpb, gradb) = (lpb.as_vec(), gradb.as_vec());
+        let refs: Vec<&[usize]> = batches.iter().map(Vec::as_slice).collect();
+        let (lpb, gradb) = m.logp_grad_minibatch_device(&x, &refs).unwrap();
+        let gradb = gradb.to_host();
         for r in 0..p {
             let mut g = vec![0.0; d];
             let want = m.logp_grad_minibatch(&theta[r * d..(r + 1) * d], &batches[r], &mut g).unwrap();
             common::assert_all_close(&[lpb[r]], &[want], 1e-10, &format!("{what}: row {r} minibatch"));
             common::assert_all_close(&gradb[r * d..(r + 1) * d], &g, 1e-10, &format!("{what}: row {r} minibatch gradient"));
         }
-        assert!(on_cpu.logp_grad_batches(&x, &batches[..2]).is_err(), "{what}: one batch per row");
+        assert!(m.logp_grad_minibatch_device(&x, &refs[..2]).is_err(), "{what}: one batch per row");
     } else {
-        assert!(on_cpu.logp_grad_batches(&x, &vec![vec![0]; 4]).is_err(), "{what}: no minibatches without observations");
+        assert!(m.logp_grad_minibatch_device(&x, &[&[0][..]; 4]).is_err(), "{what}: no minibatches without observations");
     }
+    // points of another dimension are an error, not a panic
+    let wrong = DevicePoints::CpuF64(Cpu::default().tensor_from_vec(vec![0.0; 2 * (d + 1)], (2, d + 1)));
+    assert!(m.logp_grad_device(&wrong).is_err(), "{what}: points of the wrong dimension");
 }
 
 #[test]
@@ -149,32 +150,12 @@ fn a_model_on_the_device_evaluates_as_on_the_host() {
 }
 
 #[test]
-fn eight_schools_on_the_device_passes_its_reference() {
-    if !references_available() {
-        return;
-    }
-    let r = reference("eight_schools-eight_schools_noncentered");
-    let m = eight_schools();
-    let on_cpu = DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default());
-    let cfg = RunConfig { chains: 16, warmup: 1000, draws: 1500, seed: 3, init: None };
-    let draws = DeviceRayTracing::new(RayTracing::default()).run(&on_cpu, &cfg).unwrap();
-    assert!(m.names().iter().all(|n| draws.names.contains(n)), "the model's outputs are recorded");
-    assert_matches_reference("device ray tracing: eight_schools_noncentered", &r, &draws);
-    // the check has power: the same run on data with doubled measurement errors fails it
-    let sigma2: Vec<f64> = reals(&r["data"]["sigma"]).iter().map(|s| 2.0 * s).collect();
-    let wrong = EightSchoolsNoncentered::new(&reals(&r["data"]["y"]), &sigma2).unwrap();
-    let wrong_draws = DeviceRayTracing::new(RayTracing::default()).run(&DeviceModel::<_, f64, Cpu>::new(&wrong, Cpu::default()), &cfg).unwrap();
-    assert!(!check_reference("wrong data", &r, &wrong_draws).1.is_empty(), "the posterior of other data must fail the check");
-}
-
-#[test]
 fn a_network_regression_on_the_device_has_the_closed_form_posterior() {
     let (x, y) = data(30);
     let net = Network::<Linear<2, 1>, 2, 1>::new(WeightPrior::isotropic(2.0)).unwrap();
     let m = LinearNet::new(&net, &x, &y).unwrap();
-    let on_cpu = DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default());
     let cfg = RunConfig { chains: 16, warmup: 500, draws: 1000, seed: 4, init: None };
-    let draws = DeviceRayTracing::new(RayTracing::default()).run(&on_cpu, &cfg).unwrap();
+    let draws = run_device(&RayTracing::default(), &m, &Cpu64::default(), &cfg).unwrap();
     common::assert_linear_network_posterior(&draws, &x, &y, 0.4, 2.0);
 }
 

@@ -1,8 +1,8 @@
-//! The network targets on the device ray tracer: the regression, the classifier and the sequence
-//! model evaluate a population of weight rows on the device exactly as their host `Target` and
-//! minibatch `Target` evaluations do (all observations, and one minibatch per row), and the device
-//! sampler with minibatches keeps the exact posterior of a Bayesian linear regression (with a
-//! check shown to fail on the wrong posterior), reproducibly, with settings errors as `Result`s.
+//! The network targets on a device: the regression, the classifier and the sequence model
+//! evaluate a population of weight rows held on the device exactly as their host evaluations do
+//! (all observations, and one minibatch per row), and ray tracing with minibatches in the device
+//! execution keeps the exact posterior of a Bayesian linear regression (with a check shown to fail
+//! on the wrong posterior), reproducibly, with settings errors as `Result`s.
 
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -10,11 +10,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
 use snell::nn::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
-use snell::target::Target;
-use snell::sampler::ray_tracing::device::{DeviceDensity, DeviceGaussian, DeviceRayTracing};
+use snell::backend::{Cpu64, DevicePoints};
+use snell::target::{FnDensity, Target};
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
-use snell::sampler::{Draws, RunConfig, SamplerError};
-use snell::Matrix;
+use snell::sampler::{run_device, Draws, RunConfig, SamplerError, Select};
+use snell::{Matrix, ModelError};
 
 fn max_rel(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0.0, f64::max)
@@ -42,21 +42,20 @@ fn batches(rows: usize, n: usize, size: usize, seed: u64) -> Vec<Vec<usize>> {
 }
 
 /// The device rows (all observations, then each row on its batch) against the host evaluations.
-fn check_rows<T: Target + DeviceDensity<f64, Cpu>>(target: &T, what: &str, tol: f64) {
-    let host: &dyn Target = target; // the network as the host samplers see it
-    let (d, p) = (host.dim(), 3);
+fn check_rows<T: Target>(target: &T, what: &str, tol: f64) {
+    let (d, p) = (target.dim(), 3);
     let q = points(target, p, 5);
     let n = target.observations().unwrap();
-    assert_eq!(DeviceDensity::n_obs(target), Some(n));
-    let x = DeviceDensity::device(target).tensor_from_vec(q.clone(), (p, d));
+    let x = DevicePoints::CpuF64(Cpu::default().tensor_from_vec(q.clone(), (p, d)));
     let b = batches(p, n, (n / 3).max(1), 6);
-    let (lp, grad) = DeviceDensity::logp_grad(target, &x).unwrap();
-    let (lpb, gradb) = target.logp_grad_batches(&x, &b).unwrap();
-    let (lp, grad, lpb, gradb) = (lp.as_vec(), grad.as_vec(), lpb.as_vec(), gradb.as_vec());
+    let refs: Vec<&[usize]> = b.iter().map(Vec::as_slice).collect();
+    let (lp, grad) = target.logp_grad_device(&x).unwrap();
+    let (lpb, gradb) = target.logp_grad_minibatch_device(&x, &refs).unwrap();
+    let (grad, gradb) = (grad.to_host(), gradb.to_host());
     for r in 0..p {
         let row = &q[r * d..(r + 1) * d];
         let mut g = vec![0.0; d];
-        let want = host.logp_grad(row, &mut g).unwrap();
+        let want = target.logp_grad(row, &mut g).unwrap();
         assert!(max_rel(&[lp[r]], &[want]) < tol, "{what}: row {r}: lp {} vs host {want}", lp[r]);
         assert!(max_rel(&grad[r * d..(r + 1) * d], &g) < tol, "{what}: row {r}: gradients differ by {}", max_rel(&grad[r * d..(r + 1) * d], &g));
         let want_b = target.logp_grad_minibatch(row, &b[r], &mut g).unwrap();
@@ -66,10 +65,12 @@ fn check_rows<T: Target + DeviceDensity<f64, Cpu>>(target: &T, what: &str, tol: 
         assert!((lpb[r] - lp[r]).abs() > 1e-8, "{what}: row {r}: the minibatch estimate equals the full density");
     }
     // batches must be one per row, non-empty, in range
-    let setting = |e: SamplerError| matches!(e, SamplerError::Setting { name: "minibatch", .. });
-    assert!(setting(target.logp_grad_batches(&x, &b[..2]).err().unwrap()));
-    assert!(setting(target.logp_grad_batches(&x, &[vec![0], vec![], vec![1]]).err().unwrap()));
-    assert!(setting(target.logp_grad_batches(&x, &[vec![0], vec![n], vec![1]]).err().unwrap()));
+    assert!(matches!(target.logp_grad_minibatch_device(&x, &refs[..2]), Err(ModelError::Dimension { .. })));
+    assert!(matches!(target.logp_grad_minibatch_device(&x, &[&[0], &[], &[1]]), Err(ModelError::Data { .. })));
+    assert!(matches!(target.logp_grad_minibatch_device(&x, &[&[0], &[n], &[1]]), Err(ModelError::Data { .. })));
+    // points of another dimension are an error, not a panic
+    let wrong = DevicePoints::CpuF64(Cpu::default().tensor_from_vec(vec![0.0; 2 * (d + 1)], (2, d + 1)));
+    assert!(target.logp_grad_device(&wrong).is_err(), "{what}: points of the wrong dimension");
 }
 
 fn sin_data(n: usize) -> (Matrix, Vec<f64>) {
@@ -161,7 +162,7 @@ fn minibatch_rays_on_the_device_keep_the_linear_regression_posterior() {
     // B = 40 of N = 400 (10%), dt = 0.008 ≈ 0.3 × the posterior sds (0.025), 10 steps
     let m = linear_regression(400);
     let cfg = RunConfig { chains: 8, warmup: 100, draws: 500, seed: 21, init: None };
-    let draws = DeviceRayTracing::new(minibatch_rays(40)).run(&m.target, &cfg).unwrap();
+    let draws = run_device(&minibatch_rays(40), &m.target, &Cpu64::default(), &cfg).unwrap();
     assert_eq!(draws.chains[0].step_size, 0.008, "with minibatches dt is used as given");
     let n_grad: f64 = draws.stat("n_grad__").unwrap().iter().flatten().sum();
     assert_eq!(n_grad, (8 * 500 * 11) as f64, "one gradient per step and one at the end");
@@ -170,11 +171,10 @@ fn minibatch_rays_on_the_device_keep_the_linear_regression_posterior() {
     // power: the same draws are far from the posterior of a quarter of the data
     let (mean_q, sd_q) = exact_posterior(&m.x, &m.y, 100);
     assert!(close_to(&draws, &mean_q, &sd_q).is_err(), "the check cannot tell the posterior of N/4 from that of N");
-    // same seeds (the run's, and the device's: velocities come from its stream), same draws;
-    // another run seed, other batches and draws
+    // same seed, same draws; another seed, other batches and draws
     let short = |seed: u64| {
         let m = linear_regression(400);
-        DeviceRayTracing::new(minibatch_rays(40)).run(&m.target, &RunConfig { warmup: 0, draws: 20, seed, ..cfg.clone() }).unwrap().chains[3].values.clone()
+        run_device(&minibatch_rays(40), &m.target, &Cpu64::default(), &RunConfig { warmup: 0, draws: 20, seed, ..cfg.clone() }).unwrap().chains[3].values.clone()
     };
     assert_eq!(short(21), short(21));
     assert_ne!(short(21), short(22));
@@ -187,7 +187,7 @@ fn the_threshold_rule_rejects_on_the_device() {
     let with = |bound: f64| RayTracing { minibatch: Some(MinibatchSettings { reject_above: Some(bound), ..MinibatchSettings::new(10) }), ..minibatch_rays(10) };
     // a kept trajectory moves the chain: count the changes between consecutive draws
     let moved = |rt: RayTracing| -> usize {
-        let d = DeviceRayTracing::new(rt).run(&m.target, &cfg).unwrap();
+        let d = run_device(&rt, &m.target, &Cpu64::default(), &cfg).unwrap();
         d.chains.iter().map(|c| c.values.chunks(3).collect::<Vec<_>>().windows(2).filter(|w| w[0] != w[1]).count()).sum()
     };
     assert_eq!(moved(with(1e-9)), 0, "a tiny bound rejects every trajectory");
@@ -198,21 +198,18 @@ fn the_threshold_rule_rejects_on_the_device() {
 fn minibatch_settings_errors_on_the_device() {
     let m = linear_regression(50);
     let cfg = RunConfig { chains: 2, warmup: 0, draws: 2, seed: 1, init: None };
-    let err = |rt: RayTracing| match DeviceRayTracing::new(rt).run(&m.target, &cfg).unwrap_err() {
+    let err = |rt: RayTracing, target: &dyn Target| match run_device(&rt, target, &Cpu64::default(), &cfg).unwrap_err() {
         SamplerError::Setting { name, detail } => (name, detail),
         e => panic!("{e}"),
     };
-    assert_eq!(err(RayTracing { metropolis: true, ..minibatch_rays(10) }).0, "metropolis");
-    assert_eq!(err(minibatch_rays(51)).0, "batch_size");
-    assert_eq!(err(RayTracing { start_at_mode: true, ..RayTracing::default() }).0, "start_at_mode");
-    assert_eq!(err(RayTracing { target_dphi: Some(0.2), ..RayTracing::default() }).0, "target_dphi");
-    assert_eq!(err(RayTracing { metric: true, ..RayTracing::default() }).0, "metric");
-    // a density without observations has no minibatches
-    let gauss = DeviceGaussian::<f64, Cpu>::new(Cpu::default(), &[0.0; 3], &[1.0; 3]).unwrap();
-    match DeviceRayTracing::new(minibatch_rays(1)).run(&gauss, &cfg).unwrap_err() {
-        SamplerError::Setting { name, detail } => assert!(name == "minibatch" && detail.contains("indexed by observation"), "{detail}"),
-        e => panic!("{e}"),
-    }
+    assert_eq!(err(RayTracing { metropolis: true, ..minibatch_rays(10) }, &m.target).0, "metropolis");
+    assert_eq!(err(minibatch_rays(51), &m.target).0, "batch_size");
+    // a target without observations has no minibatches
+    let gauss = FnDensity::new(3, |q, g| {
+        g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
+        -0.5 * q.iter().map(|q| q * q).sum::<f64>()
+    });
+    assert_eq!(err(minibatch_rays(1), &gauss).0, "minibatch");
 }
 
 #[test]
@@ -223,68 +220,45 @@ fn the_batched_mlp_equals_the_module_per_row() {
     for noise in [Noise::Fixed(0.3), Noise::Gamma { shape: 2.0, rate: 10.0 }] {
         let modules = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::per_tensor(vec![1.0, 2.0, 1.5, 1.0, 0.5, 2.0]), noise).unwrap();
         let batched = MlpRegression::<f64, Cpu>::new(Cpu::seed_from_u64(0), &mlp, &x, &y, noise).unwrap();
-        assert_eq!(DeviceDensity::names(&batched), DeviceDensity::names(&modules));
-        let (p, d) = (5, DeviceDensity::dim(&modules));
+        assert_eq!(batched.names(), modules.names());
+        let (p, d) = (5, modules.dim());
         let q = points(&modules, p, 9);
-        let rows = Cpu::default().tensor_from_vec(q, (p, d));
+        let rows = DevicePoints::CpuF64(Cpu::default().tensor_from_vec(q, (p, d)));
         let b = batches(p, 30, 7, 4);
+        let refs: Vec<&[usize]> = b.iter().map(Vec::as_slice).collect();
         for (what, (lp, g), (want_lp, want_g)) in [
-            ("all data", batched.logp_grad(&rows).unwrap(), DeviceDensity::logp_grad(&modules, &rows).unwrap()),
-            ("minibatches", batched.logp_grad_batches(&rows, &b).unwrap(), modules.logp_grad_batches(&rows, &b).unwrap()),
+            ("all data", batched.logp_grad_device(&rows).unwrap(), modules.logp_grad_device(&rows).unwrap()),
+            ("minibatches", batched.logp_grad_minibatch_device(&rows, &refs).unwrap(), modules.logp_grad_minibatch_device(&rows, &refs).unwrap()),
         ] {
-            assert!(max_rel(&lp.as_vec(), &want_lp.as_vec()) < 1e-12, "{noise:?}, {what}: {:?} vs {:?}", lp.as_vec(), want_lp.as_vec());
-            assert!(max_rel(&g.as_vec(), &want_g.as_vec()) < 1e-12, "{noise:?}, {what}: gradients differ by {}", max_rel(&g.as_vec(), &want_g.as_vec()));
+            let (g, want_g) = (g.to_host(), want_g.to_host());
+            assert!(max_rel(&lp, &want_lp) < 1e-12, "{noise:?}, {what}: {lp:?} vs {want_lp:?}");
+            assert!(max_rel(&g, &want_g) < 1e-12, "{noise:?}, {what}: gradients differ by {}", max_rel(&g, &want_g));
         }
         // batches of different sizes cannot share one batched product
-        let uneven = vec![vec![0, 1], vec![2], vec![3, 4], vec![5, 6], vec![7, 8]];
-        assert!(matches!(batched.logp_grad_batches(&rows, &uneven), Err(SamplerError::Setting { name: "minibatch", .. })));
+        let uneven: [&[usize]; 5] = [&[0, 1], &[2], &[3, 4], &[5, 6], &[7, 8]];
+        assert!(matches!(batched.logp_grad_minibatch_device(&rows, &uneven), Err(ModelError::Data { .. })));
     }
     let two_outputs = Mlp::new(&[1, 4, 2], Activation::Tanh, WeightPrior::isotropic(1.0)).unwrap();
     assert!(MlpRegression::<f32, Cpu>::new(Cpu::default(), &two_outputs, &x, &y, Noise::Fixed(1.0)).is_err());
     assert!(MlpRegression::<f32, Cpu>::new(Cpu::default(), &mlp, &x, &y[..29], Noise::Fixed(1.0)).is_err());
 }
 
-/// A density that does not say its values are coordinatewise (the trait's default).
-struct Opaque(DeviceGaussian<f64, Cpu>);
-
-impl DeviceDensity<f64, Cpu> for Opaque {
-    fn dim(&self) -> usize {
-        self.0.dim()
-    }
-    fn device(&self) -> &Cpu {
-        self.0.device()
-    }
-    fn logp_grad(&self, x: &snell::sampler::ray_tracing::device::Rows<f64, Cpu>) -> Result<snell::sampler::ray_tracing::device::LogpGrad<f64, Cpu>, SamplerError> {
-        self.0.logp_grad(x)
-    }
-}
-
 #[test]
 fn recording_a_subset_keeps_those_values_of_the_full_draws() {
     let (x, y) = sin_data(30);
-    let target = || NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(1.5), Noise::Gamma { shape: 2.0, rate: 10.0 }).unwrap();
+    let target = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(1.5), Noise::Gamma { shape: 2.0, rate: 10.0 }).unwrap();
     let cfg = RunConfig { chains: 3, warmup: 10, draws: 8, seed: 4, init: None };
     let rt = RayTracing { step_size: 0.05, n_steps: 5, ..Default::default() };
-    let full = DeviceRayTracing::new(rt.clone()).run(&target(), &cfg).unwrap();
-    let some = DeviceRayTracing::new(rt.clone()).recording(&["sigma", "w.3"]).run(&target(), &cfg).unwrap();
+    let full = run_device(&rt, &target, &Cpu64::default(), &cfg).unwrap();
+    let some = run_device(&rt, &Select::new(&target, &["sigma", "w.3"]).unwrap(), &Cpu64::default(), &cfg).unwrap();
     assert_eq!(some.names, ["sigma", "w.3"]);
-    let (d, at) = (full.names.len(), full.names.iter().position(|n| n == "w.3").unwrap());
+    let d = full.names.len();
+    let (s, w3) = (full.names.iter().position(|n| n == "sigma").unwrap(), full.names.iter().position(|n| n == "w.3").unwrap());
     for (a, b) in full.chains.iter().zip(&some.chains) {
         assert_eq!(a.lp, b.lp);
         for (row, kept) in a.values.chunks(d).zip(b.values.chunks(2)) {
-            // sigma is recorded constrained (exp of its coordinate), as in the full draws
-            assert!((kept[0] - row[d - 1]).abs() < 1e-12 * row[d - 1] && kept[1] == row[at], "{kept:?} vs sigma {} and w.3 {}", row[d - 1], row[at]);
+            assert_eq!(kept, [row[s], row[w3]]);
         }
     }
-    let err = |s: DeviceRayTracing| match s.run(&target(), &cfg).unwrap_err() {
-        SamplerError::Setting { name, detail } => (name, detail),
-        e => panic!("{e}"),
-    };
-    assert!(err(DeviceRayTracing::new(rt.clone()).recording(&["tau"])).1.contains("no value `tau`"));
-    assert_eq!(err(DeviceRayTracing::new(rt.clone()).recording(&[])).0, "record");
-    let opaque = Opaque(DeviceGaussian::new(Cpu::default(), &[0.0; 3], &[1.0; 3]).unwrap());
-    match DeviceRayTracing::new(rt).recording(&["x.1"]).run(&opaque, &cfg).unwrap_err() {
-        SamplerError::Setting { name, detail } => assert!(name == "record" && detail.contains("coordinatewise"), "{detail}"),
-        e => panic!("{e}"),
-    }
+    assert!(Select::new(&target, &["tau"]).is_err(), "an unknown name is an error");
 }

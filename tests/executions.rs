@@ -1,20 +1,22 @@
 //! One kernel, three executions: one chain per thread, all chains in lockstep on the host, all
 //! chains in lockstep on a dfdx device. The same seed gives the same draws: bit for bit between
 //! threads and lockstep, and within 1e-9 (in fact bit for bit) between the device on dfdx's `Cpu`
-//! in f64 and threads evaluating the model with the same arithmetic. On the device, eight schools passes its posteriordb reference and a network
-//! regression its closed-form posterior.
+//! in f64 and threads evaluating the model with the same arithmetic; SMC's moves give the same
+//! particles and evidence on the host and on the device. On the device, eight schools passes its
+//! posteriordb reference under HMC, ray tracing and SMC, and a network regression its closed-form
+//! posterior.
 
 mod common;
 
 use snell::backend::Cpu64;
 use snell::nn::layers::Linear;
-use snell::nn::{Cpu, Network, WeightPrior};
+use snell::nn::{Network, WeightPrior};
 use snell::prelude::*;
 use snell::sampler::hmc::Hmc;
 use snell::sampler::mala::Mala;
 use snell::sampler::nuts::Nuts;
+use snell::sampler::smc::{run_smc, run_smc_device, Move, Smc, SmcOutput};
 use snell::sampler::ray_tracing::{Integrator, RayTracing, Weighting};
-use snell::sampler::ray_tracing::device::DeviceModel;
 use snell::sampler::{run, run_device, Draws, Kernel, Lockstep, RunConfig, SamplerError, Thin};
 use snell_examples::peers::EightSchools;
 use snell_examples::posteriordb::{assert_matches_reference, check_reference, reals, reference, references_available, EightSchoolsNoncentered};
@@ -56,7 +58,7 @@ fn three_executions<K: Kernel + Clone>(sampler: &K, what: &str) {
     // the device evaluates the model on dfdx; so do these threads, for the same arithmetic (the
     // model's rounding on `Native` differs from dfdx's in the last bits, which chains amplify)
     let on_dfdx = run(sampler, &m.on_backend(Cpu64::default()), &cfg).unwrap();
-    let device = run_device(sampler, &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap();
+    let device = run_device(sampler, &m, &Cpu64::default(), &cfg).unwrap();
     let diff = max_difference(&on_dfdx, &device);
     assert!(diff < 1e-9, "{what}: the device's draws differ from the threads' by {diff:e}");
     assert_eq!(device.names, threads.names);
@@ -82,6 +84,66 @@ fn ray_tracing_runs_the_same_chains_in_every_execution() {
 }
 
 #[test]
+fn smc_moves_the_same_particles_on_the_host_and_on_the_device() {
+    let m = schools();
+    // both evaluate the model on dfdx, for the same arithmetic
+    let on_dfdx = m.on_backend(Cpu64::default());
+    for kernel in [Move::Mala, Move::Hmc { leapfrog: 4 }] {
+        let smc = Smc { particles: 200, runs: 2, seed: 3, kernel, ..Default::default() };
+        let (host, device) = (run_smc(&smc, &on_dfdx).unwrap(), run_smc_device(&smc, &on_dfdx, &Cpu64::default()).unwrap());
+        assert!((host.log_evidence - device.log_evidence).abs() < 1e-9, "{kernel:?}: ln Z {} vs {}", host.log_evidence, device.log_evidence);
+        let diff = max_difference(&host.draws, &device.draws);
+        assert!(diff < 1e-9, "{kernel:?}: the device's particles differ from the host's by {diff:e}");
+        assert_eq!(host.runs[1].stages.len(), device.runs[1].stages.len());
+    }
+}
+
+/// Per-run weighted means of `name`: their mean, and their spread over the runs as its standard
+/// error.
+fn weighted_mean_and_se(out: &SmcOutput, name: &str) -> (f64, f64) {
+    let j = out.draws.names.iter().position(|n| n == name).unwrap();
+    let d = out.draws.names.len();
+    let means: Vec<f64> = out
+        .draws
+        .chains
+        .iter()
+        .zip(&out.runs)
+        .map(|(c, run)| {
+            let w: Vec<f64> = run.log_weights.iter().map(|w| w.exp()).collect();
+            c.values.chunks(d).zip(&w).map(|(v, w)| w * v[j]).sum::<f64>() / w.iter().sum::<f64>()
+        })
+        .collect();
+    let r = means.len() as f64;
+    let mean = means.iter().sum::<f64>() / r;
+    (mean, (means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (r - 1.0) / r).sqrt())
+}
+
+#[test]
+fn eight_schools_under_smc_on_the_device_passes_its_reference() {
+    if !references_available() {
+        return;
+    }
+    let r = reference("eight_schools-eight_schools_noncentered");
+    let smc = Smc { particles: 1000, runs: 8, seed: 6, ..Default::default() };
+    let fails = |m: &EightSchoolsNoncentered| -> Vec<String> {
+        let out = run_smc_device(&smc, m, &Cpu64::default()).unwrap();
+        ["mu", "tau", "theta.1", "theta.8"]
+            .iter()
+            .filter_map(|name| {
+                let (mean, se) = weighted_mean_and_se(&out, name);
+                let p = &r["parameters"][name.replace(".1", "[1]").replace(".8", "[8]")];
+                let (want, sd) = (p["mean"].as_f64().unwrap(), p["sd"].as_f64().unwrap());
+                ((mean - want).abs() > 4.0 * se + 0.05 * sd).then(|| format!("{name}: {mean:.3} ± {se:.3} vs {want:.3}"))
+            })
+            .collect()
+    };
+    let wrong = fails(&eight_schools(1.0));
+    assert!(wrong.is_empty(), "SMC on the device: {wrong:?}");
+    // the check has power: the posterior of data with doubled measurement errors fails it
+    assert!(!fails(&eight_schools(2.0)).is_empty(), "the posterior of other data must fail the check");
+}
+
+#[test]
 fn eight_schools_under_ray_tracing_on_the_device_passes_its_reference() {
     if !references_available() {
         return;
@@ -89,7 +151,7 @@ fn eight_schools_under_ray_tracing_on_the_device_passes_its_reference() {
     let r = reference("eight_schools-eight_schools_noncentered");
     let cfg = RunConfig { chains: 8, warmup: 1000, draws: 2000, seed: 5, init: None };
     let m = eight_schools(1.0);
-    let draws = run_device(&RayTracing::default(), &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap();
+    let draws = run_device(&RayTracing::default(), &m, &Cpu64::default(), &cfg).unwrap();
     assert_matches_reference("ray tracing on the device: eight_schools_noncentered", &r, &draws);
 }
 
@@ -101,11 +163,11 @@ fn eight_schools_under_hmc_on_the_device_passes_its_reference() {
     let r = reference("eight_schools-eight_schools_noncentered");
     let cfg = RunConfig { chains: 8, warmup: 1000, draws: 2000, seed: 3, init: None };
     let m = eight_schools(1.0);
-    let draws = run_device(&Hmc::new(10), &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap();
+    let draws = run_device(&Hmc::new(10), &m, &Cpu64::default(), &cfg).unwrap();
     assert_matches_reference("HMC on the device: eight_schools_noncentered", &r, &draws);
     // the check has power: the posterior of data with doubled measurement errors fails it
     let wrong = eight_schools(2.0);
-    let wrong_draws = run_device(&Hmc::new(10), &DeviceModel::<_, f64, Cpu>::new(&wrong, Cpu::default()), &cfg).unwrap();
+    let wrong_draws = run_device(&Hmc::new(10), &wrong, &Cpu64::default(), &cfg).unwrap();
     assert!(!check_reference("wrong data", &r, &wrong_draws).1.is_empty(), "the posterior of other data must fail the check");
 }
 
@@ -126,7 +188,7 @@ fn a_network_regression_under_hmc_on_the_device_has_the_closed_form_posterior() 
     let cfg = RunConfig { chains: 8, warmup: 1000, draws: 1000, seed: 4, init: None };
     // 5 steps: longer fixed trajectories resonate on this posterior (static HMC has no jitter;
     // threads show the same R-hat)
-    let draws = run_device(&Hmc::new(5), &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap();
+    let draws = run_device(&Hmc::new(5), &m, &Cpu64::default(), &cfg).unwrap();
     common::assert_linear_network_posterior(&draws, &x, &y, 0.4, 2.0);
 }
 
@@ -140,11 +202,11 @@ fn what_an_execution_cannot_do_is_refused_before_the_run() {
     // the device applies diagonal metrics only
     let mut dense = Hmc::new(5);
     dense.adapt.dense = true;
-    let e = run_device(&dense, &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &cfg).unwrap_err();
+    let e = run_device(&dense, &m, &Cpu64::default(), &cfg).unwrap_err();
     assert!(matches!(e, SamplerError::Setting { name: "dense", .. }), "{e}");
     // every execution checks the run the same way
     let none = RunConfig { chains: 0, ..cfg.clone() };
-    let e = run_device(&Hmc::new(5), &DeviceModel::<_, f64, Cpu>::new(&m, Cpu::default()), &none).unwrap_err();
+    let e = run_device(&Hmc::new(5), &m, &Cpu64::default(), &none).unwrap_err();
     assert!(matches!(e, SamplerError::Setting { name: "chains", .. }), "{e}");
 }
 

@@ -37,11 +37,11 @@ fn benchmark_rows_for_three_kinds_of_network() {
     // and with every chain's state on dfdx's CPU device
     let on_device = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1, f32>::new(Default::default(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
     let rays = RayTracing { step_size: 0.05, n_steps: 4, ..Default::default() };
-    let bench = Bench { name: "regression, device driver", sampler: rays, chains: 6, trajectories: 3, flops_per_grad: 6.0 * on_device.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None };
-    check(&bench.run_device(&on_device, 1).unwrap());
+    let bench = Bench { name: "regression, device execution", sampler: rays, chains: 6, trajectories: 3, flops_per_grad: 6.0 * on_device.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None };
+    check(&bench.run_device(&on_device, &snell::backend::Cpu32::default(), 1).unwrap());
     // the batched MLP of the same layers: the floors count all six chains of a lockstep step
     let batched = snell::nn::MlpRegression::<f32>::new(Default::default(), &mlp, &x, &y, Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
-    let row = Bench { name: "regression, batched MLP", ..bench }.run_device(&batched, 1).unwrap();
+    let row = Bench { name: "regression, batched MLP", ..bench }.run_device(&batched, &snell::backend::Cpu32::default(), 1).unwrap();
     check(&row);
     assert!((row.floor_flops_ms - 6.0 * 6.0 * 26.0 * 16.0 / snell_examples::netbench::FLOOR_FLOPS * 1e3).abs() < 1e-12);
 
@@ -51,13 +51,13 @@ fn benchmark_rows_for_three_kinds_of_network() {
     let rays = RayTracing { step_size: 0.01, n_steps: 3, metropolis: false, minibatch: Some(MinibatchSettings::new(8)), ..Default::default() };
     let bench = Bench { name: "classifier, batch 8", sampler: rays, chains: 1, trajectories: 4, flops_per_grad: 6.0 * clf.dim() as f64 * 8.0, bytes_per_param: 4.0, peer_ms: Some(1.0) };
     check(&bench.run(&clf, 2).unwrap());
-    // the device driver with minibatches, two chains on their own batches
-    check(&Bench { name: "classifier, device driver", chains: 2, ..bench }.run_device(&clf, 2).unwrap());
+    // the device execution with minibatches, two chains on their own batches
+    check(&Bench { name: "classifier, device execution", chains: 2, ..bench }.run_device(&clf, &snell::backend::Cpu32::default(), 2).unwrap());
 
     let tokens: Vec<usize> = (0..65).map(|i| (i * 3) % 16).collect();
     let seq = NetworkSequenceModel::<(Embedding<16, 8>, TransformerEncoder<8, 2, 16, 1>, Linear<8, 16>), 16, f32>::new(Default::default(), tokens, 8, WeightPrior::isotropic(1.0)).unwrap();
     let rays = RayTracing { step_size: 0.01, n_steps: 2, metropolis: false, minibatch: Some(MinibatchSettings::new(2)), ..Default::default() };
     let bench = Bench { name: "sequence model, 2 windows", sampler: rays, chains: 1, trajectories: 3, flops_per_grad: 6.0 * seq.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None };
     check(&bench.run(&seq, 3).unwrap());
-    check(&Bench { name: "sequence model, device driver", ..bench }.run_device(&seq, 3).unwrap());
+    check(&Bench { name: "sequence model, device execution", ..bench }.run_device(&seq, &snell::backend::Cpu32::default(), 3).unwrap());
 }

@@ -34,7 +34,7 @@ fn config(seed: u64) -> RunConfig {
 }
 
 /// Samples `target` with `sampler` (4 × (1000 + 1000)), timing the run.
-fn sample<S: Sampler, T: snell::target::Target>(what: &str, sampler: &S, target: &T, seed: u64) -> Draws {
+fn sample<S: Sampler, T: snell::target::Target + Sync>(what: &str, sampler: &S, target: &T, seed: u64) -> Draws {
     let t = Instant::now();
     let draws = run(sampler, target, &config(seed)).unwrap_or_else(|e| panic!("{what}: {e}"));
     println!("{what}: sampled in {:.1} s", t.elapsed().as_secs_f64());

@@ -184,7 +184,7 @@ fn same_seed_same_minibatch_draws_whatever_the_thread_count() {
 fn minibatch_settings_errors() {
     let (m, _, _) = model();
     let cfg = RunConfig { chains: 1, warmup: 5, draws: 5, ..Default::default() };
-    let err = |rt: RayTracing, target: &dyn Target| match run(&rt, target, &cfg) {
+    let err = |rt: RayTracing, target: &(dyn Target + Sync)| match run(&rt, target, &cfg) {
         Err(SamplerError::Setting { name, detail }) => (name, detail),
         other => panic!("expected a settings error, got {other:?}"),
     };

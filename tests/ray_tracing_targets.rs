@@ -118,11 +118,11 @@ fn crosses_the_barrier_of_the_2d_mixture_in_the_right_proportion() {
 }
 
 /// Ray tracing with the Metropolis test (defaults, dt from warmup), 4 × (`warmup` + `n`).
-fn sample_rt<T: snell::target::Target>(what: &str, target: &T, warmup: usize, n: usize, seed: u64) -> snell::sampler::Draws {
+fn sample_rt<T: snell::target::Target + Sync>(what: &str, target: &T, warmup: usize, n: usize, seed: u64) -> snell::sampler::Draws {
     sample_with(&RayTracing::default(), what, target, warmup, n, seed)
 }
 
-fn sample_with<T: snell::target::Target>(rt: &RayTracing, what: &str, target: &T, warmup: usize, n: usize, seed: u64) -> snell::sampler::Draws {
+fn sample_with<T: snell::target::Target + Sync>(rt: &RayTracing, what: &str, target: &T, warmup: usize, n: usize, seed: u64) -> snell::sampler::Draws {
     let t = std::time::Instant::now();
     let draws = run(rt, target, &RunConfig { chains: 4, warmup, draws: n, seed, init: None }).unwrap_or_else(|e| panic!("{what}: {e}"));
     let acc = mean(&draws.stat("accept_stat__").unwrap().concat());

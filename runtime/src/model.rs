@@ -2,7 +2,8 @@
 //! its body: log densities (single and population-batched, with gradients), the parts of the log
 //! density, constraining and unconstraining, initial values, prior draws and simulation.
 
-use crate::backend::{Backend, Native};
+use crate::backend::device::{backend_of, check_dim};
+use crate::backend::{with_points, Backend, DevicePoints, Native};
 use crate::ctx::{Ctx, CtxOptions, Mode, Output};
 use crate::error::ModelError;
 use crate::target::{check_population, Parts, Target};
@@ -159,7 +160,7 @@ impl FlatField for Vec<f64> {
 ///
 /// Implementors provide [`run`](Model::run) (the body) and the conversions of the typed parameter
 /// struct; every other method is provided.
-pub trait Model: Target + Sized {
+pub trait Model: Target + Sync + Sized {
     /// The typed constrained parameters, e.g. `EightSchoolsParams { mu, tau, theta_raw }`.
     type Params: Clone + std::fmt::Debug;
 
@@ -185,12 +186,11 @@ pub trait Model: Target + Sized {
     /// This model as a [`Target`] whose log densities and gradients are computed on `backend`
     /// instead of the default one: every sampler then runs on it, e.g. with dfdx on the CPU
     /// (`model.on_backend(Cpu64::default())`). The recorded values are still computed once per
-    /// draw on the default backend. Samplers share a target between chain threads, so the backend
-    /// must be `Sync`; dfdx 0.13's CUDA device is not (its streams are raw pointers), so on a GPU
-    /// a model runs on the device ray tracer instead
-    /// ([`DeviceModel`](crate::sampler::ray_tracing::device::DeviceModel)), which keeps the
-    /// device on one thread.
-    fn on_backend<B: Backend + Sync>(&self, backend: B) -> OnBackend<'_, Self, B> {
+    /// draw on the default backend. The threads execution shares a target between chain threads,
+    /// so there the backend must be `Sync`; dfdx 0.13's CUDA device is not (its streams are raw
+    /// pointers), so on a GPU a model runs in lockstep or on the device
+    /// ([`run_device`](crate::sampler::run_device)), which keep it on one thread.
+    fn on_backend<B: Backend>(&self, backend: B) -> OnBackend<'_, Self, B> {
         OnBackend { model: self, backend }
     }
 
@@ -508,6 +508,29 @@ impl<M: Model> Target for M {
     fn logp_parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
         parts_on(self, &default_backend(), theta, obs, weight, grad)
     }
+    /// On the points' own device, through the dfdx backend there (the points travel to the host
+    /// and back once: [`evaluate`](Model::evaluate) takes host values).
+    fn logp_grad_device(&self, q: &DevicePoints) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+        check_dim(q.shape().1, self.layout().dim())?;
+        let theta = q.to_host();
+        let e = with_points!(q, |t| self.evaluate(&backend_of(t), &theta, None, EvalOptions::default())?);
+        Ok((e.log_density, q.like(e.grad.as_deref().unwrap_or(&[]))))
+    }
+    /// One evaluation per row on the points' device, each on its own batch.
+    fn logp_grad_minibatch_device(&self, q: &DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+        let (p, d) = q.shape();
+        check_dim(d, self.layout().dim())?;
+        crate::target::check_batch_count(batches.len(), p)?;
+        let theta = q.to_host();
+        let (mut lp, mut grad) = (Vec::with_capacity(p), Vec::with_capacity(p * d));
+        for (row, batch) in theta.chunks(d).zip(batches) {
+            self.check_batch(batch)?;
+            let e = with_points!(q, |t| self.evaluate(&backend_of(t), row, Some(batch), EvalOptions::default())?);
+            lp.extend(e.log_density);
+            grad.extend(e.grad.unwrap_or_default());
+        }
+        Ok((lp, q.like(&grad)))
+    }
 }
 
 /// The prior/likelihood split of a population on `backend` (what tempering needs).
@@ -538,7 +561,7 @@ pub struct OnBackend<'m, M, B> {
     backend: B,
 }
 
-impl<M: Model, B: Backend + Sync> Target for OnBackend<'_, M, B> {
+impl<M: Model, B: Backend> Target for OnBackend<'_, M, B> {
     fn dim(&self) -> usize {
         self.model.dim()
     }

@@ -13,10 +13,21 @@
 //! - **tempering** ([`prior_draw`](Target::prior_draw), [`logp_parts`](Target::logp_parts)): exact
 //!   prior draws and the log prior and log likelihood apart, for sequential Monte Carlo.
 //!
+//! The device execution ([`run_device`](crate::sampler::run_device)) hands a target its points as
+//! tensors on a dfdx device ([`logp_grad_device`](Target::logp_grad_device)); every target
+//! evaluates them (by default through the host), and `#[model]`s and the network targets do it on
+//! that device.
+//!
+//! A target need not be `Sync`: the threads execution ([`run`](crate::sampler::run) without
+//! [`Lockstep`](crate::sampler::Lockstep)) asks for it, as it shares the target between threads;
+//! lockstep and device executions evaluate it on the calling thread (a target holding dfdx's CUDA
+//! device, which is not `Sync`, runs there).
+//!
 //! The method names differ from [`Model`](crate::Model)'s typed methods (`constrain` gives typed
 //! parameters there, [`output_values`](Target::output_values) flat values here), so both traits can
 //! be in scope without qualified calls.
 
+use crate::backend::DevicePoints;
 use crate::error::ModelError;
 use rand_chacha::ChaCha8Rng;
 
@@ -38,7 +49,7 @@ pub struct Parts {
 ///
 /// Log densities that are NaN or +∞ are not densities: implementations report them as −∞ (or the
 /// sampler treats them so), and the point is rejected.
-pub trait Target: Sync {
+pub trait Target {
     /// Dimension D of the unconstrained space.
     fn dim(&self) -> usize;
 
@@ -100,6 +111,22 @@ pub trait Target: Sync {
         Err(unsupported("prior draws", "the target has no prior to draw from: implement Target::prior_draw and Target::logp_parts"))
     }
 
+    /// Log densities (on the host) and gradients (on `q`'s device) of the points in the rows of
+    /// `q`, which live on a dfdx device: the device execution's evaluation. By default the points
+    /// are copied to the host, evaluated by [`logp_grad_batch`](Target::logp_grad_batch) and the
+    /// gradients copied back; a `#[model]` evaluates them on their device through the dfdx backend,
+    /// the network targets with their own tensor ops there.
+    fn logp_grad_device(&self, q: &DevicePoints) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+        logp_grad_device_via_host(self, q)
+    }
+
+    /// The minibatch estimates of [`logp_grad_minibatch`](Target::logp_grad_minibatch) for the rows
+    /// of `q` on a dfdx device, row `r` on its own batch `batches[r]`. By default one host
+    /// evaluation per row.
+    fn logp_grad_minibatch_device(&self, q: &DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+        minibatch_device_via_host(self, q, batches)
+    }
+
     /// For every row of `q` (row-major `(P, D)`): the log prior and the unscaled log likelihood of
     /// the observations `obs` (all of them for `None`). With `grad`, also the gradient (row-major
     /// `(P, D)`) of `log prior + weight · log likelihood`. This is what tempering needs. Refused by
@@ -107,6 +134,38 @@ pub trait Target: Sync {
     fn logp_parts(&self, q: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
         let _ = (q, obs, weight, grad);
         Err(unsupported("the prior/likelihood split", "the target does not separate its prior from its likelihood: implement Target::prior_draw and Target::logp_parts"))
+    }
+}
+
+/// [`Target::logp_grad_device`] through the host: download, [`Target::logp_grad_batch`], upload.
+pub fn logp_grad_device_via_host<T: Target + ?Sized>(target: &T, q: &DevicePoints) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+    let (p, d) = q.shape();
+    crate::backend::device::check_dim(d, target.dim())?;
+    let (mut lp, mut grad) = (vec![0.0; p], vec![0.0; p * d]);
+    target.logp_grad_batch(&q.to_host(), &mut lp, &mut grad)?;
+    Ok((lp, q.like(&grad)))
+}
+
+/// [`Target::logp_grad_minibatch_device`] through the host: one
+/// [`Target::logp_grad_minibatch`] per row.
+pub fn minibatch_device_via_host<T: Target + ?Sized>(target: &T, q: &DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+    let (p, d) = q.shape();
+    crate::backend::device::check_dim(d, target.dim())?;
+    check_batch_count(batches.len(), p)?;
+    let theta = q.to_host();
+    let (mut lp, mut grad) = (Vec::with_capacity(p), vec![0.0; p * d]);
+    for ((row, g), batch) in theta.chunks(d).zip(grad.chunks_mut(d)).zip(batches) {
+        lp.push(target.logp_grad_minibatch(row, batch, g)?);
+    }
+    Ok((lp, q.like(&grad)))
+}
+
+/// One batch per row of a population of `p`.
+pub(crate) fn check_batch_count(batches: usize, p: usize) -> Result<(), ModelError> {
+    if batches == p {
+        Ok(())
+    } else {
+        Err(ModelError::Dimension { what: "minibatches, one per point".into(), expected: p, got: batches })
     }
 }
 

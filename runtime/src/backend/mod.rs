@@ -9,11 +9,18 @@
 //! Two backends implement it: [`Native`], snell's own CPU tape in f64 (the default: dfdx's per-op
 //! cost dominates small models), and dfdx ([`Dfdx`]: `Cpu64`, `Cpu32`, and `Cuda64`/`Cuda32` behind
 //! the `cuda` feature). This module is the only place that names dfdx's tensors and tapes for model
-//! evaluation; nothing here knows of samplers or networks, which sit above it.
+//! evaluation, and it holds snell's type for points on a dfdx device ([`DevicePoints`]), which
+//! the device execution hands to targets; nothing here knows of samplers or networks, which sit
+//! above it.
 
+pub(crate) mod device;
 mod dfdx_backend;
 mod native;
 
+pub use device::{DeviceColumn, DeviceMatrix, DevicePoints, LogpGrad, PointDevice};
+pub(crate) use device::with_points;
+#[cfg(feature = "cuda")]
+pub use device::cuda_memory_in_use;
 pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem, HostGradients};
 pub use native::Native;
 #[cfg(feature = "cuda")]

@@ -1,9 +1,9 @@
 //! [`NetworkClassifier`]: a network whose `K` outputs are the logits of a categorical likelihood.
 
 use super::{WeightPrior, Weights};
-use crate::nn::module::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
+use crate::nn::module::{DeviceNetwork, NetworkBuilder, NetworkDevice, Loss};
 use super::device::DevicePrior;
-use crate::backend::DfdxElem;
+use crate::backend::{DfdxElem, PointDevice};
 use crate::data::Matrix;
 use crate::error::ModelError;
 use crate::target::{logp_grad_rows, Target};
@@ -24,8 +24,8 @@ pub struct NetworkClassifier<B: BuildOnDevice<D, E>, const I: usize, const K: us
 impl<B, const I: usize, const K: usize, E, D> NetworkClassifier<B, I, K, E, D>
 where
     E: DfdxElem,
-    D: LocalDevice<E>,
-    B: LocalBuilder<I, K, E, D>,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, K, E, D>,
 {
     /// The model for inputs `x` (`n × I`) and labels (`n`, each below `K`) on device `dev`; checks
     /// the data and the prior.
@@ -108,9 +108,10 @@ where
 impl<B, const I: usize, const K: usize, E, D> Target for NetworkClassifier<B, I, K, E, D>
 where
     E: DfdxElem,
-    D: NetworkDevice<E>,
+    D: NetworkDevice<E> + PointDevice<E>,
     B: NetworkBuilder<I, K, E, D>,
 {
+    crate::nn::device::device_methods!();
     fn dim(&self) -> usize {
         self.names.len()
     }

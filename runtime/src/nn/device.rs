@@ -1,33 +1,39 @@
-//! The network targets of [`crate::nn`] as [`DeviceDensity`]s: the population's weights stay on
-//! the network's device; the prior, the likelihood and their gradients are tensor ops there, on
-//! all observations or on one minibatch per row.
+//! The network targets of [`crate::nn`] on a dfdx device: the population's weights stay on the
+//! network's device; the prior, the likelihood and their gradients are tensor ops there, on all
+//! observations or on one minibatch per row. This is their
+//! [`Target::logp_grad_device`](crate::target::Target::logp_grad_device).
 
-use crate::sampler::ray_tracing::device::ops::{c, row_sum, spread};
-use crate::sampler::ray_tracing::device::{Column, DeviceDensity, LogpGrad, Rows};
-use super::module::{LocalBuilder, LocalDevice, LocalSequenceBuilder};
-use crate::backend::DfdxElem;
+use super::module::{NetworkBuilder, NetworkDevice, SequenceBuilder};
 use super::{MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, HALF_LN_2PI};
-use crate::sampler::SamplerError;
+use crate::backend::device::{c, check_dim, download, row_sum, spread, upload_column};
+use crate::backend::{DeviceColumn, DeviceMatrix, DevicePoints, DfdxElem, LogpGrad, PointDevice};
+use crate::error::ModelError;
+use crate::target::{logp_grad_device_via_host, minibatch_device_via_host, Target};
 use dfdx::prelude::{Axis, BroadcastTo, ReshapeTo, TryConcatAlong};
 use dfdx::shapes::HasShape;
 
 /// The isotropic-per-weight Gaussian prior `w ~ N(0, diag(sd²))` on a device: `1/sd²` of every
 /// weight held there once, so each evaluation is two element-wise products and a row sum.
-pub(crate) struct DevicePrior<E: DfdxElem, D: LocalDevice<E>> {
-    inv_var: Column<E, D>,
+pub(crate) struct DevicePrior<E: DfdxElem, D: NetworkDevice<E>> {
+    inv_var: DeviceColumn<E, D>,
     /// `−Σ (ln sd + ½ ln 2π)`.
     constant: f64,
 }
 
-impl<E: DfdxElem, D: LocalDevice<E>> DevicePrior<E, D> {
+impl<E: DfdxElem, D: NetworkDevice<E>> DevicePrior<E, D> {
     /// The prior of weights with standard deviations `sd`, on `dev`.
     pub(crate) fn new(dev: &D, sd: &[f64]) -> Self {
-        let inv_var = crate::sampler::ray_tracing::device::upload_column(dev, &sd.iter().map(|s| 1.0 / (s * s)).collect::<Vec<_>>());
+        let inv_var = upload_column(dev, &sd.iter().map(|s| 1.0 / (s * s)).collect::<Vec<_>>());
         Self { inv_var, constant: -sd.iter().map(|s| s.ln() + HALF_LN_2PI).sum::<f64>() }
     }
 
+    /// The device the prior lives on.
+    pub(crate) fn device(&self) -> &D {
+        self.inv_var.device()
+    }
+
     /// `ln prior` of every row of `w` (`(P, K)`) and its gradient rows `−w / sd²`.
-    fn log_prior_grad(&self, w: &Rows<E, D>) -> LogpGrad<E, D> {
+    fn log_prior_grad(&self, w: &DeviceMatrix<E, D>) -> LogpGrad<E, D> {
         let shape = *w.shape();
         let grad = (w.clone() * self.inv_var.clone().broadcast_like::<_, Axis<0>>(&shape)).negate();
         (row_sum(grad.clone() * w.clone()) * c::<E>(0.5) + c::<E>(self.constant), grad)
@@ -35,28 +41,47 @@ impl<E: DfdxElem, D: LocalDevice<E>> DevicePrior<E, D> {
 }
 
 /// `batches`, if given, holds one non-empty batch per row with indices below `n`.
-fn check_batches(batches: Option<&[Vec<usize>]>, rows: usize, n: usize) -> Result<(), SamplerError> {
+fn check_batches(batches: Option<&[Vec<usize>]>, rows: usize, n: usize) -> Result<(), ModelError> {
     let Some(batches) = batches else { return Ok(()) };
-    let bad = |detail: String| SamplerError::Setting { name: "minibatch", detail };
-    if batches.len() != rows {
-        return Err(bad(format!("{} batches for {rows} rows: one per row", batches.len())));
-    }
-    if let Some(b) = batches.iter().find(|b| b.is_empty() || b.iter().any(|&i| i >= n)) {
-        return Err(bad(format!("a batch must be non-empty with indices below the {n} observations, got {} indices (largest {:?})", b.len(), b.iter().max())));
-    }
-    Ok(())
+    crate::target::check_batch_count(batches.len(), rows)?;
+    batches.iter().try_for_each(|b| super::check_batch(b, n))
 }
 
-/// `ln p(w, σ | y) = ln N(w; 0, diag(sd²)) + Σ_i ln N(y_i; f_w(x_i), σ)` (with `ln σ`'s Gamma prior
-/// and Jacobian when the noise is learned), the same density as the host evaluation. Each row's
-/// network pass is one forward and reverse pass of the dfdx module on the device.
+/// The device evaluation of a network target `target` whose tensor form is `eval` (points and,
+/// for minibatches, one batch per row): used where the points live on the target's kind of device
+/// in its element type, without a copy; points elsewhere are evaluated through the host.
+pub(crate) fn on_device<T: Target + ?Sized, E: DfdxElem, D: PointDevice<E>>(target: &T, q: &DevicePoints, batches: Option<&[&[usize]]>, eval: impl FnOnce(&DeviceMatrix<E, D>, Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, ModelError>) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+    match (D::unwrap(q), batches) {
+        (Some(w), b) => {
+            let b: Option<Vec<Vec<usize>>> = b.map(|b| b.iter().map(|r| r.to_vec()).collect());
+            let (lp, grad) = eval(w, b.as_deref())?;
+            Ok((download(&lp), D::wrap(grad)))
+        }
+        (None, None) => logp_grad_device_via_host(target, q),
+        (None, Some(b)) => minibatch_device_via_host(target, q, b),
+    }
+}
+
+/// The two device methods of a network target's `impl Target`, over its inherent `device_eval`.
+macro_rules! device_methods {
+    () => {
+        fn logp_grad_device(&self, q: &$crate::backend::DevicePoints) -> Result<(Vec<f64>, $crate::backend::DevicePoints), ModelError> {
+            $crate::nn::device::on_device(self, q, None, |w, b| self.device_eval(w, b))
+        }
+        fn logp_grad_minibatch_device(&self, q: &$crate::backend::DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, $crate::backend::DevicePoints), ModelError> {
+            $crate::nn::device::on_device(self, q, Some(batches), |w, b| self.device_eval(w, b))
+        }
+    };
+}
+pub(crate) use device_methods;
+
 /// `ln N(w; 0, diag(sd²)) + Σ_i ln N(y_i; f_w(x_i), σ)` of every row of `q` (weights, then `ln σ`
 /// when the noise is learned, with its Gamma prior and Jacobian), from the rows' squared errors
 /// `sse_rows` (scaled by `N / B_r` on minibatches, so every term below is the full-data one): the
 /// same density as the host `NetworkRegression`.
-fn gaussian_eval<E: DfdxElem, D: LocalDevice<E>>(q: &Rows<E, D>, k: usize, n: usize, prior: &DevicePrior<E, D>, noise: Noise, batches: Option<&[Vec<usize>]>, sse_rows: impl FnOnce(&Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError>) -> Result<LogpGrad<E, D>, SamplerError> {
+fn gaussian_eval<E: DfdxElem, D: NetworkDevice<E>>(q: &DeviceMatrix<E, D>, k: usize, n: usize, prior: &DevicePrior<E, D>, noise: Noise, batches: Option<&[Vec<usize>]>, sse_rows: impl FnOnce(&DeviceMatrix<E, D>) -> Result<LogpGrad<E, D>, ModelError>) -> Result<LogpGrad<E, D>, ModelError> {
     let (p, d) = *q.shape();
-    crate::sampler::ray_tracing::device::check_dim(d, k + usize::from(matches!(noise, Noise::Gamma { .. })))?;
+    check_dim(d, k + usize::from(matches!(noise, Noise::Gamma { .. })))?;
     check_batches(batches, p, n)?;
     let n = n as f64;
     let w = if d == k { q.clone() } else { q.clone().slice((0..p, 0..k)) };
@@ -81,116 +106,54 @@ fn gaussian_eval<E: DfdxElem, D: LocalDevice<E>>(q: &Rows<E, D>, k: usize, n: us
     })
 }
 
-/// The [`DeviceDensity`] methods of a Gaussian-likelihood network target over
-/// `gaussian_eval`, given how its network computes the rows' squared errors (`$sse`:
-/// `|net, w, batches| -> Result<LogpGrad>`).
-macro_rules! gaussian_device_density {
-    ($ty:ty, [$($gen:tt)*], where [$($bounds:tt)*], $constrain:expr, $sse:expr) => {
-        impl<$($gen)*> DeviceDensity<E, D> for $ty
-        where
-            $($bounds)*
-        {
-            fn dim(&self) -> usize {
-                self.param_names().len()
-            }
-            fn device(&self) -> &D {
-                self.device_parts().0.device()
-            }
-            fn names(&self) -> Vec<String> {
-                self.param_names().to_vec()
-            }
-            fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-                self.init_point(rng)
-            }
-            fn constrain(&self, q: &[f64]) -> Vec<f64> {
-                $constrain(self, q)
-            }
-            fn coordinatewise(&self) -> bool {
-                true
-            }
-            /// `sigma = exp(ln sigma)` for the last coordinate when the noise is learned.
-            fn constrain_coordinate(&self, j: usize, x: f64) -> f64 {
-                let (_, _, noise) = self.device_parts();
-                if matches!(noise, Noise::Gamma { .. }) && j == self.n_weights() { x.exp() } else { x }
-            }
-            fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
-                let (net, prior, noise) = self.device_parts();
-                gaussian_eval(q, self.n_weights(), net.n_obs(), prior, noise, None, |w| $sse(net, w, None))
-            }
-            fn n_obs(&self) -> Option<usize> {
-                Some(self.device_parts().0.n_obs())
-            }
-            fn logp_grad_batches(&self, q: &Rows<E, D>, batches: &[Vec<usize>]) -> Result<LogpGrad<E, D>, SamplerError> {
-                let (net, prior, noise) = self.device_parts();
-                gaussian_eval(q, self.n_weights(), net.n_obs(), prior, noise, Some(batches), |w| $sse(net, w, Some(batches)))
-            }
-        }
-    };
-}
-
-// one dfdx module pass per row
-gaussian_device_density!(
-    NetworkRegression<B, I, E, D>, [B, const I: usize, E, D], where [E: DfdxElem, D: LocalDevice<E>, B: LocalBuilder<I, 1, E, D>],
-    |t: &NetworkRegression<B, I, E, D>, q: &[f64]| t.constrain_point(q).unwrap_or_else(|_| q.to_vec()),
-    |net: &crate::nn::module::DeviceNetwork<B, I, 1, E, D>, w: &Rows<E, D>, b: Option<&[Vec<usize>]>| Ok(net.loss_grad_rows(w, b))
-);
-// all rows at once: one batched product per layer
-gaussian_device_density!(
-    MlpRegression<E, D>, [E, D], where [E: DfdxElem, D: LocalDevice<E>],
-    |t: &MlpRegression<E, D>, q: &[f64]| t.constrain_point(q),
-    |mlp: &super::device_mlp::DeviceMlp<E, D>, w: &Rows<E, D>, b: Option<&[Vec<usize>]>| mlp.sse_rows(w, b)
-);
-
 /// `ln N(w; 0, diag(sd²)) − Σ_i CE_i(w)` for a network whose likelihood is a categorical
 /// cross-entropy `loss_rows` (the classifier's, the sequence model's), on the device.
-fn categorical_eval<E: DfdxElem, D: LocalDevice<E>>(q: &Rows<E, D>, k: usize, n: usize, prior: &DevicePrior<E, D>, batches: Option<&[Vec<usize>]>, loss_rows: impl FnOnce(&Rows<E, D>) -> LogpGrad<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
+fn categorical_eval<E: DfdxElem, D: NetworkDevice<E>>(q: &DeviceMatrix<E, D>, k: usize, n: usize, prior: &DevicePrior<E, D>, batches: Option<&[Vec<usize>]>, loss_rows: impl FnOnce(&DeviceMatrix<E, D>) -> LogpGrad<E, D>) -> Result<LogpGrad<E, D>, ModelError> {
     let (p, d) = *q.shape();
-    crate::sampler::ray_tracing::device::check_dim(d, k)?;
+    check_dim(d, k)?;
     check_batches(batches, p, n)?;
     let (ce, g_ce) = loss_rows(q);
     let (log_prior, g_prior) = prior.log_prior_grad(q);
     Ok((log_prior - ce, g_prior - g_ce))
 }
 
-/// The device evaluation of a network target with a categorical likelihood: the
-/// [`DeviceDensity`] methods over `categorical_eval`.
-macro_rules! categorical_device_density {
-    ($ty:ty, [$($gen:tt)*], $bound:path) => {
-        impl<$($gen)*, E, D> DeviceDensity<E, D> for $ty
-        where
-            E: DfdxElem,
-            D: LocalDevice<E>,
-            B: $bound,
-        {
-            fn dim(&self) -> usize {
-                self.n_weights()
-            }
-            fn device(&self) -> &D {
-                self.device_parts().0.device()
-            }
-            fn init(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-                self.init_point(rng)
-            }
-            fn names(&self) -> Vec<String> {
-                (1..=self.n_weights()).map(|i| format!("w.{i}")).collect()
-            }
-            fn coordinatewise(&self) -> bool {
-                true
-            }
-            fn logp_grad(&self, q: &Rows<E, D>) -> Result<LogpGrad<E, D>, SamplerError> {
-                let (net, prior) = self.device_parts();
-                categorical_eval(q, self.n_weights(), net.n_obs(), prior, None, |w| net.loss_grad_rows(w, None))
-            }
-            fn n_obs(&self) -> Option<usize> {
-                Some(self.device_parts().0.n_obs())
-            }
-            fn logp_grad_batches(&self, q: &Rows<E, D>, batches: &[Vec<usize>]) -> Result<LogpGrad<E, D>, SamplerError> {
-                let (net, prior) = self.device_parts();
-                categorical_eval(q, self.n_weights(), net.n_obs(), prior, Some(batches), |w| net.loss_grad_rows(w, Some(batches)))
-            }
-        }
-    };
+impl<B, const I: usize, E: DfdxElem, D: NetworkDevice<E>> NetworkRegression<B, I, E, D>
+where
+    B: NetworkBuilder<I, 1, E, D>,
+{
+    /// One dfdx module pass per row.
+    pub(crate) fn device_eval(&self, q: &DeviceMatrix<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, ModelError> {
+        let (net, prior, noise) = self.device_parts();
+        gaussian_eval(q, self.n_weights(), net.n_obs(), prior, noise, batches, |w| Ok(net.loss_grad_rows(w, batches)))
+    }
 }
 
-categorical_device_density!(NetworkClassifier<B, I, K, E, D>, [B, const I: usize, const K: usize], LocalBuilder<I, K, E, D>);
-categorical_device_density!(NetworkSequenceModel<B, V, E, D>, [B, const V: usize], LocalSequenceBuilder<V, E, D>);
+impl<E: DfdxElem, D: NetworkDevice<E>> MlpRegression<E, D> {
+    /// All rows at once: one batched product per layer.
+    pub(crate) fn device_eval(&self, q: &DeviceMatrix<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, ModelError> {
+        let (mlp, prior, noise) = self.device_parts();
+        gaussian_eval(q, self.n_weights(), mlp.n_obs(), prior, noise, batches, |w| mlp.sse_rows(w, batches))
+    }
+}
+
+impl<B, const I: usize, const K: usize, E: DfdxElem, D: NetworkDevice<E>> NetworkClassifier<B, I, K, E, D>
+where
+    B: NetworkBuilder<I, K, E, D>,
+{
+    /// One dfdx module pass per row.
+    pub(crate) fn device_eval(&self, q: &DeviceMatrix<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, ModelError> {
+        let (net, prior) = self.device_parts();
+        categorical_eval(q, self.n_weights(), net.n_obs(), prior, batches, |w| net.loss_grad_rows(w, batches))
+    }
+}
+
+impl<B, const V: usize, E: DfdxElem, D: NetworkDevice<E>> NetworkSequenceModel<B, V, E, D>
+where
+    B: SequenceBuilder<V, E, D>,
+{
+    /// One dfdx module pass per row.
+    pub(crate) fn device_eval(&self, q: &DeviceMatrix<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, ModelError> {
+        let (net, prior) = self.device_parts();
+        categorical_eval(q, self.n_weights(), net.n_obs(), prior, batches, |w| net.loss_grad_rows(w, batches))
+    }
+}

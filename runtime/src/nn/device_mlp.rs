@@ -1,10 +1,10 @@
 //! [`DeviceMlp`]: a multilayer perceptron evaluated for a whole population of weight rows as
 //! batched matrix products on a dfdx device, its gradient by one reverse pass of dfdx's tape.
 
-use crate::sampler::ray_tracing::device::{LogpGrad, Rows};
-use super::module::{Activation, LocalDevice};
+use crate::backend::{DeviceMatrix as Rows, LogpGrad};
+use super::module::{Activation, NetworkDevice};
 use crate::backend::DfdxElem;
-use crate::sampler::SamplerError;
+use crate::error::ModelError;
 use dfdx::prelude::{Axes3, Axis, BroadcastTo, GatherTo, Gradients, NoneTape, PermuteTo, ReshapeTo, SumTo, Tensor, Trace, TryMatMul};
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::Backward;
@@ -16,7 +16,7 @@ use dfdx::tensor_ops::Backward;
 /// `(P, out, in) × (P, in, n)` of views of the weight rows — the weights are never copied into
 /// modules, and one evaluation is a few kernels whatever P is, where a module holds one weight set
 /// and costs P passes. Activations are kept in `(P, features, n)` so that no weight is transposed.
-pub(crate) struct DeviceMlp<E: DfdxElem, D: LocalDevice<E>> {
+pub(crate) struct DeviceMlp<E: DfdxElem, D: NetworkDevice<E>> {
     widths: Vec<usize>,
     act: Activation,
     /// Inputs `(n, I)`, for gathering minibatches.
@@ -27,7 +27,7 @@ pub(crate) struct DeviceMlp<E: DfdxElem, D: LocalDevice<E>> {
     n: usize,
 }
 
-impl<E: DfdxElem, D: LocalDevice<E>> DeviceMlp<E, D> {
+impl<E: DfdxElem, D: NetworkDevice<E>> DeviceMlp<E, D> {
     /// The MLP of `widths` at the inputs `x` (row-major `(n, widths[0])`) with targets `y` (`n`).
     pub(crate) fn new(dev: &D, widths: Vec<usize>, act: Activation, x: &[f64], y: &[f64]) -> Self {
         let (n, i) = (y.len(), widths[0]);
@@ -57,7 +57,7 @@ impl<E: DfdxElem, D: LocalDevice<E>> DeviceMlp<E, D> {
     /// `Σ_i (f_w(x_i) − y_i)²` of every row of `w` (`(P, K)`) and its gradient rows, over all
     /// observations or, with `batches` (one per row, all of one size B), over row `r`'s batch
     /// scaled by `N / B`.
-    pub(crate) fn sse_rows(&self, w: &Rows<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, SamplerError> {
+    pub(crate) fn sse_rows(&self, w: &Rows<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, ModelError> {
         let (p, _) = *w.shape();
         let i0 = self.widths[0];
         let (h, y, b) = match batches {
@@ -65,7 +65,7 @@ impl<E: DfdxElem, D: LocalDevice<E>> DeviceMlp<E, D> {
             Some(all) => {
                 let b = all.first().map_or(0, Vec::len);
                 if all.iter().any(|r| r.len() != b) {
-                    return Err(SamplerError::Setting { name: "minibatch", detail: "the batched MLP needs batches of one size in every row".into() });
+                    return Err(ModelError::Data { name: "batch".into(), detail: "the batched MLP needs batches of one size in every row".into() });
                 }
                 let idx = self.device().tensor_from_vec(all.concat(), (p * b,));
                 let x = self.x.clone().gather(idx.clone()).reshape_like(&(p, b, i0)).permute::<_, Axes3<0, 2, 1>>();

@@ -3,9 +3,9 @@
 //! of its weights. The hand-written targets here ([`NetworkRegression`], [`NetworkClassifier`],
 //! [`NetworkSequenceModel`], [`MlpRegression`]) are a dfdx network whose weights are parameters, with
 //! a Gaussian prior on every weight and a Gaussian or categorical likelihood, as a
-//! [`Target`](crate::target::Target) with minibatches that every sampler consumes, and a
-//! [`DeviceDensity`](crate::sampler::ray_tracing::device::DeviceDensity) that keeps the whole
-//! population's evaluation on a dfdx device.
+//! [`Target`](crate::target::Target) with minibatches that every sampler consumes, whose device
+//! evaluation ([`run_device`](crate::sampler::run_device)) keeps the whole population's weights on
+//! the network's dfdx device.
 //!
 //! The network is any dfdx module built from its layers (`Linear`, activations, `LayerNorm`, …)
 //! mapping `(batch, I)` inputs to one output. Its trainable tensors, in dfdx's order, form the flat
@@ -53,14 +53,13 @@ pub use mlp_regression::MlpRegression;
 pub use dfdx::nn::builders as layers;
 pub use dfdx::nn::BuildOnDevice;
 // dfdx, re-exported from this one place: its layers to declare networks with, and its devices,
-// on which networks and the device ray tracer run.
+// on which networks and the device execution run.
 /// dfdx's CPU device (`Cpu::seed_from_u64(seed)` seeds its random stream).
 pub use dfdx::tensor::Cpu;
 /// dfdx's CUDA device (`Cuda::try_build(ordinal, seed)`).
 #[cfg(feature = "cuda")]
 pub use dfdx::tensor::Cuda;
-/// dfdx's device trait: what networks, a [`DeviceDensity`](crate::sampler::ray_tracing::device::DeviceDensity)
-/// and the device ray tracer run on.
+/// dfdx's device trait: what networks and the device execution run on.
 pub use dfdx::tensor_ops::Device as DfdxDevice;
 pub use network::{Activation, Mlp, MlpKernel, Network, NetworkWeights};
 pub use regression::{NetworkRegression, Noise};

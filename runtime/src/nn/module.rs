@@ -166,7 +166,7 @@ fn with_device_row<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D> + Clone>
 
 /// The scalar `loss(r, module)` and its gradient in the module's weights for every row `r` of `w`
 /// (`(P, K)`): `(P,)` losses and `(P, K)` gradient rows, all on the device.
-fn per_row<E, D, M>(template: &M, w: &Tensor<(usize, usize), E, D>, mut loss: impl FnMut(usize, &M) -> Tensor<(), E, D, OwnedTape<E, D>>) -> crate::sampler::ray_tracing::device::LogpGrad<E, D>
+fn per_row<E, D, M>(template: &M, w: &Tensor<(usize, usize), E, D>, mut loss: impl FnMut(usize, &M) -> Tensor<(), E, D, OwnedTape<E, D>>) -> crate::backend::LogpGrad<E, D>
 where
     E: DfdxElem,
     D: Device<E>,
@@ -195,39 +195,25 @@ pub trait NetworkModule<const I: usize, const O: usize, E: DfdxElem, D: Device<E
 
 impl<const I: usize, const O: usize, E: DfdxElem, D: Device<E>, M> NetworkModule<I, O, E, D> for M where M: TapedModule<(usize, Const<I>), E, (usize, Const<O>), E, D> {}
 
-/// A device a network can be built and evaluated on by one thread: dfdx's device for element type
-/// `E`, with index tensors for minibatches (dfdx's `Cuda` is one; the device ray tracer needs no
-/// more).
-pub trait LocalDevice<E: DfdxElem>: Device<E> + TensorFromVec<usize> {}
+/// A device a network can be built and evaluated on: dfdx's device for element type `E`, with
+/// index tensors for minibatches (dfdx's `Cpu` and `Cuda`). A target over a network on it is
+/// `Sync`, as the threads execution needs, where the device is (`Cpu`; not `Cuda`, which lockstep
+/// and device executions evaluate on one thread).
+pub trait NetworkDevice<E: DfdxElem>: Device<E> + TensorFromVec<usize> {}
 
-impl<E: DfdxElem, D: Device<E> + TensorFromVec<usize>> LocalDevice<E> for D {}
-
-/// A [`LocalDevice`] shareable between the chain threads that evaluate the network (dfdx's `Cpu`),
-/// as a [`Target`](crate::target::Target) needs.
-pub trait NetworkDevice<E: DfdxElem>: LocalDevice<E> + Sync {}
-
-impl<E: DfdxElem, D: LocalDevice<E> + Sync> NetworkDevice<E> for D {}
+impl<E: DfdxElem, D: Device<E> + TensorFromVec<usize>> NetworkDevice<E> for D {}
 
 /// A dfdx builder (e.g. `(Linear<1, 50>, Tanh, Linear<50, 1>)`) of a network with `I` inputs and
-/// `O` outputs on `D`, evaluated by one thread.
-pub trait LocalBuilder<const I: usize, const O: usize, E: DfdxElem, D: LocalDevice<E>>: BuildOnDevice<D, E, Built: NetworkModule<I, O, E, D>> {}
+/// `O` outputs on `D`.
+pub trait NetworkBuilder<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>>: BuildOnDevice<D, E, Built: NetworkModule<I, O, E, D>> {}
 
-impl<const I: usize, const O: usize, E: DfdxElem, D: LocalDevice<E>, B> LocalBuilder<I, O, E, D> for B
+impl<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>, B> NetworkBuilder<I, O, E, D> for B
 where
     B: BuildOnDevice<D, E>,
     B::Built: NetworkModule<I, O, E, D>,
 {
 }
 
-/// A [`LocalBuilder`] whose built network chain threads can share.
-pub trait NetworkBuilder<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>>: LocalBuilder<I, O, E, D, Built: Sync> {}
-
-impl<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>, B> NetworkBuilder<I, O, E, D> for B
-where
-    B: LocalBuilder<I, O, E, D>,
-    B::Built: Sync,
-{
-}
 
 /// How outputs are compared with targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,7 +317,7 @@ where
     /// or with `batches` (one per row) over row `r`'s batch and scaled by `N / B_r`, the minibatch
     /// estimate of the full sum. A dfdx module holds one set of weights, so each row is one
     /// forward and reverse pass.
-    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> crate::sampler::ray_tracing::device::LogpGrad<E, D> {
+    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> crate::backend::LogpGrad<E, D> {
         per_row(&self.template, w, |r, m| {
             let (x, y, b) = match batches {
                 Some(all) => {
@@ -368,25 +354,16 @@ pub trait SequenceModule<const V: usize, E: DfdxElem, D: Device<E> + Storage<usi
 impl<const V: usize, E: DfdxElem, D: Device<E> + Storage<usize>, M> SequenceModule<V, E, D> for M where M: TapedModule<(usize, usize), usize, (usize, usize, Const<V>), E, D> {}
 
 /// A dfdx builder of a sequence model over `V` tokens on `D` (e.g. `(Embedding<V, M>,
-/// TransformerEncoder<M, H, F, L>, Linear<M, V>)`), evaluated by one thread.
-pub trait LocalSequenceBuilder<const V: usize, E: DfdxElem, D: LocalDevice<E>>: BuildOnDevice<D, E, Built: SequenceModule<V, E, D>> {}
+/// TransformerEncoder<M, H, F, L>, Linear<M, V>)`).
+pub trait SequenceBuilder<const V: usize, E: DfdxElem, D: NetworkDevice<E>>: BuildOnDevice<D, E, Built: SequenceModule<V, E, D>> {}
 
-impl<const V: usize, E: DfdxElem, D: LocalDevice<E>, B> LocalSequenceBuilder<V, E, D> for B
+impl<const V: usize, E: DfdxElem, D: NetworkDevice<E>, B> SequenceBuilder<V, E, D> for B
 where
     B: BuildOnDevice<D, E>,
     B::Built: SequenceModule<V, E, D>,
 {
 }
 
-/// A [`LocalSequenceBuilder`] whose built model chain threads can share.
-pub trait SequenceBuilder<const V: usize, E: DfdxElem, D: NetworkDevice<E>>: LocalSequenceBuilder<V, E, D, Built: Sync> {}
-
-impl<const V: usize, E: DfdxElem, D: NetworkDevice<E>, B> SequenceBuilder<V, E, D> for B
-where
-    B: LocalSequenceBuilder<V, E, D>,
-    B::Built: Sync,
-{
-}
 
 /// A sequence model on device `D` with its token stream: observation `i` is the window
 /// `tokens[i·S .. i·S + S]` and its next tokens `tokens[i·S + 1 .. i·S + S + 1]`.
@@ -479,7 +456,7 @@ where
     /// As [`DeviceNetwork::loss_grad_rows`]: the cross-entropy of every row of weights `w`
     /// (`(P, K)`) over all windows, or over row `r`'s windows of `batches` scaled by `N / B_r`,
     /// and its gradient rows, on the device.
-    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> crate::sampler::ray_tracing::device::LogpGrad<E, D> {
+    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> crate::backend::LogpGrad<E, D> {
         per_row(&self.template, w, |r, m| {
             let batch = batches.map(|b| &b[r][..]);
             let (b, scale) = self.batch_scale(batch);

@@ -1,10 +1,10 @@
 //! [`NetworkRegression`]: a network with a Gaussian likelihood on one output.
 
 use super::{Bands, WeightPrior, Weights, HALF_LN_2PI};
-use crate::nn::module::{DeviceNetwork, LocalBuilder, LocalDevice, Loss, NetworkBuilder, NetworkDevice};
+use crate::nn::module::{DeviceNetwork, NetworkBuilder, NetworkDevice, Loss};
 use dfdx::nn::BuildOnDevice;
 use super::device::DevicePrior;
-use crate::backend::DfdxElem;
+use crate::backend::{DfdxElem, PointDevice};
 use crate::data::Matrix;
 use crate::error::ModelError;
 use crate::target::{logp_grad_rows, Parts, Target};
@@ -87,8 +87,8 @@ pub struct NetworkRegression<B: BuildOnDevice<D, E>, const I: usize, E: DfdxElem
 impl<B, const I: usize, E, D> NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
-    D: LocalDevice<E>,
-    B: LocalBuilder<I, 1, E, D>,
+    D: NetworkDevice<E>,
+    B: NetworkBuilder<I, 1, E, D>,
 {
     /// The model for inputs `x` (`n × I`) and targets `y` (`n`) on device `dev`; checks the data
     /// and the prior.
@@ -203,9 +203,10 @@ where
 impl<B, const I: usize, E, D> Target for NetworkRegression<B, I, E, D>
 where
     E: DfdxElem,
-    D: NetworkDevice<E>,
+    D: NetworkDevice<E> + PointDevice<E>,
     B: NetworkBuilder<I, 1, E, D>,
 {
+    crate::nn::device::device_methods!();
     fn dim(&self) -> usize {
         self.names.len()
     }

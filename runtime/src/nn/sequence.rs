@@ -3,9 +3,9 @@
 //! stream — the shape of a GPT-style language model.
 
 use super::{WeightPrior, Weights};
-use crate::nn::module::{DeviceSequenceModel, LocalDevice, LocalSequenceBuilder, NetworkDevice, SequenceBuilder};
+use crate::nn::module::{DeviceSequenceModel, NetworkDevice, SequenceBuilder};
 use super::device::DevicePrior;
-use crate::backend::DfdxElem;
+use crate::backend::{DfdxElem, PointDevice};
 use crate::error::ModelError;
 use crate::target::{logp_grad_rows, Target};
 use dfdx::nn::BuildOnDevice;
@@ -26,8 +26,8 @@ pub struct NetworkSequenceModel<B: BuildOnDevice<D, E>, const V: usize, E: DfdxE
 impl<B, const V: usize, E, D> NetworkSequenceModel<B, V, E, D>
 where
     E: DfdxElem,
-    D: LocalDevice<E>,
-    B: LocalSequenceBuilder<V, E, D>,
+    D: NetworkDevice<E>,
+    B: SequenceBuilder<V, E, D>,
 {
     /// The model of the token stream `tokens` (each below `V`) in windows of `seq` tokens; at least
     /// one full window (plus its next token) is needed.
@@ -77,9 +77,10 @@ where
 impl<B, const V: usize, E, D> Target for NetworkSequenceModel<B, V, E, D>
 where
     E: DfdxElem,
-    D: NetworkDevice<E>,
+    D: NetworkDevice<E> + PointDevice<E>,
     B: SequenceBuilder<V, E, D>,
 {
+    crate::nn::device::device_methods!();
     fn dim(&self) -> usize {
         self.names.len()
     }

@@ -134,13 +134,15 @@ pub trait Observer: Sync {
     }
 }
 
-/// Runs `sampler` on `target`.
-pub fn run<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfig) -> Result<Draws, SamplerError> {
+/// Runs `sampler` on `target`: one thread per chain, or all chains in lockstep for a
+/// [`Lockstep`](crate::sampler::Lockstep) sampler. The threads share the target, so it must be
+/// `Sync`; [`run_device`](crate::sampler::run_device) takes any target.
+pub fn run<S: Sampler>(sampler: &S, target: &(dyn Target + Sync), cfg: &RunConfig) -> Result<Draws, SamplerError> {
     run_observed(sampler, target, cfg, &[])
 }
 
 /// Runs `sampler` on `target`, telling `observers` about every transition.
-pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfig, observers: &[&dyn Observer]) -> Result<Draws, SamplerError> {
+pub fn run_observed<S: Sampler>(sampler: &S, target: &(dyn Target + Sync), cfg: &RunConfig, observers: &[&dyn Observer]) -> Result<Draws, SamplerError> {
     sampler.validate()?;
     let names = target.names();
     cfg.validate(target.dim(), names.len())?;
@@ -172,16 +174,17 @@ pub fn run_observed<S: Sampler>(sampler: &S, target: &dyn Target, cfg: &RunConfi
 
 /// What every execution's chains share: the sampler's name and settings, the run, the recorded
 /// values and the observers. [`Run::drive`] is the one loop of warmup, sampling and recording.
-pub(crate) struct Run<'a> {
+pub(crate) struct Run<'a, V: ?Sized> {
     pub sampler: &'static str,
     pub settings: &'a [(String, String)],
     pub cfg: &'a RunConfig,
     pub names: &'a [String],
-    pub values: &'a (dyn Fn(&[f64]) -> Result<Vec<f64>, SamplerError> + Sync),
+    /// The recorded values of a position.
+    pub values: &'a V,
     pub observers: &'a [&'a dyn Observer],
 }
 
-impl Run<'_> {
+impl<V: Fn(&[f64]) -> Result<Vec<f64>, SamplerError> + ?Sized> Run<'_, V> {
     /// The run's [`Draws`] from its groups' chains, in chain order.
     pub(crate) fn draws(&self, groups: Vec<Vec<(ChainDraws, Vec<&'static str>)>>) -> Draws {
         let mut draws = Draws { names: self.names.to_vec(), sampler: self.sampler.to_string(), warmup: self.cfg.warmup, settings: self.settings.to_vec(), ..Default::default() };

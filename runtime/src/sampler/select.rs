@@ -71,6 +71,12 @@ impl<T: Target + ?Sized> Target for Select<'_, T> {
     fn logp_grad_minibatch(&self, q: &[f64], batch: &[usize], grad: &mut [f64]) -> Result<f64, ModelError> {
         self.inner.logp_grad_minibatch(q, batch, grad)
     }
+    fn logp_grad_device(&self, q: &crate::backend::DevicePoints) -> Result<(Vec<f64>, crate::backend::DevicePoints), ModelError> {
+        self.inner.logp_grad_device(q)
+    }
+    fn logp_grad_minibatch_device(&self, q: &crate::backend::DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, crate::backend::DevicePoints), ModelError> {
+        self.inner.logp_grad_minibatch_device(q, batches)
+    }
     fn prior_draw(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Vec<f64>, ModelError> {
         self.inner.prior_draw(rng)
     }

@@ -1,34 +1,34 @@
 //! The device execution: every chain's position, momentum and gradient in dfdx tensors, the
-//! target a [`DeviceDensity`], the kernel the same as on the host.
+//! target evaluating them there ([`Target::logp_grad_device`]), the kernel the same as on the host.
 
 use super::{Kernel, Rows};
-use crate::backend::DfdxElem;
+use crate::backend::device::{download, row_dot, row_sum, spread, spread_mask, upload, upload_column};
+use crate::backend::{DeviceMatrix as Matrix, Dfdx, DfdxElem, PointDevice};
 use crate::error::ModelError;
 use crate::sampler::driver::{chain_rng, initial_point, Run};
 use crate::sampler::metric::Metric;
-use crate::sampler::ray_tracing::device::ops::{row_dot, row_sum, spread, spread_mask, Rows as Matrix};
-use crate::sampler::ray_tracing::device::{download, upload, upload_column, DeviceDensity};
 use crate::sampler::{Draws, Observer, RunConfig, SamplerError};
 use crate::target::Target;
 use dfdx::prelude::{ChooseFrom, TryGt};
-use dfdx::tensor_ops::Device;
+use dfdx::shapes::HasShape;
 use rand_chacha::ChaCha8Rng;
 
 /// Runs `sampler`'s chains on a device: all `cfg.chains` chains in lockstep, their `(P, D)` state
-/// in dfdx tensors on `density`'s device, every step one population evaluation of `density`
-/// there. Chain `c` draws from stream `c` of `cfg.seed` as in [`run`](crate::sampler::run), so the
-/// draws are those of the host executions up to the device's arithmetic (within 1e-9 on dfdx's
-/// `Cpu` in f64).
+/// in dfdx tensors on `backend`'s device in its element type, every step one population
+/// evaluation of `target` there ([`Target::logp_grad_device`]: a `#[model]` evaluates through the
+/// dfdx backend of that device). Chain `c` draws from stream `c` of `cfg.seed` as in
+/// [`run`](crate::sampler::run), so the draws are those of the host executions up to the device's
+/// arithmetic (within 1e-9 on dfdx's `Cpu` in f64).
 ///
 /// Warmup adapts each chain on the host (its step size, and its metric from the chain's draws):
 /// per warmup iteration the positions travel device → host; the device applies diagonal metrics
-/// only (a dense one is refused, naming the setting).
+/// only (a dense one is refused, naming the setting). Each transition's positions come to the
+/// host for the draw; wrap the target in [`Select`](crate::sampler::Select) to record some of its
+/// values only.
 ///
 /// ```
 /// use snell::prelude::*;
-/// use snell::nn::Cpu;
 /// use snell::sampler::{hmc::Hmc, run_device, RunConfig};
-/// use snell::sampler::ray_tracing::device::DeviceModel;
 /// #[model]
 /// fn normal_mean(y: &[f64]) {
 ///     let mu = sample!(Normal(0.0, 10.0));
@@ -37,85 +37,87 @@ use rand_chacha::ChaCha8Rng;
 /// }
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let model = NormalMean::new(&[0.3, -0.2, 0.9])?;
-/// let on_cpu = DeviceModel::<_, f64, Cpu>::new(&model, Cpu::default());
 /// let cfg = RunConfig { chains: 4, warmup: 100, draws: 100, seed: 1, init: None };
-/// let draws = run_device(&Hmc::new(5), &on_cpu, &cfg)?;
+/// let draws = run_device(&Hmc::new(5), &model, &Cpu64::default(), &cfg)?;
 /// assert_eq!(draws.chains.len(), 4);
 /// # Ok(()) }
 /// ```
-pub fn run_device<K: Kernel, E: DfdxElem, D: Device<E>>(sampler: &K, density: &dyn DeviceDensity<E, D>, cfg: &RunConfig) -> Result<Draws, SamplerError> {
-    run_device_observed(sampler, density, cfg, &[])
+pub fn run_device<K: Kernel, E: DfdxElem, D: PointDevice<E>>(sampler: &K, target: &dyn Target, backend: &Dfdx<E, D>, cfg: &RunConfig) -> Result<Draws, SamplerError> {
+    run_device_observed(sampler, target, backend, cfg, &[])
 }
 
 /// [`run_device`], telling `observers` about every transition.
-pub fn run_device_observed<K: Kernel, E: DfdxElem, D: Device<E>>(sampler: &K, density: &dyn DeviceDensity<E, D>, cfg: &RunConfig, observers: &[&dyn Observer]) -> Result<Draws, SamplerError> {
+pub fn run_device_observed<K: Kernel, E: DfdxElem, D: PointDevice<E>>(sampler: &K, target: &dyn Target, backend: &Dfdx<E, D>, cfg: &RunConfig, observers: &[&dyn Observer]) -> Result<Draws, SamplerError> {
     sampler.validate()?;
-    let names = density.names();
-    cfg.validate(density.dim(), names.len())?;
+    let names = target.names();
+    cfg.validate(target.dim(), names.len())?;
     let mut settings = sampler.settings();
     settings.push(("execution".into(), "device".into()));
-    let view = HostView { density };
     let mut rngs: Vec<ChaCha8Rng> = (0..cfg.chains).map(|c| chain_rng(cfg.seed, c)).collect();
-    let positions = (0..cfg.chains).map(|c| initial_point(&view, cfg, c, &mut rngs[c])).collect::<Result<Vec<_>, _>>()?;
-    let rows = DeviceRows { view: HostView { density }, p: cfg.chains };
+    let positions = (0..cfg.chains).map(|c| initial_point(target, cfg, c, &mut rngs[c])).collect::<Result<Vec<_>, _>>()?;
+    let rows = DeviceRows::new(target, backend.device().clone(), cfg.chains);
     let mut group = sampler.start_rows(rows, positions, cfg.warmup, &mut rngs)?;
-    let values = |q: &[f64]| view.output_values(q).map_err(SamplerError::from);
+    let values = |q: &[f64]| target.output_values(q).map_err(SamplerError::from);
     let run = Run { sampler: sampler.name(), settings: &settings, cfg, names: &names, values: &values, observers };
     let chains = run.drive(&mut *group, 0, &mut rngs)?;
     Ok(run.draws(vec![chains]))
 }
 
-/// A [`DeviceDensity`] seen from the host one point at a time: initial points and warmup's
-/// step-size search.
-struct HostView<'a, E, D> {
-    density: &'a dyn DeviceDensity<E, D>,
+/// A target seen from the host through its evaluation on a device: what the kernels evaluate
+/// one point at a time (warmup's step-size search) gets the device's arithmetic too.
+struct DeviceView<'a, E, D> {
+    target: &'a dyn Target,
+    dev: D,
+    _e: std::marker::PhantomData<E>,
 }
 
-// SAFETY: a view exists only inside `run_device_observed` (it is not public, and neither is
-// `DeviceRows`, which holds one), which runs on the calling thread and starts none: the view is
-// never used from two threads. It must be `Sync` only because `Target` is (the threaded driver
-// shares targets between threads), and dfdx's CUDA device is not.
-unsafe impl<E, D> Sync for HostView<'_, E, D> {}
-
-impl<E: DfdxElem, D: Device<E>> Target for HostView<'_, E, D> {
+impl<E: DfdxElem, D: PointDevice<E>> Target for DeviceView<'_, E, D> {
     fn dim(&self) -> usize {
-        self.density.dim()
+        self.target.dim()
     }
     fn logp_grad_batch(&self, q: &[f64], lp: &mut [f64], grad: &mut [f64]) -> Result<(), ModelError> {
-        let (p, d) = (lp.len(), self.dim());
-        let (l, g) = self.density.logp_grad(&upload(self.density.device(), q, p, d)).map_err(|e| ModelError::Unsupported { what: "device evaluation", detail: e.to_string() })?;
-        lp.copy_from_slice(&download(&l));
-        grad.copy_from_slice(&download(&g));
+        let p = crate::target::check_population(self.dim(), q, lp, grad)?;
+        let (l, g) = self.target.logp_grad_device(&D::wrap(upload(&self.dev, q, p, self.dim())))?;
+        lp.copy_from_slice(&l);
+        grad.copy_from_slice(&g.to_host());
         Ok(())
     }
     fn names(&self) -> Vec<String> {
-        self.density.names()
+        self.target.names()
     }
     fn output_values(&self, q: &[f64]) -> Result<Vec<f64>, ModelError> {
-        Ok(self.density.constrain(q))
+        self.target.output_values(q)
     }
     fn init(&self, rng: &mut ChaCha8Rng) -> Vec<f64> {
-        self.density.init(rng)
+        self.target.init(rng)
+    }
+    fn observations(&self) -> Option<usize> {
+        self.target.observations()
     }
 }
 
-/// `(P, D)` arrays as tensors on a dfdx device, evaluated by a [`DeviceDensity`] there.
-struct DeviceRows<'a, E, D> {
-    view: HostView<'a, E, D>,
+/// `(P, D)` arrays as tensors on a dfdx device, evaluated there by a [`Target`].
+pub(crate) struct DeviceRows<'a, E, D> {
+    view: DeviceView<'a, E, D>,
     p: usize,
 }
 
-impl<E: DfdxElem, D: Device<E>> DeviceRows<'_, E, D> {
+impl<'a, E: DfdxElem, D: PointDevice<E>> DeviceRows<'a, E, D> {
+    /// `p` rows on `dev`, evaluated by `target`.
+    pub(crate) fn new(target: &'a dyn Target, dev: D, p: usize) -> Self {
+        Self { view: DeviceView { target, dev, _e: std::marker::PhantomData }, p }
+    }
+
     fn dev(&self) -> &D {
-        self.view.density.device()
+        &self.view.dev
     }
     fn mask(&self, m: &[bool]) -> dfdx::prelude::Tensor<(usize, usize), bool, D> {
         let ones: Vec<f64> = m.iter().map(|&b| f64::from(u8::from(b))).collect();
-        spread_mask(&upload_column::<E, D>(self.dev(), &ones).gt(E::of_f64(0.5)), self.dim())
+        spread_mask::<E, D>(&upload_column::<E, D>(self.dev(), &ones).gt(E::of_f64(0.5)), self.dim())
     }
 }
 
-impl<E: DfdxElem, D: Device<E>> Rows for DeviceRows<'_, E, D> {
+impl<E: DfdxElem, D: PointDevice<E>> Rows for DeviceRows<'_, E, D> {
     type Array = Matrix<E, D>;
     type Metric = Matrix<E, D>;
 
@@ -123,7 +125,7 @@ impl<E: DfdxElem, D: Device<E>> Rows for DeviceRows<'_, E, D> {
         self.p
     }
     fn dim(&self) -> usize {
-        self.view.density.dim()
+        self.view.target.dim()
     }
     fn upload(&self, values: &[f64]) -> Matrix<E, D> {
         upload(self.dev(), values, self.p, self.dim())
@@ -170,27 +172,34 @@ impl<E: DfdxElem, D: Device<E>> Rows for DeviceRows<'_, E, D> {
         metric.clone() * p.clone()
     }
     fn evaluate(&self, q: &Matrix<E, D>, _active: &[bool]) -> Result<(Vec<f64>, Matrix<E, D>), SamplerError> {
-        self.checked(self.view.density.logp_grad(q)?)
+        let (lp, grad) = self.view.target.logp_grad_device(&D::wrap(q.clone()))?;
+        self.checked(lp, grad)
     }
     fn observations(&self) -> Option<usize> {
-        self.view.density.n_obs()
+        self.view.target.observations()
     }
-    /// Rows without a batch are evaluated on observation 0 (the density takes one batch per row).
+    /// Rows without a batch are evaluated on observation 0 (the target takes one batch per row).
     fn evaluate_minibatch(&self, q: &Matrix<E, D>, batches: &[Option<&[usize]>]) -> Result<(Vec<f64>, Matrix<E, D>), SamplerError> {
-        let batches: Vec<Vec<usize>> = batches.iter().map(|b| b.map_or_else(|| vec![0], <[usize]>::to_vec)).collect();
-        self.checked(self.view.density.logp_grad_batches(q, &batches)?)
+        let batches: Vec<&[usize]> = batches.iter().map(|b| b.unwrap_or(&[0])).collect();
+        let (lp, grad) = self.view.target.logp_grad_minibatch_device(&D::wrap(q.clone()), &batches)?;
+        self.checked(lp, grad)
     }
     fn host_target(&self) -> &dyn Target {
         &self.view
     }
 }
 
-impl<E: DfdxElem, D: Device<E>> DeviceRows<'_, E, D> {
-    /// Log densities on the host, `−∞` where a row's log density or gradient is not finite.
-    fn checked(&self, (lp, grad): (dfdx::prelude::Tensor<(usize,), E, D>, Matrix<E, D>)) -> Result<(Vec<f64>, Matrix<E, D>), SamplerError> {
+impl<E: DfdxElem, D: PointDevice<E>> DeviceRows<'_, E, D> {
+    /// The gradient as this execution's tensor, and the log densities, `−∞` where a row's log
+    /// density or gradient is not finite.
+    fn checked(&self, lp: Vec<f64>, grad: crate::backend::DevicePoints) -> Result<(Vec<f64>, Matrix<E, D>), SamplerError> {
+        let grad = D::unwrap(&grad).cloned().ok_or_else(|| ModelError::Unsupported { what: "device evaluation", detail: "the target returned its gradients on another device or in another element type than its points".into() })?;
+        if lp.len() != self.p || grad.shape() != &(self.p, self.dim()) {
+            return Err(ModelError::Dimension { what: "log densities and gradient rows of the device evaluation".into(), expected: self.p, got: lp.len() }.into());
+        }
         // 0·g is 0 where g is finite and NaN elsewhere: one value per row says whether it all is
         let check = download(&row_sum(grad.clone() * E::of_f64(0.0)));
-        let lp = download(&lp).into_iter().zip(check).map(|(l, c)| if l.is_finite() && c.is_finite() { l } else { f64::NEG_INFINITY }).collect();
+        let lp = lp.into_iter().zip(check).map(|(l, c)| if l.is_finite() && c.is_finite() { l } else { f64::NEG_INFINITY }).collect();
         Ok((lp, grad))
     }
 }

@@ -9,15 +9,13 @@
 //!   is one population evaluation `(P, D)` of the target, which costs far less per point than P
 //!   separate evaluations on small models;
 //! - **on a device** ([`run_device`]): all chains as one group whose arrays are dfdx tensors on a
-//!   device (`Cpu`, or `Cuda` behind the `cuda` feature), evaluated by a [`DeviceDensity`]
-//!   (any `#[model]` through [`DeviceModel`](crate::sampler::ray_tracing::device::DeviceModel)).
+//!   device (`Cpu`, or `Cuda` behind the `cuda` feature), evaluated there by the target
+//!   ([`Target::logp_grad_device`]: any `#[model]` through the dfdx backend).
 //!
 //! Chain `c` draws from stream `c` of the run's seed in every execution, in the same order, so
 //! threads and lockstep give bit-identical draws and the device the same draws up to its
 //! arithmetic (equal within 1e-9 on dfdx's `Cpu` in f64). Observers, warmup and the assembly of
 //! [`Draws`](crate::sampler::Draws) live once, in the driver.
-//!
-//! [`DeviceDensity`]: crate::sampler::ray_tracing::device::DeviceDensity
 
 mod chains;
 mod device;
@@ -28,6 +26,7 @@ mod rows;
 pub use chains::{Chains, Single};
 pub(crate) use chains::is_divergent;
 pub use device::{run_device, run_device_observed};
+pub(crate) use device::DeviceRows;
 pub use kernel::Kernel;
 pub use host::HostRows;
 pub use rows::Rows;

@@ -37,7 +37,6 @@ mod kernel;
 mod minibatch;
 mod weighting;
 
-pub mod device;
 
 pub use minibatch::MinibatchSettings;
 pub use weighting::{WeightFn, Weighting};

@@ -19,6 +19,11 @@
 //! The standard error of ln Z comes from `runs` independent runs (own random streams): the
 //! estimate is `ln` of the mean of the runs' Ẑ (unbiased for Z), its standard error by the delta
 //! method `sd(Ẑ_r) / (√R · mean Ẑ_r)`.
+//!
+//! The moves run the kernels of every execution on the whole population: on the host
+//! ([`run_smc`], the runs in parallel threads) or with the particles' positions, momenta and
+//! gradients in tensors on a dfdx device ([`run_smc_device`], the runs one after another). The
+//! same settings give the same particles in both, up to the device's arithmetic.
 
 mod moves;
 mod resampling;
@@ -30,9 +35,11 @@ pub use resampling::Resampling;
 use super::draws::{ChainDraws, Draws};
 use super::driver::chain_rng;
 use super::SamplerError;
+use super::execution::{DeviceRows, HostRows, Rows};
+use super::phase_space::Points;
+use crate::backend::{Dfdx, DfdxElem, PointDevice};
 use crate::error::ModelError;
 use crate::target::Target;
-use super::phase_space::Points;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -320,8 +327,57 @@ impl Particles {
     }
 }
 
+/// Moves the particles of one stage: `kernel` on the tempered target, from `points`, with step τ,
+/// preconditioner and one stream per particle; returns the mean acceptance and the divergences.
+type Mover<'a> = dyn Fn(Move, &dyn Target, &mut Points<Vec<f64>>, f64, &[f64], &mut [ChaCha8Rng]) -> Result<(f64, usize), SamplerError> + 'a;
+
 /// Runs SMC on `target`: `smc.runs` independent runs in parallel.
-pub fn run_smc<T: Target + ?Sized>(smc: &Smc, target: &T) -> Result<SmcOutput, SamplerError> {
+pub fn run_smc<T: Target + Sync + ?Sized>(smc: &Smc, target: &T) -> Result<SmcOutput, SamplerError> {
+    check(smc, target)?;
+    let mover = |kernel: Move, t: &dyn Target, points: &mut Points<Vec<f64>>, tau: f64, precond: &[f64], rngs: &mut [ChaCha8Rng]| kernel.apply(&HostRows::new(t, rngs.len()), points, tau, precond, rngs);
+    let runs: Vec<SmcRun> = super::threads::install(|| (0..smc.runs).into_par_iter().map(|r| run_one(smc, target, &mover, &mut chain_rng(smc.seed, r))).collect::<Result<_, _>>())?;
+    output(smc, target, runs)
+}
+
+/// Runs SMC on `target` with the moves' state on `backend`'s device: the particles' positions,
+/// momenta and gradients in tensors there for every move, the tempered density evaluated by
+/// `target` ([`Target::logp_grad_device`] through its [`logp_parts`](Target::logp_parts): for a
+/// `#[model]` on the device's own backend, pass `model.on_backend(backend.clone())`). The
+/// `smc.runs` runs go one after another on the calling thread; each gives the particles of the
+/// same run of [`run_smc`] up to the device's arithmetic.
+///
+/// ```
+/// use snell::prelude::*;
+/// use snell::sampler::smc::{run_smc, run_smc_device, Smc};
+/// #[model]
+/// fn normal_mean(y: &[f64]) {
+///     let mu = sample!(Normal(0.0, 10.0));
+///     observe!(y ~ Normal(mu, 1.0));
+/// }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let model = NormalMean::new(&[0.3, -0.2, 0.9])?;
+/// let smc = Smc { particles: 64, runs: 2, ..Smc::default() };
+/// let on_cpu = model.on_backend(Cpu64::default());
+/// let device = run_smc_device(&smc, &on_cpu, &Cpu64::default())?;
+/// let host = run_smc(&smc, &on_cpu)?;
+/// assert!((device.log_evidence - host.log_evidence).abs() < 1e-9);
+/// # Ok(()) }
+/// ```
+pub fn run_smc_device<E: DfdxElem, D: PointDevice<E>>(smc: &Smc, target: &dyn Target, backend: &Dfdx<E, D>) -> Result<SmcOutput, SamplerError> {
+    check(smc, target)?;
+    let mover = |kernel: Move, t: &dyn Target, points: &mut Points<Vec<f64>>, tau: f64, precond: &[f64], rngs: &mut [ChaCha8Rng]| {
+        let rows = DeviceRows::new(t, backend.device().clone(), rngs.len());
+        let mut on = Points { q: rows.upload(&points.q), lp: std::mem::take(&mut points.lp), grad: rows.upload(&points.grad) };
+        let moved = kernel.apply(&rows, &mut on, tau, precond, rngs);
+        (points.q, points.lp, points.grad) = (rows.download(&on.q), on.lp, rows.download(&on.grad));
+        moved
+    };
+    let runs = (0..smc.runs).map(|r| run_one(smc, target, &mover, &mut chain_rng(smc.seed, r))).collect::<Result<Vec<_>, _>>()?;
+    output(smc, target, runs)
+}
+
+/// The settings and the target checked before a run.
+fn check<T: Target + ?Sized>(smc: &Smc, target: &T) -> Result<(), SamplerError> {
     smc.validate(target.observations())?;
     let d = target.dim();
     if d == 0 {
@@ -330,7 +386,11 @@ pub fn run_smc<T: Target + ?Sized>(smc: &Smc, target: &T) -> Result<SmcOutput, S
     if smc.particles.checked_mul(d).and_then(|n| n.checked_mul(8 * 4)).is_none_or(|b| b > isize::MAX as usize) {
         return Err(SamplerError::Setting { name: "particles", detail: format!("{} particles of dimension {d} cannot be held in memory", smc.particles) });
     }
-    let runs: Vec<SmcRun> = super::threads::install(|| (0..smc.runs).into_par_iter().map(|r| run_one(smc, target, &mut chain_rng(smc.seed, r))).collect::<Result<_, _>>())?;
+    Ok(())
+}
+
+/// The runs' evidence, its standard error and the particles as draws (one chain per run).
+fn output<T: Target + ?Sized>(smc: &Smc, target: &T, runs: Vec<SmcRun>) -> Result<SmcOutput, SamplerError> {
     let logz: Vec<f64> = runs.iter().map(|r| r.log_evidence).collect();
     let nr = logz.len() as f64;
     let log_evidence = log_sum_exp(&logz) - nr.ln();
@@ -376,7 +436,7 @@ fn model_err(e: ModelError) -> SamplerError {
 /// Stages after which a run gives up (adaptive tempering with a degenerate likelihood).
 const MAX_STAGES: usize = 100_000;
 
-fn run_one<T: Target + ?Sized>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> Result<SmcRun, SamplerError> {
+fn run_one<T: Target + ?Sized>(smc: &Smc, target: &T, mover: &Mover<'_>, rng: &mut ChaCha8Rng) -> Result<SmcRun, SamplerError> {
     let (n, d) = (smc.particles, target.dim());
     let n_total = target.observations().unwrap_or(0);
     let data = matches!(smc.schedule, Schedule::Data { .. });
@@ -446,7 +506,7 @@ fn run_one<T: Target + ?Sized>(smc: &Smc, target: &T, rng: &mut ChaCha8Rng) -> R
             let mut points = Points { q: std::mem::take(&mut ps.q), lp, grad };
             for _ in 0..smc.moves {
                 let mut rngs: Vec<ChaCha8Rng> = (0..n).map(|_| ChaCha8Rng::seed_from_u64(rng.gen())).collect();
-                let (acc, div) = smc.kernel.apply(&tempered, &mut points, tau, &precond, &mut rngs)?;
+                let (acc, div) = mover(smc.kernel, &tempered, &mut points, tau, &precond, &mut rngs)?;
                 acc_sum += acc;
                 divergent += div;
                 // steer the step towards the target acceptance, from the whole population's acceptance

@@ -5,7 +5,7 @@
 //! stream (seeded from the run's), as a chain does.
 
 use crate::error::ModelError;
-use crate::sampler::execution::{HostRows, Rows};
+use crate::sampler::execution::Rows;
 use crate::sampler::metric::Metric;
 use crate::sampler::phase_space::{Points, TransitionParams};
 use crate::sampler::{hmc, mala, SamplerError};
@@ -48,21 +48,20 @@ impl<T: Target + ?Sized> Target for Tempered<'_, T> {
 }
 
 impl Move {
-    /// One move of every particle of `points` on `target` (the stage's tempered target): step
-    /// τ (ε = √(2τ)), diagonal preconditioner `precond`, particle `j` drawing from `rngs[j]`.
-    /// Returns the mean acceptance and the number of divergent particles.
-    pub(crate) fn apply(self, target: &dyn Target, points: &mut Points<Vec<f64>>, tau: f64, precond: &[f64], rngs: &mut [ChaCha8Rng]) -> Result<(f64, usize), SamplerError> {
+    /// One move of every particle of `points` in `rows` (the stage's tempered target, on the
+    /// host or a device): step τ (ε = √(2τ)), diagonal preconditioner `precond`, particle `j`
+    /// drawing from `rngs[j]`. Returns the mean acceptance and the number of divergent particles.
+    pub(crate) fn apply<A: Rows>(self, rows: &A, points: &mut Points<A::Array>, tau: f64, precond: &[f64], rngs: &mut [ChaCha8Rng]) -> Result<(f64, usize), SamplerError> {
         let n = rngs.len();
-        let rows = HostRows::new(target, n);
         // a particle stops where its density is not finite (an infinite energy error), not before
         let params = vec![TransitionParams { step_size: (2.0 * tau).sqrt(), metric: Metric::Diag(precond.to_vec()), max_depth: 0, max_energy_error: f64::MAX }; n];
         let metric = rows.metric(&vec![Metric::Diag(precond.to_vec()); n])?;
         let info: Vec<(f64, bool)> = match self {
             Move::Mala => {
                 let sqrt = rows.metric(&vec![Metric::Diag(precond.iter().map(|m| m.sqrt()).collect()); n])?;
-                mala::steps(&rows, points, &params, &metric, &sqrt, rngs)?.iter().map(|i| (i.accept_prob, i.divergent)).collect()
+                mala::steps(rows, points, &params, &metric, &sqrt, rngs)?.iter().map(|i| (i.accept_prob, i.divergent)).collect()
             }
-            Move::Hmc { leapfrog } => hmc::trajectories(&rows, points, &params, &metric, leapfrog, rngs)?.iter().map(|i| (i.accept_prob, i.divergent)).collect(),
+            Move::Hmc { leapfrog } => hmc::trajectories(rows, points, &params, &metric, leapfrog, rngs)?.iter().map(|i| (i.accept_prob, i.divergent)).collect(),
         };
         Ok((info.iter().map(|i| i.0).sum::<f64>() / n as f64, info.iter().filter(|i| i.1).count()))
     }
