@@ -5,7 +5,7 @@
 //! `#[model]`s in the device execution (eight schools, and the 1-50-50-1 network regression
 //! written as a model with an `Mlp`), CUDA beside dfdx's CPU device in f64: the same evaluations,
 //! and the posterior summaries of the same runs on both, for HMC and ray tracing through
-//! `run_device`.
+//! `run_device` and for SMC through `run_smc_device`.
 //!
 //! Build without a GPU: `scripts/build-cuda.sh --release --features cuda --example cuda_check`
 //! (see scripts/README.md), then run the binary on a machine with a CUDA 13 driver.
@@ -74,6 +74,7 @@ mod models {
     use snell::prelude::*;
     use snell::sampler::ray_tracing::RayTracing;
     use snell::sampler::hmc::Hmc;
+    use snell::sampler::smc::{run_smc_device, Smc};
     use snell::sampler::{run_device, Draws, Kernel, RunConfig};
     use snell_examples::peers::EightSchools;
     use std::error::Error;
@@ -95,6 +96,19 @@ mod models {
         println!("{what}: 64 points, max rel diff of log densities and gradients {worst:.2e}");
         both(&format!("{what}, HMC (10 steps)"), &Hmc::new(10), model, gpu, cfg)?;
         both(&format!("{what}, ray tracing"), rt, model, gpu, cfg)?;
+        // SMC's moves with the particles on each device, the model evaluated there
+        let smc = Smc { particles: 1000, runs: 4, ..Smc::default() };
+        let t = std::time::Instant::now();
+        let on_cpu = run_smc_device(&smc, &model.on_backend(Cpu64::default()), &Cpu64::default())?;
+        let cpu_time = t.elapsed();
+        let cuda = Dfdx::<f64, Cuda>::new(gpu.clone());
+        let t = std::time::Instant::now();
+        let on_gpu = run_smc_device(&smc, &model.on_backend(cuda.clone()), &cuda)?;
+        println!("{what}, SMC: {} particles × {} runs on the CPU device {cpu_time:.2?}, on CUDA {:.2?}", smc.particles, smc.runs, t.elapsed());
+        println!("  ln Z cpu {:.4} ± {:.4}, cuda {:.4} ± {:.4}", on_cpu.log_evidence, on_cpu.log_evidence_se, on_gpu.log_evidence, on_gpu.log_evidence_se);
+        for name in on_cpu.draws.names.iter().take(3) {
+            println!("  {:<12} weighted mean cpu {:>9.4}, cuda {:>9.4}", name, on_cpu.weighted_mean(name).unwrap_or(f64::NAN), on_gpu.weighted_mean(name).unwrap_or(f64::NAN));
+        }
         Ok(worst)
     }
 

@@ -12,7 +12,10 @@ use snell::backend::Cpu64;
 use snell::nn::layers::Linear;
 use snell::nn::{Network, WeightPrior};
 use snell::prelude::*;
+use rand::SeedableRng;
 use snell::sampler::hmc::Hmc;
+use snell::sampler::l2hmc::{L2hmc, Networks};
+use snell::sampler::langevin::{Baoab, LangevinParams};
 use snell::sampler::mala::Mala;
 use snell::sampler::nuts::Nuts;
 use snell::sampler::smc::{run_smc, run_smc_device, Move, Smc, SmcOutput};
@@ -74,6 +77,21 @@ fn hmc_runs_the_same_chains_in_every_execution() {
 #[test]
 fn mala_runs_the_same_chains_in_every_execution() {
     three_executions(&Mala::default(), "MALA");
+}
+
+#[test]
+fn baoab_runs_the_same_chains_in_every_execution() {
+    three_executions(&Baoab::default(), "BAOAB");
+    three_executions(&Baoab::constant(LangevinParams { step_size: 0.05, gamma: 1.0, mass: 1.0, beta: 1.0 }), "BAOAB with a larger step");
+}
+
+#[test]
+fn l2hmc_runs_the_same_chains_in_every_execution() {
+    // untrained networks: the kernel is exact whatever they are
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let nets = Networks::new(10, 8, 4, 0.2, &mut rng);
+    three_executions(&L2hmc::new(nets.clone()), "L2HMC");
+    three_executions(&L2hmc::new(nets).with_step_jitter(0.3), "L2HMC with a jittered step");
 }
 
 #[test]

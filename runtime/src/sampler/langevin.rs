@@ -6,10 +6,13 @@
 //! No Metropolis test: the stationary distribution is π^β only up to O(dt²) (exact in q for
 //! Gaussian targets). [`Baoab`] runs as a sampler with two settings, as the Bayesian neural net
 //! workflow does: a burn-in (high friction, large mass) during warmup, and a production setting.
+//! Its kernel is written once against the population state, so it runs in every execution
+//! (threads, lockstep, device).
 
+use super::execution::{Chains, HostRows, Kernel, Rows};
 use super::phase_space::Point;
 use crate::target::Target;
-use super::{Chain, Phase, Sampler, SamplerError};
+use super::{Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -58,36 +61,70 @@ impl LangevinParams {
     }
 }
 
-/// One BAOAB step of `z` (position, momentum, log density and gradient). A step that reaches a
-/// non-finite log density or gradient is undone (position restored, momentum redrawn) and
-/// reported as divergent (`true`).
-pub fn baoab_step<R: Rng>(target: &dyn Target, rng: &mut R, z: &mut Point, params: &LangevinParams) -> Result<bool, SamplerError> {
+/// What one BAOAB step did to a chain: whether it reached a non-finite log density or gradient
+/// (the step is then undone, the momentum redrawn).
+pub(crate) type Divergent = bool;
+
+/// `P·D` draws of `N(0, scale²)`, row `r` from `rngs[r]`, for the rows with `which[r]` (zeros
+/// elsewhere, drawing nothing).
+fn normals<R: Rng>(d: usize, scale: f64, which: &[bool], rngs: &mut [R]) -> Vec<f64> {
+    let mut out = vec![0.0; which.len() * d];
+    for (r, row) in out.chunks_mut(d.max(1)).enumerate().take(which.len()) {
+        if which[r] {
+            row.iter_mut().for_each(|x| *x = scale * rngs[r].sample::<f64, _>(StandardNormal));
+        }
+    }
+    out
+}
+
+/// BAOAB's population state: positions, momenta, gradients and log densities of P chains.
+pub(crate) struct Particles<A: Rows> {
+    q: A::Array,
+    p: A::Array,
+    grad: A::Array,
+    lp: Vec<f64>,
+}
+
+/// One BAOAB step of every chain, chain `r` drawing from `rngs[r]`: written once against
+/// [`Rows`], so threads, lockstep and devices run this same code. A chain whose step reaches a
+/// non-finite log density or gradient is put back where it was, its momentum redrawn from
+/// N(0, m/β), and reported divergent.
+pub(crate) fn steps<A: Rows, R: Rng>(rows: &A, z: &mut Particles<A>, params: &LangevinParams, rngs: &mut [R]) -> Result<Vec<Divergent>, SamplerError> {
+    let (n, d) = (rows.len(), rows.dim());
     let (h, m) = (0.5 * params.step_size, params.mass);
-    let start = (z.q.clone(), z.lp, z.grad.clone());
-    for (p, g) in z.p.iter_mut().zip(&z.grad) {
-        *p += h * g;
-    }
-    for (q, p) in z.q.iter_mut().zip(&z.p) {
-        *q += h * p / m;
-    }
+    let all = vec![true; n];
+    let (q0, lp0, g0) = (z.q.clone(), z.lp.clone(), z.grad.clone());
+    rows.axpy(&mut z.p, &vec![h; n], &z.grad);
+    rows.axpy(&mut z.q, &vec![h / m; n], &z.p);
     let e = (-params.gamma * params.step_size).exp();
     let s = ((1.0 - e * e) * m / params.beta).sqrt();
-    for p in z.p.iter_mut() {
-        *p = e * *p + s * rng.sample::<f64, _>(StandardNormal);
+    rows.scale(&mut z.p, &vec![e; n]);
+    rows.axpy(&mut z.p, &vec![1.0; n], &rows.upload(&normals(d, s, &all, rngs)));
+    rows.axpy(&mut z.q, &vec![h / m; n], &z.p);
+    let (lp, grad) = rows.evaluate(&z.q, &all)?;
+    let divergent: Vec<bool> = lp.iter().map(|l| !l.is_finite()).collect();
+    z.lp = lp.iter().zip(&lp0).zip(&divergent).map(|((l, l0), div)| if *div { *l0 } else { *l }).collect();
+    z.grad = grad;
+    if divergent.contains(&true) {
+        rows.select(&divergent, &mut z.q, &q0);
+        rows.select(&divergent, &mut z.grad, &g0);
+        let fresh = rows.upload(&normals(d, (m / params.beta).sqrt(), &divergent, rngs));
+        rows.select(&divergent, &mut z.p, &fresh);
     }
-    for (q, p) in z.q.iter_mut().zip(&z.p) {
-        *q += h * p / m;
-    }
-    z.lp = target.logp_grad(&z.q, &mut z.grad)?;
-    if !z.lp.is_finite() || z.grad.iter().any(|g| !g.is_finite()) {
-        (z.q, z.lp, z.grad) = start;
-        params.draw_momentum(rng, &mut z.p);
-        return Ok(true);
-    }
-    for (p, g) in z.p.iter_mut().zip(&z.grad) {
-        *p += h * g;
-    }
-    Ok(false)
+    let kick: Vec<f64> = divergent.iter().map(|div| if *div { 0.0 } else { h }).collect();
+    rows.axpy(&mut z.p, &kick, &z.grad);
+    Ok(divergent)
+}
+
+/// One BAOAB step of `z` (position, momentum, log density and gradient): the kernel of
+/// [`Baoab`] for one chain. A step that reaches a non-finite log density or gradient is undone
+/// (position restored, momentum redrawn) and reported as divergent (`true`).
+pub fn baoab_step<R: Rng>(target: &dyn Target, rng: &mut R, z: &mut Point, params: &LangevinParams) -> Result<bool, SamplerError> {
+    let rows = HostRows::new(target, 1);
+    let mut particles = Particles { q: std::mem::take(&mut z.q), p: std::mem::take(&mut z.p), grad: std::mem::take(&mut z.grad), lp: vec![z.lp] };
+    let divergent = steps(&rows, &mut particles, params, std::slice::from_mut(rng))?;
+    (z.q, z.p, z.grad, z.lp) = (particles.q, particles.p, particles.grad, particles.lp[0]);
+    Ok(divergent[0])
 }
 
 /// BAOAB as a sampler: `burn_in` settings for the warmup iterations, `production` for the draws.
@@ -117,37 +154,53 @@ impl Default for Baoab {
 
 const STAT_NAMES: [&str; 3] = ["stepsize__", "divergent__", "energy__"];
 
-struct BaoabChain<'t> {
-    target: &'t dyn Target,
-    z: Point,
+/// BAOAB's chains: the kernel over [`Rows`] with the phase's settings.
+struct BaoabChains<A: Rows> {
+    rows: A,
+    z: Particles<A>,
     settings: Baoab,
     current: LangevinParams,
 }
 
-impl Chain for BaoabChain<'_> {
-    fn step(&mut self, rng: &mut ChaCha8Rng, phase: Phase) -> Result<Vec<f64>, SamplerError> {
+impl<A: Rows> Chains for BaoabChains<A> {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
         let params = if let Phase::Warmup { .. } = phase { self.settings.burn_in } else { self.settings.production };
         if params != self.current {
-            params.draw_momentum(rng, &mut self.z.p);
+            self.z.p = self.rows.upload(&normals(self.rows.dim(), (params.mass / params.beta).sqrt(), &vec![true; self.rows.len()], rngs));
             self.current = params;
         }
-        let divergent = baoab_step(self.target, rng, &mut self.z, &params)?;
-        Ok(vec![params.step_size, f64::from(u8::from(divergent)), -self.z.lp + params.kinetic(&self.z.p)])
+        let divergent = steps(&self.rows, &mut self.z, &params, rngs)?;
+        let p2 = self.rows.row_dot(&self.z.p, &self.z.p);
+        Ok(divergent.iter().zip(&p2).zip(&self.z.lp).map(|((div, p2), lp)| vec![params.step_size, f64::from(u8::from(*div)), -lp + p2 / (2.0 * params.mass)]).collect())
     }
-    fn position(&self) -> &[f64] {
-        &self.z.q
+    fn positions(&self) -> Vec<Vec<f64>> {
+        self.rows.download(&self.z.q).chunks(self.rows.dim().max(1)).map(<[f64]>::to_vec).collect()
     }
-    fn log_density(&self) -> f64 {
-        self.z.lp
+    fn log_densities(&self) -> Vec<f64> {
+        self.z.lp.clone()
     }
     fn stat_names(&self) -> Vec<&'static str> {
         STAT_NAMES.to_vec()
     }
-    fn step_size(&self) -> f64 {
+    fn step_size(&self, _r: usize) -> f64 {
         self.settings.production.step_size
     }
-    fn inv_metric(&self) -> Vec<f64> {
-        vec![1.0 / self.settings.production.mass; self.z.q.len()]
+    fn inv_metric(&self, _r: usize) -> Vec<f64> {
+        vec![1.0 / self.settings.production.mass; self.rows.dim()]
+    }
+}
+
+impl Kernel for Baoab {
+    fn start_rows<'a, A: Rows + 'a>(&self, rows: A, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 'a>, SamplerError> {
+        let n = rows.len();
+        let q = rows.upload(&positions.concat());
+        let (lp, grad) = rows.evaluate(&q, &vec![true; n])?;
+        let current = if warmup > 0 { self.burn_in } else { self.production };
+        let p = rows.upload(&normals(rows.dim(), (current.mass / current.beta).sqrt(), &vec![true; n], rngs));
+        Ok(Box::new(BaoabChains { z: Particles { q, p, grad, lp }, rows, settings: self.clone(), current }))
     }
 }
 
@@ -166,10 +219,7 @@ impl Sampler for Baoab {
         out.extend(p("production", &self.production));
         out
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
-        let mut z = Point::new(target, position)?;
-        let current = if warmup > 0 { self.burn_in } else { self.production };
-        current.draw_momentum(rng, &mut z.p);
-        Ok(Box::new(BaoabChain { target, z, settings: self.clone(), current }))
+    fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
+        self.start_rows(HostRows::new(target, positions.len()), positions, warmup, rngs)
     }
 }

@@ -1,5 +1,6 @@
 //! The augmented leapfrog of L2HMC (Levy, Hoffman & Sohl-Dickstein 2018, eq. 4–6 and App. A) in
-//! f64, one chain at a time, with its exact log-Jacobian.
+//! f64, with its exact log-Jacobian: the networks run per chain on the host, the gradients of a
+//! group of chains are one population evaluation per step.
 //!
 //! Conventions (Levy, Hoffman & Sohl-Dickstein 2018, eq. 4–6 and App. A): the first position sub-update
 //! moves the coordinates where `m = 1` and sees `m̄ ⊙ x`, the second moves `m̄` and sees `m ⊙ x`;
@@ -8,8 +9,9 @@
 //! With S = Q = T = 0 a forward step is the standard leapfrog and its log-Jacobian is 0.
 
 use super::net::Networks;
-use crate::target::Target;
+use crate::sampler::execution::{HostRows, Rows};
 use crate::sampler::SamplerError;
+use crate::target::Target;
 
 /// A point of the augmented state with its log density and gradient.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,24 +125,32 @@ pub fn backward_step(nets: &Networks, target: &dyn Target, s: &mut State, t: usi
     backward(nets, nets.step_size(), target, s, t, &mut w)
 }
 
-fn forward(nets: &Networks, eps: f64, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
+/// The updates of one step before its gradient evaluation: the first kick and both drifts
+/// (forward, or their inverses in reverse order when `inverse`); returns their log-Jacobian.
+fn before_evaluation(nets: &Networks, eps: f64, s: &mut State, t: usize, inverse: bool, w: &mut Work) -> f64 {
     let tau = time_encoding(t, nets.n_steps);
     let m = &nets.masks[t];
-    let mut lj = kick(nets, eps, s, tau, false, w);
-    lj += drift(nets, eps, s, m, 1.0, tau, false, w);
-    lj += drift(nets, eps, s, m, 0.0, tau, false, w);
+    let (first, second) = if inverse { (0.0, 1.0) } else { (1.0, 0.0) };
+    let mut lj = kick(nets, eps, s, tau, inverse, w);
+    lj += drift(nets, eps, s, m, first, tau, inverse, w);
+    lj + drift(nets, eps, s, m, second, tau, inverse, w)
+}
+
+/// The last kick of a step, after its gradient evaluation; returns its log-Jacobian.
+fn after_evaluation(nets: &Networks, eps: f64, s: &mut State, t: usize, inverse: bool, w: &mut Work) -> f64 {
+    kick(nets, eps, s, time_encoding(t, nets.n_steps), inverse, w)
+}
+
+fn forward(nets: &Networks, eps: f64, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
+    let lj = before_evaluation(nets, eps, s, t, false, w);
     evaluate(target, s)?;
-    Ok(lj + kick(nets, eps, s, tau, false, w))
+    Ok(lj + after_evaluation(nets, eps, s, t, false, w))
 }
 
 fn backward(nets: &Networks, eps: f64, target: &dyn Target, s: &mut State, t: usize, w: &mut Work) -> Result<f64, SamplerError> {
-    let tau = time_encoding(t, nets.n_steps);
-    let m = &nets.masks[t];
-    let mut lj = kick(nets, eps, s, tau, true, w);
-    lj += drift(nets, eps, s, m, 0.0, tau, true, w);
-    lj += drift(nets, eps, s, m, 1.0, tau, true, w);
+    let lj = before_evaluation(nets, eps, s, t, true, w);
     evaluate(target, s)?;
-    Ok(lj + kick(nets, eps, s, tau, true, w))
+    Ok(lj + after_evaluation(nets, eps, s, t, true, w))
 }
 
 /// What one proposal did.
@@ -167,18 +177,47 @@ pub fn propose(nets: &Networks, target: &dyn Target, start: &State, forward_dir:
 /// `eps` as in training, so the map is still the composition of invertible updates whose
 /// log-Jacobian enters the test.
 pub fn propose_with_step_size(nets: &Networks, eps: f64, target: &dyn Target, start: &State, forward_dir: bool) -> Result<Proposal, SamplerError> {
-    let mut s = start.clone();
-    let mut w = Work::new(s.x.len());
-    let mut log_jacobian = 0.0;
-    let mut divergent = false;
+    Ok(proposals(nets, &[eps], &HostRows::new(target, 1), std::slice::from_ref(start), &[forward_dir])?.remove(0))
+}
+
+/// The proposals of P chains at once, chain `r` from `starts[r]` with step size `eps[r]` in
+/// direction `forward[r]`: the networks run per chain on the host, the gradients of all chains
+/// still moving are one population evaluation of `rows` per step, so the kernel runs in every
+/// execution (threads, lockstep, device) and gives the same proposals in each.
+pub(crate) fn proposals<A: Rows>(nets: &Networks, eps: &[f64], rows: &A, starts: &[State], forward: &[bool]) -> Result<Vec<Proposal>, SamplerError> {
+    let (p, d) = (starts.len(), rows.dim());
+    let mut s = starts.to_vec();
+    let mut w = Work::new(d);
+    let mut log_jacobian = vec![0.0; p];
+    let mut moving = vec![true; p];
     for k in 0..nets.n_steps {
-        log_jacobian += if forward_dir { forward(nets, eps, target, &mut s, k, &mut w)? } else { backward(nets, eps, target, &mut s, nets.n_steps - 1 - k, &mut w)? };
-        if !s.finite() || !log_jacobian.is_finite() {
-            divergent = true;
-            break;
+        let t: Vec<usize> = forward.iter().map(|f| if *f { k } else { nets.n_steps - 1 - k }).collect();
+        for r in (0..p).filter(|&r| moving[r]) {
+            log_jacobian[r] += before_evaluation(nets, eps[r], &mut s[r], t[r], !forward[r], &mut w);
+        }
+        let x: Vec<f64> = s.iter().flat_map(|s| s.x.iter().copied()).collect();
+        let (lp, grad) = rows.evaluate(&rows.upload(&x), &moving)?;
+        let grad = rows.download(&grad);
+        for r in 0..p {
+            if !moving[r] {
+                continue;
+            }
+            s[r].lp = lp[r];
+            s[r].grad.copy_from_slice(&grad[r * d..(r + 1) * d]);
+            log_jacobian[r] += after_evaluation(nets, eps[r], &mut s[r], t[r], !forward[r], &mut w);
+            moving[r] = s[r].finite() && log_jacobian[r].is_finite();
         }
     }
-    let log_a = start.hamiltonian() - s.hamiltonian() + log_jacobian;
-    let accept_prob = if divergent || !log_a.is_finite() { 0.0 } else { log_a.min(0.0).exp() };
-    Ok(Proposal { state: s, log_jacobian, accept_prob, divergent })
+    Ok(s
+        .into_iter()
+        .zip(starts)
+        .zip(log_jacobian)
+        .zip(moving)
+        .map(|(((state, start), log_jacobian), finished)| {
+            let divergent = !finished;
+            let log_a = start.hamiltonian() - state.hamiltonian() + log_jacobian;
+            let accept_prob = if divergent || !log_a.is_finite() { 0.0 } else { log_a.min(0.0).exp() };
+            Proposal { state, log_jacobian, accept_prob, divergent }
+        })
+        .collect())
 }

@@ -12,7 +12,7 @@
 //! - [`dynamics`]: the augmented leapfrog, its inverse, the proposal and its acceptance;
 //! - [`train`]: the networks as dfdx modules, the loss of the paper, Adam, save and load;
 //! - [`L2hmc`]: the kernel as a [`Sampler`], so [`crate::sampler::run`] drives a trained kernel
-//!   like any other sampler.
+//!   like any other sampler, in every execution (threads, lockstep, device).
 
 pub mod dynamics;
 mod modules;
@@ -24,8 +24,9 @@ pub use dynamics::{propose, propose_with_step_size, Proposal, State};
 pub use net::{Net, Networks};
 pub use train::{load_networks, TrainDevice, TrainSettings, TrainStats, Trainer};
 
+use super::execution::{Chains, HostRows, Kernel, Rows};
+use super::{Phase, Sampler, SamplerError};
 use crate::target::Target;
-use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -65,44 +66,73 @@ pub const STAT_NAMES: [&str; 6] = ["accept_stat__", "stepsize__", "n_leapfrog__"
 /// ε·(1 + step_jitter·u) drawn from `rng`); returns the new state (with the momentum of the
 /// proposal when accepted) and the statistics in [`STAT_NAMES`] order.
 pub fn transition<R: Rng>(nets: &Networks, step_jitter: f64, target: &dyn Target, rng: &mut R, z: &State) -> Result<(State, Vec<f64>), SamplerError> {
-    let mut start = z.clone();
-    start.v.iter_mut().for_each(|v| *v = rng.sample(StandardNormal));
-    let forward: bool = rng.gen();
-    let eps = if step_jitter > 0.0 { nets.step_size() * (1.0 + step_jitter * rng.gen_range(-1.0..1.0)) } else { nets.step_size() };
-    let p = propose_with_step_size(nets, eps, target, &start, forward)?;
-    let accepted = rng.gen::<f64>() < p.accept_prob;
-    let out = if accepted { p.state } else { start };
-    let stats = vec![p.accept_prob, eps, nets.n_steps as f64, f64::from(u8::from(p.divergent)), out.hamiltonian(), if forward { 1.0 } else { -1.0 }];
-    Ok((out, stats))
+    let mut z = vec![z.clone()];
+    let stats = transitions(nets, step_jitter, &HostRows::new(target, 1), std::slice::from_mut(rng), &mut z)?;
+    Ok((z.remove(0), stats.into_iter().next().unwrap_or_default()))
 }
 
-struct L2hmcChain<'t> {
-    target: &'t dyn Target,
+/// One transition of every chain of `z`, chain `r` drawing from `rngs[r]`; the proposals' gradients
+/// are population evaluations of `rows`. Returns each chain's statistics.
+fn transitions<A: Rows, R: Rng>(nets: &Networks, step_jitter: f64, rows: &A, rngs: &mut [R], z: &mut [State]) -> Result<Vec<Vec<f64>>, SamplerError> {
+    let mut starts = z.to_vec();
+    let (mut forward, mut eps) = (Vec::with_capacity(z.len()), Vec::with_capacity(z.len()));
+    for (start, rng) in starts.iter_mut().zip(rngs.iter_mut()) {
+        start.v.iter_mut().for_each(|v| *v = rng.sample(StandardNormal));
+        forward.push(rng.gen::<bool>());
+        eps.push(if step_jitter > 0.0 { nets.step_size() * (1.0 + step_jitter * rng.gen_range(-1.0..1.0)) } else { nets.step_size() });
+    }
+    let proposals = dynamics::proposals(nets, &eps, rows, &starts, &forward)?;
+    let mut stats = Vec::with_capacity(z.len());
+    for (r, ((p, start), rng)) in proposals.into_iter().zip(starts).zip(rngs.iter_mut()).enumerate() {
+        let accepted = rng.gen::<f64>() < p.accept_prob;
+        z[r] = if accepted { p.state } else { start };
+        stats.push(vec![p.accept_prob, eps[r], nets.n_steps as f64, f64::from(u8::from(p.divergent)), z[r].hamiltonian(), if forward[r] { 1.0 } else { -1.0 }]);
+    }
+    Ok(stats)
+}
+
+/// L2HMC's chains: the kernel over [`Rows`].
+struct L2hmcChains<A> {
+    rows: A,
     nets: Arc<Networks>,
     step_jitter: f64,
-    z: State,
+    z: Vec<State>,
 }
 
-impl Chain for L2hmcChain<'_> {
-    fn step(&mut self, rng: &mut ChaCha8Rng, _phase: Phase) -> Result<Vec<f64>, SamplerError> {
-        let (z, stats) = transition(&self.nets, self.step_jitter, self.target, rng, &self.z)?;
-        self.z = z;
-        Ok(stats)
+impl<A: Rows> Chains for L2hmcChains<A> {
+    fn len(&self) -> usize {
+        self.z.len()
     }
-    fn position(&self) -> &[f64] {
-        &self.z.x
+    fn step(&mut self, rngs: &mut [ChaCha8Rng], _phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
+        transitions(&self.nets, self.step_jitter, &self.rows, rngs, &mut self.z)
     }
-    fn log_density(&self) -> f64 {
-        self.z.lp
+    fn positions(&self) -> Vec<Vec<f64>> {
+        self.z.iter().map(|z| z.x.clone()).collect()
+    }
+    fn log_densities(&self) -> Vec<f64> {
+        self.z.iter().map(|z| z.lp).collect()
     }
     fn stat_names(&self) -> Vec<&'static str> {
         STAT_NAMES.to_vec()
     }
-    fn step_size(&self) -> f64 {
+    fn step_size(&self, _r: usize) -> f64 {
         self.nets.step_size()
     }
-    fn inv_metric(&self) -> Vec<f64> {
-        vec![1.0; self.z.x.len()]
+    fn inv_metric(&self, _r: usize) -> Vec<f64> {
+        vec![1.0; self.rows.dim()]
+    }
+}
+
+impl Kernel for L2hmc {
+    fn start_rows<'a, A: Rows + 'a>(&self, rows: A, positions: Vec<Vec<f64>>, _warmup: usize, _rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 'a>, SamplerError> {
+        if rows.dim() != self.networks.dim() {
+            return Err(SamplerError::Setting { name: "networks", detail: format!("trained for dimension {}, the target has {}", self.networks.dim(), rows.dim()) });
+        }
+        let d = rows.dim();
+        let (lp, grad) = rows.evaluate(&rows.upload(&positions.concat()), &vec![true; positions.len()])?;
+        let grad = rows.download(&grad);
+        let z = positions.into_iter().enumerate().map(|(r, x)| State { x, v: vec![0.0; d], lp: lp[r], grad: grad[r * d..(r + 1) * d].to_vec() }).collect();
+        Ok(Box::new(L2hmcChains { rows, nets: self.networks.clone(), step_jitter: self.step_jitter, z }))
     }
 }
 
@@ -120,12 +150,7 @@ impl Sampler for L2hmc {
         let n = &self.networks;
         vec![("n_steps".into(), n.n_steps.to_string()), ("hidden".into(), n.v_net.hidden.to_string()), ("mask_seed".into(), n.mask_seed.to_string()), ("step_jitter".into(), self.step_jitter.to_string())]
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, _warmup: usize, _rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
-        if target.dim() != self.networks.dim() {
-            return Err(SamplerError::Setting { name: "networks", detail: format!("trained for dimension {}, the target has {}", self.networks.dim(), target.dim()) });
-        }
-        let d = position.len();
-        let z = State::new(target, position, vec![0.0; d])?;
-        Ok(Box::new(L2hmcChain { target, nets: self.networks.clone(), step_jitter: self.step_jitter, z }))
+    fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
+        self.start_rows(HostRows::new(target, positions.len()), positions, warmup, rngs)
     }
 }
