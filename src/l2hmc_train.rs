@@ -77,7 +77,7 @@ fn train_and_compare<const N: usize, const H: usize, D: TrainDevice>(r: &Reprodu
     trainer.save(&path)?;
     let networks = load_networks::<N, H>(&path)?;
     if networks != trainer.networks() {
-        return Err(Box::new(SamplerError::Io { path, detail: "the kernel loaded back differs from the one saved".into() }));
+        return Err(Box::new(SamplerError::io(path, "the kernel loaded back differs from the one saved")));
     }
     compare_and_plot(r, &networks, &path)
 }

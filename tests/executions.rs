@@ -211,6 +211,25 @@ fn a_network_regression_under_hmc_on_the_device_has_the_closed_form_posterior() 
 }
 
 #[test]
+fn a_network_regression_under_smc_on_the_device_has_the_closed_form_posterior() {
+    let n = 30;
+    let x: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
+    let y: Vec<f64> = (0..n).map(|i| x[2 * i] - 0.5 * x[2 * i + 1] + 0.3 * ((i as f64) * 1.3).cos()).collect();
+    let x = Matrix::new(n, 2, x).unwrap();
+    let net = Network::<Linear<2, 1>, 2, 1>::new(WeightPrior::isotropic(2.0)).unwrap();
+    let m = LinearNet::new(&net, &x, &y).unwrap();
+    let out = run_smc_device(&Smc { particles: 1000, runs: 8, seed: 9, ..Default::default() }, &m.on_backend(Cpu64::default()), &Cpu64::default()).unwrap();
+    let (mean, sd) = common::linear_network_posterior(&x, &y, 0.4, 2.0);
+    for j in 0..3 {
+        let name = format!("w.{}", j + 1);
+        let (m, se) = weighted_mean_and_se(&out, &name);
+        assert!((m - mean[j]).abs() < 4.0 * se + 0.02 * sd[j], "{name}: {m} ± {se} vs {}", mean[j]);
+        let s = out.weighted_cov(&name, &name).unwrap().sqrt();
+        assert!((s / sd[j] - 1.0).abs() < 0.1, "{name}: sd {s} vs {}", sd[j]);
+    }
+}
+
+#[test]
 fn what_an_execution_cannot_do_is_refused_before_the_run() {
     let m = schools();
     let cfg = RunConfig { chains: 2, warmup: 10, draws: 10, seed: 1, init: None };

@@ -206,3 +206,38 @@ fn nutpie_on_an_improper_posterior_names_the_parameter() {
     let text = e.to_string();
     assert!(text.contains("free") && text.contains("improper"), "{text}");
 }
+
+#[model]
+fn regression(x: &[f64], y: &[f64]) {
+    let a = sample!(Normal(0.0, 10.0));
+    let b = sample!(Normal(0.0, 10.0));
+    let sigma = sample!(HalfNormal(2.0));
+    observe!(y ~ Normal(a + b * x, sigma));
+}
+
+#[test]
+fn an_unadjusted_sampler_says_its_draws_are_biased_and_a_stuck_chain_says_so() {
+    use snell::sampler::langevin::{Baoab, LangevinParams};
+    let x: Vec<f64> = (0..20).map(|i| i as f64 / 19.0).collect();
+    let y: Vec<f64> = x.iter().map(|x| 1.0 + 2.0 * x + 0.1 * (7.0 * x).sin()).collect();
+    let m = Regression::new(&x, &y).unwrap();
+    let cfg = RunConfig { chains: 2, warmup: 200, draws: 200, seed: 1, init: None };
+    let draws = run(&Baoab::default(), &m, &cfg).unwrap();
+    assert!(draws.warnings().iter().any(|w| w.contains("no Metropolis test") && w.contains("biased")), "{:?}", draws.warnings());
+    // exact samplers do not say so
+    let exact = run(&Nuts::default(), &m, &cfg).unwrap();
+    assert!(!exact.warnings().iter().any(|w| w.contains("no Metropolis test")), "{:?}", exact.warnings());
+    // a step so large that every transition diverges leaves the chains where they started
+    let stuck = run(&Baoab::constant(LangevinParams { step_size: 1e6, gamma: 1.0, mass: 1.0, beta: 1.0 }), &m, &RunConfig { warmup: 0, ..cfg.clone() }).unwrap();
+    assert!(stuck.warnings().iter().any(|w| w.contains("never moved")), "{:?}", stuck.warnings());
+    assert!(!exact.warnings().iter().any(|w| w.contains("never moved")));
+}
+
+#[test]
+fn a_missing_file_keeps_its_io_error_as_the_source() {
+    use std::error::Error;
+    let e = snell::output::read_cmdstan_csv(&[std::path::PathBuf::from("/nonexistent/snell/chain_1.csv")]).unwrap_err();
+    let SamplerError::Io { source: Some(cause), .. } = &e else { panic!("{e:?}") };
+    assert_eq!(cause.error().kind(), std::io::ErrorKind::NotFound);
+    assert!(e.source().is_some(), "the error chain reaches the operating system's error");
+}

@@ -178,7 +178,7 @@ struct StopAfter {
 impl Observer for StopAfter {
     fn draw(&self, chain: usize, phase: Phase, _: f64, _: &[f64], _: &[f64], _: bool) -> Result<(), SamplerError> {
         if phase == Phase::Sampling && self.seen[chain].fetch_add(1, Ordering::SeqCst) == self.k {
-            return Err(SamplerError::Io { path: "stop".into(), detail: "stopped on purpose".into() });
+            return Err(SamplerError::io("stop", "stopped on purpose"));
         }
         Ok(())
     }
@@ -285,7 +285,7 @@ fn malformed_files_are_errors_naming_file_and_line() {
     for (name, text, want) in cases {
         let path = write(&dir, name, text);
         let err = read_cmdstan_csv(&[&path]).unwrap_err();
-        let SamplerError::Io { path: p, detail } = &err else { panic!("{name}: {err:?}") };
+        let SamplerError::Io { path: p, detail, .. } = &err else { panic!("{name}: {err:?}") };
         assert_eq!(p, &path.display().to_string(), "{name}");
         assert!(detail.starts_with(want), "{name}: got `{detail}`, want `{want}…`");
         assert!(err.to_string().contains(name), "{err}");

@@ -264,18 +264,24 @@ pub fn check_thread_reproducibility<S: snell::sampler::Sampler>(sampler: &S) {
 /// network) have the closed-form posterior of Bayesian linear regression with a bias, noise sd
 /// `sigma` and prior sd `s0`: means within 4·MCSE + 2% of an sd, sds within 10%, R-hat < 1.01.
 pub fn assert_linear_network_posterior(draws: &Draws, x: &Matrix, y: &[f64], sigma: f64, s0: f64) {
+    let (mean, sd) = linear_network_posterior(x, y, sigma, s0);
+    let s = draws.summary();
+    for j in 0..3 {
+        let row = &s.rows()[j + 1];
+        assert!((row.mean - mean[j]).abs() < 4.0 * row.mcse_mean + 0.02 * sd[j], "{}: {} vs {} (mcse {})", row.name, row.mean, mean[j], row.mcse_mean);
+        assert!((row.sd / sd[j] - 1.0).abs() < 0.1, "{}: sd {} vs {}", row.name, row.sd, sd[j]);
+        assert!(row.rhat < 1.01);
+    }
+}
+
+/// The exact posterior means and sds of `(w₁, w₂, b)` of `y ~ N(w·x + b, sigma)` with N(0, s0²)
+/// priors.
+pub fn linear_network_posterior(x: &Matrix, y: &[f64], sigma: f64, s0: f64) -> (Vec<f64>, Vec<f64>) {
     use nalgebra::{DMatrix, DVector};
     let n = y.len();
     let xm = DMatrix::from_fn(n, 3, |i, j| if j < 2 { x.get(i, j) } else { 1.0 });
     let precision = xm.transpose() * &xm / (sigma * sigma) + DMatrix::identity(3, 3) / (s0 * s0);
     let cov = precision.try_inverse().unwrap();
     let mean = &cov * (xm.transpose() * DVector::from_vec(y.to_vec()) / (sigma * sigma));
-    let s = draws.summary();
-    for j in 0..3 {
-        let row = &s.rows()[j + 1];
-        let sd = cov[(j, j)].sqrt();
-        assert!((row.mean - mean[j]).abs() < 4.0 * row.mcse_mean + 0.02 * sd, "{}: {} vs {} (mcse {})", row.name, row.mean, mean[j], row.mcse_mean);
-        assert!((row.sd / sd - 1.0).abs() < 0.1, "{}: sd {} vs {sd}", row.name, row.sd);
-        assert!(row.rhat < 1.01);
-    }
+    ((0..3).map(|j| mean[j]).collect(), (0..3).map(|j| cov[(j, j)].sqrt()).collect())
 }

@@ -26,15 +26,15 @@ use std::path::Path;
 /// All files must have the same columns. Errors name the file and the line.
 pub fn read_cmdstan_csv(paths: &[impl AsRef<Path>]) -> Result<Draws, SamplerError> {
     if paths.is_empty() {
-        return Err(SamplerError::Io { path: String::new(), detail: "no CSV files given".into() });
+        return Err(SamplerError::io(String::new(), "no CSV files given"));
     }
     let mut draws = Draws::default();
     let mut first: Option<(String, Vec<String>)> = None;
     for path in paths {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SamplerError::Io { path: shown.clone(), detail: e.to_string() })?;
-        let file = parse(&text).map_err(|detail| SamplerError::Io { path: shown.clone(), detail })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SamplerError::from_io(shown.clone(), e))?;
+        let file = parse(&text).map_err(|detail| SamplerError::io(shown.clone(), detail))?;
         match &first {
             None => {
                 draws.names = file.names.clone();
@@ -45,7 +45,7 @@ pub fn read_cmdstan_csv(paths: &[impl AsRef<Path>]) -> Result<Draws, SamplerErro
                 first = Some((shown, file.columns.clone()));
             }
             Some((first_path, columns)) if *columns != file.columns => {
-                return Err(SamplerError::Io { path: shown, detail: format!("its columns differ from those of {first_path}") });
+                return Err(SamplerError::io(shown, format!("its columns differ from those of {first_path}")));
             }
             Some(_) => {}
         }

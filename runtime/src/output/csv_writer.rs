@@ -81,16 +81,16 @@ impl CsvWriter {
             None => return Err(not_started(&self.path(chain))),
         };
         let file = slot.as_mut().ok_or_else(|| not_started(&self.path(chain)))?;
-        f(file).map_err(|e| io_error(&file.path, &e))
+        f(file).map_err(|e| io_error(&file.path, e))
     }
 }
 
-fn io_error(path: &Path, e: &std::io::Error) -> SamplerError {
-    SamplerError::Io { path: path.display().to_string(), detail: e.to_string() }
+fn io_error(path: &Path, e: std::io::Error) -> SamplerError {
+    SamplerError::from_io(path.display().to_string(), e)
 }
 
 fn not_started(path: &Path) -> SamplerError {
-    SamplerError::Io { path: path.display().to_string(), detail: "the chain's file is not open (no `start_chain`, or the chain already ended)".into() }
+    SamplerError::io(path.display().to_string(), "the chain's file is not open (no `start_chain`, or the chain already ended)")
 }
 
 /// Appends `x` with the fewest digits that read back to the same `f64`: plain decimals for
@@ -218,13 +218,13 @@ impl Observer for CsvWriter {
     fn start_chain(&self, start: &ChainStart<'_>) -> Result<(), SamplerError> {
         let path = self.path(start.chain);
         if !self.begun.lock().unwrap_or_else(PoisonError::into_inner).insert(start.chain) {
-            return Err(SamplerError::Io { path: path.display().to_string(), detail: format!("this CsvWriter has already written chain {} of a run; another run would overwrite it: use one writer per run (another prefix or directory)", start.chain) });
+            return Err(SamplerError::io(path.display().to_string(), format!("this CsvWriter has already written chain {} of a run; another run would overwrite it: use one writer per run (another prefix or directory)", start.chain)));
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| io_error(&self.dir, &e))?;
-        let file = File::create(&path).map_err(|e| io_error(&path, &e))?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_error(&self.dir, e))?;
+        let file = File::create(&path).map_err(|e| io_error(&path, e))?;
         let mut out = BufWriter::new(file);
         let text = header(&self.model, start, &path);
-        out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| io_error(&path, &e))?;
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| io_error(&path, e))?;
         let dense = start.settings.iter().any(|(k, v)| k == "metric" && v == "dense_e");
         let chain_file = ChainFile { path, out, n_stats: start.stat_names.len(), n_values: start.names.len(), dense, line: String::new() };
         {

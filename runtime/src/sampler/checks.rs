@@ -1,5 +1,6 @@
 //! The warnings a Stan user expects after sampling: divergences, saturated tree depth, low E-BFMI,
-//! and the summary's own (R-hat, ESS).
+//! and the summary's own (R-hat, ESS); and two a Stan user never needs: a chain that never moved,
+//! and draws of a sampler without a Metropolis test, which are biased.
 
 use super::draws::Draws;
 
@@ -19,9 +20,20 @@ pub fn ebfmi(energy: &[f64]) -> f64 {
 }
 
 impl Draws {
-    /// Sampler diagnostics as sentences: divergences, tree depth saturation, low E-BFMI.
+    /// Sampler diagnostics as sentences: divergences, tree depth saturation, low E-BFMI, chains
+    /// that never moved, and the bias of samplers without a Metropolis test.
     pub fn sampler_warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(why) = self.unadjusted() {
+            out.push(format!("{} has no Metropolis test ({why}): its draws are biased by the time discretisation, more so for larger steps; compare with a smaller step_size or an exact sampler (NUTS, MALA, HMC)", self.sampler));
+        }
+        let k = self.names.len();
+        for (c, chain) in self.chains.iter().enumerate() {
+            let n = if k == 0 { 0 } else { chain.values.len() / k };
+            if n >= 2 && chain.values.chunks(k).all(|v| v == &chain.values[..k]) {
+                out.push(format!("chain {} never moved after warmup ({n} draws at one point): every transition was rejected or divergent; the step size may be far too large or the chain stuck in a region of the posterior it cannot leave", c + 1));
+            }
+        }
         let total: usize = self.chains.iter().map(|c| c.lp.len()).sum();
         let div = self.divergences();
         if div > 0 {
@@ -46,6 +58,17 @@ impl Draws {
             }
         }
         out
+    }
+
+    /// Why the run's sampler leaves its target only approximately invariant, if it does.
+    fn unadjusted(&self) -> Option<&'static str> {
+        let setting = |key: &str| self.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        match self.sampler.as_str() {
+            "baoab" => Some("BAOAB is unadjusted Langevin dynamics"),
+            "sgld" => Some("stochastic-gradient Langevin dynamics"),
+            _ if setting("metropolis") == Some("false") => Some("metropolis = false"),
+            _ => None,
+        }
     }
 
     /// The stansummary-style table of `lp__` and every value.

@@ -88,7 +88,53 @@ pub enum SamplerError {
         path: String,
         /// What failed.
         detail: String,
+        /// The operating system's error, where one caused it (its kind tells a missing file from a
+        /// permission problem).
+        #[source]
+        source: Option<IoSource>,
     },
+}
+
+/// The [`std::io::Error`] behind a [`SamplerError::Io`], shared so that the error stays `Clone`;
+/// two are equal when their kinds and messages are.
+#[derive(Clone, Debug)]
+pub struct IoSource(pub std::sync::Arc<std::io::Error>);
+
+impl IoSource {
+    /// The I/O error.
+    pub fn error(&self) -> &std::io::Error {
+        &self.0
+    }
+}
+
+impl PartialEq for IoSource {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind() == other.0.kind() && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl std::fmt::Display for IoSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+impl SamplerError {
+    /// An [`Io`](SamplerError::Io) error about `path` without an operating-system cause.
+    pub fn io(path: impl Into<String>, detail: impl Into<String>) -> Self {
+        SamplerError::Io { path: path.into(), detail: detail.into(), source: None }
+    }
+
+    /// An [`Io`](SamplerError::Io) error about `path` caused by `e`, kept as its source.
+    pub fn from_io(path: impl Into<String>, e: std::io::Error) -> Self {
+        SamplerError::Io { path: path.into(), detail: e.to_string(), source: Some(IoSource(std::sync::Arc::new(e))) }
+    }
 }
 
 /// Which phase a transition belongs to.

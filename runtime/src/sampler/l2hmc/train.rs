@@ -91,7 +91,7 @@ impl<const N: usize, const H: usize> Trainer<N, H, dfdx::tensor::Cuda> {
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Debug) -> SamplerError {
-    SamplerError::Io { path: path.display().to_string(), detail: format!("{e:?}") }
+    SamplerError::io(path.display().to_string(), format!("{e:?}"))
 }
 
 impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
@@ -388,7 +388,7 @@ impl<const N: usize, const H: usize, D: Device<f64>> Trainer<N, H, D> {
     pub fn load(dev: D, path: impl AsRef<Path>, settings: TrainSettings) -> Result<Self, SamplerError> {
         let path = path.as_ref();
         if !path.is_file() {
-            return Err(SamplerError::Io { path: path.display().to_string(), detail: "no such file".into() });
+            return Err(SamplerError::io(path.display().to_string(), "no such file"));
         }
         let zero = Networks { v_net: Net::zero(N, H), x_net: Net::zero(N, H), log_step_size: 0.0, n_steps: 1, mask_seed: 0, masks: masks(N, 1, 0) };
         let mut t = Self::new(dev, &zero, settings)?;
