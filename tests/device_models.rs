@@ -24,9 +24,7 @@ use snell_examples::posteriordb::{assert_matches_reference, reals, reference, re
 type Small = (Linear<2, 4>, Tanh, Linear<4, 1>);
 
 fn data(n: usize) -> (Matrix, Vec<f64>) {
-    let x: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
-    let y: Vec<f64> = (0..n).map(|i| x[2 * i] - 0.5 * x[2 * i + 1] + 0.3 * ((i as f64) * 1.3).cos()).collect();
-    (Matrix::new(n, 2, x).unwrap(), y)
+    common::linear_network_data(n)
 }
 
 #[model(observations(x, y))]

@@ -197,10 +197,7 @@ fn linear_net(net: &Network<Linear<2, 1>, 2, 1>, x: &Matrix, y: &[f64]) {
 
 #[test]
 fn a_network_regression_under_hmc_on_the_device_has_the_closed_form_posterior() {
-    let n = 30;
-    let x: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
-    let y: Vec<f64> = (0..n).map(|i| x[2 * i] - 0.5 * x[2 * i + 1] + 0.3 * ((i as f64) * 1.3).cos()).collect();
-    let x = Matrix::new(n, 2, x).unwrap();
+    let (x, y) = common::linear_network_data(30);
     let net = Network::<Linear<2, 1>, 2, 1>::new(WeightPrior::isotropic(2.0)).unwrap();
     let m = LinearNet::new(&net, &x, &y).unwrap();
     let cfg = RunConfig { chains: 8, warmup: 1000, draws: 1000, seed: 4, init: None };
@@ -212,10 +209,7 @@ fn a_network_regression_under_hmc_on_the_device_has_the_closed_form_posterior() 
 
 #[test]
 fn a_network_regression_under_smc_on_the_device_has_the_closed_form_posterior() {
-    let n = 30;
-    let x: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
-    let y: Vec<f64> = (0..n).map(|i| x[2 * i] - 0.5 * x[2 * i + 1] + 0.3 * ((i as f64) * 1.3).cos()).collect();
-    let x = Matrix::new(n, 2, x).unwrap();
+    let (x, y) = common::linear_network_data(30);
     let net = Network::<Linear<2, 1>, 2, 1>::new(WeightPrior::isotropic(2.0)).unwrap();
     let m = LinearNet::new(&net, &x, &y).unwrap();
     let out = run_smc_device(&Smc { particles: 1000, runs: 8, seed: 9, ..Default::default() }, &m.on_backend(Cpu64::default()), &Cpu64::default()).unwrap();

@@ -274,6 +274,14 @@ pub fn assert_linear_network_posterior(draws: &Draws, x: &Matrix, y: &[f64], sig
     }
 }
 
+/// `n` points `(x₁, x₂)` and `y ≈ x₁ − x₂/2` plus a deterministic wiggle: the data of the
+/// linear network regressions whose posterior [`linear_network_posterior`] gives.
+pub fn linear_network_data(n: usize) -> (Matrix, Vec<f64>) {
+    let x: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.37).sin() * 1.5).collect();
+    let y: Vec<f64> = (0..n).map(|i| x[2 * i] - 0.5 * x[2 * i + 1] + 0.3 * ((i as f64) * 1.3).cos()).collect();
+    (Matrix::new(n, 2, x).unwrap(), y)
+}
+
 /// The exact posterior means and sds of `(w₁, w₂, b)` of `y ~ N(w·x + b, sigma)` with N(0, s0²)
 /// priors.
 pub fn linear_network_posterior(x: &Matrix, y: &[f64], sigma: f64, s0: f64) -> (Vec<f64>, Vec<f64>) {
