@@ -179,6 +179,10 @@ struct Rewriter<'a> {
     all_params: HashSet<String>,
     declared: HashSet<String>,
     locals: HashSet<String>,
+    /// Names bound to values of the model (`Real`s): parameters, deterministic quantities, and
+    /// locals computed from them. Their values change from draw to draw, so Rust code that needs a
+    /// number (a loop bound, a condition, an index, `f64::exp`) cannot take them.
+    reals: HashSet<String>,
     params: Vec<ParamSite>,
     derived: HashSet<String>,
     errors: Vec<syn::Error>,
@@ -383,6 +387,7 @@ impl VisitMut for Rewriter<'_> {
             if let Some(init) = local.init.as_mut() {
                 *init.expr = expr;
             }
+            self.reals.insert(name.to_string());
             return;
         }
         if let Some(mac) = let_macro(local, "deterministic").cloned() {
@@ -395,16 +400,27 @@ impl VisitMut for Rewriter<'_> {
                 *init.expr = expr;
             }
             self.locals.insert(name.to_string());
+            self.reals.insert(name.to_string());
             return;
         }
+        let real = local.init.as_ref().is_some_and(|init| self.real_in(&init.expr).is_some());
         visit_mut::visit_local_mut(self, local);
-        struct Names<'n>(&'n mut HashSet<String>);
+        struct Names<'n>(Vec<String>, &'n mut HashSet<String>);
         impl<'ast> Visit<'ast> for Names<'_> {
             fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-                self.0.insert(p.ident.to_string());
+                self.0.push(p.ident.to_string());
+                self.1.insert(p.ident.to_string());
             }
         }
-        Names(&mut self.locals).visit_pat(&local.pat);
+        let mut names = Names(Vec::new(), &mut self.locals);
+        names.visit_pat(&local.pat);
+        for n in names.0 {
+            if real {
+                self.reals.insert(n);
+            } else {
+                self.reals.remove(&n);
+            }
+        }
     }
 
     fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
@@ -424,6 +440,7 @@ impl VisitMut for Rewriter<'_> {
                 return;
             }
         }
+        self.check_rust_on_reals(expr);
         visit_mut::visit_expr_mut(self, expr);
     }
 
@@ -433,6 +450,66 @@ impl VisitMut for Rewriter<'_> {
             if self.all_params.contains(&key) && !self.declared.contains(&key) && !self.locals.contains(&key) {
                 self.errors.push(syn::Error::new(id.span(), format!("parameter `{key}` is used before it is declared: move its `let {key} = sample!(…)` above this line")));
             }
+        }
+    }
+}
+
+impl Rewriter<'_> {
+    /// The first name in `e` bound to a value of the model, if any.
+    fn real_in(&self, e: &Expr) -> Option<Ident> {
+        struct Find<'r>(&'r HashSet<String>, Option<Ident>);
+        impl<'ast> Visit<'ast> for Find<'_> {
+            /// `z.len()` and the other methods that give plain numbers of a `Real` are data.
+            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+                if ["len", "is_empty", "shape", "as_const", "to_host"].contains(&m.method.to_string().as_str()) {
+                    m.args.iter().for_each(|a| self.visit_expr(a));
+                } else {
+                    syn::visit::visit_expr_method_call(self, m);
+                }
+            }
+            fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+                if let Some(id) = p.path.get_ident() {
+                    if self.1.is_none() && self.0.contains(&id.to_string()) {
+                        self.1 = Some(id.clone());
+                    }
+                }
+            }
+        }
+        let mut find = Find(&self.reals, None);
+        find.visit_expr(e);
+        find.1
+    }
+
+    /// Rust constructs that need plain numbers or a `Result`, used on values of the model: each
+    /// an error at the user's span saying what to write instead (rustc's own errors there name
+    /// the macro's generated types).
+    fn check_rust_on_reals(&mut self, expr: &Expr) {
+        let changes = "is a value of the model (a `Real`), which changes from draw to draw";
+        let error = match expr {
+            Expr::ForLoop(f) => self.real_in(&f.expr).map(|id| (id.span(), format!("`{id}` {changes}: a loop's bounds must come from the data (e.g. `y.len()` or a `usize` argument)"))),
+            Expr::If(i) => self.real_in(&i.cond).map(|id| (id.span(), format!("`{id}` {changes}: an `if` on it would make the log density jump where its gradient cannot see; decide with data, or write one smooth expression of `{id}` (e.g. a mixture's `log_sum_exp`)"))),
+            Expr::While(w) => self.real_in(&w.cond).map(|id| (id.span(), format!("`{id}` {changes}: a `while` condition must come from the data"))),
+            Expr::Match(m) => self.real_in(&m.expr).map(|id| (id.span(), format!("`{id}` {changes}: a `match` must be on data"))),
+            Expr::Index(ix) => match &*ix.expr {
+                Expr::Path(p) => {
+                    let index = ix.index.to_token_stream().to_string();
+                    p.path.get_ident().filter(|id| self.reals.contains(&id.to_string())).map(|id| (ix.span(), format!("`{id}` is a vector value of the model, which `[…]` cannot index: write `{id}.at({index})`")))
+                }
+                _ => None,
+            },
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(p) if p.path.segments.len() == 2 && ["f64", "f32"].contains(&p.path.segments[0].ident.to_string().as_str()) => {
+                    let f = &p.path.segments[1].ident;
+                    let rest = if c.args.len() == 1 { "" } else { "…" };
+                    c.args.iter().find_map(|a| self.real_in(a)).map(|id| (c.span(), format!("`{}::{f}` takes a number; `{id}` {changes}: call the method, `{id}.{f}({rest})`", p.path.segments[0].ident)))
+                }
+                _ => None,
+            },
+            Expr::Try(t) => Some((t.question_token.span(), "`?` cannot be used in a model body, which returns nothing: check data before building the model (the generated `new` checks shapes and values), and let the distributions report invalid parameters".to_string())),
+            _ => None,
+        };
+        if let Some((span, msg)) = error {
+            self.errors.push(syn::Error::new(span, msg));
         }
     }
 }
@@ -450,7 +527,7 @@ pub fn rewrite(block: &mut syn::Block, data: &[Ident], errors: &mut Vec<syn::Err
     }
     let mut collect = Collect(HashSet::new());
     collect.visit_block(block);
-    let mut rw = Rewriter { data, all_params: collect.0, declared: HashSet::new(), locals: HashSet::new(), params: Vec::new(), derived: HashSet::new(), errors: Vec::new() };
+    let mut rw = Rewriter { data, all_params: collect.0, declared: HashSet::new(), locals: HashSet::new(), reals: HashSet::new(), params: Vec::new(), derived: HashSet::new(), errors: Vec::new() };
     rw.visit_block_mut(block);
     errors.extend(rw.errors);
     rw.params
