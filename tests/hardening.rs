@@ -241,3 +241,11 @@ fn a_missing_file_keeps_its_io_error_as_the_source() {
     assert_eq!(cause.error().kind(), std::io::ErrorKind::NotFound);
     assert!(e.source().is_some(), "the error chain reaches the operating system's error");
 }
+
+#[test]
+fn smc_on_data_whose_likelihood_overflows_stops_at_once_and_says_why() {
+    let m = Regression::new(&[1.0, 2.0], &[1e300, 0.0]).unwrap();
+    // (it used to run its 100,000 stages first, seconds, and then say only that λ stayed at 0)
+    let e = run_smc(&Smc { particles: 8, runs: 1, ..Smc::default() }, &m).unwrap_err();
+    assert!(matches!(&e, SamplerError::Setting { name: "schedule", detail } if detail.contains("cannot move λ") && detail.contains("8 of 8")), "{e}");
+}

@@ -13,7 +13,7 @@ fn nuts_leaves_a_100d_standard_normal_invariant() {
     let (d, chains) = (100, 64);
     let target = std_normal(d);
     let cfg = RunConfig { chains, warmup: 0, draws: 20, seed: 3, init: Some(exact_inits(chains, d, 4)) };
-    let draws = run(&Nuts { init_step_size: 0.5, ..Default::default() }, &target, &cfg).unwrap();
+    let draws = run(&Nuts { step_size: 0.5, ..Default::default() }, &target, &cfg).unwrap();
     check_invariance(&draws, d);
     assert_eq!(draws.divergences(), 0);
 }
@@ -38,7 +38,7 @@ fn a_biased_kernel_fails_the_invariance_check() {
         -0.5 * q.iter().map(|x| x * x).sum::<f64>() / 1.2
     });
     let cfg = RunConfig { chains: 64, warmup: 0, draws: 20, seed: 3, init: Some(exact_inits(64, d, 4)) };
-    let draws = run(&Nuts { init_step_size: 0.5, ..Default::default() }, &target, &cfg).unwrap();
+    let draws = run(&Nuts { step_size: 0.5, ..Default::default() }, &target, &cfg).unwrap();
     let r = std::panic::catch_unwind(|| check_invariance(&draws, d));
     assert!(r.is_err(), "the invariance check passed a sampler of the wrong distribution");
 }

@@ -82,7 +82,7 @@ proptest! {
         let mut mala = Mala::default();
         mala.adapt.target_accept = accept;
         runs(mala, &cfg);
-        let _ = run(&Nuts { max_depth: depth, init_step_size: step, max_energy_error: energy, ..Nuts::default() }, &good_model(), &cfg);
+        let _ = run(&Nuts { max_depth: depth, step_size: step, max_energy_error: energy, ..Nuts::default() }, &good_model(), &cfg);
     }
 
     #[test]
@@ -106,7 +106,7 @@ proptest! {
     fn langevin_random_walk_and_l2hmc_settings(dt in or_awkward(1e-3..1.0), gamma in or_awkward(0.0..10.0), mass in or_awkward(0.1..10.0), beta in or_awkward(0.1..4.0), scale in prop::option::of(or_awkward(0.01..5.0)), jitter in or_awkward(0.0..0.9), cfg in config()) {
         let params = LangevinParams { step_size: dt, gamma, mass, beta };
         runs(Baoab::constant(params), &cfg);
-        let _ = run(&RandomWalkMetropolis { target_accept: None, scale }, &good_model(), &cfg);
+        let _ = run(&RandomWalkMetropolis { target_accept: None, step_size: scale }, &good_model(), &cfg);
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(cfg.seed);
         let nets = Networks::new(3, 4, 2, 0.1, &mut rng);
         runs(L2hmc::new(nets).with_step_jitter(jitter), &cfg);

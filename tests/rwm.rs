@@ -15,7 +15,7 @@ fn mean_acceptance_on_a_unit_gaussian_is_the_closed_form() {
     // D = 1, proposal N(0, σ²): E[α] = (2/π)·atan(2/σ) under the stationary distribution
     let target = std_normal(1);
     for (sigma, seed) in [(0.5, 1), (1.0, 2), (2.4, 3), (5.0, 4)] {
-        let rwm = RandomWalkMetropolis { scale: Some(sigma), ..Default::default() };
+        let rwm = RandomWalkMetropolis { step_size: Some(sigma), ..Default::default() };
         let cfg = RunConfig { chains: 32, warmup: 0, draws: 2000, seed, init: Some(exact_inits(32, 1, seed + 10)) };
         let draws = run(&rwm, &target, &cfg).unwrap();
         let per_chain: Vec<f64> = draws.stat("accept_stat__").unwrap().iter().map(|c| mean(c)).collect();
@@ -57,8 +57,8 @@ fn warmup_reaches_the_target_acceptance_and_the_scales() {
 fn reproducible_and_settings_checked() {
     check_thread_reproducibility(&RandomWalkMetropolis::default());
     let cfg = RunConfig { chains: 1, warmup: 10, draws: 10, ..Default::default() };
-    let bad = RandomWalkMetropolis { scale: Some(0.0), ..Default::default() };
-    assert!(matches!(run(&bad, &std_normal(2), &cfg), Err(SamplerError::Setting { name: "scale", .. })));
+    let bad = RandomWalkMetropolis { step_size: Some(0.0), ..Default::default() };
+    assert!(matches!(run(&bad, &std_normal(2), &cfg), Err(SamplerError::Setting { name: "step_size", .. })));
     let bad = RandomWalkMetropolis { target_accept: Some(1.0), ..Default::default() };
     assert!(matches!(run(&bad, &std_normal(2), &cfg), Err(SamplerError::Setting { name: "target_accept", .. })));
 }

@@ -202,23 +202,24 @@ pub struct Nuts {
     pub max_energy_error: f64,
     /// Warmup settings: target acceptance, windows, dense metric.
     pub adapt: WindowedSettings,
-    /// Initial step size (default 1, then Stan's heuristic refines it during warmup).
-    pub init_step_size: f64,
-    /// Initial inverse metric (default the identity): with `init_step_size` and no warmup this
+    /// Step size: where warmup starts (default 1, then Stan's heuristic and dual averaging adapt
+    /// it), or used as given without warmup — the `step_size` of every sampler.
+    pub step_size: f64,
+    /// Initial inverse metric (default the identity): with `step_size` and no warmup this
     /// resumes a run from its adapted state, e.g. as read back from a CmdStan CSV.
     pub init_metric: Option<Metric>,
 }
 
 impl Default for Nuts {
     fn default() -> Self {
-        Self { max_depth: 10, max_energy_error: 1000.0, adapt: WindowedSettings::default(), init_step_size: 1.0, init_metric: None }
+        Self { max_depth: 10, max_energy_error: 1000.0, adapt: WindowedSettings::default(), step_size: 1.0, init_metric: None }
     }
 }
 
 impl Nuts {
     /// NUTS that continues with an adapted step size and inverse metric (run it with no warmup).
     pub fn resume(step_size: f64, metric: Metric) -> Self {
-        Self { init_step_size: step_size, init_metric: Some(metric), ..Default::default() }
+        Self { step_size, init_metric: Some(metric), ..Default::default() }
     }
 
     /// NUTS with a dense metric.
@@ -271,8 +272,8 @@ impl Sampler for Nuts {
         if self.max_depth == 0 || self.max_depth > 30 {
             return Err(SamplerError::Setting { name: "max_depth", detail: format!("must be in 1..=30, got {}", self.max_depth) });
         }
-        if !(self.init_step_size > 0.0 && self.init_step_size.is_finite()) {
-            return Err(SamplerError::Setting { name: "init_step_size", detail: format!("must be positive, got {}", self.init_step_size) });
+        if !(self.step_size > 0.0 && self.step_size.is_finite()) {
+            return Err(SamplerError::Setting { name: "step_size", detail: format!("must be positive, got {}", self.step_size) });
         }
         if !(self.max_energy_error > 0.0) {
             return Err(SamplerError::Setting { name: "max_energy_error", detail: format!("must be positive, got {}", self.max_energy_error) });
@@ -298,7 +299,7 @@ impl Sampler for Nuts {
             Some(m) => return Err(SamplerError::Setting { name: "init_metric", detail: format!("has dimension {}, the target {d}", m.dim()) }),
             None => Metric::unit(d),
         };
-        let mut params = TransitionParams { step_size: self.init_step_size, metric, max_depth: self.max_depth, max_energy_error: self.max_energy_error };
+        let mut params = TransitionParams { step_size: self.step_size, metric, max_depth: self.max_depth, max_energy_error: self.max_energy_error };
         let adapt = WindowedAdaptation::begin(self.adapt.clone(), warmup, target, rng, &mut z, &mut params)?;
         Ok(Box::new(NutsChain { target, z, params, adapt }))
     }

@@ -19,8 +19,9 @@ use rand_distr::{Distribution, StandardNormal};
 pub struct RandomWalkMetropolis {
     /// Target acceptance of the warmup's dual averaging; `None`: 0.234 (0.44 when D = 1).
     pub target_accept: Option<f64>,
-    /// Initial scale σ; `None`: 2.38/√D. Used as given when there is no warmup.
-    pub scale: Option<f64>,
+    /// The proposal's scale σ, its step size: where warmup starts (`None`: 2.38/√D), or used as
+    /// given when there is no warmup.
+    pub step_size: Option<f64>,
 }
 
 const STATS: [&str; 3] = ["accept_stat__", "stepsize__", "divergent__"];
@@ -35,9 +36,9 @@ impl Sampler for RandomWalkMetropolis {
                 return Err(SamplerError::Setting { name: "target_accept", detail: format!("{a} is not in (0, 1)") });
             }
         }
-        if let Some(s) = self.scale {
+        if let Some(s) = self.step_size {
             if !(s > 0.0 && s.is_finite()) {
-                return Err(SamplerError::Setting { name: "scale", detail: format!("{s} must be positive and finite") });
+                return Err(SamplerError::Setting { name: "step_size", detail: format!("{s} must be positive and finite") });
             }
         }
         Ok(())
@@ -50,7 +51,7 @@ impl Sampler for RandomWalkMetropolis {
         let d = position.len();
         let lp = target.logp(&position)?;
         let delta = self.target_accept.unwrap_or(if d == 1 { 0.44 } else { 0.234 });
-        let scale = self.scale.unwrap_or(2.38 / (d as f64).sqrt());
+        let scale = self.step_size.unwrap_or(2.38 / (d as f64).sqrt());
         // Stan's window schedule decides when the proposal's per-coordinate scales are re-estimated
         let windows = WindowedAdaptation::new(WindowedSettings::default(), warmup, d).metric_windows();
         let mut step = DualAveraging::new(delta, scale);

@@ -467,6 +467,10 @@ fn run_one<T: Target + ?Sized>(smc: &Smc, target: &T, mover: &Mover<'_>, rng: &m
             }
             Schedule::Adaptive { target_ess } => {
                 let delta = solve_increment(&ps.log_w, &ps.loglik, target_ess, 1.0 - lambda);
+                if delta <= 0.0 {
+                    let bad = ps.loglik.iter().filter(|l| !l.is_finite()).count();
+                    return Err(SamplerError::Setting { name: "schedule", detail: format!("stage {stage}: adaptive tempering cannot move λ past {lambda}: {bad} of {n} particles have a log likelihood that is not finite, so any increment collapses the weights; check the data (values so large that the likelihood overflows), or use more particles or a fixed schedule") });
+                }
                 lambda = if delta >= 1.0 - lambda { 1.0 } else { lambda + delta };
                 ps.loglik.iter().map(|l| increment(delta, *l)).collect()
             }
