@@ -60,8 +60,8 @@ where
     snell::nn::Cuda: snell::backend::PointDevice<E>,
 {
     use snell::backend::DevicePoints;
-    let (la, ga) = cpu.logp_grad_device(&DevicePoints::from_host::<E, _>(&snell::nn::Cpu::default(), q, rows))?;
-    let (lb, gb) = gpu.logp_grad_device(&DevicePoints::from_host::<E, _>(cuda, q, rows))?;
+    let (la, ga) = cpu.logp_grad_device(&DevicePoints::from_host::<E, _>(&snell::nn::Cpu::default(), q, rows)?)?;
+    let (lb, gb) = gpu.logp_grad_device(&DevicePoints::from_host::<E, _>(cuda, q, rows)?)?;
     let rel = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(x, y)| (x - y).abs() / (1.0 + x.abs())).fold(0.0, f64::max);
     Ok(rel(&la, &lb).max(rel(&ga.to_host(), &gb.to_host())))
 }

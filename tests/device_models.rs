@@ -175,3 +175,12 @@ fn nuts_on_a_model_evaluated_by_dfdx_passes_its_reference() {
     let draws = run(&Nuts::default(), &on_dfdx, &cfg).unwrap();
     assert_matches_reference("NUTS on dfdx: eight_schools_noncentered", &r, &draws);
 }
+
+#[test]
+fn values_that_do_not_fill_the_points_are_a_dimension_error() {
+    assert!(matches!(DevicePoints::from_host::<f64, _>(&Cpu::default(), &[1.0, 2.0, 3.0], 2), Err(ModelError::Dimension { .. })));
+    let x = DevicePoints::from_host::<f64, _>(&Cpu::default(), &[1.0, 2.0, 3.0, 4.0], 2).unwrap();
+    assert_eq!(x.shape(), (2, 2));
+    assert!(matches!(x.like(&[0.0; 3]), Err(ModelError::Dimension { .. })));
+    assert_eq!(x.like(&[5.0, 6.0, 7.0, 8.0]).unwrap().to_host(), [5.0, 6.0, 7.0, 8.0]);
+}

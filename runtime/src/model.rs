@@ -2,11 +2,11 @@
 //! its body: log densities (single and population-batched, with gradients), the parts of the log
 //! density, constraining and unconstraining, initial values, prior draws and simulation.
 
-use crate::backend::device::{backend_of, check_dim};
+use crate::backend::device::backend_of;
 use crate::backend::{with_points, Backend, DevicePoints, Native};
 use crate::ctx::{Ctx, CtxOptions, Mode, Output};
 use crate::error::ModelError;
-use crate::target::{check_population, Parts, Target};
+use crate::target::{check_population, logp_grad_device_via_host, minibatch_device_via_host, Parts, Target};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -508,28 +508,15 @@ impl<M: Model> Target for M {
     fn logp_parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
         parts_on(self, &default_backend(), theta, obs, weight, grad)
     }
-    /// On the points' own device, through the dfdx backend there (the points travel to the host
-    /// and back once: [`evaluate`](Model::evaluate) takes host values).
+    /// On the points' own device: the model on the dfdx backend there ([`OnBackend`]) through
+    /// the host (the points travel to the host and back once: [`evaluate`](Model::evaluate) takes
+    /// host values).
     fn logp_grad_device(&self, q: &DevicePoints) -> Result<(Vec<f64>, DevicePoints), ModelError> {
-        check_dim(q.shape().1, self.layout().dim())?;
-        let theta = q.to_host();
-        let e = with_points!(q, |t| self.evaluate(&backend_of(t), &theta, None, EvalOptions::default())?);
-        Ok((e.log_density, q.like(e.grad.as_deref().unwrap_or(&[]))))
+        with_points!(q, |t| logp_grad_device_via_host(&self.on_backend(backend_of(t)), q))
     }
     /// One evaluation per row on the points' device, each on its own batch.
     fn logp_grad_minibatch_device(&self, q: &DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, DevicePoints), ModelError> {
-        let (p, d) = q.shape();
-        check_dim(d, self.layout().dim())?;
-        crate::target::check_batch_count(batches.len(), p)?;
-        let theta = q.to_host();
-        let (mut lp, mut grad) = (Vec::with_capacity(p), Vec::with_capacity(p * d));
-        for (row, batch) in theta.chunks(d).zip(batches) {
-            self.check_batch(batch)?;
-            let e = with_points!(q, |t| self.evaluate(&backend_of(t), row, Some(batch), EvalOptions::default())?);
-            lp.extend(e.log_density);
-            grad.extend(e.grad.unwrap_or_default());
-        }
-        Ok((lp, q.like(&grad)))
+        with_points!(q, |t| minibatch_device_via_host(&self.on_backend(backend_of(t)), q, batches))
     }
 }
 

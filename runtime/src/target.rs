@@ -143,7 +143,7 @@ pub fn logp_grad_device_via_host<T: Target + ?Sized>(target: &T, q: &DevicePoint
     crate::backend::device::check_dim(d, target.dim())?;
     let (mut lp, mut grad) = (vec![0.0; p], vec![0.0; p * d]);
     target.logp_grad_batch(&q.to_host(), &mut lp, &mut grad)?;
-    Ok((lp, q.like(&grad)))
+    Ok((lp, q.like(&grad)?))
 }
 
 /// [`Target::logp_grad_minibatch_device`] through the host: one
@@ -154,10 +154,10 @@ pub fn minibatch_device_via_host<T: Target + ?Sized>(target: &T, q: &DevicePoint
     check_batch_count(batches.len(), p)?;
     let theta = q.to_host();
     let (mut lp, mut grad) = (Vec::with_capacity(p), vec![0.0; p * d]);
-    for ((row, g), batch) in theta.chunks(d).zip(grad.chunks_mut(d)).zip(batches) {
+    for ((row, g), batch) in theta.chunks(d.max(1)).zip(grad.chunks_mut(d.max(1))).zip(batches) {
         lp.push(target.logp_grad_minibatch(row, batch, g)?);
     }
-    Ok((lp, q.like(&grad)))
+    Ok((lp, q.like(&grad)?))
 }
 
 /// One batch per row of a population of `p`.

@@ -11,6 +11,7 @@
 //! tensors there without a copy.
 
 use super::dfdx_backend::{Dfdx, DfdxElem};
+use crate::error::ModelError;
 use dfdx::prelude::{Axis, BroadcastTo, SumTo, Tensor};
 use dfdx::shapes::HasShape;
 use dfdx::tensor::Cpu;
@@ -89,9 +90,12 @@ pub(crate) use with_points;
 
 impl DevicePoints {
     /// Row-major host values, `rows` rows of `values.len() / rows`, on `dev` in element type `E`
-    /// (e.g. `DevicePoints::from_host::<f64, _>(&Cpu::default(), &q, 4)`).
-    pub fn from_host<E: DfdxElem, D: PointDevice<E>>(dev: &D, values: &[f64], rows: usize) -> DevicePoints {
-        D::wrap(upload(dev, values, rows, values.len() / rows.max(1)))
+    /// (e.g. `DevicePoints::from_host::<f64, _>(&Cpu::default(), &q, 4)`); values that do not
+    /// fill whole rows are a [`ModelError::Dimension`].
+    pub fn from_host<E: DfdxElem, D: PointDevice<E>>(dev: &D, values: &[f64], rows: usize) -> Result<DevicePoints, ModelError> {
+        let d = values.len() / rows.max(1);
+        check_len(values.len(), rows * d)?;
+        Ok(D::wrap(upload(dev, values, rows, d)))
     }
 
     /// `(P, D)`.
@@ -105,10 +109,20 @@ impl DevicePoints {
     }
 
     /// Row-major `(P, D)` host values (`P·D` of them, this array's shape) on this array's device in
-    /// its element type.
-    pub fn like(&self, values: &[f64]) -> DevicePoints {
+    /// its element type, e.g. a gradient for these points; another number of values is a
+    /// [`ModelError::Dimension`].
+    pub fn like(&self, values: &[f64]) -> Result<DevicePoints, ModelError> {
         let (p, d) = self.shape();
-        with_points!(self, |t| like(t, values, p, d))
+        check_len(values.len(), p * d)?;
+        Ok(with_points!(self, |t| like(t, values, p, d)))
+    }
+}
+
+fn check_len(got: usize, expected: usize) -> Result<(), ModelError> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(ModelError::Dimension { what: "values for (P, D) points on a device".into(), expected, got })
     }
 }
 
@@ -163,11 +177,11 @@ pub(crate) fn spread_mask<E: DfdxElem, D: Device<E>>(m: &Tensor<(usize,), bool, 
 }
 
 /// A population's dimension against the target's.
-pub(crate) fn check_dim(got: usize, want: usize) -> Result<(), crate::error::ModelError> {
+pub(crate) fn check_dim(got: usize, want: usize) -> Result<(), ModelError> {
     if got == want {
         Ok(())
     } else {
-        Err(crate::error::ModelError::Dimension { what: "coordinates of each point on the device".into(), expected: want, got })
+        Err(ModelError::Dimension { what: "coordinates of each point on the device".into(), expected: want, got })
     }
 }
 

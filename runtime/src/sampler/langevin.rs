@@ -9,7 +9,7 @@
 //! Its kernel is written once against the population state, so it runs in every execution
 //! (threads, lockstep, device).
 
-use super::execution::{Chains, HostRows, Kernel, Rows};
+use super::execution::{normals, Chains, HostRows, Kernel, Rows};
 use super::phase_space::Point;
 use crate::target::Target;
 use super::{Phase, Sampler, SamplerError};
@@ -61,22 +61,6 @@ impl LangevinParams {
     }
 }
 
-/// What one BAOAB step did to a chain: whether it reached a non-finite log density or gradient
-/// (the step is then undone, the momentum redrawn).
-pub(crate) type Divergent = bool;
-
-/// `P·D` draws of `N(0, scale²)`, row `r` from `rngs[r]`, for the rows with `which[r]` (zeros
-/// elsewhere, drawing nothing).
-fn normals<R: Rng>(d: usize, scale: f64, which: &[bool], rngs: &mut [R]) -> Vec<f64> {
-    let mut out = vec![0.0; which.len() * d];
-    for (r, row) in out.chunks_mut(d.max(1)).enumerate().take(which.len()) {
-        if which[r] {
-            row.iter_mut().for_each(|x| *x = scale * rngs[r].sample::<f64, _>(StandardNormal));
-        }
-    }
-    out
-}
-
 /// BAOAB's population state: positions, momenta, gradients and log densities of P chains.
 pub(crate) struct Particles<A: Rows> {
     q: A::Array,
@@ -89,8 +73,8 @@ pub(crate) struct Particles<A: Rows> {
 /// [`Rows`], so threads, lockstep and devices run this same code. A chain whose step reaches a
 /// non-finite log density or gradient is put back where it was, its momentum redrawn from
 /// N(0, m/β), and reported divergent.
-pub(crate) fn steps<A: Rows, R: Rng>(rows: &A, z: &mut Particles<A>, params: &LangevinParams, rngs: &mut [R]) -> Result<Vec<Divergent>, SamplerError> {
-    let (n, d) = (rows.len(), rows.dim());
+pub(crate) fn steps<A: Rows, R: Rng>(rows: &A, z: &mut Particles<A>, params: &LangevinParams, rngs: &mut [R]) -> Result<Vec<bool>, SamplerError> {
+    let n = rows.len();
     let (h, m) = (0.5 * params.step_size, params.mass);
     let all = vec![true; n];
     let (q0, lp0, g0) = (z.q.clone(), z.lp.clone(), z.grad.clone());
@@ -99,7 +83,7 @@ pub(crate) fn steps<A: Rows, R: Rng>(rows: &A, z: &mut Particles<A>, params: &La
     let e = (-params.gamma * params.step_size).exp();
     let s = ((1.0 - e * e) * m / params.beta).sqrt();
     rows.scale(&mut z.p, &vec![e; n]);
-    rows.axpy(&mut z.p, &vec![1.0; n], &rows.upload(&normals(d, s, &all, rngs)));
+    rows.axpy(&mut z.p, &vec![1.0; n], &normals(rows, s, None, rngs));
     rows.axpy(&mut z.q, &vec![h / m; n], &z.p);
     let (lp, grad) = rows.evaluate(&z.q, &all)?;
     let divergent: Vec<bool> = lp.iter().map(|l| !l.is_finite()).collect();
@@ -108,7 +92,7 @@ pub(crate) fn steps<A: Rows, R: Rng>(rows: &A, z: &mut Particles<A>, params: &La
     if divergent.contains(&true) {
         rows.select(&divergent, &mut z.q, &q0);
         rows.select(&divergent, &mut z.grad, &g0);
-        let fresh = rows.upload(&normals(d, (m / params.beta).sqrt(), &divergent, rngs));
+        let fresh = normals(rows, (m / params.beta).sqrt(), Some(&divergent), rngs);
         rows.select(&divergent, &mut z.p, &fresh);
     }
     let kick: Vec<f64> = divergent.iter().map(|div| if *div { 0.0 } else { h }).collect();
@@ -169,7 +153,7 @@ impl<A: Rows> Chains for BaoabChains<A> {
     fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
         let params = if let Phase::Warmup { .. } = phase { self.settings.burn_in } else { self.settings.production };
         if params != self.current {
-            self.z.p = self.rows.upload(&normals(self.rows.dim(), (params.mass / params.beta).sqrt(), &vec![true; self.rows.len()], rngs));
+            self.z.p = normals(&self.rows, (params.mass / params.beta).sqrt(), None, rngs);
             self.current = params;
         }
         let divergent = steps(&self.rows, &mut self.z, &params, rngs)?;
@@ -199,7 +183,7 @@ impl Kernel for Baoab {
         let q = rows.upload(&positions.concat());
         let (lp, grad) = rows.evaluate(&q, &vec![true; n])?;
         let current = if warmup > 0 { self.burn_in } else { self.production };
-        let p = rows.upload(&normals(rows.dim(), (current.mass / current.beta).sqrt(), &vec![true; n], rngs));
+        let p = normals(&rows, (current.mass / current.beta).sqrt(), None, rngs);
         Ok(Box::new(BaoabChains { z: Particles { q, p, grad, lp }, rows, settings: self.clone(), current }))
     }
 }
@@ -214,7 +198,8 @@ impl Sampler for Baoab {
     }
     fn settings(&self) -> Vec<(String, String)> {
         let p = |n: &str, v: &LangevinParams| vec![(format!("{n}_dt"), v.step_size.to_string()), (format!("{n}_gamma"), v.gamma.to_string()), (format!("{n}_mass"), v.mass.to_string()), (format!("{n}_beta"), v.beta.to_string())];
-        let mut out = vec![("engine".into(), "baoab".into())];
+        // unadjusted: the draws' warnings read this setting
+        let mut out = vec![("engine".into(), "baoab".into()), ("metropolis".into(), "false".into())];
         out.extend(p("burn_in", &self.burn_in));
         out.extend(p("production", &self.production));
         out

@@ -125,7 +125,7 @@ impl Sampler for Sgld {
         Ok(())
     }
     fn settings(&self) -> Vec<(String, String)> {
-        vec![("engine".into(), "sgld".into()), ("batch_size".into(), self.batch_size.to_string()), ("schedule".into(), format!("{:?}", self.schedule))]
+        vec![("engine".into(), "sgld".into()), ("metropolis".into(), "false".into()), ("batch_size".into(), self.batch_size.to_string()), ("schedule".into(), format!("{:?}", self.schedule))]
     }
     fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, _warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
         let no_batches = || SamplerError::Setting { name: "target", detail: "SGLD needs a likelihood indexed by observation (#[model(observations(…))])".into() };

@@ -30,6 +30,7 @@ pub(crate) use device::DeviceRows;
 pub use kernel::Kernel;
 pub use host::HostRows;
 pub use rows::Rows;
+pub(crate) use rows::normals;
 
 use super::{Sampler, SamplerError};
 use crate::target::Target;

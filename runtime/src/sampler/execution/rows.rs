@@ -68,3 +68,16 @@ pub trait Rows {
     fn host_target(&self) -> &dyn Target;
 }
 
+/// `N(0, scale²)` draws as an array of `rows`, row `r` from its chain's stream `rngs[r]`, for the
+/// rows with `which[r]` (all rows for `None`); other rows are zeros and draw nothing. The draws are
+/// made on the host, in the same order in every execution.
+pub(crate) fn normals<A: Rows, R: rand::Rng>(rows: &A, scale: f64, which: Option<&[bool]>, rngs: &mut [R]) -> A::Array {
+    let d = rows.dim();
+    let mut out = vec![0.0; rows.len() * d];
+    for (r, row) in out.chunks_mut(d.max(1)).enumerate() {
+        if which.is_none_or(|w| w[r]) {
+            row.iter_mut().for_each(|x| *x = scale * rngs[r].sample::<f64, _>(rand_distr::StandardNormal));
+        }
+    }
+    rows.upload(&out)
+}

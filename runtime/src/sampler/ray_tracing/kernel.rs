@@ -10,7 +10,7 @@ use super::dphi::DphiTuner;
 use super::weighting::Kick;
 use super::{Integrator, MinibatchSettings, RayInfo, RayTracing, TrajectoryInfo, Weighting, OMELYAN_LAMBDA, STAT_NAMES};
 use crate::sampler::adapt::{DualAveraging, Welford, WindowedAdaptation, WindowedSettings};
-use crate::sampler::execution::{Chains, Rows};
+use crate::sampler::execution::{normals, Chains, Rows};
 use crate::sampler::metric::Metric;
 use crate::sampler::minibatch::Batches;
 use crate::sampler::{Phase, SamplerError};
@@ -363,13 +363,6 @@ pub(crate) fn finish<A: Rows, R: Rng>(rows: &A, s: &mut Rays<A::Array>, p: Rays<
     out
 }
 
-/// Velocities `N(0, I)` from each chain's stream.
-fn draw_velocities<A: Rows, R: Rng>(rows: &A, rngs: &mut [R]) -> A::Array {
-    let d = rows.dim();
-    let v: Vec<f64> = rngs.iter_mut().flat_map(|rng| (0..d).map(|_| rng.sample::<f64, _>(StandardNormal)).collect::<Vec<_>>()).collect();
-    rows.upload(&v)
-}
-
 /// The ray tracing sampler's chains: the kernel with each chain's warmup (the step towards the
 /// target acceptance or `⟨Δφ⟩`, and the metric).
 pub(crate) struct RayChains<A: Rows> {
@@ -401,7 +394,7 @@ impl<A: Rows> RayChains<A> {
                 x.extend(position);
             }
         }
-        let v = draw_velocities(&rows, rngs);
+        let v = normals(&rows, 1.0, None, rngs);
         let mut eval = match &cfg.minibatch {
             // the batch schedule draws from its own stream, seeded from the chain's
             Some(m) => RayEval::minibatched(&rows, &cfg.weighting, m, rngs.iter_mut().map(|rng| ChaCha8Rng::seed_from_u64(rng.gen())).collect())?,
@@ -470,7 +463,7 @@ impl<A: Rows> Chains for RayChains<A> {
         let used = self.dt.clone();
         let mut p = self.s.clone();
         if self.cfg.full_refresh {
-            p.v = draw_velocities(&self.rows, rngs);
+            p.v = normals(&self.rows, 1.0, None, rngs);
         }
         let v0 = p.v.clone();
         let cfg = &self.cfg;
