@@ -1,6 +1,7 @@
 //! Evaluates a batch of eight-schools log densities and gradients on the GPU and on the CPU and
-//! prints the largest differences (f64 and f32); then the network targets' device evaluations
-//! (`MlpRegression`, `NetworkRegression`, `NetworkClassifier`, `NetworkSequenceModel`, all rows)
+//! prints the largest differences (f64 and f32); then the networks' device evaluations (the
+//! 1-50-50-1 `#[model]` with an `Mlp`, whose layers are the backend's own ops, and the targets
+//! `NetworkRegression`, `NetworkClassifier`, `NetworkSequenceModel`, all rows)
 //! on CUDA against dfdx's CPU device in f32, and a short minibatch ray tracing run there; then
 //! `#[model]`s in the device execution (eight schools, and the 1-50-50-1 network regression
 //! written as a model with an `Mlp`), CUDA beside dfdx's CPU device in f64: the same evaluations,
@@ -154,7 +155,7 @@ mod models {
 mod networks {
     use snell::backend::Dfdx;
     use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
-    use snell::nn::{Activation, Mlp, MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+    use snell::nn::{Activation, Mlp, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
     use snell::nn::{Cpu, Cuda};
     use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
     use snell::sampler::{run_device, RunConfig, Select};
@@ -180,7 +181,8 @@ mod networks {
         let noise = Noise::Gamma { shape: 2.0, rate: 1.0 };
         let mut worst = 0.0f64;
         let mlp = Mlp::new(&[1, 50, 50, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
-        worst = worst.max(compare("MlpRegression 1-50-50-1", &MlpRegression::<f32, _>::new(Cpu::default(), &mlp, &x, &ys, noise)?, &MlpRegression::<f32, _>::new(gpu.clone(), &mlp, &x, &ys, noise)?, &gpu, 1000)?);
+        let model = snell_examples::netbench::RegressionNet::new(&mlp, &x, &ys)?;
+        worst = worst.max(compare("#[model] + Mlp 1-50-50-1", &model, &model, &gpu, 1000)?);
         type Reg = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
         worst = worst.max(compare("NetworkRegression 1-50-50-1", &NetworkRegression::<Reg, 1, f32, _>::new(Cpu::default(), &x, &ys, WeightPrior::isotropic(1.0), noise)?, &NetworkRegression::<Reg, 1, f32, _>::new(gpu.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise)?, &gpu, 16)?);
         let xc = Matrix::new(256, 16, (0..256 * 16).map(|i| ((i * 31) % 17) as f64 / 17.0).collect())?;
@@ -191,12 +193,12 @@ mod networks {
         type Lm = (Embedding<64, 32>, TransformerEncoder<32, 4, 64, 2>, Linear<32, 64>);
         worst = worst.max(compare("NetworkSequenceModel 2 blocks × 32", &NetworkSequenceModel::<Lm, 64, f32, _>::new(Cpu::default(), tokens.clone(), 32, WeightPrior::isotropic(1.0))?, &NetworkSequenceModel::<Lm, 64, f32, _>::new(gpu.clone(), tokens, 32, WeightPrior::isotropic(1.0))?, &gpu, 2)?);
         // a short minibatch run on the GPU: the chains' batches, the threshold rule, recording
-        let target = MlpRegression::<f32, _>::new(gpu.clone(), &mlp, &x, &ys, noise)?;
+        let target = NetworkRegression::<Reg, 1, f32, _>::new(gpu.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise)?;
         let rt = RayTracing { step_size: 0.005, n_steps: 10, metropolis: false, minibatch: Some(MinibatchSettings::new(10)), ..Default::default() };
         let t = std::time::Instant::now();
         let recorded = Select::new(&target, &["w.1", "sigma"])?;
-        let draws = run_device(&rt, &recorded, &Dfdx::<f32, Cuda>::new(gpu), &RunConfig { chains: 1000, warmup: 0, draws: 20, seed: 1, init: None })?;
-        println!("minibatch rays, 1,000 chains × 20 trajectories of 10 steps on CUDA: {:.2?}; mean sigma {:.3}", t.elapsed(), draws.mean("sigma").unwrap_or(f64::NAN));
+        let draws = run_device(&rt, &recorded, &Dfdx::<f32, Cuda>::new(gpu), &RunConfig { chains: 100, warmup: 0, draws: 20, seed: 1, init: None })?;
+        println!("minibatch rays, 100 chains × 20 trajectories of 10 steps on CUDA: {:.2?}; mean sigma {:.3}", t.elapsed(), draws.mean("sigma").unwrap_or(f64::NAN));
         // f32 on two devices: summation orders differ
         Ok(worst < 1e-3)
     }

@@ -22,8 +22,8 @@
 //! Every row also runs in the device execution (`snell::sampler::run_device`), which keeps every
 //! chain's state (and the weights of (b) and (c)) in dfdx tensors on one thread, with minibatches
 //! drawn per chain — row
-//! (a) twice: one dfdx module pass per chain, and as `snell::nn::MlpRegression`, whose 1,000
-//! weight rows are one batched matrix product per layer: on
+//! (a) twice: one dfdx module pass per chain, and as the `#[model]` with an `Mlp`, whose 1,000
+//! weight rows are one batched matrix product per layer (the backend's own ops): on
 //! dfdx's CPU device here, and with `--cuda` (built with `--features cuda`, see
 //! `scripts/build-cuda.sh`) on CUDA device 0, where `dev MiB` is the device memory in use after
 //! the row. The threaded rows stay on the CPU: dfdx 0.13's CUDA device is neither `Send` nor
@@ -96,13 +96,12 @@ macro_rules! benchmark {
         row.device_mib = $device_mib();
         println!("{row}");
         drop(on_device);
-        // and as an MLP whose 1,000 weight rows are one batched product per layer
-        let on_device = snell::nn::MlpRegression::<f32, _>::new($device, &mlp, &x, &y, Noise::Gamma { shape: 2.0, rate: 1.0 })?;
+        // and the #[model] with its Mlp on the device (f32): the 1,000 weight rows are one batched
+        // product per layer, the backend's own ops
         let rays = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
-        let mut row = Bench { name: &format!("(a) batched MLP, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, &snell::backend::Dfdx::<f32, _>::new($device), 1)?;
+        let mut row = Bench { name: &format!("(a) #[model] + Mlp, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&model, &snell::backend::Dfdx::<f32, _>::new($device), 1)?;
         row.device_mib = $device_mib();
         println!("{row}");
-        drop(on_device);
 
         let (x, labels) = mlp_data(4096);
         let mlp = NetworkClassifier::<Mlp, 784, 10, $elem, _>::new(dev.clone(), &x, &labels, WeightPrior::isotropic(1.0))?;

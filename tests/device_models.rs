@@ -43,6 +43,13 @@ fn mlp_net(net: &Mlp, x: &Matrix, y: &[f64]) {
     observe!(y ~ Normal(net.forward(s * z, x), sigma));
 }
 
+/// Two outputs per row: `y` holds them row by row.
+#[model]
+fn mlp_two_outputs(net: &Mlp, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+    observe!(y ~ Normal(net.forward(w, x), 0.5));
+}
+
 #[model(observations(x, y))]
 fn linear_net(net: &Network<Linear<2, 1>, 2, 1>, x: &Matrix, y: &[f64]) {
     let w = sample!([net.len()] ~ Normal(0.0, 2.0));
@@ -95,6 +102,9 @@ fn dfdx_gradients_equal_native_ones_with_networks_inside_the_model() {
         let mlp = Mlp::new(&[2, 4, 3, 1], act, WeightPrior::isotropic(1.0)).unwrap();
         dfdx_equals_native(&MlpNet::new(&mlp, &x, &y).unwrap(), &format!("Mlp ({act:?})"));
     }
+    let two = Mlp::new(&[2, 3, 2], Activation::Sigmoid, WeightPrior::isotropic(1.0)).unwrap();
+    let y2: Vec<f64> = y.iter().flat_map(|&v| [v, 0.5 * v]).collect();
+    dfdx_equals_native(&MlpTwoOutputs::new(&two, &x, &y2).unwrap(), "Mlp with two outputs");
     // f32 follows within its rounding
     let mlp = Mlp::new(&[2, 4, 1], Activation::Tanh, WeightPrior::isotropic(1.0)).unwrap();
     let m = MlpNet::new(&mlp, &x, &y).unwrap();
@@ -103,6 +113,38 @@ fn dfdx_gradients_equal_native_ones_with_networks_inside_the_model() {
     let e = m.evaluate(&Cpu32::default(), &theta, None, EvalOptions::default()).unwrap();
     common::assert_all_close(&e.log_density, &lp, 1e-4, "Mlp in f32: log densities");
     common::assert_all_close(e.grad.as_deref().unwrap(), &grad, 1e-3, "Mlp in f32: gradients");
+}
+
+/// On `Native`, the backend's own operations (what an `Mlp` runs on dfdx) and the host kernels
+/// give the same densities and gradients.
+#[test]
+fn an_mlp_of_backend_operations_equals_its_host_kernels() {
+    use snell::nn::MlpKernel;
+    let (x, y) = data(9);
+    for act in [Activation::Tanh, Activation::ReLU, Activation::Sigmoid, Activation::OnePlusTanh] {
+        let dense = Mlp::new(&[2, 5, 3, 1], act, WeightPrior::isotropic(1.0)).unwrap();
+        let ops = dense.clone().with_kernel(MlpKernel::BackendOps);
+        let (a, b) = (MlpNet::new(&dense, &x, &y).unwrap(), MlpNet::new(&ops, &x, &y).unwrap());
+        let theta = points(&a, 4);
+        let (lp, grad) = a.log_density_and_grad_batch(&theta).unwrap();
+        let (lp2, grad2) = b.log_density_and_grad_batch(&theta).unwrap();
+        common::assert_all_close(&lp2, &lp, 1e-10, &format!("{act:?}: log densities"));
+        common::assert_all_close(&grad2, &grad, 1e-10, &format!("{act:?}: gradients"));
+        let (g1, g2) = (a.log_density_and_grad_minibatch(&theta[..a.dim()], &[1, 4]).unwrap(), b.log_density_and_grad_minibatch(&theta[..a.dim()], &[1, 4]).unwrap());
+        common::assert_all_close(&g2.1, &g1.1, 1e-10, &format!("{act:?}: minibatch gradients"));
+    }
+    // a weight vector of the wrong length is a model error, not a panic
+    #[model]
+    fn short(net: &Mlp, x: &Matrix) {
+        let w = sample!([3] ~ Normal(0.0, 1.0));
+        factor!(net.forward(w, x).sum());
+    }
+    let ops = Mlp::new(&[2, 3, 1], Activation::Tanh, WeightPrior::isotropic(1.0)).unwrap().with_kernel(MlpKernel::BackendOps);
+    let err = match Short::new(&ops, &x) {
+        Ok(m) => m.log_density(&[0.1, 0.2, 0.3]).unwrap_err().to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("takes 13 values"), "{err}");
 }
 
 /// A model's evaluation of points on dfdx's `Cpu` device: every row and every row's own

@@ -3,14 +3,13 @@
 //! threads and lockstep, and within 1e-9 (in fact bit for bit) between the device on dfdx's `Cpu`
 //! in f64 and threads evaluating the model with the same arithmetic; SMC's moves give the same
 //! particles and evidence on the host and on the device. On the device, eight schools passes its
-//! posteriordb reference under HMC, ray tracing and SMC, and a network regression its closed-form
-//! posterior.
+//! posteriordb reference under HMC, ray tracing and SMC, and a network regression (an `Mlp`, there
+//! the backend's own operations) its closed-form posterior.
 
 mod common;
 
 use snell::backend::Cpu64;
-use snell::nn::layers::Linear;
-use snell::nn::{Network, WeightPrior};
+use snell::nn::{Activation, Mlp, WeightPrior};
 use snell::prelude::*;
 use rand::SeedableRng;
 use snell::sampler::hmc::Hmc;
@@ -189,8 +188,9 @@ fn eight_schools_under_hmc_on_the_device_passes_its_reference() {
     assert!(!check_reference("wrong data", &r, &wrong_draws).1.is_empty(), "the posterior of other data must fail the check");
 }
 
+/// A network regression whose network (one dense layer) is, on the device, the backend's own ops.
 #[model(observations(x, y))]
-fn linear_net(net: &Network<Linear<2, 1>, 2, 1>, x: &Matrix, y: &[f64]) {
+fn linear_net(net: &Mlp, x: &Matrix, y: &[f64]) {
     let w = sample!([net.len()] ~ Normal(0.0, 2.0));
     observe!(y ~ Normal(net.forward(w, x), 0.4));
 }
@@ -198,7 +198,7 @@ fn linear_net(net: &Network<Linear<2, 1>, 2, 1>, x: &Matrix, y: &[f64]) {
 #[test]
 fn a_network_regression_under_hmc_on_the_device_has_the_closed_form_posterior() {
     let (x, y) = common::linear_network_data(30);
-    let net = Network::<Linear<2, 1>, 2, 1>::new(WeightPrior::isotropic(2.0)).unwrap();
+    let net = Mlp::new(&[2, 1], Activation::Tanh, WeightPrior::isotropic(2.0)).unwrap();
     let m = LinearNet::new(&net, &x, &y).unwrap();
     let cfg = RunConfig { chains: 8, warmup: 1000, draws: 1000, seed: 4, init: None };
     // 5 steps: longer fixed trajectories resonate on this posterior (static HMC has no jitter;
@@ -210,7 +210,7 @@ fn a_network_regression_under_hmc_on_the_device_has_the_closed_form_posterior() 
 #[test]
 fn a_network_regression_under_smc_on_the_device_has_the_closed_form_posterior() {
     let (x, y) = common::linear_network_data(30);
-    let net = Network::<Linear<2, 1>, 2, 1>::new(WeightPrior::isotropic(2.0)).unwrap();
+    let net = Mlp::new(&[2, 1], Activation::Tanh, WeightPrior::isotropic(2.0)).unwrap();
     let m = LinearNet::new(&net, &x, &y).unwrap();
     let out = run_smc_device(&Smc { particles: 1000, runs: 8, seed: 9, ..Default::default() }, &m.on_backend(Cpu64::default()), &Cpu64::default()).unwrap();
     let (mean, sd) = common::linear_network_posterior(&x, &y, 0.4, 2.0);

@@ -25,6 +25,22 @@ fn binomial(k: &[f64], n: &[f64]) {
     observe!(k ~ BinomialLogit(n, logit));
 }
 
+#[model]
+fn sum_of_terms(k: usize) {
+    let mu = sample!(Normal(0.0, 1.0));
+    let terms: Vec<_> = (0..k).map(|i| mu * (i + 1) as f64).collect();
+    factor!(terms.into_iter().sum::<Real<_>>());
+}
+
+#[test]
+fn a_panic_in_the_model_code_is_an_error_naming_the_statement() {
+    assert!(SumOfTerms::new(2).unwrap().log_density(&[0.5]).unwrap().is_finite());
+    match SumOfTerms::new(0) {
+        Err(ModelError::Panicked { site, message }) => assert!(message.contains("empty") && site.contains("after `mu`"), "{site}: {message}"),
+        other => panic!("expected the empty sum to be reported, got {other:?}"),
+    }
+}
+
 fn setting(e: SamplerError) -> &'static str {
     match e {
         SamplerError::Setting { name, .. } => name,

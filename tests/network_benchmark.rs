@@ -39,9 +39,8 @@ fn benchmark_rows_for_three_kinds_of_network() {
     let rays = RayTracing { step_size: 0.05, n_steps: 4, ..Default::default() };
     let bench = Bench { name: "regression, device execution", sampler: rays, chains: 6, trajectories: 3, flops_per_grad: 6.0 * on_device.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None };
     check(&bench.run_device(&on_device, &snell::backend::Cpu32::default(), 1).unwrap());
-    // the batched MLP of the same layers: the floors count all six chains of a lockstep step
-    let batched = snell::nn::MlpRegression::<f32>::new(Default::default(), &mlp, &x, &y, Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
-    let row = Bench { name: "regression, batched MLP", ..bench }.run_device(&batched, &snell::backend::Cpu32::default(), 1).unwrap();
+    // the #[model] with its Mlp on the device: the floors count all six chains of a lockstep step
+    let row = Bench { name: "regression, #[model] on the device", ..bench }.run_device(&model, &snell::backend::Cpu32::default(), 1).unwrap();
     check(&row);
     assert!((row.floor_flops_ms - 6.0 * 6.0 * 26.0 * 16.0 / snell_examples::netbench::FLOOR_FLOPS * 1e3).abs() < 1e-12);
 

@@ -81,6 +81,15 @@ pub enum ModelError {
         /// What is wrong.
         detail: String,
     },
+    /// The model's own code panicked while it ran (an index out of range, the sum of an empty
+    /// vector of `Real`s, …): caught and reported, the evaluation's other results dropped.
+    #[error("the model panicked in {site}: {message}")]
+    Panicked {
+        /// Where: the code after the last `sample!`/`observe!` that ran, or the model.
+        site: String,
+        /// The panic's message.
+        message: String,
+    },
     /// The target does not offer a capability a sampler asked of it (minibatches, prior draws, …).
     #[error("{what} not available: {detail}")]
     Unsupported {

@@ -2,11 +2,11 @@
 //! its body: log densities (single and population-batched, with gradients), the parts of the log
 //! density, constraining and unconstraining, initial values, prior draws and simulation.
 
-use crate::backend::device::backend_of;
+use crate::backend::device::{backend_of, check_dim, evaluate_points, OnDevice};
 use crate::backend::{with_points, Backend, DevicePoints, Native};
 use crate::ctx::{Ctx, CtxOptions, Mode, Output};
 use crate::error::ModelError;
-use crate::target::{check_population, logp_grad_device_via_host, minibatch_device_via_host, Parts, Target};
+use crate::target::{check_population, minibatch_device_via_host, Parts, Target};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -202,25 +202,17 @@ pub trait Model: Target + Sync + Sized {
             return Err(ModelError::Dimension { what: format!("unconstrained values (a multiple of D = {d})"), expected: d, got: theta.len() });
         }
         let ctx = Ctx::new(backend.clone(), Mode::Density, theta, d, CtxOptions { grad: opts.grad, ..Default::default() }, None);
-        self.run(&ctx, batch);
+        run_body(self, &ctx, batch);
         let scale = match (batch, self.n_obs()) {
             (Some(b), Some(n)) if !b.is_empty() => n as f64 / b.len() as f64,
             _ => 1.0,
         };
         let w = opts.likelihood_weight * scale;
         let out: Output = ctx.finish(opts.jacobian, w)?;
-        let mut log_density: Vec<f64> = (0..out.log_prior.len())
-            .map(|i| out.log_prior[i] + w * out.log_likelihood[i] + if opts.jacobian { out.log_jacobian[i] } else { 0.0 })
-            .collect();
+        let mut log_density = densities(&out, w, opts.jacobian);
         let mut grad = out.grad;
-        for (i, lp) in log_density.iter_mut().enumerate() {
-            if !lp.is_finite() {
-                // NaN and +∞ are not densities: report −∞ so that samplers reject the point.
-                *lp = f64::NEG_INFINITY;
-                if let Some(g) = grad.as_mut() {
-                    g[i * d..(i + 1) * d].iter_mut().for_each(|v| *v = 0.0);
-                }
-            }
+        if let Some(g) = grad.as_mut() {
+            reject_non_finite(&mut log_density, g, d);
         }
         Ok(Evaluation { log_density, log_prior: out.log_prior, log_jacobian: out.log_jacobian, log_likelihood: out.log_likelihood, grad })
     }
@@ -285,7 +277,7 @@ pub trait Model: Target + Sync + Sized {
         self.check_single(theta)?;
         let d = self.dim();
         let ctx = Ctx::new(default_backend(), Mode::Density, theta, d, CtxOptions { pointwise: true, ..Default::default() }, None);
-        self.run(&ctx, None);
+        run_body(self, &ctx, None);
         ctx.finish(true, 1.0)?;
         let obs = ctx.observations.borrow();
         Ok(obs.iter().flat_map(|o| o.values.iter().cloned()).collect())
@@ -296,7 +288,7 @@ pub trait Model: Target + Sync + Sized {
         self.check_single(theta)?;
         let d = self.dim();
         let ctx = Ctx::new(default_backend(), Mode::Density, theta, d, CtxOptions { collect: true, ..Default::default() }, None);
-        self.run(&ctx, None);
+        run_body(self, &ctx, None);
         ctx.finish(true, 1.0).map(|_| ())?;
         let sites = ctx.sites.borrow();
         Ok(sites.iter().flat_map(|s| s.constrained.iter().cloned()).collect())
@@ -319,7 +311,7 @@ pub trait Model: Target + Sync + Sized {
             return Err(ModelError::Dimension { what: "constrained values".into(), expected, got: flat.len() });
         }
         let ctx = Ctx::new(default_backend(), Mode::Constrained(flat.to_vec()), &[], 0, CtxOptions { collect: true, ..Default::default() }, None);
-        self.run(&ctx, None);
+        run_body(self, &ctx, None);
         ctx.finish(true, 1.0)?;
         let sites = ctx.sites.borrow();
         Ok(sites.iter().flat_map(|s| s.unconstrained.iter().cloned()).collect())
@@ -329,7 +321,7 @@ pub trait Model: Target + Sync + Sized {
     fn sample_prior_flat<R: RngCore + ?Sized>(&self, rng: &mut R) -> Result<Vec<f64>, ModelError> {
         let seeded = ChaCha8Rng::seed_from_u64(rng.next_u64());
         let ctx = Ctx::new(default_backend(), Mode::Prior, &[], 0, CtxOptions { collect: true, ..Default::default() }, Some(seeded));
-        self.run(&ctx, None);
+        run_body(self, &ctx, None);
         ctx.finish(true, 1.0)?;
         let sites = ctx.sites.borrow();
         Ok(sites.iter().flat_map(|s| s.constrained.iter().cloned()).collect())
@@ -347,7 +339,7 @@ pub trait Model: Target + Sync + Sized {
         let flat = self.params_to_flat(params);
         let seeded = ChaCha8Rng::seed_from_u64(rng.next_u64());
         let ctx = Ctx::new(default_backend(), Mode::Constrained(flat), &[], 0, CtxOptions { simulate: true, ..Default::default() }, Some(seeded));
-        self.run(&ctx, None);
+        run_body(self, &ctx, None);
         ctx.finish(true, 1.0)?;
         let mut sim = Simulation::default();
         for o in ctx.observations.borrow().iter() {
@@ -386,7 +378,7 @@ pub trait Model: Target + Sync + Sized {
 /// data against the distributions. Called by the generated `new`.
 pub fn discover<M: Model>(model: &M, expected: &[&'static str]) -> Result<Layout, ModelError> {
     let ctx = Ctx::new(default_backend(), Mode::Discover, &[], 0, CtxOptions::default(), None);
-    model.run(&ctx, None);
+    run_body(model, &ctx, None);
     let out = ctx.finish(true, 1.0)?;
     let sites = ctx.sites.borrow();
     let mut seen: Vec<&str> = Vec::new();
@@ -487,7 +479,7 @@ impl<M: Model> Target for M {
         self.check_single(theta)?;
         let d = self.layout().dim();
         let ctx = Ctx::new(default_backend(), Mode::Density, theta, d, CtxOptions { collect: true, ..Default::default() }, None);
-        self.run(&ctx, None);
+        run_body(self, &ctx, None);
         ctx.finish(true, 1.0)?;
         let sites = ctx.sites.borrow();
         let derived = ctx.derived.borrow();
@@ -508,15 +500,68 @@ impl<M: Model> Target for M {
     fn logp_parts(&self, theta: &[f64], obs: Option<&[usize]>, weight: f64, grad: Option<&mut [f64]>) -> Result<Parts, ModelError> {
         parts_on(self, &default_backend(), theta, obs, weight, grad)
     }
-    /// On the points' own device: the model on the dfdx backend there ([`OnBackend`]) through
-    /// the host (the points travel to the host and back once: [`evaluate`](Model::evaluate) takes
-    /// host values).
+    /// On the points' own device: the model on the dfdx backend there, the points entering the
+    /// evaluation and the gradient leaving it without a copy.
     fn logp_grad_device(&self, q: &DevicePoints) -> Result<(Vec<f64>, DevicePoints), ModelError> {
-        with_points!(q, |t| logp_grad_device_via_host(&self.on_backend(backend_of(t)), q))
+        evaluate_points(q, &DensityOnDevice(self))
     }
     /// One evaluation per row on the points' device, each on its own batch.
     fn logp_grad_minibatch_device(&self, q: &DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, DevicePoints), ModelError> {
         with_points!(q, |t| minibatch_device_via_host(&self.on_backend(backend_of(t)), q, batches))
+    }
+}
+
+/// Runs the model's body in `ctx`. A panic of the user's code (an index out of range, the sum of
+/// an empty vector of `Real`s) is caught and recorded as the evaluation's error
+/// ([`ModelError::Panicked`], naming the statement), which [`Ctx::finish`] then returns: a model
+/// never takes a sampler's thread down.
+fn run_body<M: Model + ?Sized, B: Backend>(model: &M, ctx: &Ctx<B>, batch: Option<&[usize]>) {
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.run(ctx, batch)));
+    if let Err(payload) = ran {
+        let message = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "(no message)".into());
+        let site = match ctx.current_site() {
+            "the model" => "the model".to_string(),
+            last => format!("the code after `{last}`"),
+        };
+        ctx.fail_with(ModelError::Panicked { site, message });
+    }
+}
+
+/// `log prior + w · log likelihood (+ log Jacobian)` per member.
+fn densities(out: &Output, w: f64, jacobian: bool) -> Vec<f64> {
+    (0..out.log_prior.len()).map(|i| out.log_prior[i] + w * out.log_likelihood[i] + if jacobian { out.log_jacobian[i] } else { 0.0 }).collect()
+}
+
+/// NaN and +∞ are not densities: such members get −∞ and a zero gradient, so that samplers reject
+/// the point. `grad` is row-major `(P, d)`.
+fn reject_non_finite(log_density: &mut [f64], grad: &mut [f64], d: usize) {
+    for (i, lp) in log_density.iter_mut().enumerate() {
+        if !lp.is_finite() {
+            *lp = f64::NEG_INFINITY;
+            grad[i * d..(i + 1) * d].iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+}
+
+/// A model's log density and gradient at points on a backend's device, evaluated there.
+struct DensityOnDevice<'m, M>(&'m M);
+
+impl<M: Model> OnDevice for DensityOnDevice<'_, M> {
+    fn evaluate<B: Backend>(&self, backend: &B, theta: B::Tensor) -> Result<(Vec<f64>, B::Tensor), ModelError> {
+        let (p, d) = B::shape(&theta);
+        check_dim(d, self.0.dim())?;
+        let ctx = Ctx::on_tensor(backend.clone(), theta, CtxOptions { grad: true, ..Default::default() });
+        run_body(self.0, &ctx, None);
+        let (out, grad) = ctx.finish_on_backend(true, 1.0)?;
+        let mut log_density = densities(&out, 1.0, true);
+        let grad = grad.expect("the evaluation records a gradient");
+        if log_density.iter().all(|lp| lp.is_finite()) {
+            return Ok((log_density, grad));
+        }
+        // rare: through the host
+        let mut g = backend.to_host(&grad);
+        reject_non_finite(&mut log_density, &mut g, d);
+        Ok((log_density, backend.from_host(&g, p, d)))
     }
 }
 

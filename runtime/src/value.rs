@@ -163,6 +163,10 @@ impl<'c, B: Backend> Real<'c, B> {
     pub fn cos(self) -> Self {
         self.unary(Unary::Cos, f64::cos)
     }
+    /// `max(0, x)`, the rectifier.
+    pub fn relu(self) -> Self {
+        self.unary(Unary::Relu, |v| v.max(0.0))
+    }
     /// Logistic sigmoid `1 / (1 + e⁻ˣ)`.
     pub fn sigmoid(self) -> Self {
         self.unary(Unary::Sigmoid, special::sigmoid)
@@ -385,8 +389,8 @@ impl<'c, B: Backend> Neg for &Real<'c, B> {
 }
 
 impl<'c, B: Backend> std::iter::Sum for Real<'c, B> {
-    /// Sums an iterator of `Real`s element-wise. Panics on an empty iterator (no evaluation to
-    /// attach a zero to).
+    /// Sums an iterator of `Real`s element-wise. An empty iterator has no evaluation to attach a
+    /// zero to: it panics, which the evaluation reports as [`ModelError::Panicked`](crate::ModelError::Panicked).
     fn sum<I: Iterator<Item = Self>>(mut iter: I) -> Self {
         let first = iter.next().expect("sum of an empty iterator of Real");
         iter.fold(first, |a, b| a + b)

@@ -130,6 +130,23 @@ fn like<E: DfdxElem, D: PointDevice<E>>(t: &DeviceMatrix<E, D>, values: &[f64], 
     D::wrap(upload(t.device(), values, p, d))
 }
 
+/// An evaluation of points that already live on a backend's device (a model's, on the dfdx
+/// backend of the points' device): log densities on the host, the gradient left on the device.
+pub(crate) trait OnDevice {
+    /// Log densities and the gradient of the `(P, D)` points `theta`, a tensor of `backend`.
+    fn evaluate<B: super::Backend>(&self, backend: &B, theta: B::Tensor) -> Result<(Vec<f64>, B::Tensor), ModelError>;
+}
+
+/// `f` of the points `q` on the dfdx backend of their own device and element type: the points
+/// enter the evaluation and its gradient leaves it without a copy.
+pub(crate) fn evaluate_points(q: &DevicePoints, f: &impl OnDevice) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+    fn on<E: DfdxElem, D: PointDevice<E> + super::HostGradients<E> + Default>(t: &DeviceMatrix<E, D>, f: &impl OnDevice) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+        let (lp, grad) = f.evaluate(&backend_of(t), Dfdx::adopt(t))?;
+        Ok((lp, D::wrap(Dfdx::release(grad))))
+    }
+    with_points!(q, |t| on(t, f))
+}
+
 /// The dfdx backend of the device and element type `t` lives on.
 pub(crate) fn backend_of<S: dfdx::shapes::Shape, E: DfdxElem, D: Device<E>>(t: &Tensor<S, E, D>) -> Dfdx<E, D> {
     Dfdx::new(t.device().clone())

@@ -123,6 +123,18 @@ impl<E, D: Clone> Clone for Dfdx<E, D> {
     }
 }
 
+impl<E: dfdx::shapes::Unit, D: dfdx::tensor::Storage<E>> Dfdx<E, D> {
+    /// A `(rows, cols)` dfdx tensor as this backend's tensor (no copy): how points that already
+    /// live on the device enter an evaluation.
+    pub(crate) fn adopt(t: &T2<E, D>) -> DTensor<E, D> {
+        DTensor::wrap(t.clone())
+    }
+    /// This backend's tensor as the dfdx tensor it is.
+    pub(crate) fn release(t: DTensor<E, D>) -> T2<E, D> {
+        t.t
+    }
+}
+
 impl<E, D> Dfdx<E, D> {
     /// A backend on the given dfdx device.
     pub fn new(dev: D) -> Self {
@@ -214,6 +226,7 @@ impl<E: DfdxElem, D: HostGradients<E> + Default + 'static> Backend for Dfdx<E, D
             Unary::Sigmoid => taped!(tape, x, |t| t.sigmoid()),
             Unary::Sin => taped!(tape, x, |t| t.sin()),
             Unary::Cos => taped!(tape, x, |t| t.cos()),
+            Unary::Relu => taped!(tape, x, |t| t.relu()),
         })
     }
 
@@ -278,16 +291,27 @@ impl<E: DfdxElem, D: HostGradients<E> + Default + 'static> Backend for Dfdx<E, D
         DTensor::wrap(taped!(tape, a, |t| t.matmul(b)))
     }
 
+    fn matmul_rows(&self, tape: &mut Option<Self::Tape>, a: &Self::Tensor, b: &Self::Tensor, m: usize, k: usize, n: usize) -> Self::Tensor {
+        // dfdx's batched product `(rows, m, k) × (rows, k, n)` on reshaped views of the rows
+        let (r, _) = Self::shape(a);
+        let b = &b.t;
+        let b3 = taped!(tape, b, |t| t.reshape_like(&(r, k, n)));
+        let a = &a.t;
+        DTensor::wrap(taped!(tape, a, |t| t.reshape_like(&(r, m, k)).matmul(b3.clone()).reshape_like(&(r, m * n))))
+    }
+
     fn slice_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, start: usize, end: usize) -> Self::Tensor {
         if tape.is_none() {
             let x = &x.t;
             return DTensor::wrap(x.clone().slice((.., start..end)));
         }
-        // dfdx 0.13's CPU `slice` backward assigns the gradient instead of adding it, which loses
-        // contributions when a tensor is sliced more than once (e.g. the `ordered` transform); its
-        // `gather` backward accumulates correctly.
-        let idx: Vec<usize> = (start..end).collect();
-        self.gather_cols(tape, x, &idx)
+        // dfdx 0.13's `slice` backward assigns the gradient instead of adding it, which loses
+        // contributions when a tensor is sliced more than once (e.g. the `ordered` transform, a
+        // network's layers). A fresh copy (an identity op that accumulates correctly) has the
+        // slice as its only consumer, so there the assignment is the sum. Cheaper than a gather,
+        // whose columns need two permutes and a strided copy.
+        let copy = self.scalar(tape, Scalar::Mul(1.0), x).t;
+        DTensor::wrap(taped!(tape, copy, |t| t.slice((.., start..end))))
     }
 
     fn gather_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, idx: &[usize]) -> Self::Tensor {
@@ -366,13 +390,17 @@ impl<E: DfdxElem, D: HostGradients<E> + Default + 'static> Backend for Dfdx<E, D
         DTensor::wrap(taped!(tape, x, |t| t * slopes + offsets))
     }
 
-    fn gradient(&self, mut tape: Self::Tape, out: &Self::Tensor, wrt: &Self::Tensor) -> Vec<f64> {
+    fn gradient(&self, tape: Self::Tape, out: &Self::Tensor, wrt: &Self::Tensor) -> Vec<f64> {
+        self.to_host(&self.gradient_tensor(tape, out, wrt))
+    }
+
+    fn gradient_tensor(&self, mut tape: Self::Tape, out: &Self::Tensor, wrt: &Self::Tensor) -> Self::Tensor {
         // Make sure `wrt` has a gradient even if the output does not depend on it.
         let w = wrt.t.clone();
         tape.add_backward_op(move |g| g.try_alloc_for(&w));
         let total = out.t.clone().put_tape(tape).sum::<dfdx::shapes::Rank0, _>();
         let grads = total.backward();
-        grads.get(&wrt.t).as_vec().into_iter().map(E::as_f64).collect()
+        DTensor::wrap(grads.get(&wrt.t))
     }
 }
 

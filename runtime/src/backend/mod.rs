@@ -49,6 +49,8 @@ pub enum Unary {
     Sin,
     /// `cos x`
     Cos,
+    /// `max(0, x)`
+    Relu,
 }
 
 /// Element-wise operations with two operands of the same shape.
@@ -108,6 +110,11 @@ pub trait HostFunction {
 pub trait Backend: Clone + 'static {
     /// The device's tensor type. Cloning must be cheap (a reference count).
     type Tensor: Clone;
+    /// Whether tensors are host vectors of f64 that a [`HostFunction`] reads in place. Then a
+    /// hand-written host kernel (a dense network's) is the fastest way to evaluate a function;
+    /// elsewhere its values would travel to the host and back, and a network is built from the
+    /// backend's own operations instead.
+    const HOST: bool = false;
     /// Records operations for the reverse pass.
     type Tape;
 
@@ -136,6 +143,12 @@ pub trait Backend: Clone + 'static {
     fn logsumexp_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor) -> Self::Tensor;
     /// `(m, k) × (k, n) -> (m, n)`.
     fn matmul(&self, tape: &mut Option<Self::Tape>, a: &Self::Tensor, b: &Self::Tensor) -> Self::Tensor;
+    /// One matrix product per row: row `r` of `a` (`(rows, m·k)`) read as an `(m, k)` matrix times
+    /// row `r` of `b` (`(rows, k·n)`) read as a `(k, n)` matrix (both row-major) is row `r` of the
+    /// result `(rows, m·n)`. `a` and `b` have the same number of rows. The product of each
+    /// population member's own weights with its own activations: what a network inside a model is
+    /// made of on the backend's own operations.
+    fn matmul_rows(&self, tape: &mut Option<Self::Tape>, a: &Self::Tensor, b: &Self::Tensor, m: usize, k: usize, n: usize) -> Self::Tensor;
     /// Columns `start..end`.
     fn slice_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, start: usize, end: usize) -> Self::Tensor;
     /// Columns `idx[0], idx[1], …` (indices may repeat).
@@ -161,4 +174,10 @@ pub trait Backend: Clone + 'static {
     fn host_function(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: &std::rc::Rc<dyn HostFunction>) -> Option<Self::Tensor>;
     /// Runs the reverse pass from `Σ out` and returns `∂/∂wrt` on the host (row-major).
     fn gradient(&self, tape: Self::Tape, out: &Self::Tensor, wrt: &Self::Tensor) -> Vec<f64>;
+    /// [`gradient`](Self::gradient) as a tensor of `wrt`'s shape, left where the backend keeps
+    /// it (on a GPU, there): for evaluations of points that live on the backend's device.
+    fn gradient_tensor(&self, tape: Self::Tape, out: &Self::Tensor, wrt: &Self::Tensor) -> Self::Tensor {
+        let (r, c) = Self::shape(wrt);
+        self.from_host(&self.gradient(tape, out, wrt), r, c)
+    }
 }

@@ -168,6 +168,7 @@ fn emit(tape: &mut Option<NativeTape>, out: NativeTensor, op: impl FnOnce(&mut N
 }
 
 impl Backend for Native {
+    const HOST: bool = true;
     type Tensor = NativeTensor;
     type Tape = NativeTape;
 
@@ -286,6 +287,21 @@ impl Backend for Native {
         assert_eq!(k, k2, "matmul of {m}x{k} and {k2}x{n}");
         let y = NativeTensor::build(m, n, |v| kernels::matmul(v, &a.0.v, &b.0.v, m, k, n));
         emit(tape, y, |tp, out, _| Op::MatMul { a: tp.id(a), b: tp.id(b), out, av: a.clone(), bv: b.clone() })
+    }
+
+    fn matmul_rows(&self, tape: &mut Option<Self::Tape>, a: &Self::Tensor, b: &Self::Tensor, m: usize, k: usize, n: usize) -> Self::Tensor {
+        let (r, ca) = a.shape();
+        let (r2, cb) = b.shape();
+        assert!(r == r2 && ca == m * k && cb == k * n, "matmul_rows of {r}x{ca} and {r2}x{cb} as ({m}, {k}) × ({k}, {n})");
+        let y = NativeTensor::build(r, m * n, |v| {
+            let mut row = Vec::with_capacity(m * n);
+            for i in 0..r {
+                row.clear();
+                kernels::matmul(&mut row, &a.0.v[i * m * k..(i + 1) * m * k], &b.0.v[i * k * n..(i + 1) * k * n], m, k, n);
+                v.extend_from_slice(&row);
+            }
+        });
+        emit(tape, y, |tp, out, _| Op::MatMulRows { a: tp.id(a), b: tp.id(b), out, av: a.clone(), bv: b.clone(), mkn: (m, k, n) })
     }
 
     fn slice_cols(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, start: usize, end: usize) -> Self::Tensor {

@@ -147,12 +147,26 @@ impl<B: Backend> Ctx<B> {
         };
         if ctx.mode == Mode::Density {
             let p = if dim == 0 { 1 } else { theta.len() / dim };
-            ctx.rows = p;
             let t = ctx.backend.from_host(theta, p, dim);
-            ctx.nodes.borrow_mut().push(Node { t, shape: (p, dim), range: Range::ALL, host: None });
-            ctx.theta = Some(0);
+            ctx.set_theta(t);
         }
         ctx
+    }
+
+    /// A [`Mode::Density`] evaluation of the `(P, D)` points `theta` that already live on the
+    /// backend (no copy).
+    pub(crate) fn on_tensor(backend: B, theta: B::Tensor, opts: CtxOptions) -> Self {
+        let mut ctx = Self::new(backend, Mode::Prior, &[], 0, opts, None);
+        ctx.mode = Mode::Density;
+        ctx.set_theta(theta);
+        ctx
+    }
+
+    fn set_theta(&mut self, t: B::Tensor) {
+        let shape = B::shape(&t);
+        self.rows = shape.0;
+        self.nodes.borrow_mut().push(Node { t, shape, range: Range::ALL, host: None });
+        self.theta = Some(self.nodes.borrow().len() - 1);
     }
 
     /// The population size `P`.
@@ -241,6 +255,11 @@ impl<B: Backend> Ctx<B> {
         Real::constant(self, 0.0)
     }
 
+    /// The statement running now (for messages).
+    pub(crate) fn current_site(&self) -> &'static str {
+        self.site.get()
+    }
+
     pub(crate) fn fail_with(&self, err: ModelError) {
         let mut e = self.error.borrow_mut();
         if e.is_none() {
@@ -311,18 +330,47 @@ impl<B: Backend> Ctx<B> {
     /// `log prior + (log Jacobian if jacobian) + likelihood_weight · log likelihood` when the
     /// evaluation records one.
     pub fn finish(&self, jacobian: bool, likelihood_weight: f64) -> Result<Output, ModelError> {
+        let (mut out, reverse) = self.finish_parts(jacobian, likelihood_weight)?;
+        if let Some((tape, target, theta)) = reverse {
+            out.grad = Some(match target {
+                Some(t) => self.backend.gradient(tape, &t, &theta),
+                None => vec![0.0; self.rows * B::shape(&theta).1],
+            });
+        }
+        Ok(out)
+    }
+
+    /// [`finish`](Self::finish) with the gradient left on the backend as a tensor of the points'
+    /// shape (`None` without a tape): for points that live on the backend's device.
+    pub(crate) fn finish_on_backend(&self, jacobian: bool, likelihood_weight: f64) -> Result<(Output, Option<B::Tensor>), ModelError> {
+        let (out, reverse) = self.finish_parts(jacobian, likelihood_weight)?;
+        let grad = reverse.map(|(tape, target, theta)| match target {
+            Some(t) => self.backend.gradient_tensor(tape, &t, &theta),
+            None => {
+                let (r, c) = B::shape(&theta);
+                self.backend.from_host(&vec![0.0; r * c], r, c)
+            }
+        });
+        Ok((out, grad))
+    }
+
+    /// The parts of the log density and, with a tape, what its reverse pass starts from: the
+    /// tape, the total (`None` when it is a constant) and the points.
+    #[allow(clippy::type_complexity)]
+    fn finish_parts(&self, jacobian: bool, likelihood_weight: f64) -> Result<(Output, Option<(B::Tape, Option<B::Tensor>, B::Tensor)>), ModelError> {
         if let Some(e) = self.error.borrow_mut().take() {
             return Err(e);
         }
         let prior = self.total(&[(Term::Prior, 1.0)]);
         let jac = self.total(&[(Term::Jacobian, 1.0)]);
         let lik = self.total(&[(Term::Likelihood, 1.0)]);
-        let mut out = Output {
+        let out = Output {
             log_prior: self.per_member(prior),
             log_jacobian: self.per_member(jac),
             log_likelihood: self.per_member(lik),
             grad: None,
         };
+        let mut reverse = None;
         if self.tape.borrow().is_some() {
             let target = prior + lik * likelihood_weight;
             let target = if jacobian { target + jac } else { target };
@@ -330,14 +378,13 @@ impl<B: Backend> Ctx<B> {
             let target = if r == self.rows { target } else { self.expand(target, self.rows, 1) };
             let tape = self.tape.borrow_mut().take().expect("tape");
             let theta = self.theta.expect("gradients need Mode::Density");
-            let d = self.node_shape(theta).1;
-            let grad = match target.v {
-                Inner::C(_) => vec![0.0; self.rows * d],
-                Inner::N(id) => self.backend.gradient(tape, &self.tensor(id), &self.tensor(theta)),
+            let total = match target.v {
+                Inner::C(_) => None,
+                Inner::N(id) => Some(self.tensor(id)),
             };
-            out.grad = Some(grad);
+            reverse = Some((tape, total, self.tensor(theta)));
         }
-        Ok(out)
+        Ok((out, reverse))
     }
 
     /// Number of unconstrained values consumed by `sample!` so far.

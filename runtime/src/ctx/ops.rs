@@ -28,6 +28,7 @@ impl<B: Backend> Ctx<B> {
             Unary::Tanh => r.increasing(f64::tanh, false),
             Unary::Sigmoid => r.increasing(crate::special::sigmoid, true),
             Unary::Sin | Unary::Cos => Range { lo: -1.0, hi: 1.0, pos: false },
+            Unary::Relu => Range { lo: r.lo.max(0.0), hi: r.hi.max(0.0), pos: r.positive() },
             _ => Range::ALL,
         };
         let t = self.with_tape(|b, tape| b.unary(tape, op, &self.tensor(id)));
@@ -207,6 +208,23 @@ impl<B: Backend> Ctx<B> {
         let data = if transposed { m.transposed_data() } else { m.data() };
         let mt = self.backend.from_host(data, k, n);
         let t = self.with_tape(|b, tape| b.matmul(tape, &self.tensor(id), &mt));
+        self.push(t, Range::ALL, None)
+    }
+
+    /// Row `r` of `a` as an `(m, k)` matrix times row `r` of `b` as a `(k, n)` matrix, for every
+    /// population member (a one-row operand is shared by all of them).
+    pub(crate) fn op_matmul_rows<'c>(&'c self, a: Real<'c, B>, b: Real<'c, B>, m: usize, k: usize, n: usize) -> Real<'c, B> {
+        let ((ra, ca), (rb, cb)) = (a.shape(), b.shape());
+        if ca != m * k || cb != k * n {
+            return self.fail(format!("product of a length-{ca} row as ({m}, {k}) with a length-{cb} row as ({k}, {n})"));
+        }
+        if ra != rb && ra != 1 && rb != 1 {
+            return self.fail("product of values with different population sizes".into());
+        }
+        let rows = ra.max(rb);
+        let (a, b) = (self.expand(a, rows, ca), self.expand(b, rows, cb));
+        let (Inner::N(ia), Inner::N(ib)) = (a.v, b.v) else { unreachable!() };
+        let t = self.with_tape(|be, tape| be.matmul_rows(tape, &self.tensor(ia), &self.tensor(ib), m, k, n));
         self.push(t, Range::ALL, None)
     }
 

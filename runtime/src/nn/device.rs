@@ -4,7 +4,7 @@
 //! [`Target::logp_grad_device`](crate::target::Target::logp_grad_device).
 
 use super::module::{NetworkBuilder, NetworkDevice, SequenceBuilder};
-use super::{MlpRegression, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, HALF_LN_2PI};
+use super::{NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, HALF_LN_2PI};
 use crate::backend::device::{c, check_dim, download, row_sum, spread, upload_column};
 use crate::backend::{DeviceColumn, DeviceMatrix, DevicePoints, DfdxElem, LogpGrad, PointDevice};
 use crate::error::ModelError;
@@ -27,10 +27,6 @@ impl<E: DfdxElem, D: NetworkDevice<E>> DevicePrior<E, D> {
         Self { inv_var, constant: -sd.iter().map(|s| s.ln() + HALF_LN_2PI).sum::<f64>() }
     }
 
-    /// The device the prior lives on.
-    pub(crate) fn device(&self) -> &D {
-        self.inv_var.device()
-    }
 
     /// `ln prior` of every row of `w` (`(P, K)`) and its gradient rows `−w / sd²`.
     fn log_prior_grad(&self, w: &DeviceMatrix<E, D>) -> LogpGrad<E, D> {
@@ -125,14 +121,6 @@ where
     pub(crate) fn device_eval(&self, q: &DeviceMatrix<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, ModelError> {
         let (net, prior, noise) = self.device_parts();
         gaussian_eval(q, self.n_weights(), net.n_obs(), prior, noise, batches, |w| Ok(net.loss_grad_rows(w, batches)))
-    }
-}
-
-impl<E: DfdxElem, D: NetworkDevice<E>> MlpRegression<E, D> {
-    /// All rows at once: one batched product per layer.
-    pub(crate) fn device_eval(&self, q: &DeviceMatrix<E, D>, batches: Option<&[Vec<usize>]>) -> Result<LogpGrad<E, D>, ModelError> {
-        let (mlp, prior, noise) = self.device_parts();
-        gaussian_eval(q, self.n_weights(), mlp.n_obs(), prior, noise, batches, |w| mlp.sse_rows(w, batches))
     }
 }
 

@@ -1,11 +1,13 @@
 //! Bayesian neural networks. The way to write one is a `#[model]` that takes the network as data
 //! ([`Mlp`], [`Network`] or [`SequenceNetwork`]) and calls `net.forward(w, x)` on a vector parameter
-//! of its weights. The hand-written targets here ([`NetworkRegression`], [`NetworkClassifier`],
-//! [`NetworkSequenceModel`], [`MlpRegression`]) are a dfdx network whose weights are parameters, with
-//! a Gaussian prior on every weight and a Gaussian or categorical likelihood, as a
-//! [`Target`](crate::target::Target) with minibatches that every sampler consumes, whose device
-//! evaluation ([`run_device`](crate::sampler::run_device)) keeps the whole population's weights on
-//! the network's dfdx device.
+//! of its weights. On a dfdx device an [`Mlp`]'s layers are the backend's own operations, so such a
+//! model runs there whole ([`run_device`](crate::sampler::run_device)). A general dfdx module
+//! cannot (a dfdx 0.13 module holds one set of weights as its own tensors, with no forward pass
+//! over weights given as a tensor): the targets here ([`NetworkRegression`],
+//! [`NetworkClassifier`], [`NetworkSequenceModel`]) are such a network whose weights are
+//! parameters, with a Gaussian prior on every weight and a Gaussian or categorical likelihood, as
+//! a [`Target`](crate::target::Target) with minibatches whose device evaluation keeps the whole
+//! population's weights on the network's dfdx device, one module pass per member.
 //!
 //! The network is any dfdx module built from its layers (`Linear`, activations, `LayerNorm`, …)
 //! mapping `(batch, I)` inputs to one output. Its trainable tensors, in dfdx's order, form the flat
@@ -37,8 +39,7 @@
 
 mod classifier;
 mod device;
-mod device_mlp;
-mod mlp_regression;
+mod mlp_layers;
 pub mod module;
 mod network;
 mod regression;
@@ -48,7 +49,6 @@ mod weights;
 
 pub use module::{flatten, load, tensor_sizes};
 pub use classifier::NetworkClassifier;
-pub use mlp_regression::MlpRegression;
 /// dfdx's layer builders (`Linear`, `Tanh`, `ReLU`, `LayerNorm1D`, …), to declare networks with.
 pub use dfdx::nn::builders as layers;
 pub use dfdx::nn::BuildOnDevice;

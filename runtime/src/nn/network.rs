@@ -57,10 +57,6 @@ impl NetworkWeights {
         &self.init
     }
 
-    /// The weights' prior and initial scales.
-    pub(crate) fn prior(&self) -> &Weights {
-        &self.weights
-    }
 
     /// Initial weights drawn at the scale of the initialisation of each tensor.
     pub fn random_weights(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
@@ -139,8 +135,12 @@ fn columns(x: &Matrix, inputs: usize) -> Result<(), String> {
 /// with minibatches (`observations(x, …)`) `x` holds the batch's rows. The network runs on dfdx's
 /// CPU device in f64 — each population member's weights are written into a copy of the module and
 /// dfdx's forward and reverse passes run there — while the rest of the model runs on the backend of
-/// the evaluation. Its gradient is available on the `Native` backend, which `Model`'s methods and
-/// every sampler use.
+/// the evaluation, on every backend: on a dfdx backend its reverse pass is one operation of that
+/// backend's tape, fed from the host. It cannot run on the backend's own device because a dfdx
+/// 0.13 module holds one set of weights as its own parameter tensors, with no forward pass over
+/// weights given as a (taped) tensor, so a population's weights cannot flow through it as
+/// operations of the model's tape. An [`Mlp`] can: on the dfdx backends its layers are the
+/// backend's own operations, so prefer it for dense networks on a GPU.
 pub struct Network<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize> {
     template: Arc<Net::Built>,
     dev: Cpu,
@@ -233,6 +233,12 @@ pub enum MlpKernel {
     /// earlier implementation, kept as a reference for tests and timings
     /// (`examples/mlp_batch_bench.rs`). Per member it costs up to twice a single evaluation.
     DfdxBatched,
+    /// The backend's own operations: one per-member matrix product per layer
+    /// ([`Backend::matmul_rows`]), recorded on the evaluation's tape like any other operation.
+    /// What an `Mlp` uses on every backend but `Native` whatever its kernel (there the weights
+    /// and activations stay on the backend's device); on `Native` it is the reference the host
+    /// kernels are tested against. Predictions ([`Mlp::predict`]) run [`MlpKernel::Dense`].
+    BackendOps,
 }
 
 /// A multilayer perceptron — dense layers of the given widths with one activation between them —
@@ -314,15 +320,27 @@ impl Mlp {
     /// The network as a function of its weights at the inputs `x` (row-major, `widths[0]` columns).
     fn function(&self, x: &[f64]) -> Box<dyn HostFunction> {
         match self.kernel {
-            MlpKernel::Dense => Box::new(DenseMlp::new(self.widths.clone(), self.act, x, &self.buffers)),
+            MlpKernel::Dense | MlpKernel::BackendOps => Box::new(DenseMlp::new(self.widths.clone(), self.act, x, &self.buffers)),
             MlpKernel::DfdxBatched => Box::new(MlpFunction::<f64, Cpu>::new(self.widths.clone(), self.act, &self.dev, x)),
         }
     }
 
     /// The outputs (`n · O` values, row by row) at the `n` rows of `x`, for the weights `w`; as
-    /// [`Network::forward`].
+    /// [`Network::forward`]. On the `Native` backend the host kernel [`Mlp::kernel`] runs; on
+    /// the others (dfdx on the CPU or a GPU) the layers are the backend's own operations
+    /// ([`MlpKernel::BackendOps`]), so the gradient is taken where the model runs.
     pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix) -> Real<'c, B> {
-        self.weights.call(w, columns(x, self.widths[0]), || Rc::from(self.function(x.data())))
+        if B::HOST && self.kernel != MlpKernel::BackendOps {
+            return self.weights.call(w, columns(x, self.widths[0]), || Rc::from(self.function(x.data())));
+        }
+        let ctx = w.ctx();
+        if let Err(detail) = columns(x, self.widths[0]) {
+            return ctx.fail(detail);
+        }
+        if w.len() != self.len() {
+            return ctx.fail(format!("an MLP of {} weights takes {} values, got a length-{} vector", self.len(), self.len(), w.len()));
+        }
+        super::mlp_layers::forward(&self.widths, self.act, w, x.data(), x.rows())
     }
 
     /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host.

@@ -28,6 +28,7 @@ pub(super) fn unary(out: &mut Vec<f64>, op: Unary, x: &[f64]) {
         Unary::Sigmoid => map1(out, x, crate::special::sigmoid),
         Unary::Sin => map1(out, x, f64::sin),
         Unary::Cos => map1(out, x, f64::cos),
+        Unary::Relu => map1(out, x, |v| v.max(0.0)),
     }
 }
 

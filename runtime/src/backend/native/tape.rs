@@ -27,6 +27,8 @@ pub(crate) enum Op {
     LogSumExp { x: u32, out: u32, xv: NativeTensor, stats: Box<[(f64, f64)]> },
     /// `out = a × b`.
     MatMul { a: u32, b: u32, out: u32, av: NativeTensor, bv: NativeTensor },
+    /// Row `r` of `out` = row `r` of `a` as `(m, k)` × row `r` of `b` as `(k, n)`.
+    MatMulRows { a: u32, b: u32, out: u32, av: NativeTensor, bv: NativeTensor, mkn: (usize, usize, usize) },
     /// `out` = columns `start..start + width` of `x` (which has `cols` columns).
     Slice { x: u32, out: u32, cols: usize, start: usize, width: usize },
     /// `out` = columns `idx` of `x` (which has `cols` columns).
@@ -51,6 +53,7 @@ impl Op {
             | Op::SumCols { out, .. }
             | Op::LogSumExp { out, .. }
             | Op::MatMul { out, .. }
+            | Op::MatMulRows { out, .. }
             | Op::Slice { out, .. }
             | Op::Gather { out, .. }
             | Op::Concat { out, .. }
@@ -73,7 +76,7 @@ impl Op {
             | Op::Map { x, .. }
             | Op::Host { x, .. } => f(*x),
             Op::Guard { lp, .. } => f(*lp),
-            Op::Binary { a, b, .. } | Op::MatMul { a, b, .. } => {
+            Op::Binary { a, b, .. } | Op::MatMul { a, b, .. } | Op::MatMulRows { a, b, .. } => {
                 f(*a);
                 f(*b)
             }
@@ -297,6 +300,7 @@ fn step(gr: &mut Grads, op: &Op, g: Vec<f64>) {
                 Unary::Sigmoid => gr.own2(*x, g, k, |g, y| g * (y * (1.0 - y))),
                 Unary::Sin => gr.own2(*x, g, k, |g, x| g * x.cos()),
                 Unary::Cos => gr.own2(*x, g, k, |g, x| -g * x.sin()),
+                Unary::Relu => gr.own2(*x, g, k, |g, x| if x > 0.0 { g } else { 0.0 }),
             }
         }
         Op::Binary { op, a, b, keep, .. } => match op {
@@ -401,6 +405,34 @@ fn step(gr: &mut Grads, op: &Op, g: Vec<f64>) {
                 for (arow, grow) in avals.chunks_exact(k.max(1)).zip(g.chunks_exact(n)) {
                     for (&s, drow) in arow.iter().zip(d.chunks_exact_mut(n)) {
                         axpy(drow, s, grow);
+                    }
+                }
+            }
+            pool::give(g);
+        }
+        Op::MatMulRows { a, b, av, bv, mkn: (m, k, n), .. } => {
+            let (m, k, n) = (*m, *k, *n);
+            if n > 0 && m * k > 0 {
+                if gr.wants(*a) {
+                    // per row: ∂a = g bᵀ, (m, n) × (n, k)
+                    let d = gr.buffer(*a, av.values().len());
+                    for ((da, gr_), br) in d.chunks_exact_mut(m * k).zip(g.chunks_exact(m * n)).zip(bv.values().chunks_exact(k * n)) {
+                        for (drow, grow) in da.chunks_exact_mut(k).zip(gr_.chunks_exact(n)) {
+                            for (dv, brow) in drow.iter_mut().zip(br.chunks_exact(n)) {
+                                *dv += dot(grow, brow);
+                            }
+                        }
+                    }
+                }
+                if gr.wants(*b) {
+                    // per row: ∂b = aᵀ g, (k, m) × (m, n)
+                    let d = gr.buffer(*b, bv.values().len());
+                    for ((db, gr_), ar) in d.chunks_exact_mut(k * n).zip(g.chunks_exact(m * n)).zip(av.values().chunks_exact(m * k)) {
+                        for (arow, grow) in ar.chunks_exact(k).zip(gr_.chunks_exact(n)) {
+                            for (&s, drow) in arow.iter().zip(db.chunks_exact_mut(n)) {
+                                axpy(drow, s, grow);
+                            }
+                        }
                     }
                 }
             }
