@@ -133,6 +133,23 @@ fn adaptive_tempering_recovers_evidence_and_posterior_of_linear_regression() {
     let again = run_smc(&smc(Schedule::Adaptive { target_ess: 0.5 }, 8, 1), &model).unwrap();
     assert_eq!(again.log_evidence, out.log_evidence);
     assert!(out.warnings().is_empty(), "{:?}", out.warnings());
+    // the weighted summary: the exact posterior within its Monte Carlo error, the gradients counted
+    let summary = out.summary();
+    println!("{summary}");
+    for (j, name) in ["beta.1", "beta.2", "beta.3"].iter().enumerate() {
+        let row = summary.row(name).unwrap();
+        let sd = cov[(j, j)].sqrt();
+        assert!((row.mean - mean[j]).abs() < 4.0 * row.mcse_mean + 0.02 * sd, "{name}: {} ± {} vs {}", row.mean, row.mcse_mean, mean[j]);
+        assert!((row.sd / sd - 1.0).abs() < 0.1, "{name}: sd {} vs {sd}", row.sd);
+        // a Gaussian posterior: the quantiles at ∓1.645 sd
+        assert!((row.q5 - (mean[j] - 1.645 * sd)).abs() < 0.1 * sd && (row.q95 - (mean[j] + 1.645 * sd)).abs() < 0.1 * sd, "{name}: quantiles {} {}", row.q5, row.q95);
+        assert!((row.q50 - mean[j]).abs() < 0.05 * sd);
+    }
+    let stage_count: usize = out.runs.iter().map(|r| r.stages.len()).sum();
+    assert_eq!(summary.gradients, 1000 * 11 * stage_count, "1 + 10 MALA moves per particle per stage");
+    assert!(summary.weight_ess > 1000.0, "weights of 8 resampled runs: {}", summary.weight_ess);
+    // the draws themselves say they are weighted particles, not chains
+    assert!(out.draws.warnings().iter().any(|w| w.contains("weighted particles")), "{:?}", out.draws.warnings());
     // two particles per run: the runs disagree by nats and the result says it cannot be trusted
     let few = run_smc(&Smc { particles: 2, ..smc(Schedule::Adaptive { target_ess: 0.5 }, 8, 1) }, &model).unwrap();
     assert!(few.warnings().iter().any(|w| w.contains("unreliable")), "ln Z {} ± {}: {:?}", few.log_evidence, few.log_evidence_se, few.warnings());
@@ -147,6 +164,18 @@ fn a_model_evaluated_by_dfdx_gives_the_same_evidence_and_posterior() {
     let out = run_smc(&smc(Schedule::Adaptive { target_ess: 0.5 }, 8, 1), &on_dfdx).unwrap();
     check_evidence(&out, logz, "adaptive on dfdx");
     check_posterior(&out, &mean, &cov, "adaptive on dfdx");
+}
+
+#[test]
+fn a_collapsed_particle_system_is_warned_of() {
+    let (x, y) = data();
+    let model = Blr::new(&x, &y, S0, SIGMA).unwrap();
+    // straight from the prior to the posterior in one stage: the weights fall on a few particles
+    let jump = run_smc(&Smc { schedule: Schedule::Geometric { stages: 1 }, particles: 200, runs: 2, ..Default::default() }, &model).unwrap();
+    assert!(jump.warnings().iter().any(|w| w.contains("collapsed")), "{:?}", jump.warnings());
+    // resampling without moves leaves copies of a few particles
+    let still = run_smc(&Smc { schedule: Schedule::Geometric { stages: 5 }, particles: 200, runs: 2, moves: 0, ess_frac: 1.0, ..Default::default() }, &model).unwrap();
+    assert!(still.warnings().iter().any(|w| w.contains("distinct")), "{:?}", still.warnings());
 }
 
 #[test]

@@ -211,9 +211,7 @@ pub trait Model: Target + Sync + Sized {
         let out: Output = ctx.finish(opts.jacobian, w)?;
         let mut log_density = densities(&out, w, opts.jacobian);
         let mut grad = out.grad;
-        if let Some(g) = grad.as_mut() {
-            reject_non_finite(&mut log_density, g, d);
-        }
+        reject_non_finite(&mut log_density, grad.as_deref_mut(), d);
         Ok(Evaluation { log_density, log_prior: out.log_prior, log_jacobian: out.log_jacobian, log_likelihood: out.log_likelihood, grad })
     }
 
@@ -534,11 +532,13 @@ fn densities(out: &Output, w: f64, jacobian: bool) -> Vec<f64> {
 
 /// NaN and +∞ are not densities: such members get −∞ and a zero gradient, so that samplers reject
 /// the point. `grad` is row-major `(P, d)`.
-fn reject_non_finite(log_density: &mut [f64], grad: &mut [f64], d: usize) {
+fn reject_non_finite(log_density: &mut [f64], mut grad: Option<&mut [f64]>, d: usize) {
     for (i, lp) in log_density.iter_mut().enumerate() {
         if !lp.is_finite() {
             *lp = f64::NEG_INFINITY;
-            grad[i * d..(i + 1) * d].iter_mut().for_each(|v| *v = 0.0);
+            if let Some(g) = grad.as_deref_mut() {
+                g[i * d..(i + 1) * d].iter_mut().for_each(|v| *v = 0.0);
+            }
         }
     }
 }
@@ -560,7 +560,7 @@ impl<M: Model> OnDevice for DensityOnDevice<'_, M> {
         }
         // rare: through the host
         let mut g = backend.to_host(&grad);
-        reject_non_finite(&mut log_density, &mut g, d);
+        reject_non_finite(&mut log_density, Some(&mut g), d);
         Ok((log_density, backend.from_host(&g, p, d)))
     }
 }

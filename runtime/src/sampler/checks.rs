@@ -27,6 +27,10 @@ impl Draws {
         if self.settings.iter().any(|(k, v)| k == "metropolis" && v == "false") {
             out.push(format!("{} ran without a Metropolis test: its draws are biased by the time discretisation, more so for larger steps; compare with a smaller step_size or an exact sampler (NUTS, MALA, HMC)", self.sampler));
         }
+        if self.is_weighted() {
+            out.push("these draws are weighted particles (SMC): their plain summary ignores the weights, and R-hat and ESS do not apply to them; use the SMC output's `summary()`".into());
+            return out;
+        }
         let k = self.names.len();
         for (c, chain) in self.chains.iter().enumerate() {
             let n = if k == 0 { 0 } else { chain.values.len() / k };
@@ -77,11 +81,19 @@ impl Draws {
         crate::diagnostics::Summary::new(&names, &chains)
     }
 
-    /// Every warning: the sampler's and the summary's.
+    /// Every warning: the sampler's and the summary's (for weighted particles, only that they
+    /// are such: the summary's R-hat and ESS do not apply).
     pub fn warnings(&self) -> Vec<String> {
         let mut w = self.sampler_warnings();
-        w.extend(self.summary().warnings());
+        if !self.is_weighted() {
+            w.extend(self.summary().warnings());
+        }
         w
+    }
+
+    /// Whether the draws are weighted particles (they carry `log_weight__`, as SMC's do).
+    fn is_weighted(&self) -> bool {
+        self.stat_names.iter().any(|s| s == "log_weight__")
     }
 }
 
