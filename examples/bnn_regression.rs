@@ -147,7 +147,7 @@ fn main() {
     let map = find_map(&net, &init, &Adam { learning_rate: 1e-2, max_steps: 3000, ..Default::default() }).unwrap();
     let map_sigma = map.point[0].exp();
     println!("MAP (Adam, {} steps): log density {:.1}, σ = {map_sigma:.3}; {:.1} s", map.steps, map.log_density, t.elapsed().as_secs_f64());
-    let baoab = Baoab { burn_in: LangevinParams { step_size: 1e-3, gamma: 100.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { step_size: 1e-3, gamma: 10.0, mass: 1.0, beta: 1.0 } };
+    let baoab = Baoab::unadjusted(LangevinParams { step_size: 1e-3, gamma: 100.0, mass: 10.0, beta: 1.0 }, LangevinParams { step_size: 1e-3, gamma: 10.0, mass: 1.0, beta: 1.0 });
     let (burn, prod, thin) = (5000 * scale, 20_000 * scale, 100);
     let t = Instant::now();
     let mut crng = chain_rng(1, 0);

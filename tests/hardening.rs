@@ -238,8 +238,11 @@ fn an_unadjusted_sampler_says_its_draws_are_biased_and_a_stuck_chain_says_so() {
     let y: Vec<f64> = x.iter().map(|x| 1.0 + 2.0 * x + 0.1 * (7.0 * x).sin()).collect();
     let m = Regression::new(&x, &y).unwrap();
     let cfg = RunConfig { chains: 2, warmup: 200, draws: 200, seed: 1, init: None };
-    let draws = run(&Baoab::default(), &m, &cfg).unwrap();
+    let draws = run(&Baoab::workflow(), &m, &cfg).unwrap();
     assert!(draws.warnings().iter().any(|w| w.contains("without a Metropolis test") && w.contains("biased")), "{:?}", draws.warnings());
+    // BAOAB's default is Metropolized, and its draws say nothing of the kind
+    let adjusted = run(&Baoab::default(), &m, &cfg).unwrap();
+    assert!(!adjusted.warnings().iter().any(|w| w.contains("without a Metropolis test")), "{:?}", adjusted.warnings());
     // exact samplers do not say so
     let exact = run(&Nuts::default(), &m, &cfg).unwrap();
     assert!(!exact.warnings().iter().any(|w| w.contains("without a Metropolis test")), "{:?}", exact.warnings());

@@ -62,11 +62,68 @@ fn baoab_is_exact_in_position_and_second_order_in_momentum_on_a_gaussian() {
     assert!((ratio - 4.0).abs() < 4.0 * se && (ratio - 2.0).abs() > 4.0 * se, "bias ratio {ratio} ± {se}");
 }
 
+/// `π(x) ∝ exp(−x⁴/4)`: far from Gaussian, so that a step of 1 biases an unadjusted integrator.
+/// `E[x²] = 2 Γ(3/4) / Γ(1/4)`.
+const QUARTIC_X2: f64 = 0.675_978_240_067_284_8;
+
+#[test]
+fn metropolized_baoab_leaves_a_non_gaussian_target_invariant_at_a_large_step() {
+    let quartic = snell::target::FnDensity::new(1, |q, g| {
+        g[0] = -q[0].powi(3);
+        -0.25 * q[0].powi(4)
+    });
+    // no warmup: step 1 and a unit mass, kept throughout; 16 chains from scattered starts
+    let init: Vec<Vec<f64>> = (0..16).map(|c| vec![-1.5 + 0.2 * c as f64]).collect();
+    let cfg = RunConfig { chains: 16, warmup: 0, draws: 3000, seed: 3, init: Some(init) };
+    let draws = run(&Baoab { draw_time: 2.0, ..Baoab::default() }, &quartic, &cfg).unwrap();
+    let x2: Vec<f64> = draws.chains.iter().flat_map(|c| c.values.iter().map(|x| x * x)).collect();
+    let s = snell::diagnostics::Summary::new(&["x2"], &draws.chains.iter().map(|c| c.values.iter().map(|x| x * x).collect::<Vec<_>>()).collect::<Vec<_>>());
+    let row = s.row("x2").unwrap();
+    assert!((row.mean - QUARTIC_X2).abs() < 4.0 * row.mcse_mean, "E[x²] = {} ± {}, exact {QUARTIC_X2}", row.mean, row.mcse_mean);
+    assert!(row.mcse_mean < 0.01, "the check has power: MCSE {}", row.mcse_mean);
+    let accept = draws.stat("accept_stat__").unwrap().concat();
+    let mean_accept = accept.iter().sum::<f64>() / accept.len() as f64;
+    assert!(mean_accept < 0.97, "a step of 1 is rejected often enough to matter: acceptance {mean_accept}");
+    assert_eq!(x2.len(), 16 * 3000);
+    // the unadjusted integrator at the same step escapes to infinity (the quartic's forces grow
+    // faster than a fixed step can follow); nothing rejects its steps
+    let unadjusted = run(&Baoab::constant(LangevinParams { step_size: 1.0, gamma: 1.0, mass: 1.0, beta: 1.0 }), &quartic, &RunConfig { init: Some(vec![vec![0.0]; 16]), ..cfg }).unwrap();
+    let largest = unadjusted.chains.iter().flat_map(|c| c.values.iter()).fold(0.0f64, |m, x| m.max(x.abs()));
+    assert!(largest > 1e6, "unadjusted BAOAB at step 1 stayed within {largest}");
+}
+
+#[model]
+fn regression(x: &[f64], y: &[f64]) {
+    let a = sample!(Normal(0.0, 5.0));
+    let b = sample!(Normal(0.0, 5.0));
+    let sigma = sample!(HalfNormal(1.0));
+    observe!(y ~ Normal(a + b * x, sigma));
+}
+
+#[test]
+fn baoab_with_its_defaults_matches_nuts_on_a_regression() {
+    let x: Vec<f64> = (0..30).map(|i| i as f64 / 29.0 - 0.5).collect();
+    let y: Vec<f64> = x.iter().enumerate().map(|(i, x)| 0.5 - 1.5 * x + 0.3 * ((i * 7) as f64).sin()).collect();
+    let m = Regression::new(&x, &y).unwrap();
+    let cfg = RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 11, init: None };
+    let baoab = run(&Baoab::default(), &m, &cfg).unwrap();
+    let nuts = run(&snell::sampler::nuts::Nuts::default(), &m, &RunConfig { draws: 3000, ..cfg.clone() }).unwrap();
+    assert!(baoab.warnings().is_empty(), "{:?}", baoab.warnings());
+    let (sb, sn) = (baoab.summary(), nuts.summary());
+    for name in ["a", "b", "sigma"] {
+        let (rb, rn) = (sb.row(name).unwrap(), sn.row(name).unwrap());
+        let se = (rb.mcse_mean.powi(2) + rn.mcse_mean.powi(2)).sqrt();
+        assert!((rb.mean - rn.mean).abs() < 4.0 * se, "{name}: BAOAB {} vs NUTS {} (± {se})", rb.mean, rn.mean);
+        assert!((rb.sd / rn.sd - 1.0).abs() < 0.1, "{name}: sd {} vs {}", rb.sd, rn.sd);
+        assert!(rb.rhat < 1.01, "{name}: R-hat {}", rb.rhat);
+    }
+}
+
 #[test]
 fn baoab_sampler_with_burn_in_and_production_recovers_a_gaussian() {
     let d = 3;
     let target = std_normal(d);
-    let sampler = Baoab { burn_in: LangevinParams { step_size: 0.2, gamma: 10.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { step_size: 0.4, gamma: 1.0, mass: 1.0, beta: 1.0 } };
+    let sampler = Baoab::unadjusted(LangevinParams { step_size: 0.2, gamma: 10.0, mass: 10.0, beta: 1.0 }, LangevinParams { step_size: 0.4, gamma: 1.0, mass: 1.0, beta: 1.0 });
     let cfg = RunConfig { chains: 4, warmup: 500, draws: 5000, seed: 3, init: Some(vec![vec![3.0; d]]) };
     let draws = run(&sampler, &target, &cfg).unwrap();
     assert_eq!(draws.divergences(), 0);
@@ -77,7 +134,7 @@ fn baoab_sampler_with_burn_in_and_production_recovers_a_gaussian() {
         assert!((r.sd - 1.0).abs() < 4.0 * r.mcse_sd + 0.01, "x.{i}: sd {} ± {}", r.sd, r.mcse_sd);
     }
     // temperature β = 4 samples π⁴ = N(0, 1/4)
-    let hot = LangevinParams { beta: 4.0, ..sampler.production };
+    let hot = LangevinParams { beta: 4.0, ..sampler.unadjusted.unwrap().production };
     let draws = run(&Baoab::constant(hot), &target, &RunConfig { warmup: 200, ..cfg }).unwrap();
     let r = draws.summary().row("x.1").unwrap().clone();
     assert!((r.sd - 0.5).abs() < 4.0 * r.mcse_sd + 0.01, "β = 4: sd {} ± {}", r.sd, r.mcse_sd);
@@ -169,7 +226,7 @@ fn bad_langevin_settings_are_errors() {
     let cfg = RunConfig { chains: 1, warmup: 10, draws: 10, seed: 0, init: None };
     let ok = LangevinParams { step_size: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 };
     for (bad, name) in [(LangevinParams { step_size: 0.0, ..ok }, "step_size"), (LangevinParams { gamma: -1.0, ..ok }, "gamma"), (LangevinParams { mass: f64::NAN, ..ok }, "mass"), (LangevinParams { beta: 0.0, ..ok }, "beta")] {
-        assert!(matches!(run(&Baoab { burn_in: ok, production: bad }, &target, &cfg), Err(SamplerError::Setting { name: n, .. }) if n == name));
+        assert!(matches!(run(&Baoab::unadjusted(ok, bad), &target, &cfg), Err(SamplerError::Setting { name: n, .. }) if n == name));
     }
     let sgld = Sgld { batch_size: 0, order: Order::Shuffled, schedule: StepSchedule::Constant(0.1) };
     assert!(matches!(run(&sgld, &target, &cfg), Err(SamplerError::Setting { name: "batch_size", .. })));
@@ -196,7 +253,7 @@ fn beta_binomial(k: &[f64], n: &[f64]) {
 #[test]
 fn baoab_recovers_the_beta_binomial_posterior_mean() {
     let model = BetaBinomial::new(&[5.0], &[50.0]).unwrap();
-    let sampler = Baoab { burn_in: LangevinParams { step_size: 0.05, gamma: 10.0, mass: 10.0, beta: 1.0 }, production: LangevinParams { step_size: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 } };
+    let sampler = Baoab::unadjusted(LangevinParams { step_size: 0.05, gamma: 10.0, mass: 10.0, beta: 1.0 }, LangevinParams { step_size: 0.1, gamma: 1.0, mass: 1.0, beta: 1.0 });
     let cfg = RunConfig { chains: 4, warmup: 1000, draws: 20_000, seed: 11, init: None };
     let draws = run(&sampler, &model, &cfg).unwrap();
     let r = draws.summary().row("p").unwrap().clone();

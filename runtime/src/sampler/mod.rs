@@ -24,6 +24,7 @@ pub mod l2hmc;
 pub mod metric;
 pub mod minibatch;
 pub mod nuts;
+pub mod obabo;
 #[cfg(feature = "nuts-rs")]
 pub mod nutpie;
 pub mod phase_space;
