@@ -92,6 +92,22 @@ fn metropolized_baoab_leaves_a_non_gaussian_target_invariant_at_a_large_step() {
     assert!(largest > 1e6, "unadjusted BAOAB at step 1 stayed within {largest}");
 }
 
+#[test]
+fn mala_says_when_its_draws_are_strongly_autocorrelated() {
+    // an elongated Gaussian (sds 1 and 30) with no warmup to learn its scales
+    let elongated = snell::target::FnDensity::new(2, |q, g| {
+        g[0] = -q[0];
+        g[1] = -q[1] / 900.0;
+        -0.5 * (q[0] * q[0] + q[1] * q[1] / 900.0)
+    });
+    let cfg = RunConfig { chains: 2, warmup: 0, draws: 500, seed: 2, init: Some(vec![vec![0.0, 0.0]; 2]) };
+    let slow = run(&Mala::default(), &elongated, &cfg).unwrap();
+    assert!(slow.warnings().iter().any(|w| w.contains("strongly autocorrelated")), "{:?}", slow.warnings());
+    // a standard normal after warmup mixes well enough not to be flagged
+    let easy = run(&Mala::default(), &std_normal(1), &RunConfig { warmup: 500, draws: 1000, init: None, ..cfg }).unwrap();
+    assert!(!easy.warnings().iter().any(|w| w.contains("strongly autocorrelated")), "{:?}", easy.warnings());
+}
+
 #[model]
 fn regression(x: &[f64], y: &[f64]) {
     let a = sample!(Normal(0.0, 5.0));

@@ -7,6 +7,11 @@ use super::draws::Draws;
 /// E-BFMI below this suggests the momentum resampling explores the energy poorly (Betancourt 2016).
 pub const EBFMI_THRESHOLD: f64 = 0.3;
 
+/// A one-gradient-per-draw sampler (MALA) whose bulk ESS per draw falls below this needs more than
+/// 20 gradients per effective draw, more than NUTS or the Metropolized BAOAB spend on most
+/// posteriors (`BENCHMARKS.md`, posteriordb): worth saying.
+pub const MIN_ESS_PER_DRAW: f64 = 0.05;
+
 /// Energy Bayesian fraction of missing information of one chain's `energy__` values.
 pub fn ebfmi(energy: &[f64]) -> f64 {
     let n = energy.len() as f64;
@@ -86,7 +91,18 @@ impl Draws {
     pub fn warnings(&self) -> Vec<String> {
         let mut w = self.sampler_warnings();
         if !self.is_weighted() {
-            w.extend(self.summary().warnings());
+            let summary = self.summary();
+            if self.sampler == "mala" {
+                let draws = (summary.n_chains() * summary.n_draws()) as f64;
+                let worst = summary.rows().iter().filter(|r| r.ess_bulk.is_finite()).map(|r| (r.ess_bulk, r.name.clone())).min_by(|a, b| a.0.total_cmp(&b.0));
+                if let Some((ess, name)) = worst.filter(|(ess, _)| draws > 0.0 && *ess / draws < MIN_ESS_PER_DRAW) {
+                    w.push(format!(
+                        "MALA's draws are strongly autocorrelated: bulk ESS of {name} is {ess:.0} of {draws:.0} draws ({:.3} per draw, one gradient each); NUTS or Baoab::default() reach the same ESS with fewer gradients, or run MALA for many more draws",
+                        ess / draws
+                    ));
+                }
+            }
+            w.extend(summary.warnings());
         }
         w
     }

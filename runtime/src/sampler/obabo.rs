@@ -20,7 +20,7 @@
 //!
 //! The defaults, γ = 0.5 (the momentum kept for about two time units, a third of the slowest
 //! oscillation, without the resonance of a fixed HMC trajectory) and two time units per draw,
-//! were chosen on seven posteriordb references (`examples/langevin_validation.rs`, 4 chains ×
+//! were chosen on seven posteriordb references (`examples/validation.rs`, 4 chains ×
 //! 1000 + 1000): with them all seven pass their reference checks, at an ESS per gradient above
 //! NUTS's on each. One time unit per draw with γ = 1 failed two of them (an autoregression and a
 //! regression with strongly correlated coefficients, R-hat 1.01–1.02); raising the target

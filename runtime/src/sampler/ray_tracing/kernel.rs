@@ -310,17 +310,35 @@ impl<A: Rows> Integration<'_, A> {
 /// around the steps. A chain whose ray meets a non-finite value stops there (`non_finite`); the
 /// others end with `lp` and `grad` of their final position.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn trajectories<A: Rows, R: Rng>(rows: &A, eval: &mut RayEval<A>, kick: Kick, p: &mut Rays<A::Array>, dt: &[f64], n_steps: usize, integrator: Integrator, refresh_rate: f64, rngs: &mut [R]) -> Result<Vec<TrajectoryInfo>, SamplerError> {
+pub(crate) fn trajectories<A: Rows, R: Rng>(rows: &A, eval: &mut RayEval<A>, kick: Kick, p: &mut Rays<A::Array>, dt: &[f64], n_steps: &[usize], integrator: Integrator, refresh_rate: f64, rngs: &mut [R]) -> Result<Vec<TrajectoryInfo>, SamplerError> {
     let n = rows.len();
     let mut it = Integration { rows, eval, kick, p, dirty: vec![false; n], active: vec![true; n], info: vec![TrajectoryInfo::default(); n] };
     let half: Vec<f64> = dt.iter().map(|h| 0.5 * h).collect();
-    for j in 0..n_steps {
+    let longest = n_steps.iter().copied().max().unwrap_or(0);
+    for j in 0..longest {
         if refresh_rate > 0.0 {
             it.refresh(refresh_rate, if j == 0 { &half } else { dt }, rngs);
+        }
+        for r in (0..n).filter(|&r| it.active[r]) {
+            it.info[r].steps += 1;
         }
         it.step(integrator, dt, rngs)?;
         if !it.active.contains(&true) {
             return Ok(it.info);
+        }
+        // a chain whose own steps are done ends its trajectory here and sits out the others'
+        // (no draw from its stream), so that its path is the same alone or beside others
+        let done: Vec<bool> = (0..n).map(|r| it.active[r] && n_steps[r] == j + 1).collect();
+        if j + 1 < longest && done.contains(&true) {
+            if refresh_rate > 0.0 {
+                let all = std::mem::replace(&mut it.active, done.clone());
+                it.refresh(refresh_rate, &half, rngs);
+                it.active = all;
+            }
+            it.evaluate(&done)?;
+            for r in (0..n).filter(|&r| done[r]) {
+                it.active[r] = false;
+            }
         }
     }
     if refresh_rate > 0.0 {
@@ -347,7 +365,7 @@ pub(crate) fn finish<A: Rows, R: Rng>(rows: &A, s: &mut Rays<A::Array>, p: Rays<
             None => !cfg.metropolis || rngs[r].gen::<f64>() < accept_prob,
         };
         let accepted = !info.non_finite && kept;
-        let dphi = info.turning / cfg.n_steps.max(1) as f64;
+        let dphi = info.turning / info.steps.max(1) as f64;
         out.push(RayInfo { accept_prob, accepted, divergent, dlnl_pred: info.dlnl_pred, ln_alpha, n_grad: info.n_grad, dphi });
     }
     let take: Vec<bool> = out.iter().map(|i| i.accepted).collect();
@@ -467,7 +485,8 @@ impl<A: Rows> Chains for RayChains<A> {
         }
         let v0 = p.v.clone();
         let cfg = &self.cfg;
-        let info = trajectories(&self.rows, &mut self.eval, cfg.weighting.kick(), &mut p, &self.dt, cfg.n_steps, cfg.integrator, cfg.refresh_rate, rngs)?;
+        let steps: Vec<usize> = self.dt.iter().map(|dt| cfg.steps_for(*dt)).collect();
+        let info = trajectories(&self.rows, &mut self.eval, cfg.weighting.kick(), &mut p, &self.dt, &steps, cfg.integrator, cfg.refresh_rate, rngs)?;
         let info = finish(&self.rows, &mut self.s, p, v0, &info, cfg, rngs);
         if let Phase::Warmup { iter, total } = phase {
             let exact = self.cfg.minibatch.is_none();
@@ -496,7 +515,7 @@ impl<A: Rows> Chains for RayChains<A> {
             .iter()
             .enumerate()
             .map(|(r, info)| {
-                let mut stats = info.stats(used[r], self.cfg.n_steps);
+                let mut stats = info.stats(used[r], self.cfg.steps_for(used[r]));
                 if weighted {
                     stats.push(self.s.ln_w[r]);
                 }

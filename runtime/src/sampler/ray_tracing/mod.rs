@@ -210,6 +210,8 @@ pub struct TrajectoryInfo {
     pub non_finite: bool,
     /// Σ of the angles by which the kicks turned the velocity.
     pub turning: f64,
+    /// Integration steps taken.
+    pub steps: usize,
 }
 
 /// Ornstein–Uhlenbeck partial refresh of `v` over a duration `tau` at rate `rate` (§1.7):
@@ -238,7 +240,7 @@ pub fn integrate<R: Rng>(target: &dyn Target, s: &mut RayState, dt: f64, n_steps
 pub fn integrate_weighted<R: Rng>(target: &dyn Target, weighting: &Weighting, s: &mut RayState, dt: f64, n_steps: usize, integrator: Integrator, refresh_rate: f64, rng: &mut R) -> Result<TrajectoryInfo, SamplerError> {
     let rows = HostRows::new(target, 1);
     let mut p = s.rays();
-    let info = kernel::trajectories(&rows, &mut RayEval::exact(weighting, 1, s.x.len()), weighting.kick(), &mut p, &[dt], n_steps, integrator, refresh_rate, std::slice::from_mut(rng))?;
+    let info = kernel::trajectories(&rows, &mut RayEval::exact(weighting, 1, s.x.len()), weighting.kick(), &mut p, &[dt], &[n_steps], integrator, refresh_rate, std::slice::from_mut(rng))?;
     *s = RayState::from_rays(p);
     Ok(info.into_iter().next().unwrap_or_default())
 }
@@ -252,7 +254,17 @@ pub struct RayTracing {
     /// 0.3.
     pub step_size: f64,
     /// Integration steps per trajectory (default 5: with `step_size = 0.3` an arc of ≈ π/2).
+    /// Unused when `arc` is set.
     pub n_steps: usize,
+    /// The arc each trajectory sweeps, in radians of turning: each chain takes
+    /// `⌈arc / step⌉` steps of its own step size (at most `max_steps`), so that the trajectory
+    /// keeps its length when warmup shrinks the step. Default `None`: `n_steps` steps. With a
+    /// fixed `n_steps` the arc shrinks with the step (to nothing where warmup takes the step to
+    /// 10⁻⁷); with `arc: Some(1.5)`, `metric` and `start_at_mode` ray tracing passes all seven
+    /// posteriordb references of `examples/validation.rs`, where its defaults pass two.
+    pub arc: Option<f64>,
+    /// Most steps per trajectory with `arc` (1000).
+    pub max_steps: usize,
     /// The step (default [`Integrator::Dkd`]).
     pub integrator: Integrator,
     /// Metropolis test on each trajectory (default on). Off, the chain is biased by the
@@ -303,6 +315,8 @@ impl Default for RayTracing {
         Self {
             step_size: 0.3,
             n_steps: 5,
+            arc: None,
+            max_steps: 1000,
             integrator: Integrator::Dkd,
             metropolis: true,
             full_refresh: true,
@@ -322,6 +336,17 @@ impl RayTracing {
     /// Default settings with step size `step_size` and `n_steps` steps per trajectory.
     pub fn new(step_size: f64, n_steps: usize) -> Self {
         Self { step_size, n_steps, ..Default::default() }
+    }
+
+    /// Steps of a trajectory with step size `dt`: `n_steps`, or `⌈arc / dt⌉` (1 to `max_steps`).
+    pub fn steps_for(&self, dt: f64) -> usize {
+        match self.arc {
+            None => self.n_steps,
+            Some(arc) => {
+                let k = (arc / dt).ceil();
+                if k.is_finite() { (k as usize).clamp(1, self.max_steps) } else { self.max_steps }
+            }
+        }
     }
 }
 
@@ -356,7 +381,7 @@ pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, s: &RayState, cfg: &
     }
     let v0 = p.v.clone();
     let rng = std::slice::from_mut(rng);
-    let info = kernel::trajectories(&rows, &mut RayEval::exact(&cfg.weighting, 1, s.x.len()), cfg.weighting.kick(), &mut p, &[dt], cfg.n_steps, cfg.integrator, cfg.refresh_rate, rng)?;
+    let info = kernel::trajectories(&rows, &mut RayEval::exact(&cfg.weighting, 1, s.x.len()), cfg.weighting.kick(), &mut p, &[dt], &[cfg.steps_for(dt)], cfg.integrator, cfg.refresh_rate, rng)?;
     let mut out = s.rays();
     let info = kernel::finish(&rows, &mut out, p, v0, &info, cfg, rng);
     Ok((RayState::from_rays(out), info.into_iter().next().expect("one chain")))
@@ -383,6 +408,14 @@ impl Sampler for RayTracing {
         }
         if self.n_steps == 0 {
             return Err(SamplerError::Setting { name: "n_steps", detail: "must be at least 1".into() });
+        }
+        if let Some(arc) = self.arc {
+            if !(arc > 0.0 && arc.is_finite()) {
+                return Err(SamplerError::Setting { name: "arc", detail: format!("must be positive and finite, got {arc}") });
+            }
+        }
+        if self.max_steps == 0 {
+            return Err(SamplerError::Setting { name: "max_steps", detail: "must be at least 1".into() });
         }
         if !(self.refresh_rate >= 0.0 && self.refresh_rate.is_finite()) {
             return Err(SamplerError::Setting { name: "refresh_rate", detail: format!("must be non-negative and finite, got {}", self.refresh_rate) });
@@ -424,6 +457,7 @@ impl Sampler for RayTracing {
             ("integrator".into(), self.integrator.name().into()),
             ("step_size".into(), self.step_size.to_string()),
             ("n_steps".into(), self.n_steps.to_string()),
+            ("arc".into(), self.arc.map_or("none".into(), |a| a.to_string())),
             ("metropolis".into(), self.metropolis.to_string()),
             ("full_refresh".into(), self.full_refresh.to_string()),
             ("refresh_rate".into(), self.refresh_rate.to_string()),

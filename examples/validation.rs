@@ -1,10 +1,11 @@
-//! BAOAB with its defaults (Metropolized, tuned in warmup) and MALA beside NUTS on the posteriordb
+//! Every MCMC sampler with its defaults (NUTS, Nutpie, BAOAB, MALA, ray tracing; and ray tracing
+//! with the warmup metric and a start at the mode, `rays+`) on the posteriordb
 //! references the language expresses: for each, whether the draws pass the reference check
-//! (means within 4·MCSE and slack, sds within 10%, R-hat ≤ 1.01), the minimum bulk ESS and the ESS
+//! (means within 4·MCSE and slack, sds within 15%, R-hat ≤ 1.01), the minimum bulk ESS and the ESS
 //! per 1,000 gradients after warmup. Skips with a message when the references are absent.
 //!
-//! `cargo run --release --example langevin_validation` (4 chains × 1000 warmup + 1000 draws;
-//! `ONLY=name` runs the posteriors whose name contains `name`). The columns: the check, the
+//! `cargo run --release --example validation` (4 chains × 1000 warmup + 1000 draws;
+//! `ONLY=name` runs the posteriors whose name contains `name`, `SAMPLER=baoab` one sampler). The columns: the check, the
 //! minimum bulk ESS, ESS per 1,000 gradients after warmup, seconds, gradients per draw and the
 //! chains' mean step size.
 
@@ -12,6 +13,8 @@ use snell::prelude::*;
 use snell::sampler::langevin::Baoab;
 use snell::sampler::mala::Mala;
 use snell::sampler::nuts::Nuts;
+use snell::sampler::nutpie::Nutpie;
+use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{run, Draws, RunConfig, Sampler};
 use snell::target::Target;
 use snell_examples::posteriordb::*;
@@ -28,8 +31,8 @@ fn row<S: Sampler>(model: &str, name: &str, sampler: &S, target: &(dyn Target + 
     };
     let secs = t.elapsed().as_secs_f64();
     let (_, fails) = check_reference(model, reference, &draws);
-    // gradients after warmup: a leapfrog step is one, a MALA draw is one
-    let grads: f64 = draws.stat("n_leapfrog__").map_or((cfg.chains * cfg.draws) as f64, |g| g.iter().flatten().sum());
+    // gradients after warmup: counted by ray tracing, a leapfrog step is one, a MALA draw is one
+    let grads: f64 = draws.stat("n_grad__").or_else(|| draws.stat("n_leapfrog__")).map_or((cfg.chains * cfg.draws) as f64, |g| g.iter().flatten().sum());
     let ess = draws.summary().rows().iter().skip(1).map(|r| r.ess_bulk).fold(f64::INFINITY, f64::min);
     let eps: Vec<f64> = (0..cfg.chains).map(|c| draws.chains[c].step_size).collect();
     println!("{model:<28} {name:<6} {:<5} {ess:>8.0} {:>10.2} {secs:>7.1} {:>8.1} {:>9.2e}  {}", if fails.is_empty() { "pass" } else { "FAIL" }, 1000.0 * ess / grads, grads / (cfg.chains * cfg.draws) as f64, eps.iter().sum::<f64>() / eps.len() as f64, fails.first().cloned().unwrap_or_default());
@@ -64,8 +67,26 @@ fn main() {
     let only = std::env::var("ONLY").ok();
     for (name, target) in models.iter().filter(|(n, _)| only.as_deref().is_none_or(|o| n.contains(o))) {
         let r = reference(name);
-        row(name, "nuts", &Nuts::default(), target.as_ref(), &r);
-        row(name, "baoab", &Baoab::default(), target.as_ref(), &r);
-        row(name, "mala", &Mala::default(), target.as_ref(), &r);
+        let only_sampler = std::env::var("SAMPLER").ok();
+        let wanted = |s: &str| only_sampler.as_deref().is_none_or(|o| o == s);
+        if wanted("nuts") {
+            row(name, "nuts", &Nuts::default(), target.as_ref(), &r);
+        }
+        if wanted("nutpie") {
+            row(name, "nutpie", &Nutpie::default(), target.as_ref(), &r);
+        }
+        if wanted("baoab") {
+            row(name, "baoab", &Baoab::default(), target.as_ref(), &r);
+        }
+        if wanted("mala") {
+            row(name, "mala", &Mala::default(), target.as_ref(), &r);
+        }
+        if wanted("rays") {
+            row(name, "rays", &RayTracing::default(), target.as_ref(), &r);
+            // the settings the defaults lack: the warmup metric and a start at the mode, and the
+            // trajectory's arc kept as warmup shrinks the step
+            row(name, "rays+", &RayTracing { metric: true, start_at_mode: true, ..RayTracing::default() }, target.as_ref(), &r);
+            row(name, "rays a", &RayTracing { metric: true, start_at_mode: true, arc: Some(1.5), ..RayTracing::default() }, target.as_ref(), &r);
+        }
     }
 }
