@@ -18,7 +18,7 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use snell::sampler::langevin::{Baoab, LangevinParams};
+use snell::sampler::langevin::Baoab;
 use snell::sampler::map::{find_map, Adam};
 use snell::sampler::smc::{run_smc, Schedule, Smc, SmcOutput};
 use snell::sampler::{chain_rng, Phase, Sampler};
@@ -141,13 +141,13 @@ fn main() {
     let net = Bnn::new(&mlp, &data.0, &data.1, 1.0).unwrap();
     println!("1-50-50-1 net: {} weights and biases + ln σ; 50 observations", mlp.len());
 
-    // 1. MAP, then BAOAB: burn-in (γ = 100, m = 10), production (γ = 10, m = 1)
+    // 1. MAP, then the workflow's unadjusted BAOAB: burn-in (γ = 100, m = 10), production (γ = 10, m = 1)
     let t = Instant::now();
     let init = net.prior_draw(&mut rng).unwrap();
     let map = find_map(&net, &init, &Adam { learning_rate: 1e-2, max_steps: 3000, ..Default::default() }).unwrap();
     let map_sigma = map.point[0].exp();
     println!("MAP (Adam, {} steps): log density {:.1}, σ = {map_sigma:.3}; {:.1} s", map.steps, map.log_density, t.elapsed().as_secs_f64());
-    let baoab = Baoab::unadjusted(LangevinParams { step_size: 1e-3, gamma: 100.0, mass: 10.0, beta: 1.0 }, LangevinParams { step_size: 1e-3, gamma: 10.0, mass: 1.0, beta: 1.0 });
+    let baoab = Baoab::workflow();
     let (burn, prod, thin) = (5000 * scale, 20_000 * scale, 100);
     let t = Instant::now();
     let mut crng = chain_rng(1, 0);
