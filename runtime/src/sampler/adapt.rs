@@ -332,3 +332,31 @@ pub(crate) fn begin_rows<A: Rows>(rows: &A, positions: Vec<Vec<f64>>, settings: 
 pub(crate) fn metrics<A: Rows>(rows: &A, params: &[TransitionParams]) -> Result<A::Metric, SamplerError> {
     rows.metric(&params.iter().map(|m| m.metric.clone()).collect::<Vec<_>>())
 }
+
+/// The [`Chains`](super::execution::Chains) accessors of a group of chains tuned by the windowed
+/// warmup (HMC, MALA, Metropolized BAOAB): the chains' count, positions and log densities from
+/// their points `self.$points` in `self.rows`, each chain's step size and inverse metric from
+/// `self.params`, and the kernel's `STAT_NAMES`.
+macro_rules! tuned_chains_accessors {
+    ($points:ident) => {
+        fn len(&self) -> usize {
+            self.rows.len()
+        }
+        fn positions(&self) -> Vec<Vec<f64>> {
+            self.rows.download(&self.$points.q).chunks(self.rows.dim().max(1)).map(<[f64]>::to_vec).collect()
+        }
+        fn log_densities(&self) -> Vec<f64> {
+            self.$points.lp.clone()
+        }
+        fn stat_names(&self) -> Vec<&'static str> {
+            STAT_NAMES.to_vec()
+        }
+        fn step_size(&self, r: usize) -> f64 {
+            self.params[r].step_size
+        }
+        fn inv_metric(&self, r: usize) -> Vec<f64> {
+            self.params[r].metric.to_vec()
+        }
+    };
+}
+pub(crate) use tuned_chains_accessors;

@@ -131,9 +131,7 @@ impl<A: Rows> HmcChains<A> {
 }
 
 impl<A: Rows> Chains for HmcChains<A> {
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
+    super::adapt::tuned_chains_accessors!(state);
     fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
         let used: Vec<f64> = self.params.iter().map(|m| m.step_size).collect();
         let info = trajectories(&self.rows, &mut self.state, &self.params, &self.metric, self.n_steps, rngs)?;
@@ -143,21 +141,6 @@ impl<A: Rows> Chains for HmcChains<A> {
             self.metric = metrics(&self.rows, &self.params)?;
         }
         Ok(info.iter().zip(used).map(|(i, eps)| vec![i.accept_prob, eps, self.n_steps as f64, f64::from(u8::from(i.divergent)), i.energy]).collect())
-    }
-    fn positions(&self) -> Vec<Vec<f64>> {
-        self.rows.download(&self.state.q).chunks(self.rows.dim()).map(<[f64]>::to_vec).collect()
-    }
-    fn log_densities(&self) -> Vec<f64> {
-        self.state.lp.clone()
-    }
-    fn stat_names(&self) -> Vec<&'static str> {
-        STAT_NAMES.to_vec()
-    }
-    fn step_size(&self, r: usize) -> f64 {
-        self.params[r].step_size
-    }
-    fn inv_metric(&self, r: usize) -> Vec<f64> {
-        self.params[r].metric.to_vec()
     }
 }
 

@@ -109,9 +109,7 @@ impl<A: Rows> MalaChains<A> {
 }
 
 impl<A: Rows> Chains for MalaChains<A> {
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
+    super::adapt::tuned_chains_accessors!(points);
     fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
         let used: Vec<f64> = self.params.iter().map(|m| m.step_size).collect();
         let info = steps(&self.rows, &mut self.points, &self.params, &self.metric, &self.sqrt_metric, rngs)?;
@@ -121,21 +119,6 @@ impl<A: Rows> Chains for MalaChains<A> {
             (self.metric, self.sqrt_metric) = Self::metrics(&self.rows, &self.params)?;
         }
         Ok(info.iter().zip(used).map(|(i, eps)| vec![i.accept_prob, eps, f64::from(u8::from(i.divergent))]).collect())
-    }
-    fn positions(&self) -> Vec<Vec<f64>> {
-        self.rows.download(&self.points.q).chunks(self.rows.dim()).map(<[f64]>::to_vec).collect()
-    }
-    fn log_densities(&self) -> Vec<f64> {
-        self.points.lp.clone()
-    }
-    fn stat_names(&self) -> Vec<&'static str> {
-        STAT_NAMES.to_vec()
-    }
-    fn step_size(&self, r: usize) -> f64 {
-        self.params[r].step_size
-    }
-    fn inv_metric(&self, r: usize) -> Vec<f64> {
-        self.params[r].metric.to_vec()
     }
 }
 

@@ -170,9 +170,7 @@ fn draw_momenta<A: Rows>(rows: &A, params: &[TransitionParams], only: Option<&[b
 const STAT_NAMES: [&str; 5] = ["accept_stat__", "stepsize__", "n_leapfrog__", "divergent__", "energy__"];
 
 impl<A: Rows> Chains for ObaboChains<A> {
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
+    super::adapt::tuned_chains_accessors!(state);
     fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
         let used: Vec<f64> = self.params.iter().map(|m| m.step_size).collect();
         let info = self.draw(rngs)?;
@@ -187,20 +185,5 @@ impl<A: Rows> Chains for ObaboChains<A> {
             }
         }
         Ok(info.iter().zip(used).map(|(i, eps)| vec![i.accept_prob, eps, i.steps as f64, f64::from(u8::from(i.divergent)), i.energy]).collect())
-    }
-    fn positions(&self) -> Vec<Vec<f64>> {
-        self.rows.download(&self.state.q).chunks(self.rows.dim().max(1)).map(<[f64]>::to_vec).collect()
-    }
-    fn log_densities(&self) -> Vec<f64> {
-        self.state.lp.clone()
-    }
-    fn stat_names(&self) -> Vec<&'static str> {
-        STAT_NAMES.to_vec()
-    }
-    fn step_size(&self, r: usize) -> f64 {
-        self.params[r].step_size
-    }
-    fn inv_metric(&self, r: usize) -> Vec<f64> {
-        self.params[r].metric.to_vec()
     }
 }
