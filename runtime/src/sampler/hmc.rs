@@ -38,16 +38,9 @@ pub fn transition<R: Rng>(target: &dyn Target, rng: &mut R, z: &Point, params: &
 /// exceeds its `max_energy_error` stops there, divergent), and a Metropolis test per chain.
 /// Written once against [`Rows`], so threads, lockstep and devices run this same code.
 pub(crate) fn trajectories<A: Rows, R: Rng>(rows: &A, state: &mut Points<A::Array>, params: &[TransitionParams], metric: &A::Metric, n_steps: usize, rngs: &mut [R]) -> Result<Vec<HmcInfo>, SamplerError> {
-    let (p, d) = (rows.len(), rows.dim());
-    let mut momenta = vec![0.0; p * d];
-    for ((m, pr), rng) in params.iter().zip(momenta.chunks_mut(d)).zip(rngs.iter_mut()) {
-        m.metric.sample_momentum(rng, pr);
-    }
-    let mut mom = rows.upload(&momenta);
-    let hamiltonian = |lp: &[f64], mom: &A::Array| -> Vec<f64> {
-        let k = rows.row_dot(mom, &rows.velocity(metric, mom));
-        lp.iter().zip(k).map(|(l, k)| { let h = -l + 0.5 * k; if h.is_nan() { f64::INFINITY } else { h } }).collect()
-    };
+    let p = rows.len();
+    let mut mom = draw_momenta(rows, params, None, rngs);
+    let hamiltonian = |lp: &[f64], mom: &A::Array| hamiltonian(rows, metric, lp, mom);
     let h0 = hamiltonian(&state.lp, &mom);
     let (mut q, mut lp, mut grad) = (state.q.clone(), state.lp.clone(), state.grad.clone());
     let mut h = h0.clone();
@@ -89,6 +82,26 @@ pub(crate) fn trajectories<A: Rows, R: Rng>(rows: &A, state: &mut Points<A::Arra
     let take: Vec<bool> = info.iter().map(|i| i.accepted).collect();
     state.take(rows, &take, &q, &lp, &grad);
     Ok(info)
+}
+
+/// `ξ ~ N(0, M)` for every chain (or the chains of `only`; zero for the others), from its stream
+/// and metric: the momenta of HMC and of the Metropolized BAOAB.
+pub(crate) fn draw_momenta<A: Rows, R: Rng>(rows: &A, params: &[TransitionParams], only: Option<&[bool]>, rngs: &mut [R]) -> A::Array {
+    let d = rows.dim();
+    let mut xi = vec![0.0; rows.len() * d];
+    for (r, ((m, row), rng)) in params.iter().zip(xi.chunks_mut(d.max(1))).zip(rngs.iter_mut()).enumerate() {
+        if only.is_none_or(|a| a[r]) {
+            m.metric.sample_momentum(rng, row);
+        }
+    }
+    rows.upload(&xi)
+}
+
+/// `H = −ln π(q) + ½ pᵀ M⁻¹ p` per chain; NaN (a density or momentum gone wrong) counts as +∞, an
+/// energy error that rejects.
+pub(crate) fn hamiltonian<A: Rows>(rows: &A, metric: &A::Metric, lp: &[f64], p: &A::Array) -> Vec<f64> {
+    let k = rows.row_dot(p, &rows.velocity(metric, p));
+    lp.iter().zip(k).map(|(l, k)| { let h = -l + 0.5 * k; if h.is_nan() { f64::INFINITY } else { h } }).collect()
 }
 
 /// Static HMC with `n_steps` leapfrog steps per transition.

@@ -31,6 +31,8 @@
 
 use super::adapt::{begin_rows, metrics, update_rows, WindowedAdaptation};
 use super::execution::{Chains, Rows};
+// per-draw statistics as HMC's
+use super::hmc::{draw_momenta, hamiltonian, STAT_NAMES};
 use super::langevin::Baoab;
 use super::phase_space::{Points, TransitionParams};
 use super::{Phase, SamplerError};
@@ -115,10 +117,7 @@ impl<A: Rows> ObaboChains<A> {
         let n = rows.len();
         let eps: Vec<f64> = self.params.iter().zip(active).map(|(m, a)| if *a { m.step_size } else { 0.0 }).collect();
         let half: Vec<f64> = eps.iter().map(|e| 0.5 * e).collect();
-        let hamiltonian = |lp: &[f64], p: &A::Array| -> Vec<f64> {
-            let k = rows.row_dot(p, &rows.velocity(&self.metric, p));
-            lp.iter().zip(k).map(|(l, k)| { let h = -l + 0.5 * k; if h.is_nan() { f64::INFINITY } else { h } }).collect()
-        };
+        let hamiltonian = |lp: &[f64], p: &A::Array| hamiltonian(rows, &self.metric, lp, p);
         let h0 = hamiltonian(&self.state.lp, &self.momenta);
         let mut p = self.momenta.clone();
         let mut q = self.state.q.clone();
@@ -153,21 +152,6 @@ impl<A: Rows> ObaboChains<A> {
     }
 }
 
-/// `ξ ~ N(0, M)` for every chain (or the chains of `only`; zero for the others), from its stream
-/// and metric.
-fn draw_momenta<A: Rows>(rows: &A, params: &[TransitionParams], only: Option<&[bool]>, rngs: &mut [ChaCha8Rng]) -> A::Array {
-    let d = rows.dim();
-    let mut xi = vec![0.0; rows.len() * d];
-    for (r, ((m, row), rng)) in params.iter().zip(xi.chunks_mut(d.max(1))).zip(rngs.iter_mut()).enumerate() {
-        if only.is_none_or(|a| a[r]) {
-            m.metric.sample_momentum(rng, row);
-        }
-    }
-    rows.upload(&xi)
-}
-
-/// Per-draw statistics, as HMC's.
-const STAT_NAMES: [&str; 5] = ["accept_stat__", "stepsize__", "n_leapfrog__", "divergent__", "energy__"];
 
 impl<A: Rows> Chains for ObaboChains<A> {
     super::adapt::tuned_chains_accessors!(state);
