@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     compare("rwm", &RandomWalkMetropolis::default(), &cfg, &truth)?;
     compare("hmc (20 steps)", &Hmc::new(20), &cfg, &truth)?;
     compare("nuts", &Nuts::default(), &cfg, &truth)?;
-    compare("ray tracing", &RayTracing { n_steps: 20, ..Default::default() }, &cfg, &truth)?;
+    compare("ray tracing", &RayTracing::default(), &cfg, &truth)?;
     println!("\nfigures: output/banana_{{rwm,hmc,nuts,ray_tracing}}.svg");
     Ok(())
 }

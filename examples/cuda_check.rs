@@ -145,7 +145,7 @@ mod models {
         let x = Matrix::new(50, 1, xs)?;
         let net = Bnn::new(&mlp, &x, &ys)?;
         let cfg = RunConfig { chains: 64, warmup: 100, draws: 100, seed: 1, init: None };
-        worst = worst.max(compare("1-50-50-1 network model", &net, &gpu, &RayTracing { n_steps: 10, ..Default::default() }, &cfg)?);
+        worst = worst.max(compare("1-50-50-1 network model", &net, &gpu, &RayTracing { n_steps: Some(10), ..Default::default() }, &cfg)?);
         Ok(worst < 1e-9)
     }
 }
@@ -194,7 +194,7 @@ mod networks {
         worst = worst.max(compare("NetworkSequenceModel 2 blocks × 32", &NetworkSequenceModel::<Lm, 64, f32, _>::new(Cpu::default(), tokens.clone(), 32, WeightPrior::isotropic(1.0))?, &NetworkSequenceModel::<Lm, 64, f32, _>::new(gpu.clone(), tokens, 32, WeightPrior::isotropic(1.0))?, &gpu, 2)?);
         // a short minibatch run on the GPU: the chains' batches, the threshold rule, recording
         let target = NetworkRegression::<Reg, 1, f32, _>::new(gpu.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise)?;
-        let rt = RayTracing { step_size: 0.005, n_steps: 10, metropolis: false, minibatch: Some(MinibatchSettings::new(10)), ..Default::default() };
+        let rt = RayTracing { metropolis: false, minibatch: Some(MinibatchSettings::new(10)), ..RayTracing::new(0.005, 10) };
         let t = std::time::Instant::now();
         let recorded = Select::new(&target, &["w.1", "sigma"])?;
         let draws = run_device(&rt, &recorded, &Dfdx::<f32, Cuda>::new(gpu), &RunConfig { chains: 100, warmup: 0, draws: 20, seed: 1, init: None })?;

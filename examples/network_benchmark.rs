@@ -69,7 +69,7 @@ fn tokens(n: usize, vocab: usize) -> Vec<usize> {
 /// Ray tracing as the paper runs networks: minibatch gradients, no Metropolis test, the default
 /// step `dt = 0.001·sqrt(1000/D)`.
 fn minibatch_rays(d: usize, batch: usize, n_steps: usize) -> RayTracing {
-    RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps, metropolis: false, minibatch: Some(MinibatchSettings::new(batch)), ..Default::default() }
+    RayTracing { metropolis: false, minibatch: Some(MinibatchSettings::new(batch)), ..RayTracing::new(0.001 * (1000.0 / d as f64).sqrt(), n_steps) }
 }
 
 macro_rules! benchmark {
@@ -79,7 +79,7 @@ macro_rules! benchmark {
         let (x, y) = regression_data();
         let reg = NetworkRegression::<Regression, 1, $elem, _>::new(dev.clone(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
         let d = reg.dim();
-        let exact = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let exact = RayTracing::new(0.001 * (1000.0 / d as f64).sqrt(), 10);
         let row = Bench { name: "(a) 1-50-50-1, 50 points", sampler: exact.clone(), chains: $chains, trajectories: 20, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run(&reg, 1)?;
         println!("{row}");
         // the same posterior as a #[model] with a batched MLP, all chains in lockstep (f64)
@@ -91,14 +91,14 @@ macro_rules! benchmark {
         println!("{row}");
         // the same network with every chain's state on the device (f32)
         let on_device = NetworkRegression::<Regression, 1, f32, _>::new($device, &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 })?;
-        let rays = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let rays = RayTracing::new(0.001 * (1000.0 / d as f64).sqrt(), 10);
         let mut row = Bench { name: &format!("(a) device execution, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&on_device, &snell::backend::Dfdx::<f32, _>::new($device), 1)?;
         row.device_mib = $device_mib();
         println!("{row}");
         drop(on_device);
         // and the #[model] with its Mlp on the device (f32): the 1,000 weight rows are one batched
         // product per layer, the backend's own ops
-        let rays = RayTracing { step_size: 0.001 * (1000.0 / d as f64).sqrt(), n_steps: 10, ..Default::default() };
+        let rays = RayTracing::new(0.001 * (1000.0 / d as f64).sqrt(), 10);
         let mut row = Bench { name: &format!("(a) #[model] + Mlp, {}", $device_label), sampler: rays, chains: $lockstep, trajectories: 4, flops_per_grad: 6.0 * d as f64 * 50.0, bytes_per_param: 4.0, peer_ms: Some(7352.0) }.run_device(&model, &snell::backend::Dfdx::<f32, _>::new($device), 1)?;
         row.device_mib = $device_mib();
         println!("{row}");

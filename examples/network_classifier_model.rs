@@ -130,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = Classifier::new(&net, &x, &labels)?;
     let config = RunConfig { chains: 4, warmup: 500, draws: 500, seed: 1, init: Some(vec![net.initial_weights().to_vec()]) };
     let t = Instant::now();
-    let draws = run(&RayTracing { n_steps: 20, ..Default::default() }, &model, &config)?;
+    let draws = run(&RayTracing::default(), &model, &config)?;
     let secs = t.elapsed().as_secs_f64();
     let at = draws.names.iter().position(|n| n == "w.1").ok_or("no w.1 in the draws")?;
     let width = draws.names.len();

@@ -38,7 +38,7 @@ fn flag(name: &str) -> bool {
 }
 
 /// Steps/s, gradients/s and ESS/s of one run that took `secs`.
-fn rates(draws: &Draws, rt: &RayTracing, cfg: &RunConfig, secs: f64) -> [f64; 3] {
+fn rates(draws: &Draws, cfg: &RunConfig, secs: f64) -> [f64; 3] {
     let trajectories = (cfg.chains * (cfg.warmup + cfg.draws)) as f64;
     let grads = draws.stat("n_grad__").unwrap().concat();
     let per_trajectory = grads.iter().sum::<f64>() / grads.len() as f64;
@@ -47,7 +47,9 @@ fn rates(draws: &Draws, rt: &RayTracing, cfg: &RunConfig, secs: f64) -> [f64; 3]
         let chains = draws.param(n).unwrap();
         ess_bulk(&chains.iter().map(|c| c.as_slice()).collect::<Vec<_>>())
     }).sum::<f64>() / k as f64;
-    [trajectories * rt.n_steps as f64 / secs, trajectories * per_trajectory / secs, ess / secs]
+    let steps = draws.stat("n_steps__").unwrap().concat();
+    let steps_per_trajectory = steps.iter().sum::<f64>() / steps.len() as f64;
+    [trajectories * steps_per_trajectory / secs, trajectories * per_trajectory / secs, ess / secs]
 }
 
 fn acceptance(draws: &Draws) -> f64 {
@@ -63,8 +65,8 @@ fn compare<E: DfdxElem, D: PointDevice<E>>(name: &str, device: &dyn Target, back
     let t = Instant::now();
     let hst = run(&Lockstep(rt.clone()), host, cfg).unwrap();
     let host_secs = t.elapsed().as_secs_f64();
-    let (d, h) = (rates(&dev, rt, cfg, dev_secs), rates(&hst, rt, cfg, host_secs));
-    println!("{name}: {} chains, {} warmup + {} draws, dt₀ {}, {} steps", cfg.chains, cfg.warmup, cfg.draws, rt.step_size, rt.n_steps);
+    let (d, h) = (rates(&dev, cfg, dev_secs), rates(&hst, cfg, host_secs));
+    println!("{name}: {} chains, {} warmup + {} draws, dt₀ {}, steps {}", cfg.chains, cfg.warmup, cfg.draws, rt.step_size, rt.n_steps.map_or(format!("⌈{}/dt⌉", rt.arc), |n| n.to_string()));
     println!("  {:<14} {:>8} {:>8} {:>12} {:>14} {:>10} {:>8}", "execution", "seconds", "accept", "steps/s", "gradients/s", "ESS/s", "dt");
     for (label, draws, secs, r) in [("device", &dev, dev_secs, d), ("host lockstep", &hst, host_secs, h)] {
         let dt = draws.chains.iter().map(|c| c.step_size).sum::<f64>() / draws.chains.len() as f64;

@@ -99,7 +99,7 @@ fn mlp() -> Vec<(String, Vec<(f64, f64)>)> {
     let net = Mlp::simulate(10, 0.3, 1000, 11);
     let xs = [-1.5, -0.75, 0.0, 0.75, 1.5];
     // the full-batch reference: exact gradients, Metropolis test, dt tuned in warmup
-    let reference = run(&RayTracing { n_steps: 10, ..RayTracing::default() }, &net, &RunConfig { chains: 4, warmup: 1500, draws: 2000, seed: 2, init: None }).unwrap();
+    let reference = run(&RayTracing { n_steps: Some(10), ..RayTracing::default() }, &net, &RunConfig { chains: 4, warmup: 1500, draws: 2000, seed: 2, init: None }).unwrap();
     let dt = reference.chains.iter().map(|c| c.step_size).sum::<f64>() / 4.0;
     let ref_var: Vec<f64> = predictions(&net, &reference, &xs).iter().map(|p| variance(p)).collect();
     let acc = reference.stat("accept_stat__").unwrap().concat().iter().sum::<f64>() / 8000.0;

@@ -76,8 +76,9 @@ fn main() {
 
     println!("\nmode hopping, 4 chains × (1000 warmup + 5000 draws) from (−2, 0), step sizes from warmup");
     println!("{:<28} {:>10} {:>10} {:>10} {:>16}", "sampler", "hops/1000", "hops/1000g", "grads/draw", "P(x₁ > 0) = 0.5");
-    report("ray tracing (5 steps)", &RayTracing::default(), "n_grad__");
-    report("ray tracing (10 steps)", &RayTracing { n_steps: 10, ..Default::default() }, "n_grad__");
+    report("ray tracing (defaults)", &RayTracing::default(), "n_grad__");
+    report("ray tracing (5 steps)", &RayTracing::new(0.3, 5), "n_grad__");
+    report("ray tracing (10 steps)", &RayTracing::new(0.3, 10), "n_grad__");
     report("static HMC (5 steps)", &Hmc::new(5), "n_leapfrog__");
     report("static HMC (10 steps)", &Hmc::new(10), "n_leapfrog__");
     report("NUTS", &Nuts::default(), "n_leapfrog__");

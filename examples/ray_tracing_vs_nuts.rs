@@ -1,6 +1,6 @@
-//! Ray tracing (defaults: DKD, 5 steps, Metropolis test, dt tuned by dual averaging, unit metric;
-//! then with the warmup metric; then with the metric, each chain started at the mode and 10 steps)
-//! against NUTS (diagonal metric) on the posteriordb reference models: gradient evaluations,
+//! Ray tracing (defaults: DKD, a 1.5-radian arc per trajectory, Metropolis test, dt tuned by dual
+//! averaging, the warmup metric, each chain started at the mode; then the paper's sampler: five
+//! steps, unit metric, no mode start; then that with the warmup metric) against NUTS (diagonal metric) on the posteriordb reference models: gradient evaluations,
 //! minimum bulk ESS over the parameters, ESS per 1000 gradients and ESS per second, and whether
 //! the draws pass the reference check of `tests/posteriordb.rs` (means within
 //! 4·sqrt(mcse_ref² + mcse²) + 0.05·sd, sds within 15%, R-hat < 1.01). Both samplers run 4 chains ×
@@ -39,8 +39,9 @@ fn bench<S: Sampler, T: Target + Sync>(model: &str, name: &str, sampler: &S, tar
 fn both<T: Target + Sync>(model: &str, target: &T, reference: &serde_json::Value) {
     bench(model, "NUTS", &Nuts::default(), target, reference);
     bench(model, "ray tracing", &RayTracing::default(), target, reference);
-    bench(model, "rt + metric", &RayTracing { metric: true, ..RayTracing::default() }, target, reference);
-    bench(model, "rt + m + mode", &RayTracing { metric: true, start_at_mode: true, n_steps: 10, ..RayTracing::default() }, target, reference);
+    // the paper's sampler (five steps, no metric, no mode start), and with the metric
+    bench(model, "rt paper", &RayTracing::new(0.3, 5), target, reference);
+    bench(model, "rt + metric", &RayTracing { metric: true, ..RayTracing::new(0.3, 5) }, target, reference);
 }
 
 fn main() {

@@ -68,8 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     diagnostics(&net, &nuts)?;
 
     let t = Instant::now();
-    let rt = RayTracing { n_steps: 20, ..Default::default() };
-    let rays = run(&rt, &net, &RunConfig { warmup: 2000, draws: 4000, ..cfg.clone() })?;
+    // ray tracing with its defaults (the warmup metric, a start at the mode, a 1.5-radian arc)
+    let rt = RayTracing::default();
+    let rays = run(&rt, &net, &RunConfig { warmup: 1000, draws: 1000, ..cfg.clone() })?;
     let bands = net.predictive_bands(&rays, &x_grid, &probs, 32)?;
     report("network, ray tracing", t.elapsed().as_secs_f64(), &bands, &grid);
     plot("1-20-1 network, ray tracing", "sin_regression_ray_tracing", &bands, &grid, &xs, &ys)?;
@@ -80,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut init_rng = ChaCha8Rng::seed_from_u64(5);
     let inits = (0..cfg.chains).map(|_| mlp.random_weights(&mut init_rng)).collect();
     let t = Instant::now();
-    let rays = run(&rt, &model, &RunConfig { warmup: 2000, draws: 4000, init: Some(inits), ..cfg.clone() })?;
+    let rays = run(&rt, &model, &RunConfig { warmup: 1000, draws: 1000, init: Some(inits), ..cfg.clone() })?;
     let bands = mlp.predictive_bands(&rays, "w", &x_grid, &probs, 32)?;
     report("#[model] network, rays", t.elapsed().as_secs_f64(), &bands, &grid);
     plot("1-20-1 network as a #[model], ray tracing", "sin_regression_model", &bands, &grid, &xs, &ys)?;

@@ -149,7 +149,7 @@ impl Bench<'_> {
         let draws = sample(&cfg)?;
         let secs = t.elapsed().as_secs_f64();
         let grads: f64 = draws.stat("n_grad__").map_or(0.0, |g| g.iter().flatten().sum());
-        let steps = (self.chains * self.trajectories * self.sampler.n_steps) as f64;
+        let steps = (self.chains * self.trajectories * self.sampler.steps_for(self.sampler.step_size)) as f64;
         // per step: the update reads x, v, g and writes x, v; the gradient reads the weights twice
         // (forward, backward) and writes the gradient
         let bytes = 8.0 * d as f64 * self.bytes_per_param;

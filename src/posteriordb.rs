@@ -62,7 +62,8 @@ pub fn compare_with_reference(what: &str, reference: &Value, draws: &Draws) -> V
 
 /// Compares every parameter of the reference with the draws; returns a printable table and the
 /// failed checks: `|mean − ref mean| < 4·sqrt(mcse_ref² + mcse²) + 0.05·ref sd`, sd within 15% of
-/// the reference, R-hat < 1.01. `Stan name[i]` is looked up as snell's `name.i`.
+/// the reference, R-hat < 1.01. `Stan name[i]` is looked up as snell's `name.i` (or, failing that,
+/// in lower case).
 pub fn check_reference(what: &str, reference: &Value, draws: &Draws) -> (String, Vec<String>) {
     use std::fmt::Write;
     let mut out = String::new();
@@ -91,8 +92,9 @@ pub fn check_reference(what: &str, reference: &Value, draws: &Draws) -> (String,
         "parameter", "ref mean", "snell mean", "tolerance", "z", "ref sd", "snell sd", "sd %", "R-hat", "ESS"
     );
     for (name, p) in params {
+        // Rust's snake case: Stan's `Intercept` is snell's `intercept`
         let snell_name = name.replace('[', ".").replace(']', "");
-        let Some(row) = summary.row(&snell_name) else {
+        let Some(row) = summary.row(&snell_name).or_else(|| summary.row(&snell_name.to_lowercase())) else {
             failures.push(format!("{name}: not in the draws (names: {:?})", draws.names));
             continue;
         };

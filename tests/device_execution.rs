@@ -68,7 +68,7 @@ fn ray_tracing_on_the_device_leaves_an_ill_conditioned_gaussian_invariant_and_th
     let target = gaussian(mean.clone(), prec.clone());
     let cfg = RunConfig { chains, warmup: 0, draws: 15, seed: 5, init: Some(exact_draws(chains, &mean, &sd, 7)) };
     // a step that turns the narrowest coordinates by ≈ 0.3 rad
-    let rt = RayTracing { step_size: 0.03, n_steps: 8, ..Default::default() };
+    let rt = RayTracing { step_size: 0.03, n_steps: Some(8), ..Default::default() };
     let draws = run_device(&rt, &target, &Cpu64::default(), &cfg).unwrap();
     check_invariance(&draws, &mean, &sd);
     let acc = mean_stat(&draws, "accept_stat__");
@@ -78,7 +78,7 @@ fn ray_tracing_on_the_device_leaves_an_ill_conditioned_gaussian_invariant_and_th
     let wrong = run_device(&rt, &wide, &Cpu64::default(), &cfg).unwrap();
     assert!(std::panic::catch_unwind(|| check_invariance(&wrong, &mean, &sd)).is_err(), "the check passed draws of a wrong density");
     // power 2: a big step is exact with the Metropolis test and biased without it
-    let big = RayTracing { step_size: 0.3, n_steps: 8, ..Default::default() };
+    let big = RayTracing { step_size: 0.3, n_steps: Some(8), ..Default::default() };
     check_invariance(&run_device(&big, &target, &Cpu64::default(), &cfg).unwrap(), &mean, &sd);
     let untested = run_device(&RayTracing { metropolis: false, ..big }, &target, &Cpu64::default(), &cfg).unwrap();
     assert!(std::panic::catch_unwind(|| check_invariance(&untested, &mean, &sd)).is_err(), "skipping the Metropolis test at dt = 0.3 went unnoticed");

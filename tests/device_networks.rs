@@ -249,7 +249,7 @@ fn recording_a_subset_keeps_those_values_of_the_full_draws() {
     let (x, y) = sin_data(30);
     let target = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(1.5), Noise::Gamma { shape: 2.0, rate: 10.0 }).unwrap();
     let cfg = RunConfig { chains: 3, warmup: 10, draws: 8, seed: 4, init: None };
-    let rt = RayTracing { step_size: 0.05, n_steps: 5, ..Default::default() };
+    let rt = RayTracing { step_size: 0.05, n_steps: Some(5), ..Default::default() };
     let full = run_device(&rt, &target, &Cpu64::default(), &cfg).unwrap();
     let some = run_device(&rt, &Select::new(&target, &["sigma", "w.3"]).unwrap(), &Cpu64::default(), &cfg).unwrap();
     assert_eq!(some.names, ["sigma", "w.3"]);

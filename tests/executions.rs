@@ -96,10 +96,10 @@ fn l2hmc_runs_the_same_chains_in_every_execution() {
 #[test]
 fn ray_tracing_runs_the_same_chains_in_every_execution() {
     three_executions(&RayTracing::default(), "ray tracing");
-    three_executions(&RayTracing { metric: true, integrator: Integrator::Rdkd, ..Default::default() }, "ray tracing with a metric and RDKD");
+    three_executions(&RayTracing { integrator: Integrator::Rdkd, ..RayTracing::new(0.3, 5) }, "ray tracing with fixed steps, a metric and RDKD");
     three_executions(&RayTracing { weighting: Weighting::Microcanonical, refresh_rate: 1.0, ..Default::default() }, "microcanonical ray tracing with refreshes");
     // each chain its own number of steps (an arc over its own step size), with refreshes and RDKD
-    three_executions(&RayTracing { arc: Some(1.5), metric: true, refresh_rate: 0.5, integrator: Integrator::Rdkd, ..Default::default() }, "ray tracing with a fixed arc per chain");
+    three_executions(&RayTracing { arc: 2.0, refresh_rate: 0.5, integrator: Integrator::Rdkd, ..Default::default() }, "ray tracing with a fixed arc per chain");
 }
 
 #[test]

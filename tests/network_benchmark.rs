@@ -23,7 +23,7 @@ fn benchmark_rows_for_three_kinds_of_network() {
     let x = Matrix::new(16, 1, (0..16).map(|i| i as f64 / 15.0).collect()).unwrap();
     let y: Vec<f64> = (0..16).map(|i| (i as f64 / 3.0).sin()).collect();
     let reg = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1, f32>::new(Default::default(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
-    let rays = RayTracing { step_size: 0.05, n_steps: 4, ..Default::default() };
+    let rays = RayTracing { step_size: 0.05, n_steps: Some(4), ..Default::default() };
     let row = Bench { name: "regression", sampler: rays.clone(), chains: 2, trajectories: 5, flops_per_grad: 6.0 * reg.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None }.run(&reg, 1).unwrap();
     check(&row);
 
@@ -36,7 +36,7 @@ fn benchmark_rows_for_three_kinds_of_network() {
 
     // and with every chain's state on dfdx's CPU device
     let on_device = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1, f32>::new(Default::default(), &x, &y, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 1.0 }).unwrap();
-    let rays = RayTracing { step_size: 0.05, n_steps: 4, ..Default::default() };
+    let rays = RayTracing { step_size: 0.05, n_steps: Some(4), ..Default::default() };
     let bench = Bench { name: "regression, device execution", sampler: rays, chains: 6, trajectories: 3, flops_per_grad: 6.0 * on_device.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None };
     check(&bench.run_device(&on_device, &snell::backend::Cpu32::default(), 1).unwrap());
     // the #[model] with its Mlp on the device: the floors count all six chains of a lockstep step
@@ -47,7 +47,7 @@ fn benchmark_rows_for_three_kinds_of_network() {
     let x = Matrix::new(32, 4, (0..128).map(|i| ((i * 7) % 13) as f64 / 13.0).collect()).unwrap();
     let labels: Vec<usize> = (0..32).map(|i| i % 3).collect();
     let clf = NetworkClassifier::<(Linear<4, 6>, ReLU, Linear<6, 3>), 4, 3, f32>::new(Default::default(), &x, &labels, WeightPrior::isotropic(1.0)).unwrap();
-    let rays = RayTracing { step_size: 0.01, n_steps: 3, metropolis: false, minibatch: Some(MinibatchSettings::new(8)), ..Default::default() };
+    let rays = RayTracing { metropolis: false, minibatch: Some(MinibatchSettings::new(8)), ..RayTracing::new(0.01, 3) };
     let bench = Bench { name: "classifier, batch 8", sampler: rays, chains: 1, trajectories: 4, flops_per_grad: 6.0 * clf.dim() as f64 * 8.0, bytes_per_param: 4.0, peer_ms: Some(1.0) };
     check(&bench.run(&clf, 2).unwrap());
     // the device execution with minibatches, two chains on their own batches
@@ -55,7 +55,7 @@ fn benchmark_rows_for_three_kinds_of_network() {
 
     let tokens: Vec<usize> = (0..65).map(|i| (i * 3) % 16).collect();
     let seq = NetworkSequenceModel::<(Embedding<16, 8>, TransformerEncoder<8, 2, 16, 1>, Linear<8, 16>), 16, f32>::new(Default::default(), tokens, 8, WeightPrior::isotropic(1.0)).unwrap();
-    let rays = RayTracing { step_size: 0.01, n_steps: 2, metropolis: false, minibatch: Some(MinibatchSettings::new(2)), ..Default::default() };
+    let rays = RayTracing { metropolis: false, minibatch: Some(MinibatchSettings::new(2)), ..RayTracing::new(0.01, 2) };
     let bench = Bench { name: "sequence model, 2 windows", sampler: rays, chains: 1, trajectories: 3, flops_per_grad: 6.0 * seq.dim() as f64 * 16.0, bytes_per_param: 4.0, peer_ms: None };
     check(&bench.run(&seq, 3).unwrap());
     check(&Bench { name: "sequence model, device execution", ..bench }.run_device(&seq, &snell::backend::Cpu32::default(), 3).unwrap());

@@ -136,7 +136,7 @@ fn dense_metric_and_static_hmc_read_back() {
 /// columns and read back unchanged; weighted rays add `log_weight__`.
 #[test]
 fn ray_tracing_statistics_read_back() {
-    let rt = RayTracing { integrator: Integrator::Omelyan, ..Default::default() };
+    let rt = RayTracing { integrator: Integrator::Omelyan, ..RayTracing::new(0.3, 5) };
     let (draws, paths) = round_trip("ray_tracing", &rt, &short_run(5));
     assert_eq!(draws.sampler, "ray_tracing");
     let want = ["accept_stat__", "stepsize__", "n_steps__", "n_grad__", "divergent__", "dlnL_pred__", "dlnL_err__", "dphi__"];

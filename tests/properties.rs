@@ -86,10 +86,12 @@ proptest! {
     }
 
     #[test]
-    fn ray_tracing_settings(step in or_awkward(1e-3..3.0), n_steps in 0usize..4, refresh in or_awkward(0.0..1.0), accept in or_awkward(0.05..0.99), metropolis in any::<bool>(), batch in prop::option::of(0usize..12), metric in any::<bool>(), rdkd in any::<bool>(), cfg in config()) {
+    fn ray_tracing_settings(step in or_awkward(1e-3..3.0), n_steps in prop::option::of(0usize..4), arc in or_awkward(0.1..3.0), mode in any::<bool>(), refresh in or_awkward(0.0..1.0), accept in or_awkward(0.05..0.99), metropolis in any::<bool>(), batch in prop::option::of(0usize..12), metric in any::<bool>(), rdkd in any::<bool>(), cfg in config()) {
         let rt = RayTracing {
             step_size: step,
             n_steps,
+            arc,
+            start_at_mode: mode,
             refresh_rate: refresh,
             target_accept: accept,
             metropolis,

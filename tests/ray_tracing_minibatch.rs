@@ -256,7 +256,7 @@ fn warmup_tunes_dt_to_a_target_change_of_direction() {
     for want in [0.1, 0.4] {
         // trajectories sweep about π/2, as the paper sizes them
         let n_steps = (std::f64::consts::FRAC_PI_2 / want).round() as usize;
-        let rt = RayTracing { target_dphi: Some(want), n_steps, ..RayTracing::default() };
+        let rt = RayTracing { target_dphi: Some(want), n_steps: Some(n_steps), ..RayTracing::default() };
         let draws = run(&rt, &target, &RunConfig { chains: 2, warmup: 300, draws: 400, seed: 3, init: None }).unwrap();
         let got = mean_stat(&draws, "dphi__");
         assert!((got / want - 1.0).abs() < 0.1, "target {want}: measured ⟨Δφ⟩ {got}");
@@ -301,7 +301,7 @@ fn a_target_change_of_direction_with_the_warmup_metric() {
         }
         lp
     });
-    let rt = RayTracing { target_dphi: Some(0.2), metric: true, n_steps: 8, ..RayTracing::default() };
+    let rt = RayTracing { target_dphi: Some(0.2), metric: true, n_steps: Some(8), ..RayTracing::default() };
     let draws = run(&rt, &target, &RunConfig { chains: 2, warmup: 1000, draws: 400, seed: 5, init: None }).unwrap();
     let got = mean_stat(&draws, "dphi__");
     assert!((got / 0.2 - 1.0).abs() < 0.15, "measured ⟨Δφ⟩ {got}");

@@ -38,8 +38,8 @@ fn leaves_an_ill_conditioned_100d_gaussian_invariant_with_the_adapted_step() {
         }
         lp
     });
-    let rt = RayTracing::default();
-    // the step size a warmup finds on this target
+    // the paper's sampler (no metric): the step size a warmup finds on this target
+    let rt = RayTracing::new(0.3, 5);
     let warm = run(&rt, &target, &RunConfig { chains: 2, warmup: 400, draws: 1, seed: 70, init: None }).unwrap();
     let dt = mean(&warm.chains.iter().map(|c| c.step_size).collect::<Vec<_>>());
     eprintln!("adapted dt {:?}", warm.chains.iter().map(|c| c.step_size).collect::<Vec<_>>());
@@ -89,7 +89,7 @@ fn crosses_the_barrier_of_the_2d_mixture_in_the_right_proportion() {
     let crossings: Vec<usize> = right.iter().map(|c| c.windows(2).filter(|w| w[0] != w[1]).count()).collect();
     eprintln!("fraction x₁ > 0: {frac:.4} ± {se:.4} (ESS {:.0}); crossings per chain {crossings:?}", ess_mean(&views));
     // not vacuous: every chain crosses often and the MCSE is small
-    assert!(crossings.iter().all(|&k| k >= 100), "too few crossings: {crossings:?}");
+    assert!(crossings.iter().all(|&k| k >= 50), "too few crossings: {crossings:?}");
     assert!(se < 0.03, "MCSE of the fraction {se}");
     assert!((frac - 0.5).abs() < 4.0 * se, "fraction {frac} ± {se}");
     // per-mode moments: x₁ | x₁ > 0 has mean 2(2Φ(2)−1) + 2φ(2) and second moment 5; x₂ is N(0, 1)
@@ -186,8 +186,7 @@ fn a_warmup_metric_whitens_an_ill_conditioned_gaussian() {
         }
         lp
     });
-    let rt = RayTracing { metric: true, ..RayTracing::default() };
-    let draws = sample_with(&rt, "ill-conditioned Gaussian, metric", &target, 1000, 2000, 4);
+    let draws = sample_rt("ill-conditioned Gaussian, metric", &target, 1000, 2000, 4);
     for c in &draws.chains {
         for i in 0..d {
             let ratio = c.inv_metric[i] / var[i];
@@ -201,19 +200,12 @@ fn a_warmup_metric_whitens_an_ill_conditioned_gaussian() {
         assert!(row.rhat < 1.01, "{}: R-hat {}", row.name, row.rhat);
     }
     // the unit metric mixes the largest scale far worse with the same budget
-    let unit = sample_rt("ill-conditioned Gaussian, unit metric", &target, 1000, 2000, 4);
+    let unit = sample_with(&RayTracing { metric: false, ..RayTracing::default() }, "ill-conditioned Gaussian, unit metric", &target, 1000, 2000, 4);
     let ess = |d: &snell::sampler::Draws| d.summary().rows()[d.names.len()].ess_bulk;
     assert!(ess(&draws) > 3.0 * ess(&unit), "ESS of the widest coordinate: metric {} vs unit {}", ess(&draws), ess(&unit));
 }
 
-// ---- badly scaled regressions: a metric and a start at the mode ---------------------------------
-
-/// The settings that recover the badly scaled references: the warmup metric, each chain started at
-/// the mode (from uniform(−2, 2) the rays do not reach the typical set of a coefficient with sd
-/// 10⁻³ within warmup), 10 steps per trajectory.
-fn scaled_rays() -> RayTracing {
-    RayTracing { metric: true, start_at_mode: true, n_steps: 10, ..RayTracing::default() }
-}
+// ---- badly scaled regressions: the defaults (a metric, a start at the mode, a fixed arc) ---------
 
 #[test]
 fn recovers_kidiq_with_a_metric_from_the_mode() {
@@ -223,7 +215,7 @@ fn recovers_kidiq_with_a_metric_from_the_mode() {
     let r = reference("kidiq-kidscore_momhsiq");
     let d = &r["data"];
     let m = KidscoreMomhsiq::new(&reals(&d["kid_score"]), &reals(&d["mom_iq"]), &reals(&d["mom_hs"])).unwrap();
-    assert_matches_reference("ray tracing: kidiq", &r, &sample_with(&scaled_rays(), "kidiq", &m, 1000, 1000, 1));
+    assert_matches_reference("ray tracing: kidiq", &r, &sample_with(&RayTracing::default(), "kidiq", &m, 1000, 1000, 1));
 }
 
 #[test]
@@ -234,14 +226,82 @@ fn recovers_sblrc_blr_with_a_metric_from_the_mode() {
     let r = reference("sblrc-blr");
     let rows: Vec<Vec<f64>> = r["data"]["X"].as_array().unwrap().iter().map(reals).collect();
     let m = Blr::new(&snell::Matrix::from_rows(&rows).unwrap(), &reals(&r["data"]["y"])).unwrap();
-    assert_matches_reference("ray tracing: sblrc-blr", &r, &sample_with(&scaled_rays(), "sblrc-blr", &m, 1000, 1000, 1));
-    // the power of the check: from uniform(−2, 2), with neither, the chains never get there
-    let stuck = sample_with(&RayTracing::default(), "sblrc-blr, defaults", &m, 1000, 1000, 1);
+    assert_matches_reference("ray tracing: sblrc-blr", &r, &sample_with(&RayTracing::default(), "sblrc-blr", &m, 1000, 1000, 1));
+    // the power of the check: from uniform(−2, 2), the paper's sampler (five steps, no metric,
+    // no mode start) never gets there
+    let stuck = sample_with(&RayTracing::new(0.3, 5), "sblrc-blr, the paper's settings", &m, 1000, 1000, 1);
     assert!(!check_reference("sblrc-blr", &r, &stuck).1.is_empty());
 }
 
 #[test]
-fn start_at_mode_is_refused_with_minibatches() {
-    let rt = RayTracing { start_at_mode: true, metropolis: false, minibatch: Some(snell::sampler::ray_tracing::MinibatchSettings::new(4)), ..RayTracing::default() };
+fn start_at_mode_and_metric_are_refused_with_minibatches() {
+    let minibatched = RayTracing::minibatched(snell::sampler::ray_tracing::MinibatchSettings::new(4));
+    assert!(snell::sampler::Sampler::validate(&minibatched).is_ok());
+    let rt = RayTracing { start_at_mode: true, ..minibatched.clone() };
     assert!(matches!(snell::sampler::Sampler::validate(&rt), Err(snell::sampler::SamplerError::Setting { name: "start_at_mode", .. })));
+    let rt = RayTracing { metric: true, ..minibatched };
+    assert!(matches!(snell::sampler::Sampler::validate(&rt), Err(snell::sampler::SamplerError::Setting { name: "metric", .. })));
+}
+
+// ---- a small network regression: the defaults against NUTS --------------------------------------
+
+mod network {
+    use super::*;
+    use rand::Rng;
+    use snell::diagnostics::rhat;
+    use snell::nn::{Activation, Mlp, WeightPrior};
+    use snell::prelude::*;
+    use snell::sampler::nuts::Nuts;
+    use snell::sampler::Draws;
+
+    #[model(observations(x, y))]
+    fn sin_net(net: &Mlp, x: &Matrix, y: &[f64]) {
+        let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+        observe!(y ~ Normal(net.forward(w, x), 0.1));
+    }
+
+    /// Each chain's predictions at the rows of `x`, one series per test point.
+    fn predictions(net: &Mlp, draws: &Draws, x: &Matrix) -> Vec<Vec<Vec<f64>>> {
+        let k = net.len();
+        let mut out = vec![vec![Vec::new(); draws.chains.len()]; x.rows()];
+        for (c, chain) in draws.chains.iter().enumerate() {
+            for w in chain.values.chunks(k) {
+                for (i, p) in net.predict(w, x).unwrap().into_iter().enumerate() {
+                    out[i][c].push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// A 1-8-1 tanh network on 20 noisy points of sin(x) (25 weights, a multimodal posterior):
+    /// ray tracing with its defaults gives the predictive means and sds of NUTS at five points
+    /// inside and outside the data, within their Monte Carlo errors.
+    #[test]
+    fn ray_tracing_with_defaults_agrees_with_nuts_on_a_small_network() {
+        let mut rng = ChaCha8Rng::seed_from_u64(20);
+        let xs: Vec<f64> = (0..20).map(|_| rng.gen_range(-3.0..3.0)).collect();
+        let ys: Vec<f64> = xs.iter().map(|x| x.sin() + 0.1 * { let z: f64 = StandardNormal.sample(&mut rng); z }).collect();
+        let x = Matrix::new(20, 1, xs).unwrap();
+        let net = Mlp::new(&[1, 8, 1], Activation::Tanh, WeightPrior::isotropic(1.0)).unwrap();
+        let model = SinNet::new(&net, &x, &ys).unwrap();
+        let test_x = Matrix::new(5, 1, vec![-4.0, -2.0, 0.0, 1.5, 3.5]).unwrap();
+        let cfg = RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 3, init: None };
+        let reference = predictions(&net, &run(&Nuts::default(), &model, &RunConfig { draws: 2000, ..cfg.clone() }).unwrap(), &test_x);
+        let rays = predictions(&net, &run(&RayTracing::default(), &model, &cfg).unwrap(), &test_x);
+        let moments = |chains: &[Vec<f64>]| {
+            let views: Vec<&[f64]> = chains.iter().map(Vec::as_slice).collect();
+            let all = chains.concat();
+            let m = mean(&all);
+            let sd = (all.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (all.len() - 1) as f64).sqrt();
+            (m, sd, mcse_mean(&views), rhat(&views))
+        };
+        for (i, (r, t)) in reference.iter().zip(&rays).enumerate() {
+            let ((m0, sd0, se0, _), (m, sd, se, rh)) = (moments(r), moments(t));
+            eprintln!("x = {}: NUTS {m0:.4} ± {se0:.4} (sd {sd0:.4}), rays {m:.4} ± {se:.4} (sd {sd:.4}, R-hat {rh:.3})", test_x.get(i, 0));
+            assert!((m - m0).abs() < 4.0 * (se * se + se0 * se0).sqrt() + 0.02 * sd0, "x = {}: mean {m} vs {m0}", test_x.get(i, 0));
+            assert!((sd / sd0 - 1.0).abs() < 0.15, "x = {}: sd {sd} vs {sd0}", test_x.get(i, 0));
+            assert!(rh < 1.02, "x = {}: R-hat {rh}", test_x.get(i, 0));
+        }
+    }
 }

@@ -22,9 +22,15 @@
 //! sample weight `W(x)`, with HMC, random-walk Metropolis, tempering and the microcanonical index
 //! as special cases.
 //!
-//! **Metric.** The paper's sampler has none; [`RayTracing::metric`] estimates per-coordinate scales
-//! in warmup and the rays travel in whitened coordinates. `D ≥ 2` is required for the Snell kick:
-//! for `D = 1` the refractive index is undefined.
+//! **Defaults.** The paper's sampler has a fixed step count and no metric; with those as defaults
+//! warmup shrinks the step to the posterior's smallest scale and the trajectory's arc with it
+//! (measured: two of seven posteriordb references pass). So by default each chain starts at a
+//! mode ([`RayTracing::start_at_mode`]), warmup estimates per-coordinate scales after which the
+//! rays travel in whitened coordinates ([`RayTracing::metric`]), and every trajectory sweeps a
+//! fixed arc of turning ([`RayTracing::arc`], `⌈arc / step⌉` steps) whatever step warmup reaches:
+//! all seven pass. `RayTracing::new(step, n)` is the paper's fixed-step sampler;
+//! [`RayTracing::minibatched`] the stochastic-gradient one. `D ≥ 2` is required for the Snell
+//! kick: for `D = 1` the refractive index is undefined.
 //!
 //! **Executions.** The trajectories, the Metropolis test and the warmup are one kernel over a group
 //! of chains (`kernel.rs`, through [`Kernel`]): one chain per thread ([`run`](crate::sampler::run)),
@@ -253,16 +259,18 @@ pub struct RayTracing {
     /// when there is no warmup, and as the starting point of the warmup's dual averaging. Default
     /// 0.3.
     pub step_size: f64,
-    /// Integration steps per trajectory (default 5: with `step_size = 0.3` an arc of ≈ π/2).
-    /// Unused when `arc` is set.
-    pub n_steps: usize,
-    /// The arc each trajectory sweeps, in radians of turning: each chain takes
-    /// `⌈arc / step⌉` steps of its own step size (at most `max_steps`), so that the trajectory
-    /// keeps its length when warmup shrinks the step. Default `None`: `n_steps` steps. With a
-    /// fixed `n_steps` the arc shrinks with the step (to nothing where warmup takes the step to
-    /// 10⁻⁷); with `arc: Some(1.5)`, `metric` and `start_at_mode` ray tracing passes all seven
-    /// posteriordb references of `examples/validation.rs`, where its defaults pass two.
-    pub arc: Option<f64>,
+    /// Integration steps per trajectory, fixed (default `None`: `⌈arc / step⌉`, see `arc`).
+    /// `Some(n)` is the paper's sampler: `n` steps whatever the step size, so the arc a trajectory
+    /// sweeps shrinks with the step that warmup tunes.
+    pub n_steps: Option<usize>,
+    /// The arc each trajectory sweeps, in radians of turning, when `n_steps` is `None`: each chain
+    /// takes `⌈arc / step⌉` steps of its own step size (at most `max_steps`), so that the
+    /// trajectory keeps its length when warmup shrinks the step (default 1.5, about a quarter
+    /// turn: the distance over which a unit Gaussian's ray decorrelates). With a fixed 5 steps
+    /// the arc shrank to nothing where warmup took the step to 10⁻⁷, and ray tracing passed two
+    /// of the seven posteriordb references of `examples/validation.rs`; with the arc, the metric
+    /// and the mode start it passes all seven (table in BENCHMARKS.md).
+    pub arc: f64,
     /// Most steps per trajectory with `arc` (1000).
     pub max_steps: usize,
     /// The step (default [`Integrator::Dkd`]).
@@ -290,18 +298,20 @@ pub struct RayTracing {
     /// as given (the acceptance statistic is minibatch noise, so warmup does not tune it), and
     /// `lp__` is the minibatch estimate.
     pub minibatch: Option<MinibatchSettings>,
-    /// Estimate a diagonal metric in warmup (default off): per-coordinate scales `s` from the
+    /// Estimate a diagonal metric in warmup (default on): per-coordinate scales `s` from the
     /// draws in Stan's doubling windows, after which the rays travel in the whitened coordinates
     /// `z = x / s`. The paper's sampler has none; without it, badly scaled posteriors (scales that
-    /// differ by orders of magnitude) defeat the constant-speed rays. Needs exact gradients.
+    /// differ by orders of magnitude) defeat the constant-speed rays. Needs exact gradients
+    /// (off in [`RayTracing::minibatched`]).
     pub metric: bool,
-    /// Before warmup, move each chain's start to a mode of the density by Adam (default off;
+    /// Before warmup, move each chain's start to a mode of the density by Adam (default on;
     /// [`find_map`](crate::sampler::map::find_map) with learning rate 0.05, at most 2,000
     /// gradients, not counted in `n_grad__`). Rays travel at constant speed with a step that warmup
     /// shrinks to the posterior's smallest scale, so from a start far out in the tails of a
     /// badly scaled posterior (Stan's uniform(−2, 2) on a regression with coefficients of sd
     /// 10⁻³) they may not reach the typical set within warmup at all; from the mode they start in
-    /// it. Needs exact gradients.
+    /// it. Each chain climbs from its own start, so chains started apart may reach different
+    /// modes and R-hat still sees them. Needs exact gradients (off in [`RayTracing::minibatched`]).
     pub start_at_mode: bool,
     /// Tune `step_size` in warmup so that the measured mean change of direction per step `⟨Δφ⟩`
     /// (`dphi__`, radians) equals this, instead of reaching `target_accept` (default `None`).
@@ -314,8 +324,8 @@ impl Default for RayTracing {
     fn default() -> Self {
         Self {
             step_size: 0.3,
-            n_steps: 5,
-            arc: None,
+            n_steps: None,
+            arc: 1.5,
             max_steps: 1000,
             integrator: Integrator::Dkd,
             metropolis: true,
@@ -325,25 +335,33 @@ impl Default for RayTracing {
             max_energy_error: 1000.0,
             weighting: Weighting::Unit,
             minibatch: None,
-            metric: false,
-            start_at_mode: false,
+            metric: true,
+            start_at_mode: true,
             target_dphi: None,
         }
     }
 }
 
 impl RayTracing {
-    /// Default settings with step size `step_size` and `n_steps` steps per trajectory.
+    /// The paper's sampler: step size `step_size`, a fixed `n_steps` steps per trajectory, no
+    /// warmup metric and no mode start (the other settings at their defaults).
     pub fn new(step_size: f64, n_steps: usize) -> Self {
-        Self { step_size, n_steps, ..Default::default() }
+        Self { step_size, n_steps: Some(n_steps), metric: false, start_at_mode: false, ..Default::default() }
+    }
+
+    /// Settings for stochastic gradients: a fresh minibatch at every gradient evaluation, no
+    /// Metropolis test, no warmup metric and no mode start (all three need exact densities),
+    /// the other settings at their defaults.
+    pub fn minibatched(minibatch: MinibatchSettings) -> Self {
+        Self { minibatch: Some(minibatch), metropolis: false, metric: false, start_at_mode: false, ..Default::default() }
     }
 
     /// Steps of a trajectory with step size `dt`: `n_steps`, or `⌈arc / dt⌉` (1 to `max_steps`).
     pub fn steps_for(&self, dt: f64) -> usize {
-        match self.arc {
-            None => self.n_steps,
-            Some(arc) => {
-                let k = (arc / dt).ceil();
+        match self.n_steps {
+            Some(n) => n,
+            None => {
+                let k = (self.arc / dt).ceil();
                 if k.is_finite() { (k as usize).clamp(1, self.max_steps) } else { self.max_steps }
             }
         }
@@ -406,13 +424,11 @@ impl Sampler for RayTracing {
         if !(self.step_size > 0.0 && self.step_size.is_finite()) {
             return Err(SamplerError::Setting { name: "step_size", detail: format!("must be positive and finite, got {}", self.step_size) });
         }
-        if self.n_steps == 0 {
+        if self.n_steps == Some(0) {
             return Err(SamplerError::Setting { name: "n_steps", detail: "must be at least 1".into() });
         }
-        if let Some(arc) = self.arc {
-            if !(arc > 0.0 && arc.is_finite()) {
-                return Err(SamplerError::Setting { name: "arc", detail: format!("must be positive and finite, got {arc}") });
-            }
+        if !(self.arc > 0.0 && self.arc.is_finite()) {
+            return Err(SamplerError::Setting { name: "arc", detail: format!("must be positive and finite, got {}", self.arc) });
         }
         if self.max_steps == 0 {
             return Err(SamplerError::Setting { name: "max_steps", detail: "must be at least 1".into() });
@@ -438,13 +454,13 @@ impl Sampler for RayTracing {
         if let Some(m) = &self.minibatch {
             m.validate()?;
             if self.metropolis {
-                return Err(SamplerError::Setting { name: "metropolis", detail: "the Metropolis test needs exact densities: with minibatches set metropolis = false (and optionally minibatch.reject_above, the threshold rule)".into() });
+                return Err(SamplerError::Setting { name: "metropolis", detail: "the Metropolis test needs exact densities: with minibatches set metropolis = false, or start from RayTracing::minibatched (and optionally minibatch.reject_above, the threshold rule)".into() });
             }
             if self.metric {
-                return Err(SamplerError::Setting { name: "metric", detail: "the metric is estimated in warmup from exact-gradient draws: turn it off with minibatches".into() });
+                return Err(SamplerError::Setting { name: "metric", detail: "the metric is estimated in warmup from exact-gradient draws: turn it off with minibatches (RayTracing::minibatched does)".into() });
             }
             if self.start_at_mode {
-                return Err(SamplerError::Setting { name: "start_at_mode", detail: "the mode is searched with exact gradients: turn it off with minibatches".into() });
+                return Err(SamplerError::Setting { name: "start_at_mode", detail: "the mode is searched with exact gradients: turn it off with minibatches (RayTracing::minibatched does)".into() });
             }
             if !matches!(self.weighting, Weighting::Unit | Weighting::Hmc) {
                 return Err(SamplerError::Setting { name: "weighting", detail: format!("minibatches run with the unit or the HMC weighting, not {}", self.weighting.name()) });
@@ -456,8 +472,8 @@ impl Sampler for RayTracing {
         vec![
             ("integrator".into(), self.integrator.name().into()),
             ("step_size".into(), self.step_size.to_string()),
-            ("n_steps".into(), self.n_steps.to_string()),
-            ("arc".into(), self.arc.map_or("none".into(), |a| a.to_string())),
+            ("n_steps".into(), self.n_steps.map_or("from arc".into(), |n| n.to_string())),
+            ("arc".into(), if self.n_steps.is_some() { "none".into() } else { self.arc.to_string() }),
             ("metropolis".into(), self.metropolis.to_string()),
             ("full_refresh".into(), self.full_refresh.to_string()),
             ("refresh_rate".into(), self.refresh_rate.to_string()),
