@@ -6,6 +6,7 @@ use snell::sampler::mala::Mala;
 use snell::sampler::metric::Metric;
 use snell::sampler::nuts::Nuts;
 use snell::sampler::smc::{run_smc, Smc};
+use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{run, ChainDraws, Draws, RunConfig, SamplerError, MAX_CHAINS};
 
 #[model]
@@ -243,6 +244,14 @@ fn an_unadjusted_sampler_says_its_draws_are_biased_and_a_stuck_chain_says_so() {
     // BAOAB's default is Metropolized, and its draws say nothing of the kind
     let adjusted = run(&Baoab::default(), &m, &cfg).unwrap();
     assert!(!adjusted.warnings().iter().any(|w| w.contains("without a Metropolis test")), "{:?}", adjusted.warnings());
+    // ray tracing without its test says by how much: the acceptance the test would have had
+    let rays = RayTracing { metropolis: false, ..RayTracing::new(0.8, 5) };
+    let unadjusted = run(&rays, &m, &RunConfig { warmup: 0, ..cfg.clone() }).unwrap();
+    let acc = unadjusted.stat("accept_stat__").unwrap().concat();
+    let acc = 100.0 * acc.iter().sum::<f64>() / acc.len() as f64;
+    assert!(acc < 99.0, "the check needs rejections the test would have made: {acc}%");
+    let said = format!("would have accepted {acc:.1}% of these transitions");
+    assert!(unadjusted.warnings().iter().any(|w| w.contains(&said)), "no `{said}` in {:?}", unadjusted.warnings());
     // exact samplers do not say so
     let exact = run(&Nuts::default(), &m, &cfg).unwrap();
     assert!(!exact.warnings().iter().any(|w| w.contains("without a Metropolis test")), "{:?}", exact.warnings());

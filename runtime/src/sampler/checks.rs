@@ -30,7 +30,16 @@ impl Draws {
     pub fn sampler_warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.settings.iter().any(|(k, v)| k == "metropolis" && v == "false") {
-            out.push(format!("{} ran without a Metropolis test: its draws are biased by the time discretisation, more so for larger steps; compare with a smaller step_size or an exact sampler (NUTS, MALA, HMC)", self.sampler));
+            // how much: with exact densities, the mean acceptance the test would have had
+            let minibatched = self.settings.iter().any(|(k, _)| k == "batch_size");
+            let would_accept = match (self.stat("accept_stat__"), minibatched) {
+                (Some(a), false) => {
+                    let a: Vec<f64> = a.concat();
+                    (!a.is_empty()).then(|| format!(" (a Metropolis test would have accepted {:.1}% of these transitions on average: the further below 100%, the larger the bias)", 100.0 * a.iter().sum::<f64>() / a.len() as f64))
+                }
+                _ => None,
+            };
+            out.push(format!("{} ran without a Metropolis test: its draws are biased by the time discretisation, more so for larger steps{}; compare with a smaller step_size or an exact sampler (NUTS, MALA, HMC)", self.sampler, would_accept.unwrap_or_default()));
         }
         if self.is_weighted() {
             out.push("these draws are weighted particles (SMC): their plain summary ignores the weights, and R-hat and ESS do not apply to them; use the SMC output's `summary()`".into());
