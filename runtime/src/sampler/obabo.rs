@@ -1,4 +1,4 @@
-//! Metropolized underdamped Langevin dynamics: [`Baoab`](super::langevin::Baoab)'s default
+//! Metropolized underdamped Langevin dynamics: [`Baoab`]'s default
 //! kernel, exact for the posterior whatever the step.
 //!
 //! One step is O(ε/2) B(ε/2) A(ε) B(ε/2) O(ε/2) (the OBABO splitting): the O half-steps refresh
