@@ -277,3 +277,29 @@ fn smc_on_data_whose_likelihood_overflows_stops_at_once_and_says_why() {
     let e = run_smc(&Smc { particles: 8, runs: 1, ..Smc::default() }, &m).unwrap_err();
     assert!(matches!(&e, SamplerError::Setting { name: "schedule", detail } if detail.contains("cannot move λ") && detail.contains("8 of 8")), "{e}");
 }
+
+/// The native backend's buffers do not outlive the run that needed them: after a run, neither the
+/// calling thread nor the threads that ran its chains keep any.
+#[test]
+fn a_run_frees_the_buffers_its_evaluations_kept() {
+    use snell::backend::Native;
+    use snell::target::FnDensity;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let y: Vec<f64> = (0..5000).map(|i| (i as f64 * 0.37).sin()).collect();
+    let m = NormalMean::new(&y).unwrap();
+    let mut g = vec![0.0; m.dim()];
+    m.logp_grad(&[0.3], &mut g).unwrap();
+    assert!(Native::kept_bytes() > 0, "the check needs an evaluation that keeps buffers");
+    let cfg = RunConfig { chains: 4, warmup: 20, draws: 20, seed: 1, init: None };
+    run(&Nuts::default(), &m, &cfg).unwrap();
+    assert_eq!(Native::kept_bytes(), 0, "the calling thread");
+    // a second run whose target evaluates nothing natively sees what the first run's threads kept
+    let kept = AtomicUsize::new(0);
+    let probe = FnDensity::new(1, |q: &[f64], g: &mut [f64]| {
+        kept.fetch_max(Native::kept_bytes(), Ordering::Relaxed);
+        g[0] = -q[0];
+        -0.5 * q[0] * q[0]
+    });
+    run(&Nuts::default(), &probe, &cfg).unwrap();
+    assert_eq!(kept.load(Ordering::Relaxed), 0, "bytes kept by a worker thread after the first run");
+}

@@ -51,6 +51,20 @@ use tape::Op;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Native;
 
+impl Native {
+    /// Frees the buffers this thread keeps for its next evaluations (at most 64 MiB per thread).
+    /// Every sampler run does this on its worker threads and on the calling thread when it ends;
+    /// call it after evaluating a model's density yourself in a long-lived thread.
+    pub fn release_buffers() {
+        pool::release();
+    }
+
+    /// Bytes of buffers this thread keeps for its next evaluations.
+    pub fn kept_bytes() -> usize {
+        pool::kept_bytes()
+    }
+}
+
 /// A tensor of [`Native`]: a cheap-to-clone handle to row-major f64 values.
 pub struct NativeTensor(Rc<Data>);
 

@@ -13,9 +13,21 @@ pub(crate) fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         return f();
     }
     let pool = POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().thread_name(|i| format!("snell-{i}")).build().ok());
-    match pool {
+    let out = match pool {
         Some(pool) => pool.install(f),
         // no thread could be started: run on rayon's default pool rather than fail
         None => f(),
+    };
+    release_buffers();
+    out
+}
+
+/// Frees what the native backend keeps for further evaluations on snell's worker threads and on
+/// this thread, at the end of a run that [`install`] started (a run inside a caller's pool or
+/// nested in another leaves them: those threads may still be evaluating).
+fn release_buffers() {
+    if let Some(Some(pool)) = POOL.get() {
+        pool.broadcast(|_| crate::backend::Native::release_buffers());
     }
+    crate::backend::Native::release_buffers();
 }

@@ -10,6 +10,9 @@
 //!   way. A class keeps at most [`PER_CLASS`] entries, the pool at most [`MAX_BYTES`], and buffers
 //!   above 2^[`MAX_CLASS`] values are left to the allocator;
 //! * the op list and the reverse pass's per-id vectors of the last tape are kept for the next one.
+//!
+//! What a thread keeps is freed by [`release`], which the samplers call on their worker threads
+//! at the end of every run, so that memory does not outlive the run that needed it.
 
 use super::tape::Op;
 use super::Data;
@@ -26,6 +29,8 @@ const MAX_BYTES: usize = 64 << 20;
 struct Pool {
     classes: [Vec<Vec<f64>>; MAX_CLASS + 1],
     bytes: usize,
+    /// Most bytes kept: [`MAX_BYTES`], or 0 while [`release`] drops what was kept.
+    limit: usize,
     /// Dropped tensors by capacity class, each the only handle to its box.
     boxes: [Vec<Rc<Data>>; MAX_CLASS + 1],
     /// What a recycled tensor's handle is left pointing to until it is dropped.
@@ -41,6 +46,7 @@ thread_local! {
         RefCell::new(Pool {
             classes: [const { Vec::new() }; MAX_CLASS + 1],
             bytes: 0,
+            limit: MAX_BYTES,
             boxes: [const { Vec::new() }; MAX_CLASS + 1],
             placeholder: None,
             ops: Vec::new(),
@@ -99,7 +105,7 @@ pub(super) fn give(mut v: Vec<f64>) {
     v.clear();
     let _ = POOL.try_with(|p| {
         let mut p = p.borrow_mut();
-        if p.bytes + (8 << k) <= MAX_BYTES && p.classes[k].len() < PER_CLASS {
+        if p.bytes + (8 << k) <= p.limit && p.classes[k].len() < PER_CLASS {
             p.classes[k].push(v);
             p.bytes += 8 << k;
         }
@@ -144,7 +150,7 @@ pub(super) fn recycle(handle: &mut Rc<Data>) {
     // Anything to drop is dropped after the pool is released (a drop may give a buffer back).
     let _unkept = POOL.try_with(|p| {
         let mut p = p.borrow_mut();
-        if p.bytes + (8 << k) > MAX_BYTES || p.boxes[k].len() >= PER_CLASS {
+        if p.bytes + (8 << k) > p.limit || p.boxes[k].len() >= PER_CLASS {
             return None;
         }
         let placeholder = p.placeholder.get_or_insert_with(|| Rc::new(Data { rows: 0, cols: 0, v: Vec::new(), slot: Cell::new((0, 0)) })).clone();
@@ -200,4 +206,26 @@ pub(super) fn give_scratch(mut g: Vec<Vec<f64>>, mut needs: Vec<bool>) {
             p.scratch = (g, needs);
         }
     });
+}
+
+/// Frees everything this thread's pool keeps. The kept tensors and buffers are taken out first and
+/// dropped with the pool closed (a dropped tensor gives its buffer back, which is then freed).
+pub(crate) fn release() {
+    let kept = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        p.limit = 0;
+        p.bytes = 0;
+        (std::mem::take(&mut p.classes), std::mem::take(&mut p.boxes), p.placeholder.take(), std::mem::take(&mut p.ops), std::mem::take(&mut p.scratch))
+    });
+    drop(kept);
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        p.limit = MAX_BYTES;
+        p.bytes = 0;
+    });
+}
+
+/// Bytes of buffers this thread's pool keeps.
+pub(crate) fn kept_bytes() -> usize {
+    POOL.try_with(|p| p.borrow().bytes).unwrap_or(0)
 }
