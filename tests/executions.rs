@@ -16,6 +16,9 @@ use snell::sampler::hmc::Hmc;
 use snell::sampler::l2hmc::{L2hmc, Networks};
 use snell::sampler::langevin::{Baoab, LangevinParams};
 use snell::sampler::mala::Mala;
+use snell::sampler::rwm::RandomWalkMetropolis;
+use snell::sampler::sgld::{Sgld, StepSchedule};
+use snell::sampler::Order;
 use snell::sampler::nuts::Nuts;
 use snell::sampler::smc::{run_smc, run_smc_device, Move, Smc, SmcOutput};
 use snell::sampler::ray_tracing::{Integrator, RayTracing, Weighting};
@@ -52,19 +55,25 @@ fn max_difference(a: &Draws, b: &Draws) -> f64 {
 }
 
 fn three_executions<K: Kernel + Clone>(sampler: &K, what: &str) {
-    let m = schools();
+    three_executions_on(sampler, &schools(), what);
+}
+
+/// The same chains of `sampler` on `m` one per thread, in lockstep and on dfdx's CPU device; the
+/// threads' draws.
+fn three_executions_on<K: Kernel + Clone, M: Model>(sampler: &K, m: &M, what: &str) -> Draws {
     let cfg = RunConfig { chains: 4, warmup: 300, draws: 200, seed: 11, init: None };
-    let threads = run(sampler, &m, &cfg).unwrap();
-    let lockstep = run(&Lockstep(sampler.clone()), &m, &cfg).unwrap();
+    let threads = run(sampler, m, &cfg).unwrap();
+    let lockstep = run(&Lockstep(sampler.clone()), m, &cfg).unwrap();
     assert_eq!(threads.chains, lockstep.chains, "{what}: threads and lockstep");
     // the device evaluates the model on dfdx; so do these threads, for the same arithmetic (the
     // model's rounding on `Native` differs from dfdx's in the last bits, which chains amplify)
     let on_dfdx = run(sampler, &m.on_backend(Cpu64::default()), &cfg).unwrap();
-    let device = run_device(sampler, &m, &Cpu64::default(), &cfg).unwrap();
+    let device = run_device(sampler, m, &Cpu64::default(), &cfg).unwrap();
     let diff = max_difference(&on_dfdx, &device);
     assert!(diff < 1e-9, "{what}: the device's draws differ from the threads' by {diff:e}");
     assert_eq!(device.names, threads.names);
     assert!(max_difference(&threads, &on_dfdx).is_finite());
+    threads
 }
 
 #[test]
@@ -100,6 +109,24 @@ fn ray_tracing_runs_the_same_chains_in_every_execution() {
     three_executions(&RayTracing { weighting: Weighting::Microcanonical, refresh_rate: 1.0, ..Default::default() }, "microcanonical ray tracing with refreshes");
     // each chain its own number of steps (an arc over its own step size), with refreshes and RDKD
     three_executions(&RayTracing { arc: 2.0, refresh_rate: 0.5, integrator: Integrator::Rdkd, ..Default::default() }, "ray tracing with a fixed arc per chain");
+}
+
+#[test]
+fn random_walk_metropolis_runs_the_same_chains_in_every_execution() {
+    three_executions(&RandomWalkMetropolis::default(), "random-walk Metropolis");
+}
+
+#[test]
+fn sgld_runs_the_same_chains_in_every_execution() {
+    // minibatches of 7 of 30 observations, each chain its own schedule; some steps diverge at
+    // this step size, and a divergent step keeps its chain where it was in every execution
+    let (x, y) = common::linear_network_data(30);
+    let net = Mlp::new(&[2, 1], Activation::Tanh, WeightPrior::isotropic(2.0)).unwrap();
+    let m = LinearNet::new(&net, &x, &y).unwrap();
+    let calm = three_executions_on(&Sgld { batch_size: 7, order: Order::Shuffled, schedule: StepSchedule::Constant(2e-3) }, &m, "SGLD");
+    assert_eq!(calm.divergences(), 0);
+    let wild = three_executions_on(&Sgld { batch_size: 7, order: Order::Shuffled, schedule: StepSchedule::Constant(0.05) }, &m, "SGLD with divergent steps");
+    assert!(wild.divergences() > 0, "the check needs divergent steps");
 }
 
 #[test]

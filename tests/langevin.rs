@@ -92,6 +92,48 @@ fn metropolized_baoab_leaves_a_non_gaussian_target_invariant_at_a_large_step() {
     assert!(largest > 1e6, "unadjusted BAOAB at step 1 stayed within {largest}");
 }
 
+/// Unadjusted BAOAB's draws carry, as `accept_stat__`, the acceptance a Metropolis test on each
+/// step's shadow work would have had, and its warning says it: near 100% where the step's bias in
+/// E[x²] is within Monte Carlo error, clearly lower where the bias is many standard errors. The
+/// target `π(x) ∝ exp(−√(1 + x²))` has bounded forces, so even large steps stay stable (a
+/// Gaussian would not do: BAOAB is exact in position there).
+#[test]
+fn unadjusted_baoab_says_by_how_much_its_step_biases_the_draws() {
+    let hyperbolic = snell::target::FnDensity::new(1, |q, g| {
+        let r = (1.0 + q[0] * q[0]).sqrt();
+        g[0] = -q[0] / r;
+        -r
+    });
+    // E[x²] by the trapezoid rule on [−80, 80] (the tails beyond weigh e⁻⁸⁰)
+    let (mut z, mut m2) = (0.0, 0.0);
+    for k in -800_000..=800_000 {
+        let x = k as f64 * 1e-4;
+        let w = (-(1.0 + x * x).sqrt()).exp();
+        z += w;
+        m2 += w * x * x;
+    }
+    let exact = m2 / z;
+    let init: Vec<Vec<f64>> = (0..16).map(|c| vec![-1.5 + 0.2 * c as f64]).collect();
+    // low friction: BAOAB's position error is smallest at high friction
+    let cfg = RunConfig { chains: 16, warmup: 0, draws: 8000, seed: 5, init: Some(init) };
+    let mut seen = Vec::new();
+    for dt in [0.2, 1.9] {
+        let draws = run(&Baoab::constant(LangevinParams { step_size: dt, gamma: 0.2, mass: 1.0, beta: 1.0 }), &hyperbolic, &cfg).unwrap();
+        let s = snell::diagnostics::Summary::new(&["x2"], &draws.chains.iter().map(|c| c.values.iter().map(|x| x * x).collect::<Vec<_>>()).collect::<Vec<_>>());
+        let row = s.row("x2").unwrap();
+        let accept = draws.stat("accept_stat__").unwrap().concat();
+        let accept = accept.iter().sum::<f64>() / accept.len() as f64;
+        let said = format!("would have accepted {:.1}% of these transitions", 100.0 * accept);
+        assert!(draws.warnings().iter().any(|w| w.contains(&said)), "step {dt}: no `{said}` in {:?}", draws.warnings());
+        seen.push((dt, accept, (row.mean - exact) / row.mcse_mean, row.mcse_mean));
+    }
+    let [(_, small_accept, small_z, small_mcse), (_, large_accept, large_z, _)] = seen[..] else { unreachable!() };
+    assert!(small_z.abs() < 4.0 && small_mcse < 0.1 * exact, "step 0.2: E[x²] off by {small_z} MCSE (MCSE {small_mcse}, exact {exact}): {seen:?}");
+    assert!(small_accept > 0.99, "step 0.2: {seen:?}");
+    assert!(large_z.abs() > 4.0, "step 1.9 must be visibly biased: {seen:?}");
+    assert!(large_accept < small_accept - 0.05, "the acceptance falls with the bias: {seen:?}");
+}
+
 #[test]
 fn mala_says_when_its_draws_are_strongly_autocorrelated() {
     // an elongated Gaussian (sds 1 and 30) with no warmup to learn its scales

@@ -173,7 +173,7 @@ pub trait Chain {
 ///
 /// The driver starts chains through [`start_group`](Sampler::start_group). A sampler whose chains
 /// move one at a time implements [`start`](Sampler::start) and gets the group of one for free; a
-/// fixed-length-trajectory kernel (HMC, MALA, ray tracing, BAOAB, L2HMC) implements `start_group` for any number of chains,
+/// fixed-length-trajectory kernel (HMC, MALA, ray tracing, BAOAB, L2HMC, random-walk Metropolis, SGLD) implements `start_group` for any number of chains,
 /// which is what lets [`Lockstep`] run all chains on one population evaluation.
 pub trait Sampler: Sync {
     /// The name written to output headers (e.g. `"nuts"`).
@@ -206,5 +206,5 @@ pub trait Sampler: Sync {
 
 /// The error of a sampler asked to run chains in lockstep that moves one chain at a time.
 pub(crate) fn lockstep_refused(name: &str) -> SamplerError {
-    SamplerError::Setting { name: "execution", detail: format!("{name} runs one chain per thread: its trajectories differ in length from chain to chain, so its chains cannot move in lockstep (HMC, MALA, ray tracing, BAOAB and L2HMC can)") }
+    SamplerError::Setting { name: "execution", detail: format!("{name} runs one chain per thread: its trajectories differ in length from chain to chain, so its chains cannot move in lockstep (HMC, MALA, ray tracing, BAOAB, L2HMC, random-walk Metropolis and SGLD can)") }
 }

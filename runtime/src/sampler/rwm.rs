@@ -5,14 +5,18 @@
 //! targets in high dimension (0.234, Roberts, Gelman & Gilks 1997; 0.44 in one dimension), starting
 //! from σ = 2.38/√D, and estimates the per-coordinate scales `s` from the draws in Stan's doubling
 //! windows (the same schedule as the Hamiltonian samplers' metric).
+//!
+//! The transition is a [`Kernel`] over [`Rows`], so one chain per thread, [`Lockstep`](super::Lockstep)
+//! and [`run_device`](super::run_device) run the same chains; it evaluates log densities alone
+//! ([`Rows::log_densities`]), without gradients where the execution can.
 
 use super::adapt::{DualAveraging, WindowedAdaptation, WindowedSettings, Welford};
+use super::execution::{normals, Chains, HostRows, Kernel, Rows};
 use super::metric::Metric;
+use super::{Phase, Sampler, SamplerError};
 use crate::target::Target;
-use super::{Chain, Phase, Sampler, SamplerError};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 
 /// Random-walk Metropolis with a diagonal Gaussian proposal.
 #[derive(Clone, Debug, Default)]
@@ -24,7 +28,7 @@ pub struct RandomWalkMetropolis {
     pub step_size: Option<f64>,
 }
 
-const STATS: [&str; 3] = ["accept_stat__", "stepsize__", "divergent__"];
+const STAT_NAMES: [&str; 3] = ["accept_stat__", "stepsize__", "divergent__"];
 
 impl Sampler for RandomWalkMetropolis {
     fn name(&self) -> &'static str {
@@ -46,81 +50,121 @@ impl Sampler for RandomWalkMetropolis {
     fn settings(&self) -> Vec<(String, String)> {
         vec![("proposal".into(), "diag_gaussian".into())]
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, warmup: usize, _rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
+    fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
+        let rows = HostRows::new(target, positions.len());
+        self.start_rows(rows, positions, warmup, rngs)
+    }
+}
+
+impl Kernel for RandomWalkMetropolis {
+    fn start_rows<'a, A: Rows + 'a>(&self, rows: A, positions: Vec<Vec<f64>>, warmup: usize, _rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 'a>, SamplerError> {
         self.validate()?;
-        let d = position.len();
-        let lp = target.logp(&position)?;
+        let (p, d) = (rows.len(), rows.dim());
+        let q = rows.upload(&positions.concat());
+        let lp = rows.log_densities(&q, &vec![true; p])?;
         let delta = self.target_accept.unwrap_or(if d == 1 { 0.44 } else { 0.234 });
-        let scale = self.step_size.unwrap_or(2.38 / (d as f64).sqrt());
+        let scale = self.step_size.unwrap_or(2.38 / (d.max(1) as f64).sqrt());
         // Stan's window schedule decides when the proposal's per-coordinate scales are re-estimated
         let windows = WindowedAdaptation::new(WindowedSettings::default(), warmup, d).metric_windows();
         let mut step = DualAveraging::new(delta, scale);
         // centre the shrinkage on σ itself rather than Stan's 10σ: a random walk's good scale is
         // close to where it starts
         step.restart(scale / 10.0);
-        Ok(Box::new(RwmChain { target, q: position, lp, proposal: vec![0.0; d], scales: vec![1.0; d], scale, step, windows, welford: Welford::new(d, false), iter: 0 }))
+        let scales = vec![vec![1.0; d]; p];
+        let sqrt_metric = rows.metric(&scales.iter().map(|s| Metric::Diag(s.clone())).collect::<Vec<_>>())?;
+        Ok(Box::new(RwmChains { q, lp, scale: vec![scale; p], steps: vec![step; p], scales, sqrt_metric, welford: vec![Welford::new(d, false); p], windows, iter: 0, rows }))
     }
 }
 
-struct RwmChain<'t> {
-    target: &'t dyn Target,
-    q: Vec<f64>,
-    lp: f64,
-    proposal: Vec<f64>,
-    scales: Vec<f64>,
-    scale: f64,
-    step: DualAveraging,
+/// The chains of a run: positions as rows, the proposal's scales and their warmup per chain.
+struct RwmChains<A: Rows> {
+    rows: A,
+    q: A::Array,
+    lp: Vec<f64>,
+    /// σ of each chain.
+    scale: Vec<f64>,
+    /// Each chain's per-coordinate scales `s`, and the same as a diagonal metric of `rows`.
+    scales: Vec<Vec<f64>>,
+    sqrt_metric: A::Metric,
+    steps: Vec<DualAveraging>,
+    welford: Vec<Welford>,
     windows: Vec<(usize, usize)>,
-    welford: Welford,
     iter: usize,
 }
 
-impl Chain for RwmChain<'_> {
-    fn step(&mut self, rng: &mut ChaCha8Rng, phase: Phase) -> Result<Vec<f64>, SamplerError> {
-        let used = self.scale;
-        for i in 0..self.q.len() {
-            let z: f64 = StandardNormal.sample(rng);
-            self.proposal[i] = self.q[i] + used * self.scales[i] * z;
+impl<A: Rows> RwmChains<A> {
+    /// Warmup after a transition: σ towards the target acceptance; within a metric window the
+    /// positions join each chain's estimate of its scales, which are replaced at the window's end.
+    fn adapt(&mut self, accept: &[f64], total: usize) -> Result<(), SamplerError> {
+        for (scale, (step, a)) in self.scale.iter_mut().zip(self.steps.iter_mut().zip(accept)) {
+            *scale = step.learn(*a);
         }
-        let lp = self.target.logp(&self.proposal)?;
-        let log_alpha = lp - self.lp;
-        let accept = if log_alpha.is_nan() { 0.0 } else { log_alpha.exp().min(1.0) };
-        if rng.gen::<f64>() < accept {
-            std::mem::swap(&mut self.q, &mut self.proposal);
-            self.lp = lp;
-        }
-        if let Phase::Warmup { total, .. } = phase {
-            self.scale = self.step.learn(accept);
-            let it = self.iter;
-            if let Some(&(first, last)) = self.windows.iter().find(|w| (w.0..=w.1).contains(&it)) {
-                self.welford.add(&self.q);
-                if it == last && it > first {
-                    if let Some(Metric::Diag(var)) = self.welford.estimate() {
-                        self.scales = var.iter().map(|v| v.sqrt()).collect();
+        let it = self.iter;
+        if let Some(&(first, last)) = self.windows.iter().find(|w| (w.0..=w.1).contains(&it)) {
+            let q = self.rows.download(&self.q);
+            for (w, row) in self.welford.iter_mut().zip(q.chunks(self.rows.dim().max(1))) {
+                w.add(row);
+            }
+            if it == last && it > first {
+                for (w, s) in self.welford.iter_mut().zip(&mut self.scales) {
+                    if let Some(Metric::Diag(var)) = w.estimate() {
+                        *s = var.iter().map(|v| v.sqrt()).collect();
                     }
-                    self.welford.restart();
+                    w.restart();
                 }
-            }
-            self.iter += 1;
-            if self.iter == total {
-                self.scale = self.step.final_step_size();
+                self.sqrt_metric = self.rows.metric(&self.scales.iter().map(|s| Metric::Diag(s.clone())).collect::<Vec<_>>())?;
             }
         }
-        Ok(vec![accept, used, 0.0])
+        self.iter += 1;
+        if self.iter == total {
+            for (scale, step) in self.scale.iter_mut().zip(&self.steps) {
+                *scale = step.final_step_size();
+            }
+        }
+        Ok(())
     }
-    fn position(&self) -> &[f64] {
-        &self.q
+}
+
+impl<A: Rows> Chains for RwmChains<A> {
+    fn len(&self) -> usize {
+        self.rows.len()
     }
-    fn log_density(&self) -> f64 {
-        self.lp
+    fn step(&mut self, rngs: &mut [ChaCha8Rng], phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
+        let p = self.rows.len();
+        let used = self.scale.clone();
+        let xi = normals(&self.rows, 1.0, None, rngs);
+        let mut proposal = self.q.clone();
+        self.rows.axpy(&mut proposal, &used, &self.rows.velocity(&self.sqrt_metric, &xi));
+        let lp = self.rows.log_densities(&proposal, &vec![true; p])?;
+        let mut accept = vec![0.0; p];
+        let mut take = vec![false; p];
+        for r in 0..p {
+            let log_alpha = lp[r] - self.lp[r];
+            accept[r] = if log_alpha.is_nan() { 0.0 } else { log_alpha.exp().min(1.0) };
+            take[r] = rngs[r].gen::<f64>() < accept[r];
+            if take[r] {
+                self.lp[r] = lp[r];
+            }
+        }
+        self.rows.select(&take, &mut self.q, &proposal);
+        if let Phase::Warmup { total, .. } = phase {
+            self.adapt(&accept, total)?;
+        }
+        Ok((0..p).map(|r| vec![accept[r], used[r], 0.0]).collect())
+    }
+    fn positions(&self) -> Vec<Vec<f64>> {
+        self.rows.download(&self.q).chunks(self.rows.dim().max(1)).map(<[f64]>::to_vec).collect()
+    }
+    fn log_densities(&self) -> Vec<f64> {
+        self.lp.clone()
     }
     fn stat_names(&self) -> Vec<&'static str> {
-        STATS.to_vec()
+        STAT_NAMES.to_vec()
     }
-    fn step_size(&self) -> f64 {
-        self.scale
+    fn step_size(&self, r: usize) -> f64 {
+        self.scale[r]
     }
-    fn inv_metric(&self) -> Vec<f64> {
-        self.scales.iter().map(|s| s * s).collect()
+    fn inv_metric(&self, r: usize) -> Vec<f64> {
+        self.scales[r].iter().map(|s| s * s).collect()
     }
 }

@@ -5,12 +5,11 @@
 //! SGLD runs on targets that offer minibatches ([`Target::observations`]: every `#[model]` with
 //! `observations(…)`); each chain draws its batches from its own stream.
 
+use super::execution::{normals, Chains, HostRows, Kernel, Rows};
 use super::minibatch::{Batches, Order};
+use super::{Phase, Sampler, SamplerError};
 use crate::target::Target;
-use super::{Chain, Phase, Sampler, SamplerError};
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
 /// The step sizes ε_t.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,61 +48,84 @@ pub struct Sgld {
     pub schedule: StepSchedule,
 }
 
-/// One SGLD step of `q` with step `eps`, `grad` holding the minibatch gradient at `q` on entry;
-/// the new point is evaluated on `next_batch`, the batch of the following step, so each step costs
-/// one evaluation. On return `grad` holds the gradient on `next_batch` at the (new) `q`, and the
-/// minibatch log density there is returned. A step to a non-finite log density or gradient is not
-/// taken and reported as divergent (`true`).
-pub fn sgld_step<R: Rng>(target: &dyn Target, rng: &mut R, q: &mut [f64], grad: &mut [f64], eps: f64, next_batch: &[usize]) -> Result<(f64, bool), SamplerError> {
-    let s = eps.sqrt();
-    let new: Vec<f64> = q.iter().zip(grad.iter()).map(|(q, g)| q + 0.5 * eps * g + s * rng.sample::<f64, _>(StandardNormal)).collect();
-    let mut g_new = vec![0.0; q.len()];
-    let lp = target.logp_grad_minibatch(&new, next_batch, &mut g_new)?;
-    if !lp.is_finite() || g_new.iter().any(|g| !g.is_finite()) {
-        let lp = target.logp_grad_minibatch(q, next_batch, grad)?;
-        return Ok((lp, true));
-    }
-    q.copy_from_slice(&new);
-    grad.copy_from_slice(&g_new);
-    Ok((lp, false))
-}
-
 const STAT_NAMES: [&str; 2] = ["stepsize__", "divergent__"];
 
-struct SgldChain<'t> {
-    target: &'t dyn Target,
-    q: Vec<f64>,
-    grad: Vec<f64>,
-    lp: f64,
-    batches: Batches,
+/// The chains of a run: positions and their minibatch gradients as rows, one batch schedule per
+/// chain drawn from the chain's stream.
+struct SgldChains<A: Rows> {
+    rows: A,
+    q: A::Array,
+    /// The minibatch gradient at `q` on the batch of the next step.
+    grad: A::Array,
+    lp: Vec<f64>,
+    batches: Vec<Batches>,
     schedule: StepSchedule,
     t: usize,
 }
 
-impl Chain for SgldChain<'_> {
-    fn step(&mut self, rng: &mut ChaCha8Rng, _phase: Phase) -> Result<Vec<f64>, SamplerError> {
+impl<A: Rows> Chains for SgldChains<A> {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    /// One step `q + (ε/2)·g + √ε·ξ` of every chain, evaluated on the batch of the following step,
+    /// so each step costs one evaluation. A step to a non-finite log density or gradient is not
+    /// taken: the chain stays, its gradient is evaluated on the new batch, and the step is counted
+    /// as divergent.
+    fn step(&mut self, rngs: &mut [ChaCha8Rng], _phase: Phase) -> Result<Vec<Vec<f64>>, SamplerError> {
+        let p = self.rows.len();
         let eps = self.schedule.at(self.t);
         self.t += 1;
-        let next = self.batches.next(rng).to_vec();
-        let (lp, divergent) = sgld_step(self.target, rng, &mut self.q, &mut self.grad, eps, &next)?;
-        self.lp = lp;
-        Ok(vec![eps, f64::from(u8::from(divergent))])
+        let next: Vec<Vec<usize>> = self.batches.iter_mut().zip(rngs.iter_mut()).map(|(b, rng)| b.next(rng).to_vec()).collect();
+        let noise = normals(&self.rows, eps.sqrt(), None, rngs);
+        let mut proposal = self.q.clone();
+        self.rows.axpy(&mut proposal, &vec![0.5 * eps; p], &self.grad);
+        self.rows.axpy(&mut proposal, &vec![1.0; p], &noise);
+        let (lp, grad) = self.rows.evaluate_minibatch(&proposal, &next.iter().map(|b| Some(b.as_slice())).collect::<Vec<_>>())?;
+        let take: Vec<bool> = lp.iter().map(|l| l.is_finite()).collect();
+        self.rows.select(&take, &mut self.q, &proposal);
+        self.rows.select(&take, &mut self.grad, &grad);
+        if take.iter().any(|t| !t) {
+            let stay: Vec<Option<&[usize]>> = next.iter().zip(&take).map(|(b, t)| (!t).then_some(b.as_slice())).collect();
+            let (lp_stay, grad_stay) = self.rows.evaluate_minibatch(&self.q, &stay)?;
+            let stayed: Vec<bool> = take.iter().map(|t| !t).collect();
+            self.rows.select(&stayed, &mut self.grad, &grad_stay);
+            for r in (0..p).filter(|&r| stayed[r]) {
+                self.lp[r] = lp_stay[r];
+            }
+        }
+        for r in (0..p).filter(|&r| take[r]) {
+            self.lp[r] = lp[r];
+        }
+        Ok(take.iter().map(|t| vec![eps, f64::from(u8::from(!t))]).collect())
     }
-    fn position(&self) -> &[f64] {
-        &self.q
+    fn positions(&self) -> Vec<Vec<f64>> {
+        self.rows.download(&self.q).chunks(self.rows.dim().max(1)).map(<[f64]>::to_vec).collect()
     }
-    /// The minibatch estimate of the log density at the current position (on the next batch).
-    fn log_density(&self) -> f64 {
-        self.lp
+    /// The minibatch estimates of the log density at the current positions (on the next batch).
+    fn log_densities(&self) -> Vec<f64> {
+        self.lp.clone()
     }
     fn stat_names(&self) -> Vec<&'static str> {
         STAT_NAMES.to_vec()
     }
-    fn step_size(&self) -> f64 {
+    fn step_size(&self, _r: usize) -> f64 {
         self.schedule.at(self.t)
     }
-    fn inv_metric(&self) -> Vec<f64> {
-        vec![1.0; self.q.len()]
+    fn inv_metric(&self, _r: usize) -> Vec<f64> {
+        vec![1.0; self.rows.dim()]
+    }
+}
+
+impl Kernel for Sgld {
+    fn start_rows<'a, A: Rows + 'a>(&self, rows: A, positions: Vec<Vec<f64>>, _warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 'a>, SamplerError> {
+        self.validate()?;
+        let no_batches = || SamplerError::Setting { name: "target", detail: "SGLD needs a likelihood indexed by observation (#[model(observations(…))])".into() };
+        let n = rows.observations().ok_or_else(no_batches)?;
+        let mut batches = (0..rows.len()).map(|_| Batches::new(n, self.batch_size, self.order)).collect::<Result<Vec<_>, _>>()?;
+        let first: Vec<Vec<usize>> = batches.iter_mut().zip(rngs.iter_mut()).map(|(b, rng)| b.next(rng).to_vec()).collect();
+        let q = rows.upload(&positions.concat());
+        let (lp, grad) = rows.evaluate_minibatch(&q, &first.iter().map(|b| Some(b.as_slice())).collect::<Vec<_>>())?;
+        Ok(Box::new(SgldChains { rows, q, grad, lp, batches, schedule: self.schedule, t: 0 }))
     }
 }
 
@@ -127,13 +149,8 @@ impl Sampler for Sgld {
     fn settings(&self) -> Vec<(String, String)> {
         vec![("engine".into(), "sgld".into()), ("metropolis".into(), "false".into()), ("batch_size".into(), self.batch_size.to_string()), ("schedule".into(), format!("{:?}", self.schedule))]
     }
-    fn start<'t>(&self, target: &'t dyn Target, position: Vec<f64>, _warmup: usize, rng: &mut ChaCha8Rng) -> Result<Box<dyn Chain + 't>, SamplerError> {
-        let no_batches = || SamplerError::Setting { name: "target", detail: "SGLD needs a likelihood indexed by observation (#[model(observations(…))])".into() };
-        let n = target.observations().ok_or_else(no_batches)?;
-        let mut batches = Batches::new(n, self.batch_size, self.order)?;
-        let mut grad = vec![0.0; position.len()];
-        let lp = target.logp_grad_minibatch(&position, batches.next(rng), &mut grad)?;
-        let chain = SgldChain { target, q: position, grad, lp, batches, schedule: self.schedule, t: 0 };
-        Ok(Box::new(chain))
+    fn start_group<'t>(&self, target: &'t dyn Target, positions: Vec<Vec<f64>>, warmup: usize, rngs: &mut [ChaCha8Rng]) -> Result<Box<dyn Chains + 't>, SamplerError> {
+        let rows = HostRows::new(target, positions.len());
+        self.start_rows(rows, positions, warmup, rngs)
     }
 }

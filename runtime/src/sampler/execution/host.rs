@@ -91,6 +91,15 @@ impl Rows for HostRows<'_> {
         non_finite_rows(&mut lp, &grad, d);
         Ok((lp, grad))
     }
+    fn log_densities(&self, q: &Vec<f64>, active: &[bool]) -> Result<Vec<f64>, SamplerError> {
+        let d = self.dim();
+        let mut lp = vec![f64::NAN; self.p];
+        for r in (0..self.p).filter(|&r| active[r]) {
+            let l = self.target.logp(&q[r * d..(r + 1) * d])?;
+            lp[r] = if l.is_finite() { l } else { f64::NEG_INFINITY };
+        }
+        Ok(lp)
+    }
     fn observations(&self) -> Option<usize> {
         self.target.observations()
     }

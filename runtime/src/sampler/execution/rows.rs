@@ -55,6 +55,12 @@ pub trait Rows {
     /// unspecified (executions may skip them). A row whose log density or gradient is not finite
     /// gets `−∞` (or NaN) as its log density.
     fn evaluate(&self, q: &Self::Array, active: &[bool]) -> Result<(Vec<f64>, Self::Array), SamplerError>;
+    /// Log densities alone of the rows with `active[r]`, for kernels that need no gradient
+    /// (random-walk Metropolis); other rows' are unspecified and non-finite ones `−∞`. By default
+    /// [`evaluate`](Rows::evaluate) with the gradients dropped; the host evaluates without them.
+    fn log_densities(&self, q: &Self::Array, active: &[bool]) -> Result<Vec<f64>, SamplerError> {
+        Ok(self.evaluate(q, active)?.0)
+    }
     /// Number of observations N when the target's likelihood is a sum over observations that
     /// [`evaluate_minibatch`](Rows::evaluate_minibatch) evaluates on subsets (`None`: no
     /// minibatches).
