@@ -1,6 +1,6 @@
 //! Every MCMC sampler with its defaults (NUTS, Nutpie, BAOAB, MALA, ray tracing; and ray tracing
 //! with the paper's fixed five steps, `rays p` without and `rays+` with the warmup metric and the
-//! mode start) on the posteriordb
+//! mode start; `rays t` with each chain's arc chosen in warmup) on the posteriordb
 //! references the language expresses: for each, whether the draws pass the reference check
 //! (means within 4·MCSE and slack, sds within 15%, R-hat ≤ 1.01), the minimum bulk ESS and the ESS
 //! per 1,000 gradients after warmup. Skips with a message when the references are absent.
@@ -97,6 +97,9 @@ fn main() {
             // and no mode start, and the fixed steps with the metric and the mode start
             row(name, "rays p", &RayTracing { metric: false, start_at_mode: false, ..RayTracing::new(0.3, 5) }, target.as_ref(), &r);
             row(name, "rays+", &RayTracing { metric: true, start_at_mode: true, ..RayTracing::new(0.3, 5) }, target.as_ref(), &r);
+        }
+        if wanted("rays t") {
+            row(name, "rays t", &RayTracing { tune_arc: true, ..RayTracing::default() }, target.as_ref(), &r);
         }
     }
 }

@@ -109,6 +109,7 @@ fn ray_tracing_runs_the_same_chains_in_every_execution() {
     three_executions(&RayTracing { weighting: Weighting::Microcanonical, refresh_rate: 1.0, ..Default::default() }, "microcanonical ray tracing with refreshes");
     // each chain its own number of steps (an arc over its own step size), with refreshes and RDKD
     three_executions(&RayTracing { arc: 2.0, refresh_rate: 0.5, integrator: Integrator::Rdkd, ..Default::default() }, "ray tracing with a fixed arc per chain");
+    three_executions(&RayTracing { tune_arc: true, ..Default::default() }, "ray tracing choosing each chain's arc in warmup");
 }
 
 #[test]

@@ -295,8 +295,21 @@ fn recovers_an_ill_scaled_correlated_gaussian_with_warmup() {
         }
         lp
     });
-    let rt = RayTracing::default();
-    let draws = run(&rt, &target, &RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 40, init: None }).unwrap();
+    // the defaults, and the arc chosen per chain in warmup
+    for rt in [RayTracing::default(), RayTracing { tune_arc: true, ..RayTracing::default() }] {
+        check_correlated_gaussian(&rt, &target, &mu, &sd);
+    }
+}
+
+fn check_correlated_gaussian(rt: &RayTracing, target: &(dyn snell::target::Target + Sync), mu: &[f64], sd: &[f64]) {
+    let d = mu.len();
+    let draws = run(rt, target, &RunConfig { chains: 4, warmup: 1000, draws: 1000, seed: 40, init: None }).unwrap();
+    // each chain sweeps one arc after warmup: the setting's, or twice it when the arc is chosen
+    for (c, steps) in draws.stat("n_steps__").unwrap().iter().enumerate() {
+        let dt = draws.chains[c].step_size;
+        let arcs: Vec<f64> = if rt.tune_arc { vec![rt.arc, 2.0 * rt.arc] } else { vec![rt.arc] };
+        assert!(arcs.iter().any(|arc| steps.iter().all(|&n| n == (arc / dt).ceil())), "chain {c}: steps {:?} for step {dt}", &steps[..5]);
+    }
     let acc = mean(&draws.stat("accept_stat__").unwrap().concat());
     eprintln!("adapted dt {:?}, mean acceptance {acc:.3}", draws.chains.iter().map(|c| c.step_size).collect::<Vec<_>>());
     // the averaged step of a short last window lands above the target acceptance, as NUTS's does

@@ -140,6 +140,10 @@ impl Welford {
             Some(Metric::Diag(self.m2.iter().map(|&v| shrink(v, true)).collect()))
         }
     }
+    /// The mean of the draws added since the last restart.
+    pub(crate) fn mean(&self) -> &[f64] {
+        &self.mean
+    }
     pub(crate) fn restart(&mut self) {
         let (d, dense) = (self.mean.len(), self.dense);
         *self = Welford::new(d, dense);

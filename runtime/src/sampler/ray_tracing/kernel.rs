@@ -400,6 +400,31 @@ pub(crate) struct RayChains<A: Rows> {
     metric: Option<(Vec<(usize, usize)>, Vec<Welford>)>,
     /// Whether each chain already travels in whitened coordinates.
     whitened: Vec<bool>,
+    /// Each chain's arc (the setting's, or the one its warmup chose).
+    arc: Vec<f64>,
+    /// The warmup's choice of arcs, when it is asked for.
+    arc_trial: Option<ArcTrial>,
+}
+
+/// The arcs a chain tries after the last metric window, as multiples of the setting's.
+const ARC_TRIALS: [f64; 2] = [1.0, 2.0];
+
+/// The warmup's choice of each chain's arc: after the last metric window (from iteration
+/// `from`), trajectory `k` sweeps `arc · ARC_TRIALS[k mod 2]` and scores the ChEES statistic
+/// `(|z′ − μ|² − |z − μ|²)²` in whitened coordinates, `μ` the window's mean; at the end of
+/// warmup the chain keeps the trial arc with the highest mean score (the setting's on a tie).
+struct ArcTrial {
+    from: usize,
+    centre: Vec<Vec<f64>>,
+    score: Vec<[f64; ARC_TRIALS.len()]>,
+    count: Vec<[usize; ARC_TRIALS.len()]>,
+}
+
+impl ArcTrial {
+    /// Which trial arc iteration `iter` sweeps, if it is part of the trial.
+    fn trial(&self, iter: usize) -> Option<usize> {
+        (iter >= self.from).then(|| (iter - self.from) % ARC_TRIALS.len())
+    }
 }
 
 impl<A: Rows> RayChains<A> {
@@ -429,7 +454,11 @@ impl<A: Rows> RayChains<A> {
         let (lp, ln_w, grad) = eval.eval(&rows, &z, &vec![true; p])?;
         let s = Rays { z, v, lp, ln_w, grad };
         let metric = (cfg.metric && warmup > 0).then(|| (WindowedAdaptation::new(WindowedSettings { term_buffer: TERM_BUFFER, ..WindowedSettings::default() }, warmup, d).metric_windows(), (0..p).map(|_| Welford::new(d, false)).collect()));
-        Ok(Self { rows, eval, cfg: cfg.clone(), s, dt: vec![cfg.step_size; p], da: (0..p).map(|_| DualAveraging::new(cfg.target_accept, cfg.step_size)).collect(), dphi: (0..p).map(|_| cfg.target_dphi.map(DphiTuner::new)).collect(), metric, whitened: vec![false; p] })
+        let arc_trial = match &metric {
+            Some((windows, _)) if cfg.tune_arc && cfg.n_steps.is_none() => windows.last().map(|w| ArcTrial { from: w.1 + 1, centre: vec![vec![0.0; d]; p], score: vec![[0.0; ARC_TRIALS.len()]; p], count: vec![[0; ARC_TRIALS.len()]; p] }),
+            _ => None,
+        };
+        Ok(Self { rows, eval, cfg: cfg.clone(), s, dt: vec![cfg.step_size; p], da: (0..p).map(|_| DualAveraging::new(cfg.target_accept, cfg.step_size)).collect(), dphi: (0..p).map(|_| cfg.target_dphi.map(DphiTuner::new)).collect(), metric, whitened: vec![false; p], arc: vec![cfg.arc; p], arc_trial })
     }
 
     /// At the end of a metric window: each chain's scales become its window's standard
@@ -457,6 +486,13 @@ impl<A: Rows> RayChains<A> {
             Some(Metric::Diag(var)) => Some(var.iter().map(|v| v.sqrt()).collect()),
             _ => None,
         }).collect();
+        if let Some(trial) = self.arc_trial.as_mut() {
+            for ((c, w), s) in trial.centre.iter_mut().zip(welford.iter()).zip(&scales) {
+                if let Some(s) = s {
+                    *c = w.mean().iter().zip(s).map(|(m, s)| m / s).collect();
+                }
+            }
+        }
         welford.iter_mut().for_each(Welford::restart);
         let changed: Vec<bool> = scales.iter().map(Option::is_some).collect();
         if !changed.contains(&true) {
@@ -500,9 +536,27 @@ impl<A: Rows> Chains for RayChains<A> {
         }
         let v0 = p.v.clone();
         let cfg = &self.cfg;
-        let steps: Vec<usize> = self.dt.iter().map(|dt| cfg.steps_for(*dt)).collect();
+        let trial = match (phase, &self.arc_trial) {
+            (Phase::Warmup { iter, .. }, Some(t)) => t.trial(iter),
+            _ => None,
+        };
+        let multiple = trial.map_or(1.0, |k| ARC_TRIALS[k]);
+        let steps: Vec<usize> = self.dt.iter().zip(&self.arc).map(|(dt, arc)| cfg.steps_along(*dt, arc * multiple)).collect();
+        let z0 = trial.map(|_| self.rows.download(&self.s.z));
         let info = trajectories(&self.rows, &mut self.eval, cfg.weighting.kick(), &mut p, &self.dt, &steps, cfg.integrator, cfg.refresh_rate, rngs)?;
         let info = finish(&self.rows, &mut self.s, p, v0, &info, cfg, rngs);
+        if let (Some(k), Some(z0), Some(t)) = (trial, z0, self.arc_trial.as_mut()) {
+            let (z1, d) = (self.rows.download(&self.s.z), self.rows.dim());
+            for r in 0..self.rows.len() {
+                let c = &t.centre[r];
+                let sq = |z: &[f64]| z.iter().zip(c).map(|(z, c)| (z - c) * (z - c)).sum::<f64>();
+                let change = sq(&z1[r * d..(r + 1) * d]) - sq(&z0[r * d..(r + 1) * d]);
+                if change.is_finite() {
+                    t.score[r][k] += change * change;
+                    t.count[r][k] += 1;
+                }
+            }
+        }
         if let Phase::Warmup { iter, total } = phase {
             let exact = self.cfg.minibatch.is_none();
             for (r, info) in info.iter().enumerate() {
@@ -516,6 +570,14 @@ impl<A: Rows> Chains for RayChains<A> {
                 self.adapt_metric(iter)?;
             }
             if iter + 1 == total {
+                if let Some(t) = &self.arc_trial {
+                    for r in 0..self.arc.len() {
+                        let rate = |k: usize| if t.count[r][k] > 0 { t.score[r][k] / t.count[r][k] as f64 } else { f64::NEG_INFINITY };
+                        // the setting's arc unless another scored strictly more
+                        let best = (0..ARC_TRIALS.len()).fold(0, |best, k| if rate(k) > rate(best) { k } else { best });
+                        self.arc[r] = self.cfg.arc * ARC_TRIALS[best];
+                    }
+                }
                 for r in 0..self.dt.len() {
                     match &self.dphi[r] {
                         Some(tuner) => self.dt[r] = tuner.final_step_size().unwrap_or(self.dt[r]),
@@ -530,7 +592,7 @@ impl<A: Rows> Chains for RayChains<A> {
             .iter()
             .enumerate()
             .map(|(r, info)| {
-                let mut stats = info.stats(used[r], self.cfg.steps_for(used[r]));
+                let mut stats = info.stats(used[r], steps[r]);
                 if weighted {
                     stats.push(self.s.ln_w[r]);
                 }

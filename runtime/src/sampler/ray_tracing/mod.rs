@@ -30,7 +30,9 @@
 //! fixed arc of turning ([`RayTracing::arc`], `⌈arc / step⌉` steps) whatever step warmup reaches:
 //! ten of eleven pass, at an ESS per gradient at least NUTS's on eight (`examples/validation.rs`).
 //! The arc is a rule, not tuned per posterior: 1.5 radians is about where a unit Gaussian's ray
-//! decorrelates from its start. `RayTracing::new(step, n)` is the paper's fixed-step sampler;
+//! decorrelates from its start. Choosing it per chain in warmup ([`RayTracing::tune_arc`], by
+//! the ChEES criterion) was measured against the rule and gains ESS per gradient on most
+//! references but passes one fewer, so it is offered, not the default. `RayTracing::new(step, n)` is the paper's fixed-step sampler;
 //! [`RayTracing::minibatched`] the stochastic-gradient one. `D ≥ 2` is required for the Snell
 //! kick: for `D = 1` the refractive index is undefined.
 //!
@@ -275,6 +277,16 @@ pub struct RayTracing {
     pub arc: f64,
     /// Most steps per trajectory with `arc` (1000).
     pub max_steps: usize,
+    /// Choose each chain's arc in warmup (with `arc`, the metric and warmup; default off): in
+    /// the iterations after the last metric window the trajectories alternate between `arc` and
+    /// `2·arc`, and the chain keeps the one whose trajectories changed its squared whitened
+    /// distance from the window's mean the most (the ChEES criterion of Hoffman, Radul &
+    /// Sountsov 2021). Measured on the posteriordb references of `examples/validation.rs`
+    /// (BENCHMARKS.md) it raised the ESS per gradient on 7 of 11 (arK 24 → 29, kidiq 14 → 20,
+    /// gp_pois_regr 2.5 → 3.7 per 1,000) but passed 9 of 11 rather than 10 (the centred eight
+    /// schools' funnel missed R-hat 1.01), so it is not the default. Scoring per gradient or
+    /// also trying `arc/2` chose short arcs and lost on most references.
+    pub tune_arc: bool,
     /// The step (default [`Integrator::Dkd`]).
     pub integrator: Integrator,
     /// Metropolis test on each trajectory (default on). Off, the chain is biased by the
@@ -329,6 +341,7 @@ impl Default for RayTracing {
             n_steps: None,
             arc: 1.5,
             max_steps: 1000,
+            tune_arc: false,
             integrator: Integrator::Dkd,
             metropolis: true,
             full_refresh: true,
@@ -360,10 +373,15 @@ impl RayTracing {
 
     /// Steps of a trajectory with step size `dt`: `n_steps`, or `⌈arc / dt⌉` (1 to `max_steps`).
     pub fn steps_for(&self, dt: f64) -> usize {
+        self.steps_along(dt, self.arc)
+    }
+
+    /// Steps of a trajectory with step size `dt` over an arc `arc`: `n_steps`, or `⌈arc / dt⌉`.
+    pub(crate) fn steps_along(&self, dt: f64, arc: f64) -> usize {
         match self.n_steps {
             Some(n) => n,
             None => {
-                let k = (self.arc / dt).ceil();
+                let k = (arc / dt).ceil();
                 if k.is_finite() { (k as usize).clamp(1, self.max_steps) } else { self.max_steps }
             }
         }
@@ -476,6 +494,7 @@ impl Sampler for RayTracing {
             ("step_size".into(), self.step_size.to_string()),
             ("n_steps".into(), self.n_steps.map_or("from arc".into(), |n| n.to_string())),
             ("arc".into(), if self.n_steps.is_some() { "none".into() } else { self.arc.to_string() }),
+            ("tune_arc".into(), (self.tune_arc && self.n_steps.is_none() && self.metric).to_string()),
             ("metropolis".into(), self.metropolis.to_string()),
             ("full_refresh".into(), self.full_refresh.to_string()),
             ("refresh_rate".into(), self.refresh_rate.to_string()),
