@@ -13,35 +13,26 @@
 //! `cargo run --release --example sin_regression`
 
 use nalgebra::{DMatrix, DVector};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
 use snell::nn::layers::{Linear, Tanh};
 use snell::diagnostics::{ess_bulk, rhat};
-use snell::nn::{Activation, Bands, Mlp, NetworkRegression, Noise, WeightPrior};
+use snell::nn::{Bands, NetworkRegression, Noise, WeightPrior};
 use snell::prelude::*;
 use snell::sampler::{nuts::Nuts, ray_tracing::RayTracing, run, Draws, RunConfig};
 use snell::vi::MeanFieldVi;
 use snell_examples::plot::Plot;
+use snell_examples::sin_net::{sin_data, sin_network, SinNet, NOISE};
 use std::time::Instant;
 
 type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
 type Net1 = NetworkRegression<Net, 1>;
-const NOISE: f64 = 0.1;
-
-/// The network target above, written as a model: every weight ~ Normal(0, 1), known noise.
-#[model(observations(x, y))]
-fn sin_net(net: &Mlp, x: &Matrix, y: &[f64]) {
-    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
-    observe!(y ~ Normal(net.forward(w, x), NOISE));
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(20);
-    let xs: Vec<f64> = (0..20).map(|_| rng.gen_range(-3.0..3.0)).collect();
-    let ys: Vec<f64> = xs.iter().map(|x| x.sin() + Normal::new(0.0, NOISE).unwrap().sample(&mut rng)).collect();
+    // the data and the model of src/sin_net.rs; the hand-written target is the same network
+    let (x, ys) = sin_data();
+    let xs: Vec<f64> = (0..x.rows()).map(|i| x.get(i, 0)).collect();
     let grid: Vec<f64> = (0..121).map(|i| -5.0 + 10.0 * i as f64 / 120.0).collect();
-    let x = Matrix::new(20, 1, xs.clone())?;
     let x_grid = Matrix::new(grid.len(), 1, grid.clone())?;
     let net = NetworkRegression::<Net, 1>::new(Default::default(), &x, &ys, WeightPrior::isotropic(1.0), Noise::Fixed(NOISE))?;
     let probs = [0.05, 0.95];
@@ -76,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     plot("1-20-1 network, ray tracing", "sin_regression_ray_tracing", &bands, &grid, &xs, &ys)?;
     diagnostics(&net, &rays)?;
 
-    let mlp = Mlp::new(&[1, 20, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
+    let mlp = sin_network(20);
     let model = SinNet::new(&mlp, &x, &ys)?;
     let mut init_rng = ChaCha8Rng::seed_from_u64(5);
     let inits = (0..cfg.chains).map(|_| mlp.random_weights(&mut init_rng)).collect();

@@ -13,4 +13,5 @@ pub mod peers;
 pub mod plot;
 pub mod posteriordb;
 pub mod regression;
+pub mod sin_net;
 pub mod targets;
