@@ -2,8 +2,9 @@
 //! draws the run returned, a run stopped early leaves a readable file of its finished draws,
 //! malformed files are errors that name the file and the line, and a file written by CmdStan reads.
 //!
-//! The ecosystem check (cmdstanpy and ArviZ read our files) is `scripts/check_cmdstan_csv.py`; the
-//! ignored test `write_csv_for_python_check` writes its input.
+//! The ecosystem check (cmdstanpy and ArviZ read every sampler's files) is
+//! `scripts/check_cmdstan_csv.py`, run by `cmdstanpy_and_arviz_read_every_samplers_files` where
+//! Python is at hand; the ignored test `write_csv_for_python_check` writes its input by hand.
 
 use snell::output::{read_cmdstan_csv, CsvWriter};
 use snell::prelude::*;
@@ -324,30 +325,90 @@ fn a_cmdstan_file_reads() {
     assert!((0.2..0.3).contains(&mean), "{mean}");
 }
 
-/// Writes eight-schools CSV files (diagonal and dense metric) and the draws as JSON for
-/// `scripts/check_cmdstan_csv.py`: `SNELL_CSV_DIR=/tmp/snell-csv cargo test --release --test output
-/// -p snell-examples -- --ignored write_csv_for_python_check`.
+/// cmdstanpy 1.3.2 and ArviZ 0.23.4 read the files of every sampler that runs through [`run`]
+/// (`scripts/check_cmdstan_csv.py`: shapes, names, every number bit for bit, step sizes and
+/// metrics), in a virtual environment made under the build folder on first use. Skipped, saying
+/// why, where `python3` cannot make one or `pip` cannot install the two packages (no network),
+/// or when `SNELL_SKIP_PYTHON` is set.
+#[test]
+fn cmdstanpy_and_arviz_read_every_samplers_files() {
+    use std::process::Command;
+    if std::env::var_os("SNELL_SKIP_PYTHON").is_some() {
+        eprintln!("skipped: SNELL_SKIP_PYTHON is set");
+        return;
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cmdstanpy-venv");
+    let python = venv.join("bin").join("python");
+    let ready = |python: &Path| Command::new(python).args(["-c", "import cmdstanpy, arviz"]).output().is_ok_and(|o| o.status.success());
+    if !ready(&python) {
+        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).output();
+        if !made.as_ref().is_ok_and(|o| o.status.success()) {
+            eprintln!("skipped: `python3 -m venv` failed ({:?})", made.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()));
+            return;
+        }
+        let pip = Command::new(&python).args(["-m", "pip", "install", "-q", "cmdstanpy==1.3.2", "arviz==0.23.4"]).output();
+        if !pip.as_ref().is_ok_and(|o| o.status.success()) || !ready(&python) {
+            eprintln!("skipped: pip could not install cmdstanpy and arviz ({:?})", pip.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()));
+            return;
+        }
+    }
+    let dir = scratch("python");
+    write_every_sampler(&dir);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts").join("check_cmdstan_csv.py");
+    let out = Command::new(&python).arg(&script).arg(&dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}");
+    assert!(out.status.success() && text.contains("all checks passed"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for sampler in ["nuts", "hmc", "mala", "ray_tracing", "rwm", "baoab"] {
+        assert!(text.contains(&format!(": {sampler}, 4 chains")), "{sampler} was not checked");
+    }
+    clean(&dir);
+}
+
+/// Writes eight-schools CSV files of every sampler that runs through [`run`] (NUTS with a
+/// diagonal and a dense metric, static HMC, MALA, ray tracing, random-walk Metropolis, BAOAB, its
+/// unadjusted form) and the draws as JSON for `scripts/check_cmdstan_csv.py`:
+/// `SNELL_CSV_DIR=/tmp/snell-csv cargo test --release --test output -p snell-examples --
+/// --ignored write_csv_for_python_check`.
 #[test]
 #[ignore = "writes input for scripts/check_cmdstan_csv.py"]
 fn write_csv_for_python_check() {
-    let dir = PathBuf::from(std::env::var("SNELL_CSV_DIR").unwrap_or_else(|_| "/tmp/snell-csv".into()));
+    write_every_sampler(&PathBuf::from(std::env::var("SNELL_CSV_DIR").unwrap_or_else(|_| "/tmp/snell-csv".into())));
+}
+
+/// The files and JSON of every sampler's run into `dir`.
+fn write_every_sampler(dir: &Path) {
+    use snell::sampler::langevin::{Baoab, LangevinParams};
+    use snell::sampler::mala::Mala;
+    use snell::sampler::rwm::RandomWalkMetropolis;
     let m = EightSchools::new(&Y, &SIGMA).unwrap();
-    for (prefix, sampler) in [("eight_schools", Nuts::default()), ("eight_schools_dense", Nuts::dense())] {
-        let csv = CsvWriter::new(&dir, prefix, "eight_schools_model");
-        let cfg = RunConfig { chains: 4, warmup: 300, draws: 200, seed: 11, init: None };
-        let draws = run_observed(&sampler, &m, &cfg, &[&csv]).unwrap();
-        let chains: Vec<_> = draws
-            .chains
-            .iter()
-            .map(|c| serde_json::json!({"lp": c.lp, "stats": c.stats, "values": c.values, "step_size": c.step_size, "inv_metric": c.inv_metric}))
-            .collect();
-        let json = serde_json::json!({
-            "files": csv.paths(cfg.chains),
-            "names": draws.names,
-            "stat_names": draws.stat_names,
-            "dense": prefix.ends_with("dense"),
-            "chains": chains,
-        });
-        std::fs::write(dir.join(format!("{prefix}.json")), serde_json::to_string(&json).unwrap()).unwrap();
-    }
+    write_run(dir, "eight_schools", &Nuts::default(), &m);
+    write_run(dir, "eight_schools_dense", &Nuts::dense(), &m);
+    write_run(dir, "eight_schools_hmc", &Hmc::new(10), &m);
+    write_run(dir, "eight_schools_mala", &Mala::default(), &m);
+    write_run(dir, "eight_schools_rays", &RayTracing::default(), &m);
+    write_run(dir, "eight_schools_rwm", &RandomWalkMetropolis::default(), &m);
+    write_run(dir, "eight_schools_baoab", &Baoab::default(), &m);
+    write_run(dir, "eight_schools_baoab_unadjusted", &Baoab::constant(LangevinParams { step_size: 0.05, gamma: 1.0, mass: 1.0, beta: 1.0 }), &m);
+}
+
+/// One run's CSV files and its draws as JSON, for the Python check.
+fn write_run<S: snell::sampler::Sampler>(dir: &Path, prefix: &str, sampler: &S, m: &EightSchools) {
+    let csv = CsvWriter::new(dir, prefix, "eight_schools_model");
+    let cfg = RunConfig { chains: 4, warmup: 300, draws: 200, seed: 11, init: None };
+    let draws = run_observed(sampler, m, &cfg, &[&csv]).unwrap();
+    let chains: Vec<_> = draws
+        .chains
+        .iter()
+        .map(|c| serde_json::json!({"lp": c.lp, "stats": c.stats, "values": c.values, "step_size": c.step_size, "inv_metric": c.inv_metric}))
+        .collect();
+    let json = serde_json::json!({
+        "sampler": draws.sampler,
+        "files": csv.paths(cfg.chains),
+        "names": draws.names,
+        "stat_names": draws.stat_names,
+        "dense": prefix.ends_with("dense"),
+        "chains": chains,
+    });
+    std::fs::write(dir.join(format!("{prefix}.json")), serde_json::to_string(&json).unwrap()).unwrap();
 }

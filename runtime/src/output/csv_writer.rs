@@ -187,6 +187,15 @@ fn header(model: &str, start: &ChainStart<'_>, path: &Path) -> String {
                     line(4, &format!("{k} = {v}"));
                 }
             }
+            // cmdstanpy reads every sampling run as one of Stan's: it needs a metric (the
+            // adaptation block's inverse metric is diagonal) and a maximum tree depth (no tree
+            // here, and no `treedepth__` column for it to count)
+            if setting("metric").is_none() {
+                line(4, "metric = diag_e");
+            }
+            if setting("max_depth").is_none() {
+                line(4, "max_depth = 0");
+            }
         }
     }
     line(2, &format!("num_chains = {}", cfg.chains));
