@@ -214,6 +214,13 @@ fn mala_removes_the_unadjusted_langevin_bias_and_adapts_to_its_target_acceptance
     let r = draws.summary().row("mu").unwrap().clone();
     assert!((r.sd * r.sd - 4.0 / 3.0).abs() < 4.0 * 2.0 * r.sd * r.mcse_sd + 0.01, "ULA variance {} (sd ± {}), want 4/3", r.sd * r.sd, r.mcse_sd);
     assert!(r.sd * r.sd - 1.0 > 0.2, "power: the unadjusted step is visibly biased");
+    // and its warning says by how much: the variance inflation 1/(1 − ε/4) = 4/3 of this step
+    let said = draws.warnings().into_iter().find(|w| w.contains("inflates a Gaussian posterior's variance")).unwrap_or_else(|| panic!("{:?}", draws.warnings()));
+    let pct: f64 = said.split('%').next().and_then(|t| t.rsplit(' ').next()).and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("{said}"));
+    // the stated inflation moves with the measured variance v by d/dv = −1/2 at v = 4/3: within
+    // 4 MCSE of v (2·sd·MCSE of the sd), and half a percent of slack
+    let tolerance = 100.0 * 0.5 * 4.0 * 2.0 * r.sd * r.mcse_sd + 0.5;
+    assert!((pct - 100.0 / 3.0).abs() < tolerance, "stated inflation {pct}% vs 33.3% (± {tolerance:.1}): {said}");
     // warmup: dual averaging tunes towards 0.574 on a 10-dimensional Gaussian. The step size kept
     // is the dual average, below the last iterates, so sampling accepts more than the target (as
     // Stan's does): 0.66–0.78 over seeds 0–11, never near 0.5 or 1.

@@ -37,6 +37,7 @@ impl Draws {
                     let a: Vec<f64> = a.concat();
                     (!a.is_empty()).then(|| format!(" (a Metropolis test would have accepted {:.1}% of these transitions on average: the further below 100%, the larger the bias)", 100.0 * a.iter().sum::<f64>() / a.len() as f64))
                 }
+                _ if self.sampler == "sgld" => self.langevin_inflation(),
                 _ => None,
             };
             out.push(format!("{} ran without a Metropolis test: its draws are biased by the time discretisation, more so for larger steps{}; compare with a smaller step_size or an exact sampler (NUTS, MALA, HMC)", self.sampler, would_accept.unwrap_or_default()));
@@ -76,6 +77,34 @@ impl Draws {
             }
         }
         out
+    }
+
+    /// SGLD's bias from its step alone: on a Gaussian posterior with variance σ², unadjusted
+    /// Langevin steps of size ε sample the variance `v = σ² / (1 − ε/(4σ²))`, so the variance
+    /// `v` the draws show gives `σ² = (v + √(v² − εv)) / 2` and the inflation `v/σ²`; the largest
+    /// over the recorded values (on their own scale) with ε the mean step after warmup. The
+    /// minibatch noise inflates the variance further (by about `ε·V_g/4` per unit of precision).
+    fn langevin_inflation(&self) -> Option<String> {
+        let steps: Vec<f64> = self.stat("stepsize__")?.concat();
+        let eps = steps.iter().sum::<f64>() / steps.len() as f64;
+        let summary = self.summary();
+        let mut worst: Option<(f64, String)> = None;
+        for row in summary.rows().iter().filter(|r| r.name != "lp__") {
+            let v = row.sd * row.sd;
+            if !(v > 0.0 && eps.is_finite()) {
+                continue;
+            }
+            let inflation = if v * v > eps * v { v / (0.5 * (v + (v * v - eps * v).sqrt())) } else { f64::INFINITY };
+            if worst.as_ref().is_none_or(|(w, _)| inflation > *w) {
+                worst = Some((inflation, row.name.clone()));
+            }
+        }
+        let (inflation, name) = worst?;
+        Some(if inflation.is_finite() {
+            format!(" (its mean step ε = {eps:.3e} alone inflates a Gaussian posterior's variance of {name} by {:.1}%, the minibatch noise more)", 100.0 * (inflation - 1.0))
+        } else {
+            format!(" (its mean step ε = {eps:.3e} exceeds the variance of {name} its draws show: the chain is far from the posterior)")
+        })
     }
 
     /// The stansummary-style table of `lp__` and every value.

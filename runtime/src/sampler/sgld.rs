@@ -3,7 +3,11 @@
 //! Metropolis test, with ε_t = a(b + t)^{−γ} (Σε = ∞, Σε² < ∞ for γ ∈ (0.5, 1]) or constant.
 //!
 //! SGLD runs on targets that offer minibatches ([`Target::observations`]: every `#[model]` with
-//! `observations(…)`); each chain draws its batches from its own stream.
+//! `observations(…)`); each chain draws its batches from its own stream. The transition is a
+//! [`Kernel`] over [`Rows`], so threads, [`Lockstep`](super::Lockstep) and
+//! [`run_device`](super::run_device) run the same chains. Without a Metropolis test its draws are
+//! biased; their warnings say by how much the mean step alone inflates a Gaussian posterior's
+//! variance (`1/(1 − ε/4σ²)`; the minibatch noise adds to it).
 
 use super::execution::{normals, Chains, HostRows, Kernel, Rows};
 use super::minibatch::{Batches, Order};
