@@ -1,6 +1,6 @@
 //! [`CsvWriter`]: CmdStan's sampler CSV, one file per chain, written while the chains run.
 
-use crate::sampler::{ChainStart, Observer, Phase, SamplerError};
+use crate::sampler::{ChainStart, Draws, Observer, Phase, RunConfig, SamplerError};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -61,6 +61,39 @@ impl CsvWriter {
     /// with `model = <model>` in their headers.
     pub fn new(dir: impl Into<PathBuf>, prefix: impl Into<String>, model: impl Into<String>) -> Self {
         Self { dir: dir.into(), prefix: prefix.into(), model: model.into(), files: RwLock::new(Vec::new()), begun: Mutex::new(Default::default()) }
+    }
+
+    /// Writes draws that exist already — SMC's particles, variational draws, a run read back —
+    /// as the same files, one per chain; `seed` goes into the header (the draws do not keep it)
+    /// and the timing block says zero seconds. Returns the files' paths. Like a run, this uses
+    /// the writer up: a second `write` or run through it is refused.
+    ///
+    /// ```no_run
+    /// # use snell::sampler::smc::{run_smc, Smc};
+    /// # use snell::target::FnDensity;
+    /// # use snell::output::CsvWriter;
+    /// # let target = FnDensity::new(2, |q: &[f64], g: &mut [f64]| { g[0] = -q[0]; g[1] = -q[1]; -0.5 * (q[0] * q[0] + q[1] * q[1]) });
+    /// let smc = Smc::default();
+    /// let out = run_smc(&smc, &target)?;
+    /// // out/particles-1.csv …, one per run, each particle a row with its log_weight__
+    /// CsvWriter::new("out", "particles", "normal_model").write(&out.draws, smc.seed)?;
+    /// # Ok::<(), snell::sampler::SamplerError>(())
+    /// ```
+    pub fn write(&self, draws: &Draws, seed: u64) -> Result<Vec<PathBuf>, SamplerError> {
+        let config = RunConfig { chains: draws.chains.len(), warmup: draws.warmup, draws: draws.n_draws(), seed, init: None };
+        let stat_names: Vec<&str> = draws.stat_names.iter().map(String::as_str).collect();
+        let (k, s) = (draws.names.len(), stat_names.len());
+        for (c, chain) in draws.chains.iter().enumerate() {
+            self.start_chain(&ChainStart { chain: c, sampler: &draws.sampler, settings: &draws.settings, config: &config, names: &draws.names, stat_names: &stat_names })?;
+            self.adapted(c, chain.step_size, &chain.inv_metric)?;
+            for (i, &lp) in chain.lp.iter().enumerate() {
+                let stats = chain.stats.get(i * s..(i + 1) * s).unwrap_or_default();
+                let values = chain.values.get(i * k..(i + 1) * k).unwrap_or_default();
+                self.draw(c, Phase::Sampling, lp, stats, values, false)?;
+            }
+            self.end_chain(c, 0.0, 0.0)?;
+        }
+        Ok(self.paths(draws.chains.len()))
     }
 
     /// The file of chain `chain` (0-based): `<dir>/<prefix>-<chain+1>.csv`.

@@ -110,7 +110,7 @@ pub struct ChainStart<'a> {
     /// Names of the constrained values.
     pub names: &'a [String],
     /// Names of the per-draw statistics.
-    pub stat_names: &'a [&'static str],
+    pub stat_names: &'a [&'a str],
 }
 
 /// Watches a run as it happens: progress bars, CSV files written while sampling. Called from the
