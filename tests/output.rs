@@ -351,9 +351,10 @@ fn a_cmdstan_file_reads() {
     assert!((0.2..0.3).contains(&mean), "{mean}");
 }
 
-/// cmdstanpy 1.3.2 and ArviZ 0.23.4 read the files of every sampler that runs through [`run`]
-/// (`scripts/check_cmdstan_csv.py`: shapes, names, every number bit for bit, step sizes and
-/// metrics), in a virtual environment made under the build folder on first use. Skipped, saying
+/// cmdstanpy 1.3.2 and ArviZ 0.23.4 read the files of every sampler that runs through [`run`],
+/// and ArviZ those of SMC and VI written by [`CsvWriter::write`] (`scripts/check_cmdstan_csv.py`:
+/// shapes, names, every number bit for bit, step sizes and metrics), in a virtual environment
+/// made under the build folder on first use. Skipped, saying
 /// why, where `python3` cannot make one or `pip` cannot install the two packages (no network),
 /// or when `SNELL_SKIP_PYTHON` is set.
 #[test]
@@ -385,7 +386,7 @@ fn cmdstanpy_and_arviz_read_every_samplers_files() {
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}");
     assert!(out.status.success() && text.contains("all checks passed"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    for sampler in ["nuts", "hmc", "mala", "ray_tracing", "rwm", "baoab"] {
+    for sampler in ["nuts", "hmc", "mala", "ray_tracing", "rwm", "baoab", "smc", "meanfield"] {
         assert!(text.contains(&format!(": {sampler}, 4 chains")), "{sampler} was not checked");
     }
     clean(&dir);
@@ -416,9 +417,19 @@ fn write_every_sampler(dir: &Path) {
     write_run(dir, "eight_schools_rwm", &RandomWalkMetropolis::default(), &m);
     write_run(dir, "eight_schools_baoab", &Baoab::default(), &m);
     write_run(dir, "eight_schools_baoab_unadjusted", &Baoab::constant(LangevinParams { step_size: 0.05, gamma: 1.0, mass: 1.0, beta: 1.0 }), &m);
-    // not SMC's particles or variational draws (written by CsvWriter::write): they have no
-    // warmup, and cmdstanpy 1.3.2's from_csv refuses num_warmup = 0 ("Must specify iter_warmup
-    // > 0 when adapt_engaged=True", whatever the file's adapt engaged says)
+    // SMC's particles (4 runs × 200) and variational draws, written after the fact; ArviZ reads
+    // them, cmdstanpy 1.3.2 does not: it refuses num_warmup = 0 ("Must specify iter_warmup > 0
+    // when adapt_engaged=True", whatever the file's adapt engaged says)
+    let smc = snell::sampler::smc::run_smc(&snell::sampler::smc::Smc { particles: 200, runs: 4, ..Default::default() }, &m).unwrap().draws;
+    write_draws(dir, "eight_schools_smc", &smc);
+    let vi = snell::vi::MeanFieldVi { iterations: 2000, ..Default::default() }.fit(&m, 1).unwrap().draws(&m, 4, 200, 2).unwrap();
+    write_draws(dir, "eight_schools_vi", &vi);
+}
+
+/// Draws written with [`CsvWriter::write`] and as JSON, for the Python check.
+fn write_draws(dir: &Path, prefix: &str, draws: &Draws) {
+    let files = CsvWriter::new(dir, prefix, "eight_schools_model").write(draws, 7).unwrap();
+    write_json(dir, prefix, draws, files);
 }
 
 /// One run's CSV files and its draws as JSON, for the Python check.
@@ -438,6 +449,7 @@ fn write_json(dir: &Path, prefix: &str, draws: &Draws, files: Vec<PathBuf>) {
         .collect();
     let json = serde_json::json!({
         "sampler": draws.sampler,
+        "warmup": draws.warmup,
         "files": files,
         "names": draws.names,
         "stat_names": draws.stat_names,

@@ -65,8 +65,11 @@ impl CsvWriter {
 
     /// Writes draws that exist already — SMC's particles, variational draws, a run read back —
     /// as the same files, one per chain; `seed` goes into the header (the draws do not keep it)
-    /// and the timing block says zero seconds. Returns the files' paths. Like a run, this uses
-    /// the writer up: a second `write` or run through it is refused.
+    /// and the timing block says zero seconds; draws without an adapted metric get no adaptation
+    /// block. Returns the files' paths. Like a run, this uses the writer up: a second `write` or
+    /// run through it is refused. ArviZ 0.23 (`from_cmdstan`) reads SMC's and VI's files, with
+    /// `log_weight` among SMC's sample stats; cmdstanpy 1.3.2 does not, as it refuses any file with
+    /// `num_warmup = 0`.
     ///
     /// ```no_run
     /// # use snell::sampler::smc::{run_smc, Smc};
@@ -85,7 +88,11 @@ impl CsvWriter {
         let (k, s) = (draws.names.len(), stat_names.len());
         for (c, chain) in draws.chains.iter().enumerate() {
             self.start_chain(&ChainStart { chain: c, sampler: &draws.sampler, settings: &draws.settings, config: &config, names: &draws.names, stat_names: &stat_names })?;
-            self.adapted(c, chain.step_size, &chain.inv_metric)?;
+            // draws with no adapted metric (SMC's, VI's) get no adaptation block: ArviZ reads an
+            // empty metric line as an error
+            if !chain.inv_metric.is_empty() {
+                self.adapted(c, chain.step_size, &chain.inv_metric)?;
+            }
             for (i, &lp) in chain.lp.iter().enumerate() {
                 let stats = chain.stats.get(i * s..(i + 1) * s).unwrap_or_default();
                 let values = chain.values.get(i * k..(i + 1) * k).unwrap_or_default();
