@@ -2,11 +2,11 @@
 //! its body: log densities (single and population-batched, with gradients), the parts of the log
 //! density, constraining and unconstraining, initial values, prior draws and simulation.
 
-use crate::backend::device::{backend_of, check_dim, evaluate_points, OnDevice};
-use crate::backend::{with_points, Backend, DevicePoints, Native};
+use crate::backend::device::{check_dim, evaluate_points, evaluate_points_on_batches, OnDevice};
+use crate::backend::{Backend, DevicePoints, Native};
 use crate::ctx::{Ctx, CtxOptions, Mode, Output};
 use crate::error::ModelError;
-use crate::target::{check_population, minibatch_device_via_host, Parts, Target};
+use crate::target::{check_population, Parts, Target};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -503,9 +503,10 @@ impl<M: Model> Target for M {
     fn logp_grad_device(&self, q: &DevicePoints) -> Result<(Vec<f64>, DevicePoints), ModelError> {
         evaluate_points(q, &DensityOnDevice(self))
     }
-    /// One evaluation per row on the points' device, each on its own batch.
+    /// One evaluation per row on the points' device, each on its own batch: the rows are cut,
+    /// evaluated and their gradients stacked there, without a copy through the host.
     fn logp_grad_minibatch_device(&self, q: &DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, DevicePoints), ModelError> {
-        with_points!(q, |t| minibatch_device_via_host(&self.on_backend(backend_of(t)), q, batches))
+        evaluate_points_on_batches(q, batches, &DensityOnDevice(self))
     }
 }
 
@@ -547,13 +548,20 @@ fn reject_non_finite(log_density: &mut [f64], mut grad: Option<&mut [f64]>, d: u
 struct DensityOnDevice<'m, M>(&'m M);
 
 impl<M: Model> OnDevice for DensityOnDevice<'_, M> {
-    fn evaluate<B: Backend>(&self, backend: &B, theta: B::Tensor) -> Result<(Vec<f64>, B::Tensor), ModelError> {
+    fn evaluate<B: Backend>(&self, backend: &B, theta: B::Tensor, batch: Option<&[usize]>) -> Result<(Vec<f64>, B::Tensor), ModelError> {
         let (p, d) = B::shape(&theta);
         check_dim(d, self.0.dim())?;
+        let scale = match batch {
+            Some(b) => {
+                self.0.check_batch(b)?;
+                self.0.n_obs().map_or(1.0, |n| n as f64 / b.len() as f64)
+            }
+            None => 1.0,
+        };
         let ctx = Ctx::on_tensor(backend.clone(), theta, CtxOptions { grad: true, ..Default::default() });
-        run_body(self.0, &ctx, None);
-        let (out, grad) = ctx.finish_on_backend(true, 1.0)?;
-        let mut log_density = densities(&out, 1.0, true);
+        run_body(self.0, &ctx, batch);
+        let (out, grad) = ctx.finish_on_backend(true, scale)?;
+        let mut log_density = densities(&out, scale, true);
         let grad = grad.expect("the evaluation records a gradient");
         if log_density.iter().all(|lp| lp.is_finite()) {
             return Ok((log_density, grad));

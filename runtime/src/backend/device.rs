@@ -86,7 +86,6 @@ macro_rules! with_points {
         }
     };
 }
-pub(crate) use with_points;
 
 impl DevicePoints {
     /// Row-major host values, `rows` rows of `values.len() / rows`, on `dev` in element type `E`
@@ -133,18 +132,39 @@ fn like<E: DfdxElem, D: PointDevice<E>>(t: &DeviceMatrix<E, D>, values: &[f64], 
 /// An evaluation of points that already live on a backend's device (a model's, on the dfdx
 /// backend of the points' device): log densities on the host, the gradient left on the device.
 pub(crate) trait OnDevice {
-    /// Log densities and the gradient of the `(P, D)` points `theta`, a tensor of `backend`.
-    fn evaluate<B: super::Backend>(&self, backend: &B, theta: B::Tensor) -> Result<(Vec<f64>, B::Tensor), ModelError>;
+    /// Log densities and the gradient of the `(P, D)` points `theta`, a tensor of `backend`, on
+    /// all observations or on the minibatch `batch` (its likelihood scaled to the full data's).
+    fn evaluate<B: super::Backend>(&self, backend: &B, theta: B::Tensor, batch: Option<&[usize]>) -> Result<(Vec<f64>, B::Tensor), ModelError>;
 }
 
 /// `f` of the points `q` on the dfdx backend of their own device and element type: the points
 /// enter the evaluation and its gradient leaves it without a copy.
 pub(crate) fn evaluate_points(q: &DevicePoints, f: &impl OnDevice) -> Result<(Vec<f64>, DevicePoints), ModelError> {
     fn on<E: DfdxElem, D: PointDevice<E> + super::HostGradients<E> + Default>(t: &DeviceMatrix<E, D>, f: &impl OnDevice) -> Result<(Vec<f64>, DevicePoints), ModelError> {
-        let (lp, grad) = f.evaluate(&backend_of(t), Dfdx::adopt(t))?;
+        let (lp, grad) = f.evaluate(&backend_of(t), Dfdx::adopt(t), None)?;
         Ok((lp, D::wrap(Dfdx::release(grad))))
     }
     with_points!(q, |t| on(t, f))
+}
+
+/// As [`evaluate_points`] with one minibatch per point: one evaluation per row, each on its own
+/// batch, all on the points' device (the rows are cut there and the gradient rows stacked there).
+pub(crate) fn evaluate_points_on_batches(q: &DevicePoints, batches: &[&[usize]], f: &impl OnDevice) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+    fn on<E: DfdxElem, D: PointDevice<E> + super::HostGradients<E> + Default>(t: &DeviceMatrix<E, D>, batches: &[&[usize]], f: &impl OnDevice) -> Result<(Vec<f64>, DevicePoints), ModelError> {
+        use dfdx::prelude::{ReshapeTo, TryStack};
+        let (p, d) = *t.shape();
+        crate::target::check_batch_count(batches.len(), p)?;
+        let backend = backend_of(t);
+        let (mut lp, mut grads) = (Vec::with_capacity(p), Vec::with_capacity(p));
+        for (r, batch) in batches.iter().enumerate() {
+            let row = t.clone().slice((r..r + 1, 0..d));
+            let (l, g) = f.evaluate(&backend, Dfdx::adopt(&row), Some(batch))?;
+            lp.extend(l);
+            grads.push(Dfdx::release(g).reshape_like(&(d,)));
+        }
+        Ok((lp, D::wrap(grads.stack())))
+    }
+    with_points!(q, |t| on(t, batches, f))
 }
 
 /// The dfdx backend of the device and element type `t` lives on.

@@ -91,6 +91,17 @@ macro_rules! host_gradients_cuda {
 #[cfg(feature = "cuda")]
 host_gradients_cuda!(f32, f64);
 
+/// A function of each row of a `(P, in)` tensor written as dfdx operations on device `D`: the form
+/// of a [`HostFunction`](super::HostFunction) that the dfdx backend runs on its own device and
+/// tape ([`TensorForms`](super::TensorForms) carries it as an `Rc<dyn TensorFunction<E, D>>`),
+/// so that a network inside a model never leaves the GPU. `forward` receives the rows carrying
+/// the evaluation's tape and returns the `(P, out)` outputs carrying it on; every operation it
+/// records is differentiated by dfdx's reverse pass with the rest of the model.
+pub trait TensorFunction<E: DfdxElem, D: Device<E>> {
+    /// `f` of each row of `x`, on `dev` (the backend's device, where `x` lives).
+    fn forward(&self, dev: &D, x: Tensor<(usize, usize), E, D, OwnedTape<E, D>>) -> Tensor<(usize, usize), E, D, OwnedTape<E, D>>;
+}
+
 /// A dfdx tensor with an identity that snell can see (dfdx keeps its own private).
 pub struct DTensor<E, D: dfdx::tensor::Storage<E>> {
     t: T2<E, D>,
@@ -354,6 +365,17 @@ impl<E: DfdxElem, D: HostGradients<E> + Default + 'static> Backend for Dfdx<E, D
     }
 
     fn host_function(&self, tape: &mut Option<Self::Tape>, x: &Self::Tensor, f: &std::rc::Rc<dyn super::HostFunction>) -> Option<Self::Tensor> {
+        if let Some(form) = f.tensor_forms().and_then(|forms| forms.get::<std::rc::Rc<dyn TensorFunction<E, D>>>()) {
+            // the function's own dfdx form, on this device and this tape (a throwaway tape when
+            // no gradient is wanted)
+            let taped = tape.is_some();
+            let out = form.forward(&self.dev, x.t.clone().put_tape(tape.take().unwrap_or_default()));
+            let (out, t) = out.split_tape();
+            if taped {
+                *tape = Some(t);
+            }
+            return Some(DTensor::wrap(out));
+        }
         let (r, _) = Self::shape(x);
         let xs = self.to_host(x);
         let Some(tape) = tape.as_mut() else {

@@ -18,10 +18,9 @@ mod dfdx_backend;
 mod native;
 
 pub use device::{DeviceColumn, DeviceMatrix, DevicePoints, LogpGrad, PointDevice};
-pub(crate) use device::with_points;
 #[cfg(feature = "cuda")]
 pub use device::cuda_memory_in_use;
-pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem, HostGradients};
+pub use dfdx_backend::{Cpu32, Cpu64, Dfdx, DfdxElem, HostGradients, TensorFunction};
 pub use native::Native;
 #[cfg(feature = "cuda")]
 pub use dfdx_backend::{Cuda32, Cuda64};
@@ -101,6 +100,37 @@ pub trait HostFunction {
     }
     /// `gᵀ ∂f/∂x` for each row, row-major `(rows, in_cols)`.
     fn vjp(&self, x: &[f64], rows: usize, g: &[f64]) -> Vec<f64>;
+    /// The same function written as a backend's own operations, for the backends it has such a
+    /// form for ([`TensorForms`]): there it runs where the backend's tensors live, recorded on the
+    /// evaluation's tape, instead of through the host. None by default.
+    fn tensor_forms(&self) -> Option<&TensorForms> {
+        None
+    }
+}
+
+/// Forms of one [`HostFunction`] that particular backends run as their own operations, each a
+/// value of a type the backend looks for (for dfdx on device `D` in `E`: an
+/// `Rc<dyn TensorFunction<E, D>>`). A backend that finds none of its type runs the host form.
+#[derive(Default)]
+pub struct TensorForms(Vec<Box<dyn std::any::Any>>);
+
+impl TensorForms {
+    /// These forms and `form`.
+    pub fn with<F: std::any::Any>(mut self, form: F) -> Self {
+        self.0.push(Box::new(form));
+        self
+    }
+
+    /// The form of type `F`, if there is one.
+    pub fn get<F: std::any::Any>(&self) -> Option<&F> {
+        self.0.iter().find_map(|f| f.downcast_ref::<F>())
+    }
+}
+
+impl std::fmt::Debug for TensorForms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TensorForms({})", self.0.len())
+    }
 }
 
 /// A tensor library that snell can evaluate models with.

@@ -16,7 +16,7 @@ mod tanh;
 
 pub(crate) use dense_cpu::{Buffers, DenseMlp};
 
-pub use module_function::{DenseFunction, ModuleFunction, TapedModule, TokenFunction};
+pub use module_function::{dense_forms, token_forms, DenseFunction, ModuleFunction, TapedModule, TokenFunction};
 
 /// Something done to each trainable tensor, read-only, in the module's own order.
 trait ReadTensor<E: DfdxElem, D: Device<E>> {
@@ -214,6 +214,29 @@ where
 {
 }
 
+/// A dfdx builder of a network with `I` inputs and `O` outputs on every dfdx device snell runs:
+/// dfdx's CPU in f64 and f32 (and CUDA in both with the `cuda` feature). dfdx's layers are
+/// generic over devices and element types, so every network built from them is one; a
+/// [`Network`](super::Network) inside a model then runs on whichever of them the model runs.
+#[cfg(not(feature = "cuda"))]
+pub trait NetworkLayers<const I: usize, const O: usize>: NetworkBuilder<I, O, f64, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f32, dfdx::tensor::Cpu> + 'static {}
+#[cfg(not(feature = "cuda"))]
+impl<const I: usize, const O: usize, B> NetworkLayers<I, O> for B where B: NetworkBuilder<I, O, f64, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f32, dfdx::tensor::Cpu> + 'static {}
+
+/// A dfdx builder of a network with `I` inputs and `O` outputs on every dfdx device snell runs:
+/// dfdx's CPU and CUDA, each in f64 and f32. dfdx's layers are generic over devices and
+/// element types, so every network built from them is one; a [`Network`](super::Network)
+/// inside a model then runs on whichever of them the model runs.
+#[cfg(feature = "cuda")]
+pub trait NetworkLayers<const I: usize, const O: usize>:
+    NetworkBuilder<I, O, f64, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f32, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f64, dfdx::tensor::Cuda> + NetworkBuilder<I, O, f32, dfdx::tensor::Cuda> + 'static
+{
+}
+#[cfg(feature = "cuda")]
+impl<const I: usize, const O: usize, B> NetworkLayers<I, O> for B where
+    B: NetworkBuilder<I, O, f64, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f32, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f64, dfdx::tensor::Cuda> + NetworkBuilder<I, O, f32, dfdx::tensor::Cuda> + 'static
+{
+}
 
 /// How outputs are compared with targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -364,6 +387,25 @@ where
 {
 }
 
+/// A dfdx builder of a sequence model over `V` tokens on every dfdx device snell runs (as
+/// [`NetworkLayers`]).
+#[cfg(not(feature = "cuda"))]
+pub trait SequenceLayers<const V: usize>: SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + 'static {}
+#[cfg(not(feature = "cuda"))]
+impl<const V: usize, B> SequenceLayers<V> for B where B: SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + 'static {}
+
+/// A dfdx builder of a sequence model over `V` tokens on every dfdx device snell runs (as
+/// [`NetworkLayers`]).
+#[cfg(feature = "cuda")]
+pub trait SequenceLayers<const V: usize>:
+    SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + SequenceBuilder<V, f64, dfdx::tensor::Cuda> + SequenceBuilder<V, f32, dfdx::tensor::Cuda> + 'static
+{
+}
+#[cfg(feature = "cuda")]
+impl<const V: usize, B> SequenceLayers<V> for B where
+    B: SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + SequenceBuilder<V, f64, dfdx::tensor::Cuda> + SequenceBuilder<V, f32, dfdx::tensor::Cuda> + 'static
+{
+}
 
 /// A sequence model on device `D` with its token stream: observation `i` is the window
 /// `tokens[i·S .. i·S + S]` and its next tokens `tokens[i·S + 1 .. i·S + S + 1]`.

@@ -2,7 +2,7 @@
 //! module) and [`Mlp`] (dense layers, batched over the population), sharing [`NetworkWeights`].
 
 use super::{WeightPrior, Weights};
-use crate::nn::module::{flatten, tensor_sizes, Buffers, DenseFunction, DenseMlp, MlpFunction, NetworkModule};
+use crate::nn::module::{dense_forms, flatten, tensor_sizes, Buffers, DenseFunction, DenseMlp, MlpFunction, NetworkLayers};
 use crate::backend::{Backend, HostFunction};
 use crate::data::Matrix;
 use crate::error::ModelError;
@@ -132,15 +132,15 @@ fn columns(x: &Matrix, inputs: usize) -> Result<(), String> {
 /// The flat weight vector is the module's trainable tensors in dfdx's order (for `Linear`: weight,
 /// row-major `(out, in)`, then bias), as [`flatten`] and [`load`](super::load) lay them out.
 /// `net.forward(w, x)` is the vector of the `n · O` outputs at the `n` rows of `x` (row by row);
-/// with minibatches (`observations(x, …)`) `x` holds the batch's rows. The network runs on dfdx's
-/// CPU device in f64 — each population member's weights are written into a copy of the module and
-/// dfdx's forward and reverse passes run there — while the rest of the model runs on the backend of
-/// the evaluation, on every backend: on a dfdx backend its reverse pass is one operation of that
-/// backend's tape, fed from the host. It cannot run on the backend's own device because a dfdx
-/// 0.13 module holds one set of weights as its own parameter tensors, with no forward pass over
-/// weights given as a (taped) tensor, so a population's weights cannot flow through it as
-/// operations of the model's tape. An [`Mlp`] can: on the dfdx backends its layers are the
-/// backend's own operations, so prefer it for dense networks on a GPU.
+/// with minibatches (`observations(x, …)`) `x` holds the batch's rows. Where the network runs
+/// follows the model: on the `Native` backend (the default) on dfdx's CPU device in f64, each
+/// population member's weights written into a copy of the module, dfdx's forward and reverse
+/// passes run there and spliced into the model's tape; on a dfdx backend (dfdx's CPU in f64 or
+/// f32, CUDA with the `cuda` feature) on that backend's own device and tape, the module built
+/// there and each member's weights cut from the population's weight tensor by device operations,
+/// so neither the weights nor the gradient leave the device. A dfdx 0.13 module has no forward
+/// pass over many sets of weights, so either way it runs once per population member; an
+/// [`Mlp`] is batched over the population, so prefer it for dense networks.
 pub struct Network<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize> {
     template: Arc<Net::Built>,
     dev: Cpu,
@@ -149,19 +149,18 @@ pub struct Network<Net: BuildOnDevice<Cpu, f64>, const I: usize, const O: usize>
 
 impl<Net, const I: usize, const O: usize> Network<Net, I, O>
 where
-    Net: BuildOnDevice<Cpu, f64>,
-    Net::Built: NetworkModule<I, O, f64, Cpu> + 'static,
+    Net: NetworkLayers<I, O>,
 {
     /// Builds the network with dfdx's initialisation (seed 0), checking the prior: one positive
     /// sd for every weight, or one per trainable tensor.
     pub fn new(prior: WeightPrior) -> Result<Self, ModelError> {
         let dev = Cpu::default();
-        let template = Net::build_on_device(&dev);
+        let template = <Net as BuildOnDevice<Cpu, f64>>::build_on_device(&dev);
         let weights = NetworkWeights::new(tensor_sizes(&template), flatten(&template), &prior)?;
         Ok(Self { template: Arc::new(template), dev, weights })
     }
 
-    fn function(&self, x: &Matrix) -> DenseFunction<Net::Built, I, O, f64, Cpu> {
+    fn function(&self, x: &Matrix) -> DenseFunction<<Net as BuildOnDevice<Cpu, f64>>::Built, I, O, f64, Cpu> {
         let name = format!("a network of {} weights", self.weights.len());
         DenseFunction::dense(name, Arc::clone(&self.template), &self.dev, x.data())
     }
@@ -171,7 +170,7 @@ where
     /// wrong length of `w` or number of columns of `x` is reported as a model error naming the
     /// statement.
     pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix) -> Real<'c, B> {
-        self.weights.call(w, columns(x, I), || Rc::new(self.function(x)))
+        self.weights.call(w, columns(x, I), || Rc::new(self.function(x).with_forms(dense_forms::<Net, I, O>(x.data(), self.tensor_sizes()))))
     }
 
     /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host:
@@ -186,7 +185,7 @@ where
     pub fn predictive_bands(&self, draws: &crate::sampler::Draws, param: &str, x: &Matrix, probs: &[f64], batch: usize) -> Result<super::Bands, ModelError> {
         let weights = self.weights.weights_in(draws, param)?;
         super::bands_over(&weights, x, I, probs, batch, |w, rows| {
-            let out = DenseFunction::<Net::Built, I, O, f64, Cpu>::dense(String::new(), Arc::clone(&self.template), &self.dev, rows).forward(w, 1);
+            let out = DenseFunction::<<Net as BuildOnDevice<Cpu, f64>>::Built, I, O, f64, Cpu>::dense(String::new(), Arc::clone(&self.template), &self.dev, rows).forward(w, 1);
             out.chunks(O).map(|o| o[0]).collect()
         })
     }

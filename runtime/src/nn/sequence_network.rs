@@ -3,7 +3,7 @@
 //! [`Network`](super::Network).
 
 use super::{NetworkWeights, WeightPrior};
-use crate::nn::module::{flatten, tensor_sizes, SequenceModule, TokenFunction};
+use crate::nn::module::{flatten, token_forms, tensor_sizes, SequenceLayers, TokenFunction};
 use crate::backend::Backend;
 use crate::error::ModelError;
 use crate::value::Real;
@@ -48,10 +48,10 @@ use std::sync::Arc;
 /// returns the `windows · S · V` logits, window by window and position by position: row
 /// `i · S + j` of `V` logits scores the token after position `j` of window `i`, which is how
 /// `CategoricalLogitRows(…, V)` reads the labels `next` (flattened in the same order). The flat
-/// weights are the module's trainable tensors in dfdx's order; the module runs on dfdx's CPU
-/// device in f64, one copy per population member, with dfdx's forward and reverse passes (the
-/// taped forward pass is kept for the reverse pass), and its gradient is available on the
-/// `Native` backend that `Model`'s methods and the samplers use.
+/// weights are the module's trainable tensors in dfdx's order. The module runs once per
+/// population member, with dfdx's forward and reverse passes: on dfdx's CPU device in f64 under
+/// the `Native` backend (the taped forward pass kept for the reverse pass), and on a dfdx
+/// backend's own device and tape under that backend, as [`Network`](super::Network) does.
 pub struct SequenceNetwork<Net: BuildOnDevice<Cpu, f64>, const V: usize> {
     template: Arc<Net::Built>,
     dev: Cpu,
@@ -60,14 +60,13 @@ pub struct SequenceNetwork<Net: BuildOnDevice<Cpu, f64>, const V: usize> {
 
 impl<Net, const V: usize> SequenceNetwork<Net, V>
 where
-    Net: BuildOnDevice<Cpu, f64>,
-    Net::Built: SequenceModule<V, f64, Cpu> + 'static,
+    Net: SequenceLayers<V>,
 {
     /// Builds the module with dfdx's initialisation (seed 0), checking the prior: one positive sd
     /// for every weight, or one per trainable tensor.
     pub fn new(prior: WeightPrior) -> Result<Self, ModelError> {
         let dev = Cpu::default();
-        let template = Net::build_on_device(&dev);
+        let template = <Net as BuildOnDevice<Cpu, f64>>::build_on_device(&dev);
         let weights = NetworkWeights::new(tensor_sizes(&template), flatten(&template), &prior)?;
         Ok(Self { template: Arc::new(template), dev, weights })
     }
@@ -77,7 +76,7 @@ where
         V
     }
 
-    fn function(&self, windows: &[Vec<usize>], seq: usize) -> TokenFunction<Net::Built, V, f64, Cpu> {
+    fn function(&self, windows: &[Vec<usize>], seq: usize) -> TokenFunction<<Net as BuildOnDevice<Cpu, f64>>::Built, V, f64, Cpu> {
         let name = format!("a sequence network of {} weights", self.weights.len());
         TokenFunction::tokens(name, Arc::clone(&self.template), &self.dev, windows.concat(), seq)
     }
@@ -89,7 +88,7 @@ where
     pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, windows: &[Vec<usize>]) -> Real<'c, B> {
         let seq = window_length(windows, V);
         let s = *seq.as_ref().unwrap_or(&1);
-        self.weights.call(w, seq.map(|_| ()), || Rc::new(self.function(windows, s)))
+        self.weights.call(w, seq.map(|_| ()), || Rc::new(self.function(windows, s).with_forms(token_forms::<Net, V>(&windows.concat(), s, self.tensor_sizes()))))
     }
 
     /// The logits (row-major `(windows, S, V)`) at `windows` for one weight vector, on the host:

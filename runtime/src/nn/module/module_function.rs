@@ -2,12 +2,16 @@
 //! of its flat weights — the way a network runs inside a `#[model]`, for real-valued inputs
 //! (`(n, I)` rows) and for token ids (`(windows, S)` windows) alike.
 
-use super::{load, tensor_sizes, walk, DfdxElem, FlattenGrads, NetworkModule, SequenceModule};
-use dfdx::nn::{Module, ZeroGrads};
-use dfdx::prelude::{Const, OwnedTape, SumTo, Tensor, Trace};
+use super::{load, tensor_sizes, walk, DfdxElem, FlattenGrads, NetworkModule, SequenceModule, Writer, WriteTensor};
+use crate::backend::{TensorForms, TensorFunction};
+use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection};
+use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
+use dfdx::prelude::{Const, GatherTo, OwnedTape, PutTape, ReshapeTo, SelectTo, SplitTape, SumTo, Tensor, Trace, TryStack};
 use dfdx::shapes::{HasShape, Shape, Unit};
 use dfdx::tensor::{Storage, TensorFromVec};
 use dfdx::tensor_ops::{Backward, Device};
+use std::marker::PhantomData;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// What a built dfdx module must offer to run at fixed inputs of shape `X` and unit `T` (`E` for
@@ -39,6 +43,8 @@ pub struct ModuleFunction<M, X: Shape, T: Unit, Y: Shape, E: DfdxElem, D: Device
     n_weights: usize,
     /// The taped forward passes of the last `forward_for_vjp`, for the `vjp` of the same weights.
     kept: std::cell::RefCell<Vec<TapedRow<M, Y, E, D>>>,
+    /// The same function on the dfdx backends' own devices ([`ModuleRows`]).
+    forms: TensorForms,
 }
 
 /// One member's module and its taped outputs, kept from the forward pass for the reverse pass.
@@ -93,7 +99,14 @@ where
     /// values.
     pub fn new(name: String, template: Arc<M>, dev: &D, x: Tensor<X, T, D>, out_len: usize) -> Self {
         let n_weights = tensor_sizes(template.as_ref()).iter().sum();
-        Self { name, template, dev: dev.clone(), x, out_len, n_weights, kept: Default::default() }
+        Self { name, template, dev: dev.clone(), x, out_len, n_weights, kept: Default::default(), forms: TensorForms::default() }
+    }
+
+    /// The function with its forms on the dfdx backends' devices, which those backends run
+    /// instead of this host form.
+    pub fn with_forms(mut self, forms: TensorForms) -> Self {
+        self.forms = forms;
+        self
     }
 
     fn with_weights(&self, w: &[f64]) -> M {
@@ -166,6 +179,208 @@ where
         }
         out
     }
+    fn tensor_forms(&self) -> Option<&TensorForms> {
+        Some(&self.forms)
+    }
+}
+
+/// A dfdx module (built by `Net`) at fixed inputs as a function of its flat weights written in
+/// dfdx operations on the device of the evaluation: for each row of weights, the row is selected
+/// and cut into the module's tensors by index, those tensors are put in place of a copy's own,
+/// and the copy's forward pass runs on the evaluation's tape. dfdx identifies a tensor by its id
+/// and a module's layers use their tensors by id, so the layers' reverse pass adds into the
+/// gathered tensors' gradients, and the gathers' and the selection's reverse passes carry them
+/// to the weights — the whole population's gradient stays on the device. One module pass per
+/// population member: a dfdx 0.13 module has no batched form over sets of its weights. (Both
+/// selection and gather add their gradients; dfdx 0.13's slice would assign them.)
+pub(crate) struct ModuleRows<Net, X: Shape, T: Unit, Y, E, D: Storage<T>> {
+    inputs: Rc<dyn Fn(&D) -> Tensor<X, T, D>>,
+    sizes: Vec<usize>,
+    out_len: usize,
+    _net: PhantomData<fn() -> (Net, Y, E)>,
+}
+
+/// Puts one tensor of a row of weights (`(K,)`, on the tape) in place of each trainable tensor of a
+/// module, by index, recording the gathers on the tape.
+struct GatherLoad<'a, E: DfdxElem, D: Device<E>> {
+    row: Tensor<(usize,), E, D>,
+    idx: &'a [Tensor<(usize,), usize, D>],
+    next: usize,
+    tape: Option<OwnedTape<E, D>>,
+}
+
+impl<E: DfdxElem, D: Device<E>> WriteTensor<E, D> for GatherLoad<'_, E, D> {
+    fn write<S: Shape>(&mut self, t: &mut Tensor<S, E, D>, _at: usize, _n: usize) {
+        let shape = *t.shape();
+        let tape = self.tape.take().unwrap_or_default();
+        let piece = self.row.clone().put_tape(tape).gather::<(usize,), (usize,)>(self.idx[self.next].clone()).reshape_like(&shape);
+        self.next += 1;
+        let (piece, tape) = piece.split_tape();
+        self.tape = Some(tape);
+        *t = piece;
+    }
+}
+
+impl<Net, X, T, Y, E, D> TensorFunction<E, D> for ModuleRows<Net, X, T, Y, E, D>
+where
+    X: Shape,
+    T: Unit,
+    Y: Shape,
+    E: DfdxElem,
+    D: Device<E> + Storage<T> + TensorFromVec<usize>,
+    Net: BuildOnDevice<D, E>,
+    Net::Built: TapedModule<X, T, Y, E, D>,
+{
+    fn forward(&self, dev: &D, w: Tensor<(usize, usize), E, D, OwnedTape<E, D>>) -> Tensor<(usize, usize), E, D, OwnedTape<E, D>> {
+        let (w, mut tape) = w.split_tape();
+        let p = w.shape().0;
+        let template = Net::build_on_device(dev);
+        let x = (self.inputs)(dev);
+        let mut at = 0;
+        let idx: Vec<Tensor<(usize,), usize, D>> = self
+            .sizes
+            .iter()
+            .map(|&n| {
+                at += n;
+                dev.tensor_from_vec((at - n..at).collect(), (n,))
+            })
+            .collect();
+        let mut outs = Vec::with_capacity(p);
+        for r in 0..p {
+            let (row, t) = w.clone().put_tape(tape).select(dev.tensor_from_vec(vec![r], ())).split_tape();
+            let mut module = template.clone();
+            let mut writer = Writer { w: GatherLoad { row, idx: &idx, next: 0, tape: Some(t) }, at: 0 };
+            let _ = <Net::Built as TensorCollection<E, D>>::iter_tensors(&mut RecursiveWalker { m: &mut module, f: &mut writer });
+            let y = module.forward(x.clone().put_tape(writer.w.tape.take().unwrap_or_default()));
+            let (y, t) = y.reshape_like(&(self.out_len,)).split_tape();
+            tape = t;
+            outs.push(y);
+        }
+        let mut tapes = std::iter::once(tape).chain(std::iter::repeat_with(OwnedTape::default));
+        outs.into_iter().map(|y| y.put_tape(tapes.next().unwrap_or_default())).collect::<Vec<_>>().stack()
+    }
+}
+
+impl<Net, X: Shape, T: Unit, Y, E, D: Storage<T>> ModuleRows<Net, X, T, Y, E, D> {
+    fn new(inputs: Rc<dyn Fn(&D) -> Tensor<X, T, D>>, sizes: &[usize], out_len: usize) -> Self {
+        Self { inputs, sizes: sizes.to_vec(), out_len, _net: PhantomData }
+    }
+}
+
+/// The form on dfdx device `D` in `E` of the network `Net` (tensor sizes `sizes`) at the inputs
+/// `x` (row-major `(n, I)`).
+fn dense_rows<Net, const I: usize, const O: usize, E, D>(x: &Rc<Vec<f64>>, sizes: &[usize]) -> Rc<dyn TensorFunction<E, D>>
+where
+    E: DfdxElem,
+    D: super::NetworkDevice<E>,
+    Net: super::NetworkBuilder<I, O, E, D> + 'static,
+{
+    let n = x.len() / I;
+    let x = Rc::clone(x);
+    let inputs = move |dev: &D| dev.tensor_from_vec(x.iter().map(|&v| E::of_f64(v)).collect(), (n, Const::<I>));
+    Rc::new(ModuleRows::<Net, _, E, (usize, Const<O>), E, D>::new(Rc::new(inputs), sizes, n * O))
+}
+
+/// The form on dfdx device `D` in `E` of the sequence model `Net` at `tokens` (row-major
+/// `(windows, seq)`).
+fn token_rows<Net, const V: usize, E, D>(tokens: &Rc<Vec<usize>>, seq: usize, sizes: &[usize]) -> Rc<dyn TensorFunction<E, D>>
+where
+    E: DfdxElem,
+    D: super::NetworkDevice<E>,
+    Net: super::SequenceBuilder<V, E, D> + 'static,
+{
+    let windows = tokens.len() / seq.max(1);
+    let out_len = tokens.len() * V;
+    let t = Rc::clone(tokens);
+    let inputs = move |dev: &D| dev.tensor_from_vec(t.to_vec(), (windows, seq));
+    Rc::new(ModuleRows::<Net, _, usize, (usize, usize, Const<V>), E, D>::new(Rc::new(inputs), sizes, out_len))
+}
+
+/// The forms of the network `Net` at inputs `x` on every dfdx backend snell has: the CPU in f64
+/// and f32, and CUDA in both with the `cuda` feature.
+pub fn dense_forms<Net: super::NetworkLayers<I, O>, const I: usize, const O: usize>(x: &[f64], sizes: &[usize]) -> TensorForms {
+    let x = Rc::new(x.to_vec());
+    let forms = TensorForms::default().with(dense_rows::<Net, I, O, f64, dfdx::tensor::Cpu>(&x, sizes)).with(dense_rows::<Net, I, O, f32, dfdx::tensor::Cpu>(&x, sizes));
+    #[cfg(feature = "cuda")]
+    let forms = forms.with(dense_rows::<Net, I, O, f64, dfdx::tensor::Cuda>(&x, sizes)).with(dense_rows::<Net, I, O, f32, dfdx::tensor::Cuda>(&x, sizes));
+    forms
+}
+
+/// The forms of the sequence model `Net` at `tokens` (windows of `seq`) on every dfdx backend.
+pub fn token_forms<Net: super::SequenceLayers<V>, const V: usize>(tokens: &[usize], seq: usize, sizes: &[usize]) -> TensorForms {
+    let t = Rc::new(tokens.to_vec());
+    let forms = TensorForms::default().with(token_rows::<Net, V, f64, dfdx::tensor::Cpu>(&t, seq, sizes)).with(token_rows::<Net, V, f32, dfdx::tensor::Cpu>(&t, seq, sizes));
+    #[cfg(feature = "cuda")]
+    let forms = forms.with(token_rows::<Net, V, f64, dfdx::tensor::Cuda>(&t, seq, sizes)).with(token_rows::<Net, V, f32, dfdx::tensor::Cuda>(&t, seq, sizes));
+    forms
 }
 
 opaque_debug!(impl[M, X: Shape, T: Unit, Y: Shape, E: DfdxElem, D: Device<E> + Storage<T>] ModuleFunction<M, X, T, Y, E, D>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::HostFunction;
+    use dfdx::nn::builders::{Embedding, Linear, Tanh, TransformerEncoder};
+    use dfdx::tensor::Cpu;
+
+    /// The dfdx form run on its own tape: outputs of every row, and the gradient of `Σ g · f`.
+    fn run_form(form: &Rc<dyn TensorFunction<f64, Cpu>>, w: &[f64], rows: usize, g: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let dev = Cpu::default();
+        let k = w.len() / rows;
+        let wt = dev.tensor_from_vec(w.to_vec(), (rows, k));
+        let y = form.forward(&dev, wt.clone().put_tape(OwnedTape::default()));
+        let values = y.retaped::<dfdx::prelude::NoneTape>().as_vec();
+        let out = y.shape().1;
+        let seed = dev.tensor_from_vec(g.to_vec(), (rows, out));
+        let grads = (y * seed).sum::<(), _>().backward();
+        (values, grads.get(&wt).as_vec())
+    }
+
+    fn assert_close(a: &[f64], b: &[f64], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 1e-10 * (1.0 + y.abs()), "{what}[{i}]: {x} against {y}");
+        }
+    }
+
+    /// Weights and output seeds that differ from row to row.
+    fn wave(n: usize, f: f64) -> Vec<f64> {
+        (0..n).map(|i| ((i as f64 + 1.0) * f).sin() * 0.5).collect()
+    }
+
+    #[test]
+    fn a_networks_dfdx_form_equals_its_host_form_row_by_row() {
+        type Net = (Linear<2, 3>, Tanh, Linear<3, 2>);
+        let dev = Cpu::default();
+        let template = Arc::new(<Net as BuildOnDevice<Cpu, f64>>::build_on_device(&dev));
+        let sizes = tensor_sizes(template.as_ref());
+        let x = wave(4 * 2, 0.7);
+        let host = DenseFunction::<_, 2, 2, f64, Cpu>::dense(String::new(), template, &dev, &x).with_forms(dense_forms::<Net, 2, 2>(&x, &sizes));
+        let form = host.tensor_forms().and_then(|f| f.get::<Rc<dyn TensorFunction<f64, Cpu>>>()).expect("a form on dfdx's CPU in f64");
+        assert!(host.tensor_forms().and_then(|f| f.get::<Rc<dyn TensorFunction<f32, Cpu>>>()).is_some(), "and in f32");
+        let rows = 3;
+        let w = wave(rows * host.in_cols(), 0.37);
+        let g = wave(rows * host.out_cols(), 1.3);
+        let (values, grad) = run_form(form, &w, rows, &g);
+        assert_close(&values, &host.forward(&w, rows), "outputs");
+        assert_close(&grad, &host.vjp(&w, rows, &g), "gradients");
+    }
+
+    #[test]
+    fn a_sequence_models_dfdx_form_equals_its_host_form_row_by_row() {
+        type Net = (Embedding<5, 4>, TransformerEncoder<4, 2, 6, 1>, Linear<4, 5>);
+        let dev = Cpu::default();
+        let template = Arc::new(<Net as BuildOnDevice<Cpu, f64>>::build_on_device(&dev));
+        let sizes = tensor_sizes(template.as_ref());
+        let tokens = vec![0, 3, 1, 4, 2, 2];
+        let host = TokenFunction::<_, 5, f64, Cpu>::tokens(String::new(), template, &dev, tokens.clone(), 3).with_forms(token_forms::<Net, 5>(&tokens, 3, &sizes));
+        let form = host.tensor_forms().and_then(|f| f.get::<Rc<dyn TensorFunction<f64, Cpu>>>()).expect("a form on dfdx's CPU in f64");
+        let rows = 2;
+        let w = wave(rows * host.in_cols(), 0.23);
+        let g = wave(rows * host.out_cols(), 0.9);
+        let (values, grad) = run_form(form, &w, rows, &g);
+        assert_close(&values, &host.forward(&w, rows), "logits");
+        assert_close(&grad, &host.vjp(&w, rows, &g), "gradients");
+    }
+}
