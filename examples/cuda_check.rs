@@ -1,7 +1,7 @@
 //! Evaluates a batch of eight-schools log densities and gradients on the GPU and on the CPU and
 //! prints the largest differences (f64 and f32); then the networks' device evaluations (the
-//! 1-50-50-1 `#[model]` with an `Mlp`, whose layers are the backend's own ops, and the targets
-//! `NetworkRegression`, `NetworkClassifier`, `NetworkSequenceModel`, all rows)
+//! 1-50-50-1 `#[model]` with an `Mlp`, whose layers are the backend's own ops, and `#[model]`s
+//! over dfdx modules: a regression, a classifier and a token model, all rows)
 //! on CUDA against dfdx's CPU device in f32, and a short minibatch ray tracing run there; then
 //! `#[model]`s in the device execution (eight schools, and the 1-50-50-1 network regression
 //! written as a model with an `Mlp`), CUDA beside dfdx's CPU device in f64: the same evaluations,
@@ -150,25 +150,47 @@ mod models {
     }
 }
 
-/// The network targets' device evaluations on CUDA and on dfdx's CPU device, f32.
+/// Networks inside `#[model]`s evaluated on CUDA and on dfdx's CPU device, f32.
 #[cfg(feature = "cuda")]
 mod networks {
     use snell::backend::Dfdx;
     use snell::nn::layers::{Embedding, Linear, ReLU, Tanh, TransformerEncoder};
-    use snell::nn::{Activation, Mlp, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
-    use snell::nn::{Cpu, Cuda};
+    use snell::nn::{Activation, Cuda, Mlp, Network, SequenceNetwork, WeightPrior};
+    use snell::prelude::*;
     use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
     use snell::sampler::{run_device, RunConfig, Select};
     use snell::target::Target;
-    use snell::Matrix;
     use std::error::Error;
 
-    /// Largest relative difference of the log densities and gradients of `rows` points on the two
-    /// devices; prints it under `what`.
-    fn compare(what: &str, cpu: &dyn Target, gpu: &dyn Target, cuda: &Cuda, rows: usize) -> Result<f64, Box<dyn Error>> {
-        let d = cpu.dim();
+    type Reg = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
+    type Clf = (Linear<16, 64>, ReLU, Linear<64, 10>);
+    type Lm = (Embedding<64, 32>, TransformerEncoder<32, 4, 64, 2>, Linear<32, 64>);
+
+    #[model(observations(x, y))]
+    fn regression(net: &Network<Reg, 1, 1>, x: &Matrix, y: &[f64]) {
+        let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+        let sigma = sample!(Gamma(2.0, 1.0));
+        observe!(y ~ Normal(net.forward(w, x), sigma));
+    }
+
+    #[model(observations(x, labels))]
+    fn classifier(net: &Network<Clf, 16, 10>, x: &Matrix, labels: &[usize]) {
+        let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+        observe!(labels ~ CategoricalLogitRows(net.forward(w, x), 10));
+    }
+
+    #[model(observations(inputs, next))]
+    fn token_model(net: &SequenceNetwork<Lm, 64>, inputs: &[Vec<usize>], next: &[Vec<usize>]) {
+        let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+        observe!(next ~ CategoricalLogitRows(net.forward(w, inputs), 64));
+    }
+
+    /// Largest relative difference of the log densities and gradients of `rows` points of
+    /// `model` on the two devices; prints it under `what`.
+    fn compare(what: &str, model: &dyn Target, cuda: &Cuda, rows: usize) -> Result<f64, Box<dyn Error>> {
+        let d = model.dim();
         let q: Vec<f64> = (0..rows * d).map(|i| 0.3 * (((i * 7919) % 1000) as f64 / 500.0 - 1.0)).collect();
-        let worst = super::device_difference::<f32>(cpu, gpu, cuda, &q, rows)?;
+        let worst = super::device_difference::<f32>(model, model, cuda, &q, rows)?;
         println!("{what:<40} {rows:>5} rows: max rel diff of log densities and gradients {worst:.2e}");
         Ok(worst)
     }
@@ -178,25 +200,26 @@ mod networks {
         let xs: Vec<f64> = (0..50).map(|i| i as f64 / 49.0).collect();
         let ys: Vec<f64> = xs.iter().map(|x| (6.0 * x).sin()).collect();
         let x = Matrix::new(50, 1, xs)?;
-        let noise = Noise::Gamma { shape: 2.0, rate: 1.0 };
         let mut worst = 0.0f64;
         let mlp = Mlp::new(&[1, 50, 50, 1], Activation::Tanh, WeightPrior::isotropic(1.0))?;
         let model = snell_examples::netbench::RegressionNet::new(&mlp, &x, &ys)?;
-        worst = worst.max(compare("#[model] + Mlp 1-50-50-1", &model, &model, &gpu, 1000)?);
-        type Reg = (Linear<1, 50>, Tanh, Linear<50, 50>, Tanh, Linear<50, 1>);
-        worst = worst.max(compare("NetworkRegression 1-50-50-1", &NetworkRegression::<Reg, 1, f32, _>::new(Cpu::default(), &x, &ys, WeightPrior::isotropic(1.0), noise)?, &NetworkRegression::<Reg, 1, f32, _>::new(gpu.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise)?, &gpu, 16)?);
+        worst = worst.max(compare("#[model] + Mlp 1-50-50-1", &model, &gpu, 1000)?);
+        let net = Network::<Reg, 1, 1>::new(WeightPrior::isotropic(1.0))?;
+        let reg = Regression::new(&net, &x, &ys)?;
+        worst = worst.max(compare("#[model] + Network 1-50-50-1", &reg, &gpu, 16)?);
         let xc = Matrix::new(256, 16, (0..256 * 16).map(|i| ((i * 31) % 17) as f64 / 17.0).collect())?;
         let labels: Vec<usize> = (0..256).map(|i| (i * 7) % 10).collect();
-        type Clf = (Linear<16, 64>, ReLU, Linear<64, 10>);
-        worst = worst.max(compare("NetworkClassifier 16-64-10", &NetworkClassifier::<Clf, 16, 10, f32, _>::new(Cpu::default(), &xc, &labels, WeightPrior::isotropic(1.0))?, &NetworkClassifier::<Clf, 16, 10, f32, _>::new(gpu.clone(), &xc, &labels, WeightPrior::isotropic(1.0))?, &gpu, 4)?);
+        let clf_net = Network::<Clf, 16, 10>::new(WeightPrior::isotropic(1.0))?;
+        worst = worst.max(compare("classifier 16-64-10", &Classifier::new(&clf_net, &xc, &labels)?, &gpu, 4)?);
         let tokens: Vec<usize> = (0..8 * 32 + 1).map(|i| (i * 13) % 64).collect();
-        type Lm = (Embedding<64, 32>, TransformerEncoder<32, 4, 64, 2>, Linear<32, 64>);
-        worst = worst.max(compare("NetworkSequenceModel 2 blocks × 32", &NetworkSequenceModel::<Lm, 64, f32, _>::new(Cpu::default(), tokens.clone(), 32, WeightPrior::isotropic(1.0))?, &NetworkSequenceModel::<Lm, 64, f32, _>::new(gpu.clone(), tokens, 32, WeightPrior::isotropic(1.0))?, &gpu, 2)?);
+        let inputs: Vec<Vec<usize>> = (0..8).map(|i| tokens[32 * i..32 * i + 32].to_vec()).collect();
+        let next: Vec<Vec<usize>> = (0..8).map(|i| tokens[32 * i + 1..32 * i + 33].to_vec()).collect();
+        let lm_net = SequenceNetwork::<Lm, 64>::new(WeightPrior::isotropic(1.0))?;
+        worst = worst.max(compare("token model, 2 blocks × 32", &TokenModel::new(&lm_net, &inputs, &next)?, &gpu, 2)?);
         // a short minibatch run on the GPU: the chains' batches, the threshold rule, recording
-        let target = NetworkRegression::<Reg, 1, f32, _>::new(gpu.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise)?;
         let rt = RayTracing { metropolis: false, minibatch: Some(MinibatchSettings::new(10)), ..RayTracing::new(0.005, 10) };
         let t = std::time::Instant::now();
-        let recorded = Select::new(&target, &["w.1", "sigma"])?;
+        let recorded = Select::new(&reg, &["w.1", "sigma"])?;
         let draws = run_device(&rt, &recorded, &Dfdx::<f32, Cuda>::new(gpu), &RunConfig { chains: 100, warmup: 0, draws: 20, seed: 1, init: None })?;
         println!("minibatch rays, 100 chains × 20 trajectories of 10 steps on CUDA: {:.2?}; mean sigma {:.3}", t.elapsed(), draws.mean("sigma").unwrap_or(f64::NAN));
         // f32 on two devices: summation orders differ

@@ -2,9 +2,10 @@
 //! and `CategoricalLogitRows`, and one with a `SequenceNetwork` (embedding, transformer block,
 //! vocabulary head) over token windows.
 //!
-//! 1. The cost of one gradient of each, against the hand-written targets of the same network,
-//!    data and prior (`NetworkClassifier`, `NetworkSequenceModel`), after checking that both give
-//!    the same log density and gradient.
+//! 1. The cost of one gradient of each on the default `Native` backend (the module on dfdx's CPU
+//!    device, its reverse pass spliced into the tape) and on dfdx's `Cpu64` backend (the module on
+//!    the backend's own tape, as on a GPU), after checking that both give the same log density
+//!    and gradient.
 //! 2. The classifier model sampled by ray tracing on three Gaussian classes in 4 dimensions
 //!    (150 training points): the held-out accuracy of the posterior predictive class
 //!    probabilities, beside the Bayes classifier's (the true class densities) and the rate of the
@@ -17,10 +18,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
-use snell::nn::{Network, NetworkClassifier, NetworkSequenceModel, SequenceNetwork, WeightPrior};
+use snell::nn::{Network, SequenceNetwork, WeightPrior};
 use snell::prelude::*;
 use snell::sampler::{ray_tracing::RayTracing, run, RunConfig};
-use snell::target::Target;
+use snell::backend::Cpu64;
+use snell::model::EvalOptions;
 use snell_examples::plot::Plot;
 use std::time::Instant;
 
@@ -63,18 +65,19 @@ fn micros(mut f: impl FnMut()) -> f64 {
     t.elapsed().as_secs_f64() / reps as f64 * 1e6
 }
 
-/// Times the model's gradient against the target's at `q`, once both agree there.
-fn compare(name: &str, model: &impl Model, target: &impl Target, q: &[f64]) -> Result<(), Box<dyn std::error::Error>> {
+/// Times the model's gradient at `q` on `Native` and on dfdx's `Cpu64`, once both agree there.
+fn compare(name: &str, model: &impl Model, q: &[f64]) -> Result<(), Box<dyn std::error::Error>> {
     let (lp, grad) = model.log_density_and_grad(q)?;
-    let mut g = vec![0.0; q.len()];
-    let want = target.logp_grad(q, &mut g)?;
+    let on_dfdx = |q: &[f64]| model.evaluate(&Cpu64::default(), q, None, EvalOptions::default());
+    let e = on_dfdx(q)?;
+    let g = e.grad.unwrap_or_default();
     let err = grad.iter().zip(&g).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-    if (lp - want).abs() > 1e-9 * want.abs().max(1.0) || err > 1e-9 * g.iter().map(|v| v.abs()).fold(1.0, f64::max) {
-        return Err(format!("{name}: the model ({lp}) and the target ({want}) disagree (gradient max |diff| {err:e})").into());
+    if (lp - e.log_density[0]).abs() > 1e-9 * lp.abs().max(1.0) || err > 1e-9 * g.iter().map(|v| v.abs()).fold(1.0, f64::max) {
+        return Err(format!("{name}: Native ({lp}) and dfdx ({}) disagree (gradient max |diff| {err:e})", e.log_density[0]).into());
     }
-    let m = micros(|| drop(model.log_density_and_grad(q)));
-    let t = micros(|| drop(target.logp_grad(q, &mut g)));
-    println!("{name:<44} {:>6} {m:>10.0} {t:>10.0} {:>7.2}x", q.len(), m / t);
+    let native = micros(|| drop(model.log_density_and_grad(q)));
+    let dfdx = micros(|| drop(on_dfdx(q)));
+    println!("{name:<44} {:>6} {native:>10.0} {dfdx:>10.0} {:>7.2}x", q.len(), dfdx / native);
     Ok(())
 }
 
@@ -107,22 +110,20 @@ fn reliability(probs: &[f64], predicted: &[usize], labels: &[usize], path: &str)
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    println!("{:<44} {:>6} {:>10} {:>10} {:>8}", "µs per gradient (CPU, f64)", "dim", "#[model]", "target", "ratio");
+    println!("{:<44} {:>6} {:>10} {:>10} {:>8}", "µs per gradient (CPU, f64)", "dim", "Native", "dfdx Cpu64", "ratio");
 
     let (x, labels) = blobs(1000, &mut rng);
     let prior = WeightPrior::isotropic(1.0);
     let net = Network::<Classes, 4, 3>::new(prior.clone())?;
     let model = Classifier::new(&net, &x, &labels)?;
-    let target = NetworkClassifier::<Classes, 4, 3>::new(Default::default(), &x, &labels, prior.clone())?;
-    compare("classifier 4-8-3, 1,000 points", &model, &target, net.initial_weights())?;
+    compare("classifier 4-8-3, 1,000 points", &model, net.initial_weights())?;
 
     let stream: Vec<usize> = (0..16 * 16 + 1).map(|_| rng.gen_range(0..64)).collect();
     let inputs: Vec<Vec<usize>> = (0..16).map(|i| stream[16 * i..16 * i + 16].to_vec()).collect();
     let next: Vec<Vec<usize>> = (0..16).map(|i| stream[16 * i + 1..16 * i + 17].to_vec()).collect();
     let seq_net = SequenceNetwork::<Tokens, 64>::new(prior.clone())?;
     let lm_model = Lm::new(&seq_net, &inputs, &next)?;
-    let lm_target = NetworkSequenceModel::<Tokens, 64, f64>::new(Default::default(), stream, 16, prior.clone())?;
-    compare("token model V 64, width 16, 16 windows of 16", &lm_model, &lm_target, seq_net.initial_weights())?;
+    compare("token model V 64, width 16, 16 windows of 16", &lm_model, seq_net.initial_weights())?;
 
     // posterior predictive accuracy of the classifier model on held-out points
     let (x, labels) = blobs(150, &mut rng);

@@ -3,8 +3,8 @@
 //! in the same run, with the same settings: a 10,000-dimensional standard Gaussian (the paper's
 //! Table 1 step, dt = 0.17, 10 DKD steps; a hand-written target, evaluated on the host in both),
 //! eight schools as a `#[model]` (on the device it evaluates through the dfdx backend there, on
-//! the host on `Native`), and a Bayesian network regression (1-20-1 tanh network, learned noise)
-//! whose weights live on the device. Prints, per
+//! the host on `Native`), and a Bayesian network regression (a `#[model]` over a 1-20-1 tanh
+//! dfdx module, learned noise) whose weights live on the device. Prints, per
 //! execution, leapfrog steps/s and gradients/s (summed over chains), ESS/s (mean bulk ESS of the
 //! first 100 coordinates per second of the run) and the device/host ratios, and draws the
 //! histogram of x.1 from both against the exact N(0, 1).
@@ -17,14 +17,13 @@
 use snell::diagnostics::ess_bulk;
 use snell_examples::posteriordb::EightSchoolsNoncentered;
 use snell::nn::layers::{Linear, Tanh};
-use snell::nn::{NetworkRegression, Noise, WeightPrior};
+use snell::nn::{Network, WeightPrior};
 use snell::backend::{Dfdx, DfdxElem, HostGradients, PointDevice};
-use snell::nn::module::{NetworkBuilder, NetworkDevice};
 use snell::nn::Cpu;
 use snell::sampler::ray_tracing::RayTracing;
 use snell::sampler::{run, run_device, Draws, Lockstep, RunConfig};
 use snell::target::{FnDensity, Target};
-use snell::Matrix;
+use snell::prelude::*;
 use snell_examples::plot::Plot;
 use std::time::Instant;
 
@@ -78,6 +77,14 @@ fn compare<E: DfdxElem, D: PointDevice<E>>(name: &str, device: &dyn Target, back
 
 type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
 
+/// `y ~ N(f(x; w), σ)`, N(0, 1) weights, σ ~ Gamma(2, 10).
+#[model(observations(x, y))]
+fn regression(net: &Network<Net, 1, 1>, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, 1.0));
+    let sigma = sample!(Gamma(2.0, 10.0));
+    observe!(y ~ Normal(net.forward(w, x), sigma));
+}
+
 
 fn main() {
     let (chains, dim) = (arg("--chains", 64), arg("--dim", 10_000));
@@ -105,11 +112,8 @@ fn main() {
     }
 }
 
-/// The Gaussian on `dev`, then the network regression on `dev` beside the host (CPU, f64) target.
-fn both<E: DfdxElem, D: PointDevice<E> + NetworkDevice<E> + HostGradients<E>>(dev: D, chains: usize, dim: usize, label: &str)
-where
-    Net: NetworkBuilder<1, 1, E, D>,
-{
+/// The Gaussian on `dev`, then the models on `dev` beside the host (CPU, f64) lockstep.
+fn both<E: DfdxElem, D: PointDevice<E> + HostGradients<E>>(dev: D, chains: usize, dim: usize, label: &str) {
     println!("device: dfdx {label}\n");
     let backend = Dfdx::<E, D>::new(dev.clone());
     let gaussian = FnDensity::new(dim, |q: &[f64], g: &mut [f64]| {
@@ -125,13 +129,12 @@ where
     let xs: Vec<f64> = (0..100).map(|i| -3.0 + 6.0 * i as f64 / 99.0).collect();
     let ys: Vec<f64> = xs.iter().enumerate().map(|(i, x)| x.sin() + 0.1 * ((i * 7919 % 100) as f64 / 50.0 - 1.0)).collect();
     let x = Matrix::new(100, 1, xs).unwrap();
-    let noise = Noise::Gamma { shape: 2.0, rate: 10.0 };
-    let on_device = NetworkRegression::<Net, 1, E, D>::new(dev.clone(), &x, &ys, WeightPrior::isotropic(1.0), noise).unwrap();
-    let on_host = NetworkRegression::<Net, 1>::new(Cpu::seed_from_u64(0), &x, &ys, WeightPrior::isotropic(1.0), noise).unwrap();
+    let net = Network::<Net, 1, 1>::new(WeightPrior::isotropic(1.0)).unwrap();
+    let model = Regression::new(&net, &x, &ys).unwrap();
     let rt = RayTracing::new(0.02, 20);
     let cfg = RunConfig { chains: chains.min(16), warmup: 200, draws: 100, seed: 2, init: None };
-    println!("network on the device ({label}), host target on the CPU (f64):");
-    let (net_dev, net_host) = compare("network regression 1-20-1 tanh (61 weights + sigma), 100 points", &on_device, &backend, &on_host, &rt, &cfg);
+    println!("network model on the device ({label}), host lockstep on Native (f64):");
+    let (net_dev, net_host) = compare("network regression 1-20-1 tanh (61 weights + sigma), 100 points", &model, &backend, &model, &rt, &cfg);
     println!("  posterior mean sigma: device {:.4}, host {:.4}", net_dev.mean("sigma").unwrap(), net_host.mean("sigma").unwrap());
     println!();
 

@@ -2,9 +2,9 @@
 //! with its 90% predictive band of the mean function written as an SVG under `output/`:
 //!
 //! - closed-form Bayesian linear regression on cubic features (its exact posterior predictive);
-//! - a Bayesian neural network, 1-20-1 tanh, weights ~ Normal(0, 1), sampled by NUTS;
-//! - the same network sampled by ray tracing;
-//! - the same network written in the model language (`#[model]` with an `Mlp`), by ray tracing;
+//! - a Bayesian neural network, 1-20-1 tanh, weights ~ Normal(0, 1) (the `#[model]` of
+//!   `src/sin_net.rs`, an `Mlp`), sampled by NUTS;
+//! - the same network sampled by ray tracing with its defaults;
 //! - the same network fitted by mean-field variational inference.
 //!
 //! It prints the mean band width inside the data range and outside it: VI's bands are visibly
@@ -15,9 +15,8 @@
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use snell::nn::layers::{Linear, Tanh};
 use snell::diagnostics::{ess_bulk, rhat};
-use snell::nn::{Bands, NetworkRegression, Noise, WeightPrior};
+use snell::nn::{Bands, Mlp};
 use snell::prelude::*;
 use snell::sampler::{nuts::Nuts, ray_tracing::RayTracing, run, Draws, RunConfig};
 use snell::vi::MeanFieldVi;
@@ -25,24 +24,21 @@ use snell_examples::plot::Plot;
 use snell_examples::sin_net::{sin_data, sin_network, SinNet, NOISE};
 use std::time::Instant;
 
-type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
-type Net1 = NetworkRegression<Net, 1>;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // the data and the model of src/sin_net.rs; the hand-written target is the same network
+    // the data and the model of src/sin_net.rs
     let (x, ys) = sin_data();
     let xs: Vec<f64> = (0..x.rows()).map(|i| x.get(i, 0)).collect();
     let grid: Vec<f64> = (0..121).map(|i| -5.0 + 10.0 * i as f64 / 120.0).collect();
     let x_grid = Matrix::new(grid.len(), 1, grid.clone())?;
-    let net = NetworkRegression::<Net, 1>::new(Default::default(), &x, &ys, WeightPrior::isotropic(1.0), Noise::Fixed(NOISE))?;
+    let mlp = sin_network(20);
+    let model = SinNet::new(&mlp, &x, &ys)?;
     let probs = [0.05, 0.95];
-    let q = vec![0.1; net.n_weights()];
-    let mut g = vec![0.0; q.len()];
+    let q = vec![0.1; model.dim()];
     let t = Instant::now();
     for _ in 0..1000 {
-        net.logp_grad(&q, &mut g)?;
+        model.log_density_and_grad(&q)?;
     }
-    println!("{} weights; 20 observations; {:.1} µs per gradient (dfdx, CPU, f64)", net.n_weights(), t.elapsed().as_secs_f64() * 1e3);
+    println!("{} weights; 20 observations; {:.1} µs per gradient (Native, f64)", model.dim(), t.elapsed().as_secs_f64() * 1e3);
     println!("90% bands of the mean function on [−5, 5]\n");
     println!("{:<28} {:>8} {:>12} {:>12}", "method", "time s", "width |x|<3", "width |x|>3");
 
@@ -50,42 +46,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("linear regression (exact)", 0.0, &blr, &grid);
     plot("linear regression on x, x², x³ (exact)", "sin_regression_blr", &blr, &grid, &xs, &ys)?;
 
-    let cfg = RunConfig { chains: 4, warmup: 500, draws: 500, seed: 1, init: None };
+    let mut init_rng = ChaCha8Rng::seed_from_u64(5);
+    let inits: Vec<Vec<f64>> = (0..4).map(|_| mlp.random_weights(&mut init_rng)).collect();
+    let cfg = RunConfig { chains: 4, warmup: 500, draws: 500, seed: 1, init: Some(inits) };
     let t = Instant::now();
-    let nuts = run(&Nuts::default(), &net, &cfg)?;
-    let bands = net.predictive_bands(&nuts, &x_grid, &probs, 32)?;
+    let nuts = run(&Nuts::default(), &model, &cfg)?;
+    let bands = mlp.predictive_bands(&nuts, "w", &x_grid, &probs, 32)?;
     report("network, NUTS", t.elapsed().as_secs_f64(), &bands, &grid);
     plot("1-20-1 network, NUTS", "sin_regression_nuts", &bands, &grid, &xs, &ys)?;
-    diagnostics(&net, &nuts)?;
+    diagnostics(&mlp, &nuts)?;
 
     let t = Instant::now();
     // ray tracing with its defaults (the warmup metric, a start at the mode, a 1.5-radian arc)
-    let rt = RayTracing::default();
-    let rays = run(&rt, &net, &RunConfig { warmup: 1000, draws: 1000, ..cfg.clone() })?;
-    let bands = net.predictive_bands(&rays, &x_grid, &probs, 32)?;
+    let rays = run(&RayTracing::default(), &model, &RunConfig { warmup: 1000, draws: 1000, ..cfg.clone() })?;
+    let bands = mlp.predictive_bands(&rays, "w", &x_grid, &probs, 32)?;
     report("network, ray tracing", t.elapsed().as_secs_f64(), &bands, &grid);
     plot("1-20-1 network, ray tracing", "sin_regression_ray_tracing", &bands, &grid, &xs, &ys)?;
-    diagnostics(&net, &rays)?;
-
-    let mlp = sin_network(20);
-    let model = SinNet::new(&mlp, &x, &ys)?;
-    let mut init_rng = ChaCha8Rng::seed_from_u64(5);
-    let inits = (0..cfg.chains).map(|_| mlp.random_weights(&mut init_rng)).collect();
-    let t = Instant::now();
-    let rays = run(&rt, &model, &RunConfig { warmup: 1000, draws: 1000, init: Some(inits), ..cfg.clone() })?;
-    let bands = mlp.predictive_bands(&rays, "w", &x_grid, &probs, 32)?;
-    report("#[model] network, rays", t.elapsed().as_secs_f64(), &bands, &grid);
-    plot("1-20-1 network as a #[model], ray tracing", "sin_regression_model", &bands, &grid, &xs, &ys)?;
-    diagnostics(&net, &rays)?;
+    diagnostics(&mlp, &rays)?;
 
     let t = Instant::now();
-    let fit = MeanFieldVi { iterations: 20_000, ..Default::default() }.fit(&net, 3)?;
-    let vi = fit.draws(&net, 4, 1000, 4)?;
-    let bands = net.predictive_bands(&vi, &x_grid, &probs, 32)?;
+    let fit = MeanFieldVi { iterations: 20_000, ..Default::default() }.fit(&model, 3)?;
+    let vi = fit.draws(&model, 4, 1000, 4)?;
+    let bands = mlp.predictive_bands(&vi, "w", &x_grid, &probs, 32)?;
     report("network, mean-field VI", t.elapsed().as_secs_f64(), &bands, &grid);
     plot("1-20-1 network, mean-field VI", "sin_regression_vi", &bands, &grid, &xs, &ys)?;
     println!("    ELBO {:.2}", fit.elbo());
-    println!("\nfigures: output/sin_regression_{{blr,nuts,ray_tracing,model,vi}}.svg");
+    println!("\nfigures: output/sin_regression_{{blr,nuts,ray_tracing,vi}}.svg");
     Ok(())
 }
 
@@ -100,7 +86,7 @@ fn report(what: &str, secs: f64, b: &Bands, grid: &[f64]) {
 
 /// Convergence judged where it matters: R-hat and bulk ESS of the network's output at a few inputs
 /// (the weights themselves are not identified — sign and permutation symmetries).
-fn diagnostics(net: &Net1, d: &Draws) -> Result<(), Box<dyn std::error::Error>> {
+fn diagnostics(net: &Mlp, d: &Draws) -> Result<(), Box<dyn std::error::Error>> {
     let mut line = String::from("    f(x) at");
     for x0 in [-4.0, 0.0, 2.0] {
         let at = Matrix::new(1, 1, vec![x0])?;

@@ -1,4 +1,4 @@
-//! Timing ray tracing on neural-network targets: steps and gradient evaluations per second, peak
+//! Timing ray tracing on neural-network models: steps and gradient evaluations per second, peak
 //! memory, and the time per step beside the physical floors of the GPU the peers' figures come
 //! from. Shared by `examples/network_benchmark.rs`, `examples/mlp_batch_bench.rs` and their smoke test.
 
@@ -28,9 +28,8 @@ pub fn regression_data() -> (Matrix, Vec<f64>) {
     (Matrix::new(50, 1, xs).expect("50 × 1"), ys)
 }
 
-/// Row (a) of the benchmark in the model language: the same network and likelihood as
-/// `NetworkRegression` with `Noise::Gamma { shape: 2, rate: 1 }`, as a `#[model]` whose network is
-/// a batched [`snell::nn::Mlp`] (f64), so that a population of chains is one batched evaluation.
+/// Row (a) of the benchmark with a batched [`snell::nn::Mlp`]: N(0, 1) weights and a Gamma(2, 1)
+/// noise scale, so that a population of chains is one batched evaluation.
 #[model(observations(x, y))]
 pub fn regression_net(net: &snell::nn::Mlp, x: &Matrix, y: &[f64]) {
     let w = sample!([net.len()] ~ Normal(0.0, 1.0));

@@ -1,16 +1,17 @@
-//! The network targets on a device: the regression, the classifier and the sequence model
-//! evaluate a population of weight rows held on the device exactly as their host evaluations do
-//! (all observations, and one minibatch per row), and ray tracing with minibatches in the device
-//! execution keeps the exact posterior of a Bayesian linear regression (with a check shown to fail
-//! on the wrong posterior), reproducibly, with settings errors as `Result`s.
+//! Networks inside `#[model]`s on a device: a regression, a classifier and a token model over a
+//! dfdx module evaluate a population of weight rows held on the device exactly as their host
+//! evaluations do (all observations, and one minibatch per row), and ray tracing with minibatches
+//! in the device execution keeps the exact posterior of a Bayesian linear regression (with a
+//! check shown to fail on the wrong posterior), reproducibly, with settings errors as `Result`s.
 
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
-use snell::nn::{Activation, Mlp, NetworkClassifier, NetworkRegression, NetworkSequenceModel, Noise, WeightPrior};
+use snell::nn::{Activation, Mlp, Network, SequenceNetwork, WeightPrior};
 use snell::backend::{Cpu64, DevicePoints};
+use snell::prelude::model;
 use snell::target::{FnDensity, Target};
 use snell::sampler::ray_tracing::{MinibatchSettings, RayTracing};
 use snell::sampler::{run_device, Draws, RunConfig, SamplerError, Select};
@@ -79,13 +80,35 @@ fn sin_data(n: usize) -> (Matrix, Vec<f64>) {
     (Matrix::new(n, 1, xs).unwrap(), ys)
 }
 
+type Reg = (Linear<1, 8>, Tanh, Linear<8, 1>);
+
+#[model(observations(x, y))]
+fn fixed_noise(net: &Network<Reg, 1, 1>, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, net.prior_sd()));
+    observe!(y ~ Normal(net.forward(w, x), 0.3));
+}
+
+#[model(observations(x, y))]
+fn learned_noise(net: &Network<Reg, 1, 1>, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, net.prior_sd()));
+    let sigma = sample!(Gamma(2.0, 10.0));
+    observe!(y ~ Normal(net.forward(w, x), sigma));
+}
+
 #[test]
 fn regression_rows_and_minibatches_equal_the_host_evaluation() {
     let (x, y) = sin_data(30);
-    for noise in [Noise::Fixed(0.3), Noise::Gamma { shape: 2.0, rate: 10.0 }] {
-        let target = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(1.5), noise).unwrap();
-        check_rows(&target, &format!("regression, {noise:?}"), 1e-12);
-    }
+    let net = Network::<Reg, 1, 1>::new(WeightPrior::isotropic(1.5)).unwrap();
+    check_rows(&FixedNoise::new(&net, &x, &y).unwrap(), "regression, fixed noise", 1e-10);
+    check_rows(&LearnedNoise::new(&net, &x, &y).unwrap(), "regression, learned noise", 1e-10);
+}
+
+type Clf = (Linear<4, 8>, Tanh, Linear<8, 3>);
+
+#[model(observations(x, labels))]
+fn classifier(net: &Network<Clf, 4, 3>, x: &Matrix, labels: &[usize]) {
+    let w = sample!([net.len()] ~ Normal(0.0, net.prior_sd()));
+    observe!(labels ~ CategoricalLogitRows(net.forward(w, x), 3));
 }
 
 #[test]
@@ -94,37 +117,45 @@ fn classifier_rows_and_minibatches_equal_the_host_evaluation() {
     let n = 40;
     let xs: Vec<f64> = (0..n * 4).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let labels: Vec<usize> = xs.chunks(4).map(|r| if r[0] + r[1] > 0.5 { 2 } else if r[2] > 0.0 { 1 } else { 0 }).collect();
-    let target = NetworkClassifier::<(Linear<4, 8>, Tanh, Linear<8, 3>), 4, 3>::new(Cpu::seed_from_u64(0), &Matrix::new(n, 4, xs).unwrap(), &labels, WeightPrior::per_tensor(vec![1.0, 2.0, 1.0, 2.0])).unwrap();
-    check_rows(&target, "classifier", 1e-12);
+    let net = Network::<Clf, 4, 3>::new(WeightPrior::per_tensor(vec![1.0, 2.0, 1.0, 2.0])).unwrap();
+    check_rows(&Classifier::new(&net, &Matrix::new(n, 4, xs).unwrap(), &labels).unwrap(), "classifier", 1e-10);
+}
+
+type Lm = (Embedding<16, 8>, TransformerEncoder<8, 2, 16, 1>, Linear<8, 16>);
+
+#[model(observations(inputs, next))]
+fn token_model(net: &SequenceNetwork<Lm, 16>, inputs: &[Vec<usize>], next: &[Vec<usize>]) {
+    let w = sample!([net.len()] ~ Normal(0.0, net.prior_sd()));
+    observe!(next ~ CategoricalLogitRows(net.forward(w, inputs), 16));
 }
 
 #[test]
 fn sequence_model_rows_and_minibatches_equal_the_host_evaluation() {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let tokens: Vec<usize> = (0..6 * 8 + 1).map(|_| rng.gen_range(0..16)).collect();
-    type Lm = (Embedding<16, 8>, TransformerEncoder<8, 2, 16, 1>, Linear<8, 16>);
-    let target = NetworkSequenceModel::<Lm, 16, f64, Cpu>::new(Cpu::seed_from_u64(0), tokens, 8, WeightPrior::isotropic(1.0)).unwrap();
-    check_rows(&target, "sequence model", 1e-10);
+    let inputs: Vec<Vec<usize>> = (0..6).map(|i| tokens[8 * i..8 * i + 8].to_vec()).collect();
+    let next: Vec<Vec<usize>> = (0..6).map(|i| tokens[8 * i + 1..8 * i + 9].to_vec()).collect();
+    let net = SequenceNetwork::<Lm, 16>::new(WeightPrior::isotropic(1.0)).unwrap();
+    check_rows(&TokenModel::new(&net, &inputs, &next).unwrap(), "sequence model", 1e-10);
 }
 
 /// y = 1.5 x₁ − 0.5 x₂ + 0.3 + N(0, 0.5²), N = 400, as a `Linear<2, 1>` network with a N(0, 2²)
 /// prior: the exact posterior is Gaussian.
-struct Linear2 {
-    target: NetworkRegression<Linear<2, 1>, 2>,
-    x: Matrix,
-    y: Vec<f64>,
+#[model(observations(x, y))]
+fn linear_net(net: &Network<Linear<2, 1>, 2, 1>, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, S0));
+    observe!(y ~ Normal(net.forward(w, x), SIGMA));
 }
 
 const SIGMA: f64 = 0.5;
 const S0: f64 = 2.0;
 
-fn linear_regression(n: usize) -> Linear2 {
+/// The network and `n` observations of the linear regression.
+fn linear_regression(n: usize) -> (Network<Linear<2, 1>, 2, 1>, Matrix, Vec<f64>) {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let xs: Vec<f64> = (0..2 * n).map(|_| rng.sample(StandardNormal)).collect();
     let y = xs.chunks(2).map(|r| 1.5 * r[0] - 0.5 * r[1] + 0.3 + SIGMA * rng.sample::<f64, _>(StandardNormal)).collect::<Vec<_>>();
-    let x = Matrix::new(n, 2, xs).unwrap();
-    let target = NetworkRegression::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(S0), Noise::Fixed(SIGMA)).unwrap();
-    Linear2 { target, x, y }
+    (Network::new(WeightPrior::isotropic(S0)).unwrap(), Matrix::new(n, 2, xs).unwrap(), y)
 }
 
 /// The exact posterior mean and sds of `(w₁, w₂, b)` given the first `n` observations.
@@ -160,21 +191,23 @@ fn minibatch_rays(batch: usize) -> RayTracing {
 #[test]
 fn minibatch_rays_on_the_device_keep_the_linear_regression_posterior() {
     // B = 40 of N = 400 (10%), dt = 0.008 ≈ 0.3 × the posterior sds (0.025), 10 steps
-    let m = linear_regression(400);
+    let (net, x, y) = linear_regression(400);
+    let m = LinearNet::new(&net, &x, &y).unwrap();
     let cfg = RunConfig { chains: 8, warmup: 100, draws: 500, seed: 21, init: None };
-    let draws = run_device(&minibatch_rays(40), &m.target, &Cpu64::default(), &cfg).unwrap();
+    let draws = run_device(&minibatch_rays(40), &m, &Cpu64::default(), &cfg).unwrap();
     assert_eq!(draws.chains[0].step_size, 0.008, "with minibatches dt is used as given");
     let n_grad: f64 = draws.stat("n_grad__").unwrap().iter().flatten().sum();
     assert_eq!(n_grad, (8 * 500 * 11) as f64, "one gradient per step and one at the end");
-    let (mean, sd) = exact_posterior(&m.x, &m.y, 400);
+    let (mean, sd) = exact_posterior(&x, &y, 400);
     close_to(&draws, &mean, &sd).unwrap();
     // power: the same draws are far from the posterior of a quarter of the data
-    let (mean_q, sd_q) = exact_posterior(&m.x, &m.y, 100);
+    let (mean_q, sd_q) = exact_posterior(&x, &y, 100);
     assert!(close_to(&draws, &mean_q, &sd_q).is_err(), "the check cannot tell the posterior of N/4 from that of N");
     // same seed, same draws; another seed, other batches and draws
     let short = |seed: u64| {
-        let m = linear_regression(400);
-        run_device(&minibatch_rays(40), &m.target, &Cpu64::default(), &RunConfig { warmup: 0, draws: 20, seed, ..cfg.clone() }).unwrap().chains[3].values.clone()
+        let (net, x, y) = linear_regression(400);
+        let m = LinearNet::new(&net, &x, &y).unwrap();
+        run_device(&minibatch_rays(40), &m, &Cpu64::default(), &RunConfig { warmup: 0, draws: 20, seed, ..cfg.clone() }).unwrap().chains[3].values.clone()
     };
     assert_eq!(short(21), short(21));
     assert_ne!(short(21), short(22));
@@ -182,12 +215,13 @@ fn minibatch_rays_on_the_device_keep_the_linear_regression_posterior() {
 
 #[test]
 fn the_threshold_rule_rejects_on_the_device() {
-    let m = linear_regression(400);
+    let (net, x, y) = linear_regression(400);
+    let m = LinearNet::new(&net, &x, &y).unwrap();
     let cfg = RunConfig { chains: 4, warmup: 0, draws: 50, seed: 2, init: None };
     let with = |bound: f64| RayTracing { minibatch: Some(MinibatchSettings { reject_above: Some(bound), ..MinibatchSettings::new(10) }), ..minibatch_rays(10) };
     // a kept trajectory moves the chain: count the changes between consecutive draws
     let moved = |rt: RayTracing| -> usize {
-        let d = run_device(&rt, &m.target, &Cpu64::default(), &cfg).unwrap();
+        let d = run_device(&rt, &m, &Cpu64::default(), &cfg).unwrap();
         d.chains.iter().map(|c| c.values.chunks(3).collect::<Vec<_>>().windows(2).filter(|w| w[0] != w[1]).count()).sum()
     };
     assert_eq!(moved(with(1e-9)), 0, "a tiny bound rejects every trajectory");
@@ -196,14 +230,15 @@ fn the_threshold_rule_rejects_on_the_device() {
 
 #[test]
 fn minibatch_settings_errors_on_the_device() {
-    let m = linear_regression(50);
+    let (net, x, y) = linear_regression(50);
+    let m = LinearNet::new(&net, &x, &y).unwrap();
     let cfg = RunConfig { chains: 2, warmup: 0, draws: 2, seed: 1, init: None };
     let err = |rt: RayTracing, target: &dyn Target| match run_device(&rt, target, &Cpu64::default(), &cfg).unwrap_err() {
         SamplerError::Setting { name, detail } => (name, detail),
         e => panic!("{e}"),
     };
-    assert_eq!(err(RayTracing { metropolis: true, ..minibatch_rays(10) }, &m.target).0, "metropolis");
-    assert_eq!(err(minibatch_rays(51), &m.target).0, "batch_size");
+    assert_eq!(err(RayTracing { metropolis: true, ..minibatch_rays(10) }, &m).0, "metropolis");
+    assert_eq!(err(minibatch_rays(51), &m).0, "batch_size");
     // a target without observations has no minibatches
     let gauss = FnDensity::new(3, |q, g| {
         g.iter_mut().zip(q).for_each(|(g, q)| *g = -q);
@@ -212,21 +247,31 @@ fn minibatch_settings_errors_on_the_device() {
     assert_eq!(err(minibatch_rays(1), &gauss).0, "minibatch");
 }
 
-/// The regression target's density, written as a `#[model]` with an `Mlp` of the same layers.
-#[snell::model(observations(x, y))]
+/// The learned-noise regression of a deeper network, written with an `Mlp` of the same layers.
+#[model(observations(x, y))]
 fn mlp_regression(net: &Mlp, x: &Matrix, y: &[f64]) {
     let w = sample!([net.len()] ~ Normal(0.0, net.prior_sd()));
     let sigma = sample!(Gamma(2.0, 10.0));
     observe!(y ~ Normal(net.forward(w, x), sigma));
 }
 
+type Deep = (Linear<1, 8>, Tanh, Linear<8, 8>, Tanh, Linear<8, 1>);
+
+#[model(observations(x, y))]
+fn module_regression(net: &Network<Deep, 1, 1>, x: &Matrix, y: &[f64]) {
+    let w = sample!([net.len()] ~ Normal(0.0, net.prior_sd()));
+    let sigma = sample!(Gamma(2.0, 10.0));
+    observe!(y ~ Normal(net.forward(w, x), sigma));
+}
+
 #[test]
-fn a_model_of_an_mlp_on_the_device_equals_the_regression_target() {
+fn an_mlp_and_a_dfdx_module_of_the_same_layers_agree_on_the_device() {
     let (x, y) = sin_data(30);
     let prior = WeightPrior::per_tensor(vec![1.0, 2.0, 1.5, 1.0, 0.5, 2.0]);
     let mlp = Mlp::new(&[1, 8, 8, 1], Activation::Tanh, prior.clone()).unwrap();
     let model = MlpRegression::new(&mlp, &x, &y).unwrap();
-    let modules = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, prior, Noise::Gamma { shape: 2.0, rate: 10.0 }).unwrap();
+    let net = Network::<Deep, 1, 1>::new(prior).unwrap();
+    let modules = ModuleRegression::new(&net, &x, &y).unwrap();
     assert_eq!(model.dim(), modules.dim());
     let (p, d) = (5, modules.dim());
     let q = points(&modules, p, 9);
@@ -247,7 +292,8 @@ fn a_model_of_an_mlp_on_the_device_equals_the_regression_target() {
 #[test]
 fn recording_a_subset_keeps_those_values_of_the_full_draws() {
     let (x, y) = sin_data(30);
-    let target = NetworkRegression::<(Linear<1, 8>, Tanh, Linear<8, 1>), 1>::new(Cpu::seed_from_u64(0), &x, &y, WeightPrior::isotropic(1.5), Noise::Gamma { shape: 2.0, rate: 10.0 }).unwrap();
+    let net = Network::<Reg, 1, 1>::new(WeightPrior::isotropic(1.5)).unwrap();
+    let target = LearnedNoise::new(&net, &x, &y).unwrap();
     let cfg = RunConfig { chains: 3, warmup: 10, draws: 8, seed: 4, init: None };
     let rt = RayTracing { step_size: 0.05, n_steps: Some(5), ..Default::default() };
     let full = run_device(&rt, &target, &Cpu64::default(), &cfg).unwrap();

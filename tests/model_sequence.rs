@@ -1,15 +1,15 @@
 //! Classifiers and token models inside `#[model]`: `CategoricalLogitRows` (one row of logits per
 //! label) equals the log-softmax computed by hand, differentiates like finite differences, draws
 //! each label from its own row and rejects malformed input; a classifier model over a `Network`
-//! equals `NetworkClassifier` and a next-token model over a `SequenceNetwork` equals
-//! `NetworkSequenceModel` on the same windows (log density and gradient, full data and
-//! minibatches); population rows equal single evaluations.
+//! and a next-token model over a `SequenceNetwork` equal their densities written out from the
+//! networks' predictions (full data and minibatches; gradients against finite differences);
+//! population rows equal single evaluations.
 
 mod common;
 use snell::backend::Cpu64;
 use snell::model::EvalOptions;
 use snell::nn::layers::{Embedding, Linear, Tanh, TransformerEncoder};
-use snell::nn::{Network, NetworkClassifier, NetworkSequenceModel, SequenceNetwork, WeightPrior};
+use snell::nn::{Network, SequenceNetwork, WeightPrior};
 use snell::prelude::*;
 use snell::sampler::{Batches, Order};
 use snell::target::Target;
@@ -154,28 +154,40 @@ fn classes(n: usize) -> (Matrix, Vec<usize>) {
     (Matrix::new(n, 4, x).unwrap(), labels)
 }
 
+/// `Σ ln N(w; 0, sd)` plus `N / B` times `Σ ln softmax(logits)[label]` over the rows `batch` of
+/// `logits` (`k` per row), written out.
+fn categorical_by_hand(w: &[f64], sd: &[f64], logits: &[f64], labels: &[usize], k: usize, batch: &[usize]) -> f64 {
+    let prior: f64 = w.iter().zip(sd).map(|(v, s)| -0.5 * (v / s).powi(2) - s.ln() - HALF_LN_2PI).sum();
+    let rows: Vec<&[f64]> = logits.chunks(k).collect();
+    let lik: f64 = batch
+        .iter()
+        .map(|&i| {
+            let m = rows[i].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            rows[i][labels[i]] - m - rows[i].iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+        })
+        .sum();
+    prior + lik * labels.len() as f64 / batch.len() as f64
+}
+
 #[test]
-fn a_classifier_model_equals_the_network_classifier() {
+fn a_classifier_model_equals_its_density_by_hand() {
     let (x, labels) = classes(15);
     let prior = WeightPrior::per_tensor(vec![1.0, 0.5, 2.0, 1.5]);
-    let net = Network::<ClassNet, 4, 3>::new(prior.clone()).unwrap();
+    let net = Network::<ClassNet, 4, 3>::new(prior).unwrap();
     let model = Classifier::new(&net, &x, &labels).unwrap();
-    let target = NetworkClassifier::<ClassNet, 4, 3>::new(Default::default(), &x, &labels, prior).unwrap();
-    let d = target.dim();
+    let d = net.len();
     assert_eq!(model.dim(), d);
-    let mut g = vec![0.0; d];
+    let all: Vec<usize> = (0..15).collect();
+    let hand = |q: &[f64], batch: &[usize]| categorical_by_hand(q, net.prior_sd(), &net.predict(q, &x).unwrap(), &labels, 3, batch);
     for k in [0.3, 0.9] {
         let q = point(d, k);
         let (lp, grad) = model.log_density_and_grad(&q).unwrap();
-        // both have the normalised Gaussian prior and the categorical likelihood: no constants differ
-        let want = target.logp_grad(&q, &mut g).unwrap();
-        common::assert_close(lp, want, 1e-9, "log density against NetworkClassifier");
-        common::assert_all_close(&grad, &g, 1e-9, "gradient against NetworkClassifier");
+        common::assert_close(lp, hand(&q, &all), 1e-10, "log density by hand");
+        common::assert_all_close(&grad, &common::fd_grad(|p| hand(p, &all), &q, 1e-6), 1e-5, "gradient against finite differences");
         let batch = [4, 0, 11, 7, 7];
         let (lp, grad) = model.log_density_and_grad_minibatch(&q, &batch).unwrap();
-        let want = target.logp_grad_minibatch(&q, &batch, &mut g).unwrap();
-        common::assert_close(lp, want, 1e-9, "minibatch log density");
-        common::assert_all_close(&grad, &g, 1e-9, "minibatch gradient");
+        common::assert_close(lp, hand(&q, &batch), 1e-10, "minibatch log density by hand");
+        common::assert_all_close(&grad, &common::fd_grad(|p| hand(p, &batch), &q, 1e-6), 1e-5, "minibatch gradient");
     }
     // population rows are single evaluations
     let members: Vec<Vec<f64>> = (0..3).map(|p| point(d, 0.4 + 0.3 * p as f64)).collect();
@@ -197,8 +209,7 @@ fn lm(net: &SequenceNetwork<Tiny, 16>, inputs: &[Vec<usize>], next: &[Vec<usize>
     observe!(next ~ CategoricalLogitRows(net.forward(w, inputs), 16));
 }
 
-/// A stream of 41 tokens, and its 8 windows of 5 with the tokens that follow them, as
-/// `NetworkSequenceModel` cuts it.
+/// A stream of 41 tokens, and its 8 windows of 5 with the tokens that follow them.
 fn stream() -> (Vec<usize>, Vec<Vec<usize>>, Vec<Vec<usize>>) {
     let tokens: Vec<usize> = (0..41).map(|i| (i * 7 + i / 3 + (i * i) % 5) % 16).collect();
     let inputs = (0..8).map(|i| tokens[5 * i..5 * i + 5].to_vec()).collect();
@@ -207,26 +218,24 @@ fn stream() -> (Vec<usize>, Vec<Vec<usize>>, Vec<Vec<usize>>) {
 }
 
 #[test]
-fn a_token_model_equals_the_network_sequence_model() {
-    let (tokens, inputs, next) = stream();
-    let prior = WeightPrior::isotropic(0.7);
-    let net = SequenceNetwork::<Tiny, 16>::new(prior.clone()).unwrap();
+fn a_token_model_equals_its_density_by_hand() {
+    let (_, inputs, next) = stream();
+    let net = SequenceNetwork::<Tiny, 16>::new(WeightPrior::isotropic(0.7)).unwrap();
     let model = Lm::new(&net, &inputs, &next).unwrap();
-    let target = NetworkSequenceModel::<Tiny, 16, f64>::new(Default::default(), tokens, 5, prior).unwrap();
-    let d = target.dim();
+    let d = net.len();
     assert_eq!(model.dim(), d);
     assert_eq!(snell::Model::n_obs(&model), Some(8));
-    let mut g = vec![0.0; d];
     let q = point(d, 0.37);
-    let (lp, grad) = model.log_density_and_grad(&q).unwrap();
-    let want = target.logp_grad(&q, &mut g).unwrap();
-    common::assert_close(lp, want, 1e-9, "log density against NetworkSequenceModel");
-    common::assert_all_close(&grad, &g, 1e-9, "gradient against NetworkSequenceModel");
+    let labels = next.concat();
+    let logits = net.predict(&q, &inputs).unwrap();
+    let (lp, _) = model.log_density_and_grad(&q).unwrap();
+    common::assert_close(lp, categorical_by_hand(&q, net.prior_sd(), &logits, &labels, 16, &(0..40).collect::<Vec<_>>()), 1e-10, "log density by hand");
+    // a minibatch of windows 6, 1, 3 is their 15 positions, scaled by 8 / 3
     let batch = [6, 1, 3];
-    let (lp, grad) = model.log_density_and_grad_minibatch(&q, &batch).unwrap();
-    let want = target.logp_grad_minibatch(&q, &batch, &mut g).unwrap();
-    common::assert_close(lp, want, 1e-9, "minibatch log density");
-    common::assert_all_close(&grad, &g, 1e-9, "minibatch gradient");
+    let (lp, _) = model.log_density_and_grad_minibatch(&q, &batch).unwrap();
+    let positions: Vec<usize> = batch.iter().flat_map(|&w| w * 5..w * 5 + 5).collect();
+    let want = categorical_by_hand(&q, net.prior_sd(), &logits, &labels, 16, &positions);
+    common::assert_close(lp, want, 1e-10, "minibatch log density by hand");
     // finite differences in one coordinate of the embedding, the attention, the layer norm and the head
     let sizes = net.tensor_sizes();
     let starts: Vec<usize> = sizes.iter().scan(0, |at, &n| { let s = *at; *at += n; Some(s) }).collect();

@@ -15,8 +15,7 @@
 //!
 //! The device execution ([`run_device`](crate::sampler::run_device)) hands a target its points as
 //! tensors on a dfdx device ([`logp_grad_device`](Target::logp_grad_device)); every target
-//! evaluates them (by default through the host), and `#[model]`s and the network targets do it on
-//! that device.
+//! evaluates them (by default through the host), and `#[model]`s do it on that device.
 //!
 //! A target need not be `Sync`: the threads execution ([`run`](crate::sampler::run) without
 //! [`Lockstep`](crate::sampler::Lockstep)) asks for it, as it shares the target between threads;
@@ -114,8 +113,7 @@ pub trait Target {
     /// Log densities (on the host) and gradients (on `q`'s device) of the points in the rows of
     /// `q`, which live on a dfdx device: the device execution's evaluation. By default the points
     /// are copied to the host, evaluated by [`logp_grad_batch`](Target::logp_grad_batch) and the
-    /// gradients copied back; a `#[model]` evaluates them on their device through the dfdx backend,
-    /// the network targets with their own tensor ops there.
+    /// gradients copied back; a `#[model]` evaluates them on their device through the dfdx backend.
     fn logp_grad_device(&self, q: &DevicePoints) -> Result<(Vec<f64>, DevicePoints), ModelError> {
         logp_grad_device_via_host(self, q)
     }

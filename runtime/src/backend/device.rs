@@ -1,5 +1,5 @@
 //! Points held on a dfdx device, in snell's own type ([`DevicePoints`]), and the row-wise tensor
-//! helpers that the device execution and the network targets share.
+//! helpers that the device execution uses.
 //!
 //! The device execution keeps the `(P, D)` positions, momenta and gradients of all chains in
 //! tensors on one dfdx device; a [`Target`](crate::target::Target) evaluates them through
@@ -7,8 +7,8 @@
 //! [`DevicePoints`]. That type names the devices and element types snell runs on (dfdx's `Cpu`
 //! in f32 and f64, and `Cuda` in both behind the `cuda` feature), so that the target trait stays
 //! object-safe and free of dfdx's generic parameters while a target that can evaluate on the
-//! device (a `#[model]` through the dfdx backend, a network target with its own ops) finds its
-//! tensors there without a copy.
+//! device (a `#[model]` through the dfdx backend, networks inside it included) finds its tensors
+//! there without a copy.
 
 use super::dfdx_backend::{Dfdx, DfdxElem};
 use crate::error::ModelError;
@@ -170,10 +170,6 @@ pub(crate) fn evaluate_points_on_batches(q: &DevicePoints, batches: &[&[usize]],
 /// The dfdx backend of the device and element type `t` lives on.
 pub(crate) fn backend_of<S: dfdx::shapes::Shape, E: DfdxElem, D: Device<E>>(t: &Tensor<S, E, D>) -> Dfdx<E, D> {
     Dfdx::new(t.device().clone())
-}
-
-pub(crate) fn c<E: DfdxElem>(x: f64) -> E {
-    E::of_f64(x)
 }
 
 /// `(P, D)` host values (row-major) as a device tensor.

@@ -1,54 +1,50 @@
 //! Bayesian neural networks. The way to write one is a `#[model]` that takes the network as data
 //! ([`Mlp`], [`Network`] or [`SequenceNetwork`]) and calls `net.forward(w, x)` on a vector parameter
-//! of its weights. On a dfdx device an [`Mlp`]'s layers are the backend's own operations, so such a
-//! model runs there whole ([`run_device`](crate::sampler::run_device)). A general dfdx module
-//! cannot (a dfdx 0.13 module holds one set of weights as its own tensors, with no forward pass
-//! over weights given as a tensor): the targets here ([`NetworkRegression`],
-//! [`NetworkClassifier`], [`NetworkSequenceModel`]) are such a network whose weights are
-//! parameters, with a Gaussian prior on every weight and a Gaussian or categorical likelihood, as
-//! a [`Target`](crate::target::Target) with minibatches whose device evaluation keeps the whole
-//! population's weights on the network's dfdx device, one module pass per member.
+//! of its weights, beside any other priors and likelihoods;
+//! [`CategoricalLogitRows`](crate::dist::CategoricalLogitRows) is the likelihood of a classifier's
+//! or a token model's rows of logits. Such a model runs on every backend and device: on a dfdx
+//! backend an [`Mlp`]'s layers are the backend's own operations, batched over the population, and
+//! a [`Network`]'s or [`SequenceNetwork`]'s dfdx module runs once per population member on the
+//! backend's own device and tape ([`run_device`](crate::sampler::run_device) keeps the whole
+//! population there).
 //!
-//! The network is any dfdx module built from its layers (`Linear`, activations, `LayerNorm`, …)
-//! mapping `(batch, I)` inputs to one output. Its trainable tensors, in dfdx's order, form the flat
-//! parameter vector `w.1 … w.K`; with a learned noise scale, `sigma` (sampled as `ln sigma`, its
-//! Jacobian added) comes last. Inputs and targets live on the network's device; each evaluation
-//! writes the weights into the module, runs the forward and reverse pass there and returns the
-//! gradient on the host.
-//!
-//! Inside a `#[model]`, [`Network`], [`Mlp`] and [`SequenceNetwork`] (token windows to logits) are
-//! data arguments called on a vector parameter of their weights, beside any other priors and
-//! likelihoods; [`CategoricalLogitRows`](crate::dist::CategoricalLogitRows) is the likelihood of a
-//! classifier's or a token model's rows of logits there.
+//! A network is any dfdx module built from its layers (`Linear`, activations, `LayerNorm`,
+//! embeddings, transformer blocks, …). Its trainable tensors, in dfdx's order, form the flat
+//! weight vector; [`WeightPrior`] gives the weights' Gaussian prior scales.
 //!
 //! ```no_run
 //! use snell::nn::layers::{Linear, Tanh};
-//! use snell::nn::{Noise, NetworkRegression, WeightPrior};
+//! use snell::nn::{Network, WeightPrior};
+//! use snell::prelude::*;
 //! use snell::sampler::{nuts::Nuts, run, RunConfig};
-//! use snell::Matrix;
 //!
-//! // y = sin(x) + noise at 20 points, a 1-20-1 tanh network
+//! type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
+//!
+//! #[model(observations(x, y))]
+//! fn bnn(net: &Network<Net, 1, 1>, x: &Matrix, y: &[f64]) {
+//!     let w = sample!([net.len()] ~ Normal(0.0, net.prior_sd()));
+//!     let sigma = sample!(Gamma(2.0, 10.0));
+//!     observe!(y ~ Normal(net.forward(w, x), sigma));
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // y = sin(x) at 20 points, a 1-20-1 tanh network
 //! let xs: Vec<f64> = (0..20).map(|i| -3.0 + 6.0 * i as f64 / 19.0).collect();
 //! let ys: Vec<f64> = xs.iter().map(|x| x.sin()).collect();
-//! let x = Matrix::new(20, 1, xs).unwrap();
-//! type Net = (Linear<1, 20>, Tanh, Linear<20, 1>);
-//! let target = NetworkRegression::<Net, 1>::new(Default::default(), &x, &ys, WeightPrior::isotropic(1.0), Noise::Gamma { shape: 2.0, rate: 10.0 }).unwrap();
-//! let draws = run(&Nuts::default(), &target, &RunConfig::default()).unwrap();
+//! let net = Network::<Net, 1, 1>::new(WeightPrior::isotropic(1.0))?;
+//! let model = Bnn::new(&net, &Matrix::new(20, 1, xs)?, &ys)?;
+//! let draws = run(&Nuts::default(), &model, &RunConfig::default())?;
 //! println!("{}", draws.summary());
+//! # Ok(()) }
 //! ```
 
-mod classifier;
-mod device;
 mod mlp_layers;
 pub mod module;
 mod network;
-mod regression;
-mod sequence;
 mod sequence_network;
 mod weights;
 
 pub use module::{flatten, load, tensor_sizes};
-pub use classifier::NetworkClassifier;
 /// dfdx's layer builders (`Linear`, `Tanh`, `ReLU`, `LayerNorm1D`, …), to declare networks with.
 pub use dfdx::nn::builders as layers;
 pub use dfdx::nn::BuildOnDevice;
@@ -62,14 +58,11 @@ pub use dfdx::tensor::Cuda;
 /// dfdx's device trait: what networks and the device execution run on.
 pub use dfdx::tensor_ops::Device as DfdxDevice;
 pub use network::{Activation, Mlp, MlpKernel, Network, NetworkWeights};
-pub use regression::{NetworkRegression, Noise};
-pub use sequence::NetworkSequenceModel;
 pub use sequence_network::SequenceNetwork;
 pub(crate) use weights::Weights;
 
 use crate::data::Matrix;
 
-pub(crate) const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// The prior on the weights: independent normals with mean 0 and one standard deviation per
 /// trainable tensor (isotropic by default).
@@ -132,19 +125,7 @@ pub(crate) fn bands_over(weights: &[&[f64]], x: &Matrix, inputs: usize, probs: &
     Ok(bands)
 }
 
-/// A minibatch must be non-empty and index existing observations.
-pub(crate) fn check_batch(batch: &[usize], n: usize) -> Result<(), crate::error::ModelError> {
-    use crate::error::ModelError;
-    if batch.is_empty() {
-        return Err(ModelError::Data { name: "batch".into(), detail: "a minibatch needs at least one observation".into() });
-    }
-    if let Some(&i) = batch.iter().find(|&&i| i >= n) {
-        return Err(ModelError::Data { name: "batch".into(), detail: format!("index {i} out of range for {n} observations") });
-    }
-    Ok(())
-}
-
-/// A parameter vector must have the target's dimension.
+/// A weight vector must have the network's length.
 pub(crate) fn check_len(q: &[f64], expected: usize) -> Result<(), crate::error::ModelError> {
     if q.len() != expected {
         return Err(crate::error::ModelError::Dimension { what: "network parameters".into(), expected, got: q.len() });

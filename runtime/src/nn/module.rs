@@ -1,11 +1,12 @@
 //! dfdx networks as parameter blocks: the map between a flat parameter vector and a dfdx module's
-//! tensors, and a network's forward and reverse pass on its device. The only place outside
-//! `dfdx_backend` that names dfdx; [`crate::nn`] builds targets on it.
+//! tensors, and a network's forward and reverse pass, on the host and on a dfdx backend's own
+//! device. Beside `dfdx_backend`, the place that names dfdx; [`crate::nn`]'s networks are built
+//! on it.
 
 use crate::backend::DfdxElem;
 use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef};
-use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
-use dfdx::prelude::{Axis, BroadcastTo, Const, GatherTo, Gradients, NoneTape, OwnedTape, ReshapeTo, SelectTo, SumTo, Tensor, Trace, TryConcatAlong, TryMatMul, TryStack};
+use dfdx::nn::BuildOnDevice;
+use dfdx::prelude::{BroadcastTo, Const, Gradients, OwnedTape, SumTo, Tensor, Trace, TryMatMul};
 use dfdx::shapes::{HasShape, Shape};
 use dfdx::tensor::{Storage, TensorFromVec};
 use dfdx::tensor_ops::{Backward, Device};
@@ -107,29 +108,6 @@ impl<E: DfdxElem, D: Device<E>> WriteTensor<E, D> for Load<'_> {
     }
 }
 
-/// From one device row of weights (`(K,)`), without leaving the device.
-struct LoadDevice<'a, E: DfdxElem, D: Device<E>>(&'a Tensor<(usize,), E, D>);
-
-impl<E: DfdxElem, D: Device<E>> WriteTensor<E, D> for LoadDevice<'_, E, D> {
-    fn write<S: Shape>(&mut self, t: &mut Tensor<S, E, D>, at: usize, n: usize) {
-        let shape = *t.shape();
-        *t = self.0.clone().slice((at..at + n,)).reshape_like(&shape);
-    }
-}
-
-/// Collects each tensor's gradient, flattened, on the device.
-struct DeviceGrads<'a, E: DfdxElem, D: Device<E>> {
-    grads: &'a Gradients<E, D>,
-    out: Vec<Tensor<(usize,), E, D>>,
-}
-
-impl<E: DfdxElem, D: Device<E>> ReadTensor<E, D> for &mut DeviceGrads<'_, E, D> {
-    fn read<S: Shape>(&mut self, t: &Tensor<S, E, D>) {
-        let n = t.shape().num_elements();
-        self.out.push(self.grads.get(t).reshape_like(&(n,)));
-    }
-}
-
 fn walk<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>, R: ReadTensor<E, D>>(m: &M, r: R) {
     // reading never fails: the readers only copy values to the host
     let _ = M::iter_tensors(&mut RecursiveWalker { m, f: &mut Reader(r) });
@@ -156,39 +134,6 @@ pub fn load<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D>>(module: &mut M
     let _ = M::iter_tensors(&mut RecursiveWalker { m: module, f: &mut Writer { w: Load(flat), at: 0 } });
 }
 
-/// A copy of `template` holding the weights of one device row (`(K,)`, [`flatten`]'s layout),
-/// written by device ops: the weights never visit the host.
-fn with_device_row<E: DfdxElem, D: Device<E>, M: TensorCollection<E, D> + Clone>(template: &M, row: &Tensor<(usize,), E, D>) -> M {
-    let mut m = template.clone();
-    let _ = M::iter_tensors(&mut RecursiveWalker { m: &mut m, f: &mut Writer { w: LoadDevice(row), at: 0 } });
-    m
-}
-
-/// The scalar `loss(r, module)` and its gradient in the module's weights for every row `r` of `w`
-/// (`(P, K)`): `(P,)` losses and `(P, K)` gradient rows, all on the device.
-fn per_row<E, D, M>(template: &M, w: &Tensor<(usize, usize), E, D>, mut loss: impl FnMut(usize, &M) -> Tensor<(), E, D, OwnedTape<E, D>>) -> crate::backend::LogpGrad<E, D>
-where
-    E: DfdxElem,
-    D: Device<E>,
-    M: TensorCollection<E, D> + Clone,
-{
-    let (p, k) = *w.shape();
-    let mut losses = Vec::with_capacity(p);
-    let mut grads = Vec::with_capacity(p);
-    for r in 0..p {
-        let m = with_device_row(template, &w.clone().slice((r..r + 1, 0..k)).reshape_like(&(k,)));
-        let s = loss(r, &m);
-        losses.push(s.retaped::<NoneTape>());
-        let g = s.backward();
-        let mut flat = DeviceGrads { grads: &g, out: Vec::new() };
-        walk(&m, &mut flat);
-        let mut pieces = flat.out.into_iter();
-        let first = pieces.next().expect("a network has trainable tensors");
-        grads.push(pieces.fold(first, |acc, t| (acc, t).concat_along(Axis::<0>)));
-    }
-    (losses.stack(), grads.stack())
-}
-
 /// What a built dfdx module must offer to serve as a network with `I` inputs and `O` outputs:
 /// a forward pass with and without a tape, gradients, and cheap clones.
 pub trait NetworkModule<const I: usize, const O: usize, E: DfdxElem, D: Device<E>>: TapedModule<(usize, Const<I>), E, (usize, Const<O>), E, D> {}
@@ -196,9 +141,7 @@ pub trait NetworkModule<const I: usize, const O: usize, E: DfdxElem, D: Device<E
 impl<const I: usize, const O: usize, E: DfdxElem, D: Device<E>, M> NetworkModule<I, O, E, D> for M where M: TapedModule<(usize, Const<I>), E, (usize, Const<O>), E, D> {}
 
 /// A device a network can be built and evaluated on: dfdx's device for element type `E`, with
-/// index tensors for minibatches (dfdx's `Cpu` and `Cuda`). A target over a network on it is
-/// `Sync`, as the threads execution needs, where the device is (`Cpu`; not `Cuda`, which lockstep
-/// and device executions evaluate on one thread).
+/// index tensors (dfdx's `Cpu` and `Cuda`).
 pub trait NetworkDevice<E: DfdxElem>: Device<E> + TensorFromVec<usize> {}
 
 impl<E: DfdxElem, D: Device<E> + TensorFromVec<usize>> NetworkDevice<E> for D {}
@@ -238,138 +181,6 @@ impl<const I: usize, const O: usize, B> NetworkLayers<I, O> for B where
 {
 }
 
-/// How outputs are compared with targets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Loss {
-    /// `Σ (f − y)²` over all outputs (Gaussian likelihoods).
-    SquaredError,
-    /// `−Σ y · log softmax(f)` with one-hot `y` (categorical likelihoods).
-    CrossEntropy,
-}
-
-/// A dfdx network mapping `(batch, I)` inputs to `(batch, O)` outputs on device `D`, with its
-/// inputs and targets held on the device.
-pub struct DeviceNetwork<B: BuildOnDevice<D, E>, const I: usize, const O: usize, E: DfdxElem, D: Device<E>> {
-    dev: D,
-    template: B::Built,
-    x: Tensor<(usize, Const<I>), E, D>,
-    y: Tensor<(usize, Const<O>), E, D>,
-    n: usize,
-    loss: Loss,
-}
-
-impl<B, const I: usize, const O: usize, E, D> DeviceNetwork<B, I, O, E, D>
-where
-    E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize>,
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, O, E, D>,
-{
-    /// Builds the network (dfdx's default initialisation, which [`flatten`] can read as a starting
-    /// point) and copies `x` (row-major `(n, I)`) and `y` (row-major `(n, O)`) to the device.
-    pub fn new(dev: D, x: &[f64], y: &[f64], loss: Loss) -> Self {
-        let n = y.len() / O;
-        let template = B::build_on_device(&dev);
-        let xs: Vec<E> = x.iter().map(|&v| E::of_f64(v)).collect();
-        let ys: Vec<E> = y.iter().map(|&v| E::of_f64(v)).collect();
-        let x = dev.tensor_from_vec(xs, (n, Const::<I>));
-        let y = dev.tensor_from_vec(ys, (n, Const::<O>));
-        Self { dev, template, x, y, n, loss }
-    }
-
-    /// Number of observations.
-    pub fn n_obs(&self) -> usize {
-        self.n
-    }
-
-    /// The device the network and its data live on.
-    pub fn device(&self) -> &D {
-        &self.dev
-    }
-
-    /// The size B of `batch` (N for `None`) and the likelihood's scale N / B.
-    pub fn batch_scale(&self, batch: Option<&[usize]>) -> (usize, f64) {
-        let b = batch.map_or(self.n, |b| b.len());
-        (b, self.n as f64 / b as f64)
-    }
-
-    /// The initial weights dfdx drew.
-    pub fn initial_weights(&self) -> Vec<f64> {
-        flatten(&self.template)
-    }
-
-    /// Sizes of the trainable tensors.
-    pub fn tensor_sizes(&self) -> Vec<usize> {
-        tensor_sizes(&self.template)
-    }
-
-    fn with_weights(&self, w: &[f64]) -> B::Built {
-        let mut m = self.template.clone();
-        load(&mut m, w);
-        m
-    }
-
-    /// The loss summed over `batch` (all observations for `None`) and its gradient in the weights,
-    /// written to `grad`.
-    pub fn loss_grad(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut Vec<f64>) -> f64 {
-        let m = self.with_weights(w);
-        let (x, y) = match batch {
-            Some(idx) => {
-                let idx = self.dev.tensor_from_vec(idx.to_vec(), (idx.len(),));
-                (self.x.clone().gather(idx.clone()), self.y.clone().gather(idx))
-            }
-            None => (self.x.clone(), self.y.clone()),
-        };
-        let b = x.shape().0;
-        let grads = m.alloc_grads();
-        let out = m.forward(x.traced(grads));
-        let s = match self.loss {
-            Loss::SquaredError => (out - y).square().sum::<(), _>(),
-            // dfdx's loss is the mean over the batch
-            Loss::CrossEntropy => dfdx::losses::cross_entropy_with_logits_loss(out, y) * E::of_f64(b as f64),
-        };
-        let value = s.as_vec()[0].as_f64();
-        let grads = s.backward();
-        grad.clear();
-        walk(&m, FlattenGrads { grads: &grads, out: grad });
-        value
-    }
-
-    /// The loss of every row of `w` (`(P, K)`: one weight vector per row, [`flatten`]'s layout)
-    /// and its gradient rows `(P, K)`, without leaving the device: summed over all observations,
-    /// or with `batches` (one per row) over row `r`'s batch and scaled by `N / B_r`, the minibatch
-    /// estimate of the full sum. A dfdx module holds one set of weights, so each row is one
-    /// forward and reverse pass.
-    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> crate::backend::LogpGrad<E, D> {
-        per_row(&self.template, w, |r, m| {
-            let (x, y, b) = match batches {
-                Some(all) => {
-                    let idx = self.dev.tensor_from_vec(all[r].clone(), (all[r].len(),));
-                    (self.x.clone().gather(idx.clone()), self.y.clone().gather(idx), all[r].len())
-                }
-                None => (self.x.clone(), self.y.clone(), self.n),
-            };
-            let scale = E::of_f64(self.n as f64 / b as f64);
-            let out = m.forward(x.traced(m.alloc_grads()));
-            match self.loss {
-                Loss::SquaredError => (out - y).square().sum::<(), _>() * scale,
-                // dfdx's loss is the mean over the batch: × B × N / B
-                Loss::CrossEntropy => dfdx::losses::cross_entropy_with_logits_loss(out, y) * E::of_f64(self.n as f64),
-            }
-        })
-    }
-
-    /// The network's outputs (row-major `(rows, O)`) at the rows of `x` (row-major `(rows, I)`),
-    /// without a tape.
-    pub fn predict(&self, w: &[f64], x: &[f64]) -> Vec<f64> {
-        let m = self.with_weights(w);
-        let rows = x.len() / I;
-        let xs: Vec<E> = x.iter().map(|&v| E::of_f64(v)).collect();
-        let out = m.forward(self.dev.tensor_from_vec(xs, (rows, Const::<I>)));
-        out.as_vec().into_iter().map(DfdxElem::as_f64).collect()
-    }
-}
-
 /// What a built dfdx module must offer to serve as a sequence model over a vocabulary of `V`
 /// tokens: `(batch, seq)` token ids to `(batch, seq, V)` logits, with and without a tape.
 pub trait SequenceModule<const V: usize, E: DfdxElem, D: Device<E> + Storage<usize>>: TapedModule<(usize, usize), usize, (usize, usize, Const<V>), E, D> {}
@@ -405,107 +216,6 @@ pub trait SequenceLayers<const V: usize>:
 impl<const V: usize, B> SequenceLayers<V> for B where
     B: SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + SequenceBuilder<V, f64, dfdx::tensor::Cuda> + SequenceBuilder<V, f32, dfdx::tensor::Cuda> + 'static
 {
-}
-
-/// A sequence model on device `D` with its token stream: observation `i` is the window
-/// `tokens[i·S .. i·S + S]` and its next tokens `tokens[i·S + 1 .. i·S + S + 1]`.
-pub struct DeviceSequenceModel<B: BuildOnDevice<D, E>, const V: usize, E: DfdxElem, D: Device<E>> {
-    dev: D,
-    template: B::Built,
-    tokens: Vec<usize>,
-    seq: usize,
-    n: usize,
-}
-
-impl<B, const V: usize, E, D> DeviceSequenceModel<B, V, E, D>
-where
-    E: DfdxElem,
-    D: Device<E> + TensorFromVec<usize>,
-    B: BuildOnDevice<D, E>,
-    B::Built: SequenceModule<V, E, D>,
-{
-    /// Builds the model; `tokens` (each below `V`) are cut into windows of `seq` tokens.
-    pub fn new(dev: D, tokens: Vec<usize>, seq: usize) -> Self {
-        let n = tokens.len().saturating_sub(1) / seq.max(1);
-        let template = B::build_on_device(&dev);
-        Self { dev, template, tokens, seq, n }
-    }
-    /// Number of windows.
-    pub fn n_obs(&self) -> usize {
-        self.n
-    }
-    /// The device the model lives on.
-    pub fn device(&self) -> &D {
-        &self.dev
-    }
-    /// The initial weights dfdx drew.
-    pub fn initial_weights(&self) -> Vec<f64> {
-        flatten(&self.template)
-    }
-    /// Sizes of the trainable tensors.
-    pub fn tensor_sizes(&self) -> Vec<usize> {
-        tensor_sizes(&self.template)
-    }
-    /// The size B of `batch` (N for `None`) and the likelihood's scale N / B.
-    pub fn batch_scale(&self, batch: Option<&[usize]>) -> (usize, f64) {
-        let b = batch.map_or(self.n, |b| b.len());
-        (b, self.n as f64 / b as f64)
-    }
-
-    /// The windows of `batch` (all for `None`) as `(B, S)` token ids and their `(B, S)` next
-    /// tokens, on the device.
-    #[allow(clippy::type_complexity)]
-    fn windows(&self, batch: Option<&[usize]>) -> (Tensor<(usize, usize), usize, D>, Tensor<(usize, usize), usize, D>) {
-        let s = self.seq;
-        let all: Vec<usize>;
-        let windows = match batch {
-            Some(b) => b,
-            None => {
-                all = (0..self.n).collect();
-                &all
-            }
-        };
-        let (mut input, mut next) = (Vec::with_capacity(windows.len() * s), Vec::with_capacity(windows.len() * s));
-        for &i in windows {
-            input.extend_from_slice(&self.tokens[i * s..i * s + s]);
-            next.extend_from_slice(&self.tokens[i * s + 1..i * s + s + 1]);
-        }
-        (self.dev.tensor_from_vec(input, (windows.len(), s)), self.dev.tensor_from_vec(next, (windows.len(), s)))
-    }
-
-    /// `−Σ log softmax(logits)[next token]` over the windows of `batch` (all for `None`) for the
-    /// module `m`, taped. The next tokens are picked from the log-softmax by index (no one-hot
-    /// `(B, S, V)` target is built).
-    fn cross_entropy(&self, m: &B::Built, batch: Option<&[usize]>) -> Tensor<(), E, D, OwnedTape<E, D>> {
-        let (input, next) = self.windows(batch);
-        let logits = m.forward(input.traced(m.alloc_grads()));
-        logits.log_softmax::<Axis<2>>().select(next).sum::<(), _>().negate()
-    }
-
-    /// Summed next-token cross-entropy over the windows of `batch` (all for `None`) and its
-    /// gradient in the weights, written to `grad`.
-    pub fn loss_grad(&self, w: &[f64], batch: Option<&[usize]>, grad: &mut Vec<f64>) -> f64 {
-        let mut m = self.template.clone();
-        load(&mut m, w);
-        let loss = self.cross_entropy(&m, batch);
-        let value = loss.as_vec()[0].as_f64();
-        let grads = loss.backward();
-        grad.clear();
-        walk(&m, FlattenGrads { grads: &grads, out: grad });
-        value
-    }
-
-    /// As [`DeviceNetwork::loss_grad_rows`]: the cross-entropy of every row of weights `w`
-    /// (`(P, K)`) over all windows, or over row `r`'s windows of `batches` scaled by `N / B_r`,
-    /// and its gradient rows, on the device.
-    pub fn loss_grad_rows(&self, w: &Tensor<(usize, usize), E, D>, batches: Option<&[Vec<usize>]>) -> crate::backend::LogpGrad<E, D> {
-        per_row(&self.template, w, |r, m| {
-            let batch = batches.map(|b| &b[r][..]);
-            let (b, scale) = self.batch_scale(batch);
-            debug_assert!(b > 0);
-            self.cross_entropy(m, batch) * E::of_f64(scale)
-        })
-    }
 }
 
 /// The element-wise nonlinearity between the layers of an [`MlpFunction`].
@@ -702,6 +412,4 @@ impl<E: DfdxElem, D: Device<E>> MlpFunction<E, D> {
     }
 }
 
-opaque_debug!(impl[B: BuildOnDevice<D, E>, const I: usize, const O: usize, E: DfdxElem, D: Device<E>] DeviceNetwork<B, I, O, E, D>);
-opaque_debug!(impl[B: BuildOnDevice<D, E>, const V: usize, E: DfdxElem, D: Device<E>] DeviceSequenceModel<B, V, E, D>);
 opaque_debug!(impl[E: DfdxElem, D: Device<E>] MlpFunction<E, D>);

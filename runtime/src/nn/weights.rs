@@ -1,7 +1,7 @@
-//! [`Weights`]: the prior and the initial scales of a network's weights, shared by every network
-//! likelihood.
+//! [`Weights`]: the prior and the initial scales of a network's weights, shared by [`Network`](super::Network),
+//! [`Mlp`](super::Mlp) and [`SequenceNetwork`](super::SequenceNetwork).
 
-use super::{WeightPrior, HALF_LN_2PI};
+use super::WeightPrior;
 use crate::error::ModelError;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -39,37 +39,6 @@ impl Weights {
     /// The prior sd of each weight.
     pub(crate) fn sd(&self) -> &[f64] {
         &self.sd
-    }
-
-    /// Number of weights.
-    pub(crate) fn len(&self) -> usize {
-        self.sd.len()
-    }
-
-    /// The prior sd of each weight.
-    pub(crate) fn sds(&self) -> &[f64] {
-        &self.sd
-    }
-
-    /// `w.1 … w.K`.
-    pub(crate) fn names(&self) -> Vec<String> {
-        (1..=self.len()).map(|i| format!("w.{i}")).collect()
-    }
-
-    /// The log prior density of `w`; its gradient is written to `grad`.
-    pub(crate) fn log_prior_grad(&self, w: &[f64], grad: &mut [f64]) -> f64 {
-        let mut lp = 0.0;
-        for i in 0..w.len() {
-            let s = self.sd[i];
-            lp -= 0.5 * (w[i] / s).powi(2) + s.ln() + HALF_LN_2PI;
-            grad[i] = -w[i] / (s * s);
-        }
-        lp
-    }
-
-    /// A draw of the weights from their prior.
-    pub(crate) fn sample_prior(&self, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f64> {
-        scaled_normals(&self.sd, rng)
     }
 
     /// Initial weights at the scale of dfdx's initialisation of each tensor, from `rng`: Stan's
