@@ -8,7 +8,7 @@ use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptio
 use dfdx::nn::BuildOnDevice;
 use dfdx::prelude::{BroadcastTo, Const, Gradients, OwnedTape, SumTo, Tensor, Trace, TryMatMul};
 use dfdx::shapes::{HasShape, Shape};
-use dfdx::tensor::{Storage, TensorFromVec};
+use dfdx::tensor::{Cpu, Storage, TensorFromVec};
 use dfdx::tensor_ops::{Backward, Device};
 
 mod dense_cpu;
@@ -17,7 +17,7 @@ mod tanh;
 
 pub(crate) use dense_cpu::{Buffers, DenseMlp};
 
-pub use module_function::{dense_forms, token_forms, DenseFunction, ModuleFunction, TapedModule, TokenFunction};
+pub use module_function::{dense_forms, token_forms, DenseFunction, DeviceModule, ModuleFunction, Pieces, TapedModule, TokenFunction};
 
 /// Something done to each trainable tensor, read-only, in the module's own order.
 trait ReadTensor<E: DfdxElem, D: Device<E>> {
@@ -146,38 +146,44 @@ pub trait NetworkDevice<E: DfdxElem>: Device<E> + TensorFromVec<usize> {}
 
 impl<E: DfdxElem, D: Device<E> + TensorFromVec<usize>> NetworkDevice<E> for D {}
 
-/// A dfdx builder (e.g. `(Linear<1, 50>, Tanh, Linear<50, 1>)`) of a network with `I` inputs and
-/// `O` outputs on `D`.
-pub trait NetworkBuilder<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>>: BuildOnDevice<D, E, Built: NetworkModule<I, O, E, D>> {}
 
-impl<const I: usize, const O: usize, E: DfdxElem, D: NetworkDevice<E>, B> NetworkBuilder<I, O, E, D> for B
+/// A network's module on dfdx's CPU in f64 that converts to the same layers on every other dfdx
+/// device snell runs ([`DeviceModule`]): dfdx's CPU in f32, and CUDA in both with the `cuda`
+/// feature. Every module of dfdx's layers is one.
+#[cfg(not(feature = "cuda"))]
+pub trait DenseTemplate<const I: usize, const O: usize>: DeviceModule<(usize, Const<I>), f64, (usize, Const<O>), f64, Cpu> + DeviceModule<(usize, Const<I>), f32, (usize, Const<O>), f32, Cpu> + 'static {}
+#[cfg(not(feature = "cuda"))]
+impl<const I: usize, const O: usize, M> DenseTemplate<I, O> for M where M: DeviceModule<(usize, Const<I>), f64, (usize, Const<O>), f64, Cpu> + DeviceModule<(usize, Const<I>), f32, (usize, Const<O>), f32, Cpu> + 'static {}
+
+/// A network's module on dfdx's CPU in f64 that converts to the same layers on every other dfdx
+/// device snell runs ([`DeviceModule`]): dfdx's CPU in f32, and CUDA in f64 and f32. Every
+/// module of dfdx's layers is one.
+#[cfg(feature = "cuda")]
+pub trait DenseTemplate<const I: usize, const O: usize>:
+    DeviceModule<(usize, Const<I>), f64, (usize, Const<O>), f64, Cpu>
+    + DeviceModule<(usize, Const<I>), f32, (usize, Const<O>), f32, Cpu>
+    + DeviceModule<(usize, Const<I>), f64, (usize, Const<O>), f64, dfdx::tensor::Cuda>
+    + DeviceModule<(usize, Const<I>), f32, (usize, Const<O>), f32, dfdx::tensor::Cuda>
+    + 'static
+{
+}
+#[cfg(feature = "cuda")]
+impl<const I: usize, const O: usize, M> DenseTemplate<I, O> for M where
+    M: DeviceModule<(usize, Const<I>), f64, (usize, Const<O>), f64, Cpu>
+        + DeviceModule<(usize, Const<I>), f32, (usize, Const<O>), f32, Cpu>
+        + DeviceModule<(usize, Const<I>), f64, (usize, Const<O>), f64, dfdx::tensor::Cuda>
+        + DeviceModule<(usize, Const<I>), f32, (usize, Const<O>), f32, dfdx::tensor::Cuda>
+        + 'static
+{
+}
+
+/// A dfdx builder (e.g. `(Linear<1, 50>, Tanh, Linear<50, 1>)`) of a network with `I` inputs
+/// and `O` outputs, built on dfdx's CPU in f64 and run from there on every dfdx device.
+pub trait NetworkLayers<const I: usize, const O: usize>: BuildOnDevice<Cpu, f64, Built: NetworkModule<I, O, f64, Cpu> + DenseTemplate<I, O>> + 'static {}
+impl<const I: usize, const O: usize, B> NetworkLayers<I, O> for B
 where
-    B: BuildOnDevice<D, E>,
-    B::Built: NetworkModule<I, O, E, D>,
-{
-}
-
-/// A dfdx builder of a network with `I` inputs and `O` outputs on every dfdx device snell runs:
-/// dfdx's CPU in f64 and f32 (and CUDA in both with the `cuda` feature). dfdx's layers are
-/// generic over devices and element types, so every network built from them is one; a
-/// [`Network`](super::Network) inside a model then runs on whichever of them the model runs.
-#[cfg(not(feature = "cuda"))]
-pub trait NetworkLayers<const I: usize, const O: usize>: NetworkBuilder<I, O, f64, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f32, dfdx::tensor::Cpu> + 'static {}
-#[cfg(not(feature = "cuda"))]
-impl<const I: usize, const O: usize, B> NetworkLayers<I, O> for B where B: NetworkBuilder<I, O, f64, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f32, dfdx::tensor::Cpu> + 'static {}
-
-/// A dfdx builder of a network with `I` inputs and `O` outputs on every dfdx device snell runs:
-/// dfdx's CPU and CUDA, each in f64 and f32. dfdx's layers are generic over devices and
-/// element types, so every network built from them is one; a [`Network`](super::Network)
-/// inside a model then runs on whichever of them the model runs.
-#[cfg(feature = "cuda")]
-pub trait NetworkLayers<const I: usize, const O: usize>:
-    NetworkBuilder<I, O, f64, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f32, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f64, dfdx::tensor::Cuda> + NetworkBuilder<I, O, f32, dfdx::tensor::Cuda> + 'static
-{
-}
-#[cfg(feature = "cuda")]
-impl<const I: usize, const O: usize, B> NetworkLayers<I, O> for B where
-    B: NetworkBuilder<I, O, f64, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f32, dfdx::tensor::Cpu> + NetworkBuilder<I, O, f64, dfdx::tensor::Cuda> + NetworkBuilder<I, O, f32, dfdx::tensor::Cuda> + 'static
+    B: BuildOnDevice<Cpu, f64> + 'static,
+    B::Built: NetworkModule<I, O, f64, Cpu> + DenseTemplate<I, O>,
 {
 }
 
@@ -187,34 +193,43 @@ pub trait SequenceModule<const V: usize, E: DfdxElem, D: Device<E> + Storage<usi
 
 impl<const V: usize, E: DfdxElem, D: Device<E> + Storage<usize>, M> SequenceModule<V, E, D> for M where M: TapedModule<(usize, usize), usize, (usize, usize, Const<V>), E, D> {}
 
-/// A dfdx builder of a sequence model over `V` tokens on `D` (e.g. `(Embedding<V, M>,
-/// TransformerEncoder<M, H, F, L>, Linear<M, V>)`).
-pub trait SequenceBuilder<const V: usize, E: DfdxElem, D: NetworkDevice<E>>: BuildOnDevice<D, E, Built: SequenceModule<V, E, D>> {}
 
-impl<const V: usize, E: DfdxElem, D: NetworkDevice<E>, B> SequenceBuilder<V, E, D> for B
+/// A sequence model's module on dfdx's CPU in f64 that converts to the same layers on every
+/// other dfdx device snell runs (as [`DenseTemplate`]).
+#[cfg(not(feature = "cuda"))]
+pub trait TokenTemplate<const V: usize>: DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f64, Cpu> + DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f32, Cpu> + 'static {}
+#[cfg(not(feature = "cuda"))]
+impl<const V: usize, M> TokenTemplate<V> for M where M: DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f64, Cpu> + DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f32, Cpu> + 'static {}
+
+/// A sequence model's module on dfdx's CPU in f64 that converts to the same layers on every
+/// other dfdx device snell runs (as [`DenseTemplate`]).
+#[cfg(feature = "cuda")]
+pub trait TokenTemplate<const V: usize>:
+    DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f64, Cpu>
+    + DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f32, Cpu>
+    + DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f64, dfdx::tensor::Cuda>
+    + DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f32, dfdx::tensor::Cuda>
+    + 'static
+{
+}
+#[cfg(feature = "cuda")]
+impl<const V: usize, M> TokenTemplate<V> for M where
+    M: DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f64, Cpu>
+        + DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f32, Cpu>
+        + DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f64, dfdx::tensor::Cuda>
+        + DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), f32, dfdx::tensor::Cuda>
+        + 'static
+{
+}
+
+/// A dfdx builder of a sequence model over `V` tokens (e.g. `(Embedding<V, M>,
+/// TransformerEncoder<M, H, F, L>, Linear<M, V>)`), built on dfdx's CPU in f64 and run from there
+/// on every dfdx device.
+pub trait SequenceLayers<const V: usize>: BuildOnDevice<Cpu, f64, Built: SequenceModule<V, f64, Cpu> + TokenTemplate<V>> + 'static {}
+impl<const V: usize, B> SequenceLayers<V> for B
 where
-    B: BuildOnDevice<D, E>,
-    B::Built: SequenceModule<V, E, D>,
-{
-}
-
-/// A dfdx builder of a sequence model over `V` tokens on every dfdx device snell runs (as
-/// [`NetworkLayers`]).
-#[cfg(not(feature = "cuda"))]
-pub trait SequenceLayers<const V: usize>: SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + 'static {}
-#[cfg(not(feature = "cuda"))]
-impl<const V: usize, B> SequenceLayers<V> for B where B: SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + 'static {}
-
-/// A dfdx builder of a sequence model over `V` tokens on every dfdx device snell runs (as
-/// [`NetworkLayers`]).
-#[cfg(feature = "cuda")]
-pub trait SequenceLayers<const V: usize>:
-    SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + SequenceBuilder<V, f64, dfdx::tensor::Cuda> + SequenceBuilder<V, f32, dfdx::tensor::Cuda> + 'static
-{
-}
-#[cfg(feature = "cuda")]
-impl<const V: usize, B> SequenceLayers<V> for B where
-    B: SequenceBuilder<V, f64, dfdx::tensor::Cpu> + SequenceBuilder<V, f32, dfdx::tensor::Cpu> + SequenceBuilder<V, f64, dfdx::tensor::Cuda> + SequenceBuilder<V, f32, dfdx::tensor::Cuda> + 'static
+    B: BuildOnDevice<Cpu, f64> + 'static,
+    B::Built: SequenceModule<V, f64, Cpu> + TokenTemplate<V>,
 {
 }
 

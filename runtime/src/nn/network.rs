@@ -170,7 +170,7 @@ where
     /// wrong length of `w` or number of columns of `x` is reported as a model error naming the
     /// statement.
     pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, x: &Matrix) -> Real<'c, B> {
-        self.weights.call(w, columns(x, I), || Rc::new(self.function(x).with_forms(dense_forms::<Net, I, O>(x.data(), self.tensor_sizes()))))
+        self.weights.call(w, columns(x, I), || Rc::new(self.function(x).with_forms(dense_forms::<_, I, O>(&self.template, x.data()))))
     }
 
     /// The outputs (row-major `(rows, O)`) at the rows of `x` for one weight vector, on the host:

@@ -88,7 +88,7 @@ where
     pub fn forward<'c, B: Backend>(&self, w: Real<'c, B>, windows: &[Vec<usize>]) -> Real<'c, B> {
         let seq = window_length(windows, V);
         let s = *seq.as_ref().unwrap_or(&1);
-        self.weights.call(w, seq.map(|_| ()), || Rc::new(self.function(windows, s).with_forms(token_forms::<Net, V>(&windows.concat(), s, self.tensor_sizes()))))
+        self.weights.call(w, seq.map(|_| ()), || Rc::new(self.function(windows, s).with_forms(token_forms::<_, V>(&self.template, &windows.concat(), s))))
     }
 
     /// The logits (row-major `(windows, S, V)`) at `windows` for one weight vector, on the host:

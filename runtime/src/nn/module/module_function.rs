@@ -2,10 +2,11 @@
 //! of its flat weights — the way a network runs inside a `#[model]`, for real-valued inputs
 //! (`(n, I)` rows) and for token ids (`(windows, S)` windows) alike.
 
-use super::{load, tensor_sizes, walk, DfdxElem, FlattenGrads, NetworkModule, SequenceModule, Writer, WriteTensor};
+use super::{load, tensor_sizes, walk, DfdxElem, FlattenGrads, NetworkModule, SequenceModule};
 use crate::backend::{TensorForms, TensorFunction};
-use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection};
-use dfdx::nn::{BuildOnDevice, Module, ZeroGrads};
+use dfdx::nn::tensor_collection::{RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorRef};
+use dfdx::nn::{Module, ZeroGrads};
+use dfdx::tensor::Cpu;
 use dfdx::prelude::{Const, GatherTo, OwnedTape, PutTape, ReshapeTo, SelectTo, SplitTape, SumTo, Tensor, Trace, TryStack};
 use dfdx::shapes::{HasShape, Shape, Unit};
 use dfdx::tensor::{Storage, TensorFromVec};
@@ -184,57 +185,120 @@ where
     }
 }
 
-/// A dfdx module (built by `Net`) at fixed inputs as a function of its flat weights written in
-/// dfdx operations on the device of the evaluation: for each row of weights, the row is selected
-/// and cut into the module's tensors by index, those tensors are put in place of a copy's own,
-/// and the copy's forward pass runs on the evaluation's tape. dfdx identifies a tensor by its id
-/// and a module's layers use their tensors by id, so the layers' reverse pass adds into the
-/// gathered tensors' gradients, and the gathers' and the selection's reverse passes carry them
-/// to the weights — the whole population's gradient stays on the device. One module pass per
-/// population member: a dfdx 0.13 module has no batched form over sets of its weights. (Both
-/// selection and gather add their gradients; dfdx 0.13's slice would assign them.)
-pub(crate) struct ModuleRows<Net, X: Shape, T: Unit, Y, E, D: Storage<T>> {
+/// A network's module on dfdx's CPU in f64 (the template a network holds) whose same layers on
+/// device `D` in `E` are a module with inputs `X` of unit `T` and outputs `Y`. [`assemble`]
+/// converts the template there with each trainable tensor taken from a source of pieces (a row of
+/// weights), so no module is built, and no initial weights drawn, on the device: dfdx draws those
+/// on the host, which for a transformer would cost more than its evaluation.
+///
+/// [`assemble`]: DeviceModule::assemble
+pub trait DeviceModule<X: Shape, T: Unit, Y: Shape, E: DfdxElem, D: Device<E> + Storage<T>>: TensorCollection<f64, Cpu> {
+    /// The module on `D` in `E`.
+    type Module: TapedModule<X, T, Y, E, D>;
+    /// The template's layers on `dev`, trainable tensor after trainable tensor (in [`flatten`]'s
+    /// order) from `pieces`, any other tensor copied from the template.
+    fn assemble<P: Pieces<E, D>>(&self, dev: &D, pieces: &mut P) -> Self::Module;
+}
+
+/// The trainable tensors of a module being assembled on a device, in order.
+pub trait Pieces<E: DfdxElem, D: Device<E>> {
+    /// The next trainable tensor, of shape `shape`.
+    fn next<S: Shape>(&mut self, shape: S) -> Tensor<S, E, D>;
+}
+
+impl<M, X, T, Y, E, D> DeviceModule<X, T, Y, E, D> for M
+where
+    M: TensorCollection<f64, Cpu>,
+    M::To<E, D>: TapedModule<X, T, Y, E, D>,
+    X: Shape,
+    T: Unit,
+    Y: Shape,
+    E: DfdxElem,
+    D: Device<E> + Storage<T>,
+{
+    type Module = M::To<E, D>;
+    fn assemble<P: Pieces<E, D>>(&self, dev: &D, pieces: &mut P) -> Self::Module {
+        let mut visitor = Assemble { dev, pieces, _e: PhantomData };
+        match M::iter_tensors(&mut RecursiveWalker { m: self, f: &mut visitor }) {
+            Ok(Some(module)) => module,
+            // the visitor returns every tensor and never fails
+            Ok(None) | Err(_) => unreachable!("assembling a module gives every tensor"),
+        }
+    }
+}
+
+/// Converts a template's tensors to device `D` in `E`: trainable ones from the pieces, the others
+/// by value.
+struct Assemble<'a, P, E, D> {
+    dev: &'a D,
+    pieces: &'a mut P,
+    _e: PhantomData<E>,
+}
+
+impl<E: DfdxElem, D: Device<E>, P: Pieces<E, D>> TensorVisitor<f64, Cpu> for Assemble<'_, P, E, D> {
+    type Viewer = ViewTensorRef;
+    type Err = std::convert::Infallible;
+    type E2 = E;
+    type D2 = D;
+    fn visit<S: Shape>(&mut self, opts: TensorOptions<S, f64, Cpu>, t: &Tensor<S, f64, Cpu>) -> Result<Option<Tensor<S, E, D>>, Self::Err> {
+        Ok(Some(if opts.do_gradient_update {
+            self.pieces.next(*t.shape())
+        } else {
+            self.dev.tensor_from_vec(t.as_vec().into_iter().map(E::of_f64).collect(), *t.shape())
+        }))
+    }
+}
+
+/// A dfdx module (the template `M`, converted to the evaluation's device) at fixed inputs as a
+/// function of its flat weights written in dfdx operations on the device of the evaluation: for
+/// each row of weights, the row is selected and cut into the module's tensors by index, the
+/// module is assembled from those tensors, and its forward pass runs on the evaluation's tape.
+/// dfdx identifies a tensor by its id and a module's layers use their tensors by id, so the
+/// layers' reverse pass adds into the pieces' gradients, and the gathers' and the selection's
+/// reverse passes carry them to the weights — the whole population's gradient stays on the
+/// device. One module pass per population member: a dfdx 0.13 module has no batched form over
+/// sets of its weights. (Both selection and gather add their gradients; dfdx 0.13's slice would
+/// assign them.)
+pub(crate) struct ModuleRows<M, X: Shape, T: Unit, Y, E, D: Storage<T>> {
+    template: Arc<M>,
     inputs: Rc<dyn Fn(&D) -> Tensor<X, T, D>>,
     sizes: Vec<usize>,
     out_len: usize,
-    _net: PhantomData<fn() -> (Net, Y, E)>,
+    _out: PhantomData<fn() -> (Y, E)>,
 }
 
-/// Puts one tensor of a row of weights (`(K,)`, on the tape) in place of each trainable tensor of a
-/// module, by index, recording the gathers on the tape.
-struct GatherLoad<'a, E: DfdxElem, D: Device<E>> {
+/// One row of weights (`(K,)`, on the tape) cut into a module's trainable tensors by index,
+/// recording the gathers on the tape.
+struct GatherPieces<'a, E: DfdxElem, D: Device<E>> {
     row: Tensor<(usize,), E, D>,
     idx: &'a [Tensor<(usize,), usize, D>],
     next: usize,
     tape: Option<OwnedTape<E, D>>,
 }
 
-impl<E: DfdxElem, D: Device<E>> WriteTensor<E, D> for GatherLoad<'_, E, D> {
-    fn write<S: Shape>(&mut self, t: &mut Tensor<S, E, D>, _at: usize, _n: usize) {
-        let shape = *t.shape();
+impl<E: DfdxElem, D: Device<E>> Pieces<E, D> for GatherPieces<'_, E, D> {
+    fn next<S: Shape>(&mut self, shape: S) -> Tensor<S, E, D> {
         let tape = self.tape.take().unwrap_or_default();
         let piece = self.row.clone().put_tape(tape).gather::<(usize,), (usize,)>(self.idx[self.next].clone()).reshape_like(&shape);
         self.next += 1;
         let (piece, tape) = piece.split_tape();
         self.tape = Some(tape);
-        *t = piece;
+        piece
     }
 }
 
-impl<Net, X, T, Y, E, D> TensorFunction<E, D> for ModuleRows<Net, X, T, Y, E, D>
+impl<M, X, T, Y, E, D> TensorFunction<E, D> for ModuleRows<M, X, T, Y, E, D>
 where
     X: Shape,
     T: Unit,
     Y: Shape,
     E: DfdxElem,
     D: Device<E> + Storage<T> + TensorFromVec<usize>,
-    Net: BuildOnDevice<D, E>,
-    Net::Built: TapedModule<X, T, Y, E, D>,
+    M: DeviceModule<X, T, Y, E, D>,
 {
     fn forward(&self, dev: &D, w: Tensor<(usize, usize), E, D, OwnedTape<E, D>>) -> Tensor<(usize, usize), E, D, OwnedTape<E, D>> {
         let (w, mut tape) = w.split_tape();
-        let p = w.shape().0;
-        let template = Net::build_on_device(dev);
+        let (p, k) = *w.shape();
         let x = (self.inputs)(dev);
         let mut at = 0;
         let idx: Vec<Tensor<(usize,), usize, D>> = self
@@ -247,11 +311,12 @@ where
             .collect();
         let mut outs = Vec::with_capacity(p);
         for r in 0..p {
-            let (row, t) = w.clone().put_tape(tape).select(dev.tensor_from_vec(vec![r], ())).split_tape();
-            let mut module = template.clone();
-            let mut writer = Writer { w: GatherLoad { row, idx: &idx, next: 0, tape: Some(t) }, at: 0 };
-            let _ = <Net::Built as TensorCollection<E, D>>::iter_tensors(&mut RecursiveWalker { m: &mut module, f: &mut writer });
-            let y = module.forward(x.clone().put_tape(writer.w.tape.take().unwrap_or_default()));
+            // one row is the weights themselves (a reshape keeps dfdx's id: no copy, no op)
+            let row = w.clone().put_tape(tape);
+            let (row, t) = if p == 1 { row.reshape_like(&(k,)).split_tape() } else { row.select(dev.tensor_from_vec(vec![r], ())).split_tape() };
+            let mut pieces = GatherPieces { row, idx: &idx, next: 0, tape: Some(t) };
+            let module = self.template.assemble(dev, &mut pieces);
+            let y = module.forward(x.clone().put_tape(pieces.tape.take().unwrap_or_default()));
             let (y, t) = y.reshape_like(&(self.out_len,)).split_tape();
             tape = t;
             outs.push(y);
@@ -261,57 +326,51 @@ where
     }
 }
 
-impl<Net, X: Shape, T: Unit, Y, E, D: Storage<T>> ModuleRows<Net, X, T, Y, E, D> {
-    fn new(inputs: Rc<dyn Fn(&D) -> Tensor<X, T, D>>, sizes: &[usize], out_len: usize) -> Self {
-        Self { inputs, sizes: sizes.to_vec(), out_len, _net: PhantomData }
-    }
-}
-
-/// The form on dfdx device `D` in `E` of the network `Net` (tensor sizes `sizes`) at the inputs
-/// `x` (row-major `(n, I)`).
-fn dense_rows<Net, const I: usize, const O: usize, E, D>(x: &Rc<Vec<f64>>, sizes: &[usize]) -> Rc<dyn TensorFunction<E, D>>
+/// The form on dfdx device `D` in `E` of the network `template` at the inputs `x` (row-major
+/// `(n, I)`).
+fn dense_rows<M, const I: usize, const O: usize, E, D>(template: &Arc<M>, x: &Rc<Vec<f64>>) -> Rc<dyn TensorFunction<E, D>>
 where
     E: DfdxElem,
     D: super::NetworkDevice<E>,
-    Net: super::NetworkBuilder<I, O, E, D> + 'static,
+    M: DeviceModule<(usize, Const<I>), E, (usize, Const<O>), E, D> + 'static,
 {
     let n = x.len() / I;
-    let x = Rc::clone(x);
-    let inputs = move |dev: &D| dev.tensor_from_vec(x.iter().map(|&v| E::of_f64(v)).collect(), (n, Const::<I>));
-    Rc::new(ModuleRows::<Net, _, E, (usize, Const<O>), E, D>::new(Rc::new(inputs), sizes, n * O))
+    let xs = Rc::clone(x);
+    let inputs = move |dev: &D| dev.tensor_from_vec(xs.iter().map(|&v| E::of_f64(v)).collect(), (n, Const::<I>));
+    Rc::new(ModuleRows::<M, _, E, (usize, Const<O>), E, D> { template: Arc::clone(template), inputs: Rc::new(inputs), sizes: tensor_sizes(template.as_ref()), out_len: n * O, _out: PhantomData })
 }
 
-/// The form on dfdx device `D` in `E` of the sequence model `Net` at `tokens` (row-major
+/// The form on dfdx device `D` in `E` of the sequence model `template` at `tokens` (row-major
 /// `(windows, seq)`).
-fn token_rows<Net, const V: usize, E, D>(tokens: &Rc<Vec<usize>>, seq: usize, sizes: &[usize]) -> Rc<dyn TensorFunction<E, D>>
+fn token_rows<M, const V: usize, E, D>(template: &Arc<M>, tokens: &Rc<Vec<usize>>, seq: usize) -> Rc<dyn TensorFunction<E, D>>
 where
     E: DfdxElem,
     D: super::NetworkDevice<E>,
-    Net: super::SequenceBuilder<V, E, D> + 'static,
+    M: DeviceModule<(usize, usize), usize, (usize, usize, Const<V>), E, D> + 'static,
 {
     let windows = tokens.len() / seq.max(1);
     let out_len = tokens.len() * V;
     let t = Rc::clone(tokens);
     let inputs = move |dev: &D| dev.tensor_from_vec(t.to_vec(), (windows, seq));
-    Rc::new(ModuleRows::<Net, _, usize, (usize, usize, Const<V>), E, D>::new(Rc::new(inputs), sizes, out_len))
+    Rc::new(ModuleRows::<M, _, usize, (usize, usize, Const<V>), E, D> { template: Arc::clone(template), inputs: Rc::new(inputs), sizes: tensor_sizes(template.as_ref()), out_len, _out: PhantomData })
 }
 
-/// The forms of the network `Net` at inputs `x` on every dfdx backend snell has: the CPU in f64
-/// and f32, and CUDA in both with the `cuda` feature.
-pub fn dense_forms<Net: super::NetworkLayers<I, O>, const I: usize, const O: usize>(x: &[f64], sizes: &[usize]) -> TensorForms {
+/// The forms of the network `template` at inputs `x` on every dfdx backend snell has: the CPU in
+/// f64 and f32, and CUDA in both with the `cuda` feature.
+pub fn dense_forms<M: super::DenseTemplate<I, O>, const I: usize, const O: usize>(template: &Arc<M>, x: &[f64]) -> TensorForms {
     let x = Rc::new(x.to_vec());
-    let forms = TensorForms::default().with(dense_rows::<Net, I, O, f64, dfdx::tensor::Cpu>(&x, sizes)).with(dense_rows::<Net, I, O, f32, dfdx::tensor::Cpu>(&x, sizes));
+    let forms = TensorForms::default().with(dense_rows::<M, I, O, f64, Cpu>(template, &x)).with(dense_rows::<M, I, O, f32, Cpu>(template, &x));
     #[cfg(feature = "cuda")]
-    let forms = forms.with(dense_rows::<Net, I, O, f64, dfdx::tensor::Cuda>(&x, sizes)).with(dense_rows::<Net, I, O, f32, dfdx::tensor::Cuda>(&x, sizes));
+    let forms = forms.with(dense_rows::<M, I, O, f64, dfdx::tensor::Cuda>(template, &x)).with(dense_rows::<M, I, O, f32, dfdx::tensor::Cuda>(template, &x));
     forms
 }
 
-/// The forms of the sequence model `Net` at `tokens` (windows of `seq`) on every dfdx backend.
-pub fn token_forms<Net: super::SequenceLayers<V>, const V: usize>(tokens: &[usize], seq: usize, sizes: &[usize]) -> TensorForms {
+/// The forms of the sequence model `template` at `tokens` (windows of `seq`) on every dfdx backend.
+pub fn token_forms<M: super::TokenTemplate<V>, const V: usize>(template: &Arc<M>, tokens: &[usize], seq: usize) -> TensorForms {
     let t = Rc::new(tokens.to_vec());
-    let forms = TensorForms::default().with(token_rows::<Net, V, f64, dfdx::tensor::Cpu>(&t, seq, sizes)).with(token_rows::<Net, V, f32, dfdx::tensor::Cpu>(&t, seq, sizes));
+    let forms = TensorForms::default().with(token_rows::<M, V, f64, Cpu>(template, &t, seq)).with(token_rows::<M, V, f32, Cpu>(template, &t, seq));
     #[cfg(feature = "cuda")]
-    let forms = forms.with(token_rows::<Net, V, f64, dfdx::tensor::Cuda>(&t, seq, sizes)).with(token_rows::<Net, V, f32, dfdx::tensor::Cuda>(&t, seq, sizes));
+    let forms = forms.with(token_rows::<M, V, f64, dfdx::tensor::Cuda>(template, &t, seq)).with(token_rows::<M, V, f32, dfdx::tensor::Cuda>(template, &t, seq));
     forms
 }
 
@@ -322,7 +381,7 @@ mod tests {
     use super::*;
     use crate::backend::HostFunction;
     use dfdx::nn::builders::{Embedding, Linear, Tanh, TransformerEncoder};
-    use dfdx::tensor::Cpu;
+    use dfdx::nn::BuildOnDevice;
 
     /// The dfdx form run on its own tape: outputs of every row, and the gradient of `Σ g · f`.
     fn run_form(form: &Rc<dyn TensorFunction<f64, Cpu>>, w: &[f64], rows: usize, g: &[f64]) -> (Vec<f64>, Vec<f64>) {
@@ -354,9 +413,8 @@ mod tests {
         type Net = (Linear<2, 3>, Tanh, Linear<3, 2>);
         let dev = Cpu::default();
         let template = Arc::new(<Net as BuildOnDevice<Cpu, f64>>::build_on_device(&dev));
-        let sizes = tensor_sizes(template.as_ref());
         let x = wave(4 * 2, 0.7);
-        let host = DenseFunction::<_, 2, 2, f64, Cpu>::dense(String::new(), template, &dev, &x).with_forms(dense_forms::<Net, 2, 2>(&x, &sizes));
+        let host = DenseFunction::<_, 2, 2, f64, Cpu>::dense(String::new(), Arc::clone(&template), &dev, &x).with_forms(dense_forms::<_, 2, 2>(&template, &x));
         let form = host.tensor_forms().and_then(|f| f.get::<Rc<dyn TensorFunction<f64, Cpu>>>()).expect("a form on dfdx's CPU in f64");
         assert!(host.tensor_forms().and_then(|f| f.get::<Rc<dyn TensorFunction<f32, Cpu>>>()).is_some(), "and in f32");
         let rows = 3;
@@ -372,9 +430,8 @@ mod tests {
         type Net = (Embedding<5, 4>, TransformerEncoder<4, 2, 6, 1>, Linear<4, 5>);
         let dev = Cpu::default();
         let template = Arc::new(<Net as BuildOnDevice<Cpu, f64>>::build_on_device(&dev));
-        let sizes = tensor_sizes(template.as_ref());
         let tokens = vec![0, 3, 1, 4, 2, 2];
-        let host = TokenFunction::<_, 5, f64, Cpu>::tokens(String::new(), template, &dev, tokens.clone(), 3).with_forms(token_forms::<Net, 5>(&tokens, 3, &sizes));
+        let host = TokenFunction::<_, 5, f64, Cpu>::tokens(String::new(), Arc::clone(&template), &dev, tokens.clone(), 3).with_forms(token_forms::<_, 5>(&template, &tokens, 3));
         let form = host.tensor_forms().and_then(|f| f.get::<Rc<dyn TensorFunction<f64, Cpu>>>()).expect("a form on dfdx's CPU in f64");
         let rows = 2;
         let w = wave(rows * host.in_cols(), 0.23);
