@@ -149,22 +149,13 @@ pub fn logp_grad_device_via_host<T: Target + ?Sized>(target: &T, q: &DevicePoint
 pub fn minibatch_device_via_host<T: Target + ?Sized>(target: &T, q: &DevicePoints, batches: &[&[usize]]) -> Result<(Vec<f64>, DevicePoints), ModelError> {
     let (p, d) = q.shape();
     crate::backend::device::check_dim(d, target.dim())?;
-    check_batch_count(batches.len(), p)?;
+    crate::backend::device::check_batch_count(batches.len(), p)?;
     let theta = q.to_host();
     let (mut lp, mut grad) = (Vec::with_capacity(p), vec![0.0; p * d]);
     for ((row, g), batch) in theta.chunks(d.max(1)).zip(grad.chunks_mut(d.max(1))).zip(batches) {
         lp.push(target.logp_grad_minibatch(row, batch, g)?);
     }
     Ok((lp, q.like(&grad)?))
-}
-
-/// One batch per row of a population of `p`.
-pub(crate) fn check_batch_count(batches: usize, p: usize) -> Result<(), ModelError> {
-    if batches == p {
-        Ok(())
-    } else {
-        Err(ModelError::Dimension { what: "minibatches, one per point".into(), expected: p, got: batches })
-    }
 }
 
 /// The error of a capability a target does not offer.

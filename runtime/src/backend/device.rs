@@ -153,7 +153,7 @@ pub(crate) fn evaluate_points_on_batches(q: &DevicePoints, batches: &[&[usize]],
     fn on<E: DfdxElem, D: PointDevice<E> + super::HostGradients<E> + Default>(t: &DeviceMatrix<E, D>, batches: &[&[usize]], f: &impl OnDevice) -> Result<(Vec<f64>, DevicePoints), ModelError> {
         use dfdx::prelude::{ReshapeTo, TryStack};
         let (p, d) = *t.shape();
-        crate::target::check_batch_count(batches.len(), p)?;
+        check_batch_count(batches.len(), p)?;
         let backend = backend_of(t);
         let (mut lp, mut grads) = (Vec::with_capacity(p), Vec::with_capacity(p));
         for (r, batch) in batches.iter().enumerate() {
@@ -165,6 +165,15 @@ pub(crate) fn evaluate_points_on_batches(q: &DevicePoints, batches: &[&[usize]],
         Ok((lp, D::wrap(grads.stack())))
     }
     with_points!(q, |t| on(t, batches, f))
+}
+
+/// One batch per row of a population of `p`.
+pub(crate) fn check_batch_count(batches: usize, p: usize) -> Result<(), ModelError> {
+    if batches == p {
+        Ok(())
+    } else {
+        Err(ModelError::Dimension { what: "minibatches, one per point".into(), expected: p, got: batches })
+    }
 }
 
 /// The dfdx backend of the device and element type `t` lives on.
