@@ -383,17 +383,22 @@ mod tests {
     use dfdx::nn::builders::{Embedding, Linear, Tanh, TransformerEncoder};
     use dfdx::nn::BuildOnDevice;
 
-    /// The dfdx form run on its own tape: outputs of every row, and the gradient of `Σ g · f`.
+    /// The dfdx form run on its own tape: outputs of every row, and the gradient of
+    /// `Σ g · f(w) + ½ Σ w²`, the second term recorded after the form (the weights read again
+    /// by the rest of a model), so the gradient is the form's vector–Jacobian product plus `w`.
     fn run_form(form: &Rc<dyn TensorFunction<f64, Cpu>>, w: &[f64], rows: usize, g: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let dev = Cpu::default();
         let k = w.len() / rows;
         let wt = dev.tensor_from_vec(w.to_vec(), (rows, k));
-        let y = form.forward(&dev, wt.clone().put_tape(OwnedTape::default()));
-        let values = y.retaped::<dfdx::prelude::NoneTape>().as_vec();
+        let (y, tape) = form.forward(&dev, wt.clone().put_tape(OwnedTape::default())).split_tape();
+        let values = y.as_vec();
         let out = y.shape().1;
         let seed = dev.tensor_from_vec(g.to_vec(), (rows, out));
-        let grads = (y * seed).sum::<(), _>().backward();
-        (values, grads.get(&wt).as_vec())
+        let (fit, tape) = (y.put_tape(tape) * seed).sum::<(), _>().split_tape();
+        let square = (wt.clone().put_tape(tape).square().sum::<(), _>() * 0.5) + fit;
+        let grads = square.backward();
+        let grad = grads.get(&wt).as_vec().iter().zip(w).map(|(g, w)| g - w).collect();
+        (values, grad)
     }
 
     fn assert_close(a: &[f64], b: &[f64], what: &str) {
